@@ -1,0 +1,14 @@
+"""Storage: the only package that touches the ORM. See :mod:`.base` for the contracts."""
+
+from __future__ import annotations
+
+from .base import KV, MemoryKV, Store, Tx
+
+__all__ = ["KV", "MemoryKV", "Store", "Tx", "open_store"]
+
+
+def open_store(url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
+    """Open (and create if needed) a store; ``sqlite:///file.db`` or ``postgresql://…``."""
+    from .sql import SQLStore
+
+    return SQLStore(url, sqlite_synchronous=sqlite_synchronous)

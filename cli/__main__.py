@@ -1,0 +1,3 @@
+from insutrace.cli.main import main
+
+main()

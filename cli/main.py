@@ -1,0 +1,231 @@
+"""The ``insutrace`` command line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from insutrace.trace.errors import LedgerError
+from insutrace.trace.export import export_static
+from insutrace.trace.keys import Signer, load_signer, save_signer
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.note import NoteSigner
+from insutrace.trace.settings import Settings
+from insutrace.trace.store import Store, open_store
+from insutrace.trace.verify import Report, verify_export, verify_store
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+app = typer.Typer(
+    help="InsuTrace: a tamper-evident traceability ledger for building insulation materials.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+
+@dataclass
+class State:
+    settings: Settings
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            if self.settings.database_url.startswith("sqlite:///"):
+                Path(self.settings.database_url[len("sqlite:///") :]).parent.mkdir(
+                    parents=True, exist_ok=True
+                )
+            self._store = open_store(
+                self.settings.database_url, sqlite_synchronous=self.settings.sqlite_synchronous
+            )
+        return self._store
+
+    def store_size(self) -> int:
+        with self.store.read() as tx:
+            return tx.head()[0]
+
+    def log_signer(self) -> NoteSigner | None:
+        path = self.settings.log_key_path
+        if not path.exists():
+            return None
+        signer = load_signer(path)
+        return NoteSigner(signer.actor, signer.private_key)
+
+    def root_signer(self) -> Signer:
+        return load_signer(self.settings.root_key_path)
+
+    def ledger(self) -> Ledger:
+        from insutrace.trace.domain import HANDLERS
+
+        return Ledger(self.store, log_signer=self.log_signer(), handlers=HANDLERS)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(help="Data directory (keys, blobs, SQLite file).", envvar="INSUTRACE_HOME"),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL (sqlite:///… or postgresql://…).",
+            envvar="INSUTRACE_DATABASE_URL",
+        ),
+    ] = None,
+) -> None:
+    """Global options."""
+    base = Settings() if home is None else Settings(home=home)
+    if db:
+        base = Settings(home=base.home, database_url=db, origin=base.origin)
+    ctx.obj = State(base)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    origin: Annotated[str | None, typer.Option(help="Checkpoint origin and log key name.")] = None,
+) -> None:
+    """Create a new ledger: its root authority key, its log key and the genesis entry."""
+    state: State = ctx.obj
+    s = state.settings
+    origin = origin or s.origin
+    if state.store_size() > 0:
+        raise fail(f"{s.database_url} already holds a ledger; nothing was written")
+    if s.root_key_path.exists() or s.log_key_path.exists():
+        raise fail(f"keys already exist in {s.keys_dir}; move them away first; nothing was written")
+    root, log = Signer.generate("root"), Signer.generate(origin)
+    ledger = Ledger(state.store, log_signer=NoteSigner(origin, log.private_key))
+    try:
+        ledger.initialize(root, origin=origin)
+    except LedgerError as exc:
+        raise fail(str(exc)) from None
+    save_signer(root, s.root_key_path)
+    save_signer(log, s.log_key_path)
+    (s.keys_dir / "root.pub").write_text(root.public_b64 + "\n")
+    (s.keys_dir / "log.vkey").write_text(ledger.log_verifier().vkey() + "\n")
+    out.print(f"created ledger {origin} in {s.database_url}; keys in {s.keys_dir}")
+
+
+def _print_report(report: Report, what: str) -> None:
+    if report.error is not None:
+        raise fail(f"{what} does not verify: {report.error}")
+    for note in report.notes:
+        err.print(f"warning: {note}")
+    out.print(
+        f"ok: {report.size} entries, chain and signatures verified; "
+        f"{report.checkpoints} checkpoint(s) verified, latest at size {report.checkpoint_size}; "
+        f"root {report.root.hex()}"
+    )
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path | None, typer.Argument(help="A static export to verify instead of the database.")
+    ] = None,
+    root_key: Annotated[str | None, typer.Option(help="Trusted root public key (base64).")] = None,
+) -> None:
+    """Verify the whole ledger (or a static export): chain, signatures, Merkle root, checkpoints."""
+    state: State = ctx.obj
+    anchor = root_key or _read_anchor(state.settings.keys_dir / "root.pub")
+    if directory is not None:
+        with progress("verifying export", None) as tick:
+            report = verify_export(directory, root_key=anchor, progress=tick)
+        _print_report(report, str(directory))
+        return
+    with progress("verifying", state.store_size()) as tick:
+        report = verify_store(state.store, root_key=anchor, progress=tick)
+    _print_report(report, "the ledger")
+
+
+def _read_anchor(path: Path) -> str | None:
+    return path.read_text().strip() if path.exists() else None
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="Target directory (C2SP tlog-tiles layout).")],
+) -> None:
+    """Write the log as static C2SP tiles, entry bundles, checkpoint and log.vkey."""
+    state: State = ctx.obj
+    with progress("exporting", state.store_size()) as tick:
+        size = export_static(state.ledger(), directory, progress=tick)
+    out.print(f"exported {size} entries to {directory}")
+
+
+@app.command()
+def checkpoint(ctx: typer.Context) -> None:
+    """Sign a checkpoint at the current size (if newer than the latest)."""
+    signed = ctx.obj.ledger().checkpoint()
+    out.print(signed.note, end="", highlight=False)
+
+
+@app.command()
+def proof(
+    ctx: typer.Context,
+    index: Annotated[int, typer.Argument(help="Entry index.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the .tlog-proof here.")
+    ] = None,
+) -> None:
+    """A C2SP tlog-proof for one entry: offline evidence that it is in the log."""
+    ledger = ctx.obj.ledger()
+    if ledger.latest_checkpoint().checkpoint.size <= index:
+        ledger.checkpoint()
+    text = ledger.tlog_proof(index).text()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+
+
+@app.command()
+def rebuild(ctx: typer.Context) -> None:
+    """Drop every projection table and replay the log; print the projection digest."""
+    state: State = ctx.obj
+    before = state.store.projection_digest()
+    with progress("replaying", state.store_size()) as tick:
+        after = state.ledger().rebuild(progress=tick)
+    same = "identical to" if after == before else "DIFFERENT from"
+    out.print(f"projections rebuilt: digest {after} ({same} before)")
+    if after != before:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except LedgerError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Trust from the log alone: the genesis entry, actors and their keys.
+
+Genesis (entry 0) names the root authority's key and the log's checkpoint key. The
+root authority registers actors with their first key; an actor (or the root
+authority on its behalf) rotates it; either revokes it. Which key may sign for
+which actor at entry *n* follows only from entries 0 … n − 1, so a verifier needs
+nothing but the log and the root key. A key is valid for the entries
+``from <= seq < until``; entries signed before a rotation keep verifying.
+
+Projection rows (kind, key): ``actor``/<id> and ``key``/<key id>.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from .entry import Entry
+from .errors import Forbidden, MalformedInput, RuleViolation, VerificationError
+from .keys import decode_public, key_id_of
+from .note import NoteVerifier
+from .store.base import KV
+
+__all__ = [
+    "CORE_HANDLERS",
+    "GENESIS",
+    "ROOT",
+    "Context",
+    "Handler",
+    "check_signer",
+    "register_actor",
+]
+
+ROOT = "root"
+GENESIS = "log.genesis"
+
+
+@dataclass
+class Context:
+    """What a handler sees of one entry being admitted: state, the entry, its time."""
+
+    kv: KV
+    entry: Entry
+    time: datetime
+    refs: set[str] = field(default_factory=set)
+
+    def ref(self, *refs: str) -> None:
+        self.refs.update(refs)
+
+    def payload_str(self, name: str, *, required: bool = True, max_len: int = 512) -> str:
+        value = self.entry.payload.get(name)
+        if value is None and not required:
+            return ""
+        if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+            raise MalformedInput(
+                f"{self.entry.type}: payload.{name} must be a non-empty string of at most "
+                f"{max_len} characters, got {value!r:.40}"
+            )
+        return value
+
+
+Handler = Callable[[Context], None]
+
+
+@lru_cache(maxsize=4096)
+def _public(b64: str) -> Ed25519PublicKey:
+    return decode_public(b64)
+
+
+def check_signer(kv: KV, entry: Entry) -> None:
+    """Refuse an entry not signed by a key valid for its actor at its position."""
+    if entry.seq == 0:
+        _check_genesis_signature(entry)
+        return
+    record = kv.get("key", entry.key)
+    if record is None:
+        raise VerificationError(f"signed by unknown key {entry.key}", entry.seq)
+    if record["actor"] != entry.actor:
+        raise VerificationError(
+            f"key {entry.key} belongs to {record['actor']}, not to actor {entry.actor}", entry.seq
+        )
+    until = record.get("until")
+    if until is not None and entry.seq >= until:
+        raise VerificationError(
+            f"key {entry.key} of {entry.actor} is {record.get('ended', 'revoked')} "
+            f"since entry {until - 1}",
+            entry.seq,
+        )
+    if not entry.signature_valid(_public(record["public"])):
+        raise VerificationError(
+            f"signature by {entry.actor}/{entry.key} does not verify", entry.seq
+        )
+
+
+def _check_genesis_signature(entry: Entry) -> None:
+    if entry.type != GENESIS or entry.actor != ROOT:
+        raise VerificationError(f"entry 0 must be {GENESIS} by {ROOT}, got {entry.type}", 0)
+    public = entry.payload.get("root_key")
+    if not isinstance(public, str):
+        raise VerificationError("genesis payload.root_key must be a base64 public key", 0)
+    key = _public(public)
+    if entry.key != _key_id(public) or not entry.signature_valid(key):
+        raise VerificationError("genesis is not self-signed by its root key", 0)
+
+
+def _key_id(public_b64: str) -> str:
+    return key_id_of(base64.b64decode(public_b64))
+
+
+def _new_key(ctx: Context, actor: str, public_b64: Any) -> str:
+    if not isinstance(public_b64, str):
+        raise MalformedInput(f"{ctx.entry.type}: payload.public_key must be base64 text")
+    _public(public_b64)
+    kid = _key_id(public_b64)
+    if ctx.kv.get("key", kid) is not None:
+        raise RuleViolation("key.unique", f"key {kid} is already registered; use a fresh key")
+    ctx.kv.put("key", kid, {"actor": actor, "public": public_b64, "from": ctx.entry.seq + 1})
+    return kid
+
+
+def _end_key(ctx: Context, kid: str, how: str) -> None:
+    record = ctx.kv.get("key", kid)
+    if record is None:
+        raise RuleViolation("key.known", f"no key {kid} is registered")
+    if record.get("until") is None:
+        ctx.kv.put("key", kid, {**record, "until": ctx.entry.seq + 1, "ended": how})
+
+
+def genesis(ctx: Context) -> None:
+    """Entry 0: the root authority's key and the log's checkpoint key."""
+    p = ctx.entry.payload
+    origin = ctx.payload_str("origin")
+    verifier = NoteVerifier.parse(ctx.payload_str("log_key"))
+    if verifier.name != origin:
+        raise MalformedInput(
+            f"genesis: log key name {verifier.name!r} must equal origin {origin!r}"
+        )
+    kid = _key_id(p["root_key"])
+    ctx.kv.put("key", kid, {"actor": ROOT, "public": p["root_key"], "from": 0})
+    ctx.kv.put("actor", ROOT, {"id": ROOT, "key": kid, "name": ctx.payload_str("name"), "since": 0})
+    ctx.kv.put("log", "genesis", {"origin": origin, "log_key": verifier.vkey(), "root_key": kid})
+
+
+def register_actor(ctx: Context) -> dict[str, Any]:
+    """actor.register, by the root authority: a new actor id with its first key."""
+    if ctx.entry.actor != ROOT:
+        raise Forbidden(f"only the root authority registers actors, not {ctx.entry.actor}")
+    actor_id = ctx.payload_str("id", max_len=64)
+    if ctx.kv.get("actor", actor_id) is not None:
+        raise RuleViolation("actor.unique", f"actor {actor_id} is already registered")
+    Entry.from_json({**ctx.entry.body(), "actor": actor_id, "sig": ""})  # id form check
+    kid = _new_key(ctx, actor_id, ctx.entry.payload.get("public_key"))
+    record = {"id": actor_id, "key": kid, "name": ctx.payload_str("name"), "since": ctx.entry.seq}
+    ctx.kv.put("actor", actor_id, record)
+    ctx.ref(f"actor:{actor_id}")
+    return record
+
+
+def _target(ctx: Context) -> tuple[str, dict[str, Any]]:
+    actor_id = ctx.entry.payload.get("actor", ctx.entry.actor)
+    record = ctx.kv.get("actor", actor_id) if isinstance(actor_id, str) else None
+    if record is None:
+        raise RuleViolation("actor.known", f"no actor {actor_id!r} is registered")
+    if ctx.entry.actor not in (actor_id, ROOT):
+        raise Forbidden(f"{ctx.entry.actor} may not change the keys of {actor_id}")
+    ctx.ref(f"actor:{actor_id}")
+    return actor_id, record
+
+
+def rotate_key(ctx: Context) -> None:
+    """key.rotate: the actor's new key is valid from the next entry; the old one ends."""
+    actor_id, record = _target(ctx)
+    if record.get("key"):
+        _end_key(ctx, record["key"], "rotated")
+    kid = _new_key(ctx, actor_id, ctx.entry.payload.get("public_key"))
+    ctx.kv.put("actor", actor_id, {**record, "key": kid})
+
+
+def revoke_key(ctx: Context) -> None:
+    """key.revoke: the key is invalid from the next entry on."""
+    actor_id, record = _target(ctx)
+    kid = ctx.payload_str("key", max_len=16)
+    key = ctx.kv.get("key", kid)
+    if key is None or key["actor"] != actor_id:
+        raise RuleViolation("key.known", f"{actor_id} has no key {kid}")
+    _end_key(ctx, kid, "revoked")
+    if record.get("key") == kid:
+        ctx.kv.put("actor", actor_id, {**record, "key": None})
+
+
+def _register(ctx: Context) -> None:
+    register_actor(ctx)
+
+
+CORE_HANDLERS: Mapping[str, Handler] = {
+    GENESIS: genesis,
+    "actor.register": _register,
+    "key.rotate": rotate_key,
+    "key.revoke": revoke_key,
+}

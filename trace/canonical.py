@@ -1,0 +1,52 @@
+"""RFC 8785 (JSON Canonicalization Scheme) encoding and strict decoding of entries.
+
+Decoding refuses duplicate member names and any byte string that is not the
+canonical encoding of the value it decodes to, so one value has one leaf hash.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import rfc8785
+
+from .errors import MalformedInput
+
+__all__ = ["canonical", "parse_canonical"]
+
+
+def canonical(value: Any) -> bytes:
+    """RFC 8785 canonical bytes of a JSON value."""
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise MalformedInput(f"value cannot be canonicalized: {exc}") from None
+
+
+def _fast(value: Any) -> bytes:
+    # Equal to RFC 8785 for integers, strings and BMP-only keys, which entries use;
+    # anything else falls back to the reference encoder.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise MalformedInput(f"duplicate member name {key!r}")
+        out[key] = value
+    return out
+
+
+def parse_canonical(data: bytes) -> dict[str, Any]:
+    """Decode a canonical JSON object; MalformedInput if not JSON, an object, or canonical."""
+    try:
+        value = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedInput(f"not UTF-8 JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise MalformedInput(f"expected a JSON object, got {type(value).__name__}")
+    if _fast(value) != data and canonical(value) != data:
+        raise MalformedInput("not in RFC 8785 canonical form")
+    return value

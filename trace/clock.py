@@ -1,0 +1,51 @@
+"""Injected time: the ledger never reads the wall clock directly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from .errors import MalformedInput
+
+__all__ = ["Clock", "FixedClock", "SystemClock", "format_time", "parse_time"]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FixedClock:
+    """A test clock that moves only when told to (``tick``) or by ``step`` per reading."""
+
+    def __init__(self, start: datetime, step: timedelta = timedelta(0)) -> None:
+        self._now = start
+        self._step = step
+
+    def now(self) -> datetime:
+        current = self._now
+        self._now += self._step
+        return current
+
+    def tick(self, delta: timedelta) -> None:
+        self._now += delta
+
+
+def format_time(t: datetime) -> str:
+    """RFC 3339 UTC with milliseconds and a ``Z``: the only form entries carry."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def parse_time(s: str) -> datetime:
+    """Parse the entry time form; MalformedInput otherwise."""
+    try:
+        t = datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        raise MalformedInput(f"time {s!r:.40} is not YYYY-MM-DDTHH:MM:SS.mmmZ") from None
+    if format_time(t) != s:
+        raise MalformedInput(f"time {s!r} must have exactly 3 fractional digits and Z")
+    return t

@@ -1,0 +1,58 @@
+"""C2SP tlog-proof v1: a self-contained, offline-checkable proof that one entry is logged.
+
+c2sp.org/tlog-proof@v1
+index <leaf index>
+<base64 inclusion-path hash, one per line, leaf sibling first>
+<blank line>
+<the checkpoint note verbatim, with its signatures>
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from .checkpoint import SignedCheckpoint
+from .errors import MalformedInput
+from .merkle import leaf_hash, verify_inclusion
+from .note import NoteVerifier
+
+__all__ = ["HEADER", "TlogProof"]
+
+HEADER = "c2sp.org/tlog-proof@v1"
+
+
+@dataclass(frozen=True)
+class TlogProof:
+    index: int
+    path: tuple[bytes, ...]
+    checkpoint_note: str
+
+    def text(self) -> str:
+        hashes = "".join(base64.b64encode(h).decode() + "\n" for h in self.path)
+        return f"{HEADER}\nindex {self.index}\n{hashes}\n{self.checkpoint_note}"
+
+    @classmethod
+    def parse(cls, text: str) -> TlogProof:
+        head, sep, note = text.partition("\n\n")
+        lines = head.split("\n")
+        if not sep or len(lines) < 2 or lines[0] != HEADER:
+            raise MalformedInput(f"not a tlog-proof: first line must be {HEADER!r}")
+        key, _, value = lines[1].partition(" ")
+        if key != "index" or not value.isdigit() or (value != "0" and value[0] == "0"):
+            raise MalformedInput(f"tlog-proof: bad index line {lines[1]!r:.40}")
+        try:
+            path = tuple(base64.b64decode(line, validate=True) for line in lines[2:])
+        except binascii.Error:
+            raise MalformedInput("tlog-proof: a path line is not base64") from None
+        if any(len(h) != 32 for h in path):
+            raise MalformedInput("tlog-proof: every path hash must be 32 bytes")
+        return cls(int(value), path, note)
+
+    def verify(self, entry: bytes, log_key: NoteVerifier) -> SignedCheckpoint:
+        """Check the checkpoint signature and the entry's inclusion; return the checkpoint."""
+        signed = SignedCheckpoint.open(self.checkpoint_note, log_key)
+        cp = signed.checkpoint
+        verify_inclusion(leaf_hash(entry), self.index, cp.size, self.path, cp.root)
+        return signed

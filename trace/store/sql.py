@@ -1,0 +1,372 @@
+"""SQL storage for the ledger: SQLite (embedded default) and PostgreSQL.
+
+Tables are declared with SQLModel; the hot path runs SQLAlchemy Core statements.
+Writers serialize on the database itself, so threads and separate processes are
+equally safe: SQLite takes its write lock with ``BEGIN IMMEDIATE``, PostgreSQL
+locks the single ``log_head`` row ``FOR UPDATE`` before reading anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Field, SQLModel
+
+from ..errors import LedgerError
+from ..merkle import Node
+
+__all__ = ["SQLStore", "metadata", "normalize_url"]
+
+_SeqType = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY = rowid
+
+
+class LogEntry(SQLModel, table=True):
+    __tablename__ = "log_entry"
+    seq: int = Field(sa_column=Column(_SeqType, primary_key=True, autoincrement=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+
+
+class LogNode(SQLModel, table=True):
+    """Complete-subtree hashes at level >= 1 (level 0 is log_entry.leaf)."""
+
+    __tablename__ = "log_node"
+    __table_args__ = {"sqlite_with_rowid": False}
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LogHead(SQLModel, table=True):
+    __tablename__ = "log_head"
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LogCheckpoint(SQLModel, table=True):
+    __tablename__ = "log_checkpoint"
+    size: int = Field(sa_column=Column(_SeqType, primary_key=True, autoincrement=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Projection(SQLModel, table=True):
+    """Derived state: one JSON object per (kind, key); rebuilt by replaying the log."""
+
+    __tablename__ = "projection"
+    __table_args__ = {"sqlite_with_rowid": False}
+    kind: str = Field(sa_column=Column(String(64), primary_key=True))
+    key: str = Field(sa_column=Column(String(512), primary_key=True))
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class EntryRef(SQLModel, table=True):
+    """Derived index: which entries mention which batch, organisation, project …"""
+
+    __tablename__ = "entry_ref"
+    __table_args__ = {"sqlite_with_rowid": False}
+    ref: str = Field(sa_column=Column(String(512), primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+
+
+metadata = SQLModel.metadata
+_entry = LogEntry.__table__  # type: ignore[attr-defined]
+_node = LogNode.__table__  # type: ignore[attr-defined]
+_head = LogHead.__table__  # type: ignore[attr-defined]
+_checkpoint = LogCheckpoint.__table__  # type: ignore[attr-defined]
+_proj = Projection.__table__  # type: ignore[attr-defined]
+_ref = EntryRef.__table__  # type: ignore[attr-defined]
+_LOG_TABLES = ("log_entry", "log_node", "log_head", "log_checkpoint")
+_ZERO = bytes(32)
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` as psycopg 3 URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class _SQL:
+    """The hot-path statements, written once per dialect (SQLAlchemy's statement
+    construction costs more than SQLite's execution here)."""
+
+    def __init__(self, dialect: str) -> None:
+        ph = "?" if dialect == "sqlite" else "%s"
+        self.ph = ph
+        self.head = "SELECT size, leaf FROM log_head WHERE id = 1"
+        self.leaf_by_seq = "SELECT seq, leaf FROM log_entry WHERE seq IN ({})"
+        self.node = f"SELECT level, idx, hash FROM log_node WHERE level = {ph} AND idx IN ({{}})"
+        self.find_leaf = f"SELECT seq FROM log_entry WHERE leaf = {ph}"
+        self.insert_entry = f"INSERT INTO log_entry (seq, body, leaf) VALUES ({ph}, {ph}, {ph})"
+        self.insert_node = f"INSERT INTO log_node (level, idx, hash) VALUES ({ph}, {ph}, {ph})"
+        self.move_head = (
+            f"UPDATE log_head SET size = {ph}, leaf = {ph} WHERE id = 1 AND size = {ph}"
+        )
+        self.insert_ref = f"INSERT INTO entry_ref (ref, seq) VALUES ({ph}, {ph})"
+        self.entries = f"SELECT body FROM log_entry WHERE seq >= {ph} AND seq < {ph} ORDER BY seq"
+        self.get = f"SELECT data FROM projection WHERE kind = {ph} AND key = {ph}"
+        self.put = (
+            f"INSERT INTO projection (kind, key, data) VALUES ({ph}, {ph}, {ph}) "
+            "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data"
+        )
+        self.scan = f"SELECT key, data FROM projection WHERE kind = {ph} ORDER BY key"
+        self.scan_prefix = (
+            f"SELECT key, data FROM projection WHERE kind = {ph} AND key >= {ph} "
+            f"AND key < {ph} ORDER BY key"
+        )
+
+    def marks(self, n: int) -> str:
+        return ", ".join([self.ph] * n)
+
+
+class SQLTx:
+    """One transaction on one connection (see :class:`insutrace.trace.store.base.Tx`)."""
+
+    def __init__(self, conn: Connection, sql: _SQL) -> None:
+        self.conn = conn
+        self.sql = sql
+        self.cur: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def _all(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        self.cur.execute(query, params)
+        return list(self.cur.fetchall())
+
+    def _one(self, query: str, params: Sequence[Any] = ()) -> Any:
+        self.cur.execute(query, params)
+        return self.cur.fetchone()
+
+    def head(self) -> tuple[int, bytes]:
+        size, leaf = self._one(self.sql.head)
+        return int(size), bytes(leaf)
+
+    def nodes(self, wanted: Iterable[Node]) -> dict[Node, bytes]:
+        by_level: dict[int, list[int]] = {}
+        for level, index in set(wanted):
+            by_level.setdefault(level, []).append(index)
+        out: dict[Node, bytes] = {}
+        for level, indexes in by_level.items():
+            if level == 0:
+                q = self.sql.leaf_by_seq.format(self.sql.marks(len(indexes)))
+                rows = self._all(q, indexes)
+                out.update({(0, int(seq)): bytes(leaf) for seq, leaf in rows})
+            else:
+                q = self.sql.node.format(self.sql.marks(len(indexes)))
+                rows = self._all(q, [level, *indexes])
+                out.update({(int(lv), int(i)): bytes(h) for lv, i, h in rows})
+            missing = [i for i in indexes if (level, i) not in out]
+            if missing:
+                raise KeyError(f"Merkle nodes missing from storage: level {level} {missing[:4]}")
+        return out
+
+    def find_leaf(self, leaf: bytes) -> int | None:
+        row = self._one(self.sql.find_leaf, (leaf,))
+        return None if row is None else int(row[0])
+
+    def append(self, seq: int, body: bytes, leaf: bytes, nodes: Mapping[Node, bytes]) -> None:
+        self.cur.execute(self.sql.insert_entry, (seq, body, leaf))
+        inner = [(lvl, i, h) for (lvl, i), h in nodes.items() if lvl > 0]
+        if inner:
+            self.cur.executemany(self.sql.insert_node, inner)
+        self.cur.execute(self.sql.move_head, (seq + 1, leaf, seq))
+        if self.cur.rowcount != 1:
+            raise LedgerError(f"log head moved under an exclusive writer (appending {seq})")
+
+    def add_refs(self, seq: int, refs: Iterable[str]) -> None:
+        rows = [(r, seq) for r in sorted(set(refs))]
+        if rows:
+            self.cur.executemany(self.sql.insert_ref, rows)
+
+    def refs(
+        self, ref: str, after: int = -1, limit: int = 100, descending: bool = False
+    ) -> list[int]:
+        q = select(_ref.c.seq).where(_ref.c.ref == ref)
+        if descending:
+            q = q.where(_ref.c.seq < after) if after >= 0 else q
+            q = q.order_by(_ref.c.seq.desc())
+        else:
+            q = q.where(_ref.c.seq > after).order_by(_ref.c.seq)
+        return [int(s) for s in self.conn.execute(q.limit(limit)).scalars()]
+
+    def entries(self, start: int, stop: int) -> list[bytes]:
+        return [bytes(b) for (b,) in self._all(self.sql.entries, (start, stop))]
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        row = self._one(self.sql.get, (kind, key))
+        return None if row is None else dict(json.loads(row[0]))
+
+    def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        self.cur.execute(self.sql.put, (kind, key, _dumps(data)))
+
+    def scan(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        if prefix:
+            rows = self._all(self.sql.scan_prefix, (kind, prefix, prefix + "\U0010ffff"))
+        else:
+            rows = self._all(self.sql.scan, (kind,))
+        return [(str(k), dict(json.loads(d))) for k, d in rows]
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        q = select(_checkpoint.c.size, _checkpoint.c.note).order_by(_checkpoint.c.size.desc())
+        row = self.conn.execute(q.limit(1)).first()
+        return None if row is None else (int(row.size), str(row.note))
+
+    def checkpoint_at(self, size: int) -> str | None:
+        q = select(_checkpoint.c.note).where(_checkpoint.c.size == size)
+        note = self.conn.execute(q).scalar()
+        return None if note is None else str(note)
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        q = select(_checkpoint.c.size, _checkpoint.c.note).order_by(_checkpoint.c.size)
+        return [(int(r.size), str(r.note)) for r in self.conn.execute(q)]
+
+    def add_checkpoint(self, size: int, note: str) -> None:
+        stmt = self._upsert(_checkpoint).values(size=size, note=note).on_conflict_do_nothing()
+        self.conn.execute(stmt)
+
+    @property
+    def _upsert(self) -> Any:
+        return sqlite_insert if self.sql.ph == "?" else pg_insert
+
+
+class SQLStore:
+    """A ledger store on SQLite or PostgreSQL; ``url`` as SQLAlchemy takes it."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
+        self.url = normalize_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise LedgerError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
+        self.engine = self._engine(parsed.database or "", sqlite_synchronous)
+        self._sql = _SQL(self.dialect)
+        self._create()
+
+    def _engine(self, database: str, synchronous: str) -> Engine:
+        if self.dialect == "postgresql":
+            return create_engine(self.url, pool_pre_ping=True)
+        if database in ("", ":memory:"):
+            raise LedgerError("SQLite needs a file path: sqlite:///path/to/ledger.db")
+        engine = create_engine(self.url, pool_size=8, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi: Any, _record: Any) -> None:
+            dbapi.isolation_level = None  # we issue BEGIN ourselves
+            dbapi.execute("PRAGMA journal_mode=WAL")
+            dbapi.execute(f"PRAGMA synchronous={synchronous}")
+            dbapi.execute("PRAGMA busy_timeout=60000")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get("insutrace_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    def _create(self) -> None:
+        try:
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(724211)"))
+                metadata.create_all(conn)
+                if conn.execute(select(func.count()).select_from(_head)).scalar() == 0:
+                    conn.execute(insert(_head).values(id=1, size=0, leaf=_ZERO))
+        except OperationalError as exc:
+            raise LedgerError(f"cannot open database {self.safe_url}: {exc.orig}") from None
+
+    @property
+    def safe_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @contextmanager
+    def write(self) -> Iterator[SQLTx]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(insutrace_write=True)
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.execute(select(_head.c.size).where(_head.c.id == 1).with_for_update())
+                yield SQLTx(conn, self._sql)
+
+    @contextmanager
+    def read(self) -> Iterator[SQLTx]:
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield SQLTx(conn, self._sql)
+
+    def clear_projections(self) -> None:
+        with self.write() as tx:
+            tx.conn.execute(delete(_proj))
+            tx.conn.execute(delete(_ref))
+
+    def projection_digest(self) -> str:
+        h = hashlib.sha256()
+        with self.read() as tx:
+            for r in tx.conn.execute(select(_proj).order_by(_proj.c.kind, _proj.c.key)):
+                h.update(f"P\0{r.kind}\0{r.key}\0{r.data}\n".encode())
+            for r in tx.conn.execute(select(_ref).order_by(_ref.c.ref, _ref.c.seq)):
+                h.update(f"R\0{r.ref}\0{r.seq}\n".encode())
+        return h.hexdigest()
+
+    def iter_entries(self, batch: int = 2048) -> Iterator[tuple[int, bytes]]:
+        start = 0
+        while True:
+            with self.read() as tx:
+                q = select(_entry.c.seq, _entry.c.body).where(_entry.c.seq >= start)
+                rows = tx.conn.execute(q.order_by(_entry.c.seq).limit(batch)).all()
+            for r in rows:
+                yield int(r.seq), bytes(r.body)
+            if len(rows) < batch:
+                return
+            start = int(rows[-1].seq) + 1
+
+    def size_bytes(self) -> int:
+        with self.read() as tx:
+            if self.dialect == "postgresql":
+                q = "SELECT sum(pg_total_relation_size(c)) FROM unnest(CAST(:t AS regclass[])) c"
+                return int(tx.conn.execute(text(q), {"t": list(_LOG_TABLES)}).scalar() or 0)
+            try:
+                q = "SELECT sum(pgsize) FROM dbstat WHERE name IN ({})".format(
+                    ",".join(f"'{t}'" for t in _LOG_TABLES)
+                )
+                total = tx.conn.execute(text(q)).scalar()
+            except SQLAlchemyError:
+                total = None
+            if total is None:  # SQLite built without dbstat: whole file
+                pages = tx.conn.execute(text("PRAGMA page_count")).scalar()
+                size = tx.conn.execute(text("PRAGMA page_size")).scalar()
+                total = int(pages or 0) * int(size or 0)
+            return int(total)
+
+    def close(self) -> None:
+        self.engine.dispose()
