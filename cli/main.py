@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
 from insutrace.trace.errors import LedgerError
 from insutrace.trace.export import export_static
 from insutrace.trace.keys import Signer, load_signer, save_signer
@@ -18,8 +21,6 @@ from insutrace.trace.note import NoteSigner
 from insutrace.trace.settings import Settings
 from insutrace.trace.store import Store, open_store
 from insutrace.trace.verify import Report, verify_export, verify_store
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 app = typer.Typer(
     help="InsuTrace: a tamper-evident traceability ledger for building insulation materials.",

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+
 from insutrace.trace.actors import Handler
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import HANDLERS

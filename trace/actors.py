@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .entry import Entry
 from .errors import Forbidden, MalformedInput, RuleViolation, VerificationError
@@ -73,8 +74,12 @@ def _public(b64: str) -> Ed25519PublicKey:
     return decode_public(b64)
 
 
-def check_signer(kv: KV, entry: Entry) -> None:
-    """Refuse an entry not signed by a key valid for its actor at its position."""
+def check_signer(kv: KV, entry: Entry, signed_by: Ed25519PublicKey | None = None) -> None:
+    """Refuse an entry not signed by a key valid for its actor at its position.
+
+    ``signed_by``: the public half of the key the caller itself just signed with;
+    when it is the registered key, the signature need not be verified again.
+    """
     if entry.seq == 0:
         _check_genesis_signature(entry)
         return
@@ -92,10 +97,17 @@ def check_signer(kv: KV, entry: Entry) -> None:
             f"since entry {until - 1}",
             entry.seq,
         )
-    if not entry.signature_valid(_public(record["public"])):
+    registered = _public(record["public"])
+    if signed_by is not None and _raw(signed_by) == _raw(registered):
+        return
+    if not entry.signature_valid(registered):
         raise VerificationError(
             f"signature by {entry.actor}/{entry.key} does not verify", entry.seq
         )
+
+
+def _raw(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def _check_genesis_signature(entry: Entry) -> None:

@@ -7,6 +7,7 @@ canonical encoding of the value it decodes to, so one value has one leaf hash.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import rfc8785
@@ -16,8 +17,31 @@ from .errors import MalformedInput
 __all__ = ["canonical", "parse_canonical"]
 
 
+_MAX_SAFE = 2**53 - 1
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _simple(value: Any) -> bool:
+    """True when ``json.dumps(sort_keys=True)`` already is RFC 8785: no floats, integers
+    in the I-JSON range, and no keys whose UTF-16 order differs from code-point order."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -_MAX_SAFE <= value <= _MAX_SAFE
+    if isinstance(value, dict):
+        return all(
+            isinstance(k, str) and (k.isascii() or not _ASTRAL.search(k)) and _simple(v)
+            for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return all(_simple(v) for v in value)
+    return False
+
+
 def canonical(value: Any) -> bytes:
     """RFC 8785 canonical bytes of a JSON value."""
+    if _simple(value):
+        return _fast(value)
     try:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -54,6 +54,7 @@ class Entry:
     prev: str
     payload: dict[str, Any]
     sig: str = ""
+    raw: bytes | None = field(default=None, compare=False, repr=False)
 
     def body(self) -> dict[str, Any]:
         """All members except the signature: what the actor signs."""
@@ -69,6 +70,14 @@ class Entry:
         }
 
     def signing_bytes(self) -> bytes:
+        """Canonical bytes of :meth:`body`. For a parsed entry they are its own bytes less
+        the ``"sig"`` member: every member after it (time, type, v) is quote-free, so the
+        last ``,"sig":"`` is the top-level one."""
+        if self.raw is not None:
+            cut = self.raw.rfind(b',"sig":"')
+            end = self.raw.find(b'"', cut + 8)
+            if cut > 0 and end > 0:
+                return self.raw[:cut] + self.raw[end + 1 :]
         return canonical(self.body())
 
     def to_bytes(self) -> bytes:
@@ -87,7 +96,7 @@ class Entry:
                 f"actor/key {self.actor}/{self.key}"
             )
         sig = base64.b64encode(signer.sign(self.signing_bytes())).decode()
-        return replace(self, sig=sig)
+        return replace(self, sig=sig, raw=None)
 
     def signature_valid(self, key: Ed25519PublicKey) -> bool:
         try:
@@ -105,10 +114,10 @@ class Entry:
         """Parse and check the form of an entry (not its signature or place in the log)."""
         if len(data) > MAX_ENTRY_SIZE:
             raise MalformedInput(f"entry is {len(data)} bytes, more than {MAX_ENTRY_SIZE}")
-        return cls.from_json(parse_canonical(data))
+        return cls.from_json(parse_canonical(data), raw=data)
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Entry:
+    def from_json(cls, obj: dict[str, Any], raw: bytes | None = None) -> Entry:
         if set(obj) != _MEMBERS:
             missing, extra = _MEMBERS - set(obj), set(obj) - _MEMBERS
             raise MalformedInput(
@@ -125,6 +134,7 @@ class Entry:
             prev=_matching(obj, "prev", _HEX64),
             payload=_field(obj, "payload", dict),
             sig=_field(obj, "sig", str),
+            raw=raw,
         )
         parse_time(entry.time)
         if entry.seq < 0 or isinstance(obj["seq"], bool):

@@ -93,18 +93,29 @@ class Ledger:
         self, type: str, payload: dict[str, Any], signer: Signer, *, time: datetime | None = None
     ) -> Receipt:
         """Build, sign and admit an entry at the head of the log (server-held key)."""
+        return self.append_batch([(type, payload, signer)], time=time)[0]
+
+    def append_batch(
+        self, items: list[tuple[str, dict[str, Any], Signer]], *, time: datetime | None = None
+    ) -> list[Receipt]:
+        """Admit several entries in one transaction: all of them, or none."""
+        receipts: list[Receipt] = []
         with self.store.write() as tx:
             size, prev = tx.head()
-            entry = Entry(
-                seq=size,
-                type=type,
-                actor=signer.actor,
-                key=signer.key_id,
-                time=format_time(time or self.clock.now()),
-                prev=prev.hex() if size else GENESIS_PREV,
-                payload=payload,
-            ).signed(signer)
-            return self._admit(tx, entry, entry.to_bytes(), check_time=False)
+            for type, payload, signer in items:
+                entry = Entry(
+                    seq=size,
+                    type=type,
+                    actor=signer.actor,
+                    key=signer.key_id,
+                    time=format_time(time or self.clock.now()),
+                    prev=prev.hex() if size else GENESIS_PREV,
+                    payload=payload,
+                ).signed(signer)
+                receipt = self._admit(tx, entry, entry.to_bytes(), signed_by=signer)
+                receipts.append(receipt)
+                size, prev = size + 1, receipt.leaf
+        return receipts
 
     def submit(self, data: bytes) -> Receipt:
         """Admit an entry signed elsewhere (client-held key). Idempotent on identical bytes."""
@@ -122,27 +133,37 @@ class Ledger:
                 )
             return self._admit(tx, entry, data, check_time=True)
 
-    def _admit(self, tx: Tx, entry: Entry, data: bytes, *, check_time: bool) -> Receipt:
+    def _admit(
+        self,
+        tx: Tx,
+        entry: Entry,
+        data: bytes,
+        *,
+        check_time: bool = False,
+        signed_by: Signer | None = None,
+    ) -> Receipt:
         when = parse_time(entry.time)
         if check_time and abs(when - self.clock.now()) > self.max_skew:
             raise RuleViolation(
                 "entry.time", f"entry time {entry.time} is more than {self.max_skew} from now"
             )
-        ctx = self.run_handlers(tx, entry, when)
+        ctx = self.run_handlers(tx, entry, when, signed_by)
         leaf = leaf_hash(data)
         frontier = tx.nodes(frontier_nodes(entry.seq))
         tx.append(entry.seq, data, leaf, append_leaf(entry.seq, leaf, frontier))
         tx.add_refs(entry.seq, ctx.refs)
         return Receipt(entry.seq, leaf, entry)
 
-    def run_handlers(self, tx: Tx, entry: Entry, when: datetime | None = None) -> Context:
+    def run_handlers(
+        self, tx: Tx, entry: Entry, when: datetime | None = None, signed_by: Signer | None = None
+    ) -> Context:
         """Check the signer and apply the entry type's rules and projections."""
         if (entry.seq == 0) != (entry.type == GENESIS):
             raise RuleViolation("log.genesis", "the genesis entry is entry 0 and only entry 0")
         handler = self.handlers.get(entry.type)
         if handler is None:
             raise MalformedInput(f"unknown entry type {entry.type!r}")
-        check_signer(tx, entry)
+        check_signer(tx, entry, signed_by.public_key if signed_by else None)
         ctx = Context(tx, entry, when or parse_time(entry.time))
         ctx.ref(f"type:{entry.type}", f"actor:{entry.actor}")
         handler(ctx)

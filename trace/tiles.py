@@ -110,7 +110,8 @@ def encode_bundle(entries: Sequence[bytes]) -> bytes:
 
 def decode_bundle(data: bytes) -> list[bytes]:
     """Split an entry bundle; MalformedInput on a truncated one."""
-    out, pos = [], 0
+    out: list[bytes] = []
+    pos = 0
     while pos < len(data):
         if pos + 2 > len(data):
             raise MalformedInput(f"entry bundle truncated at byte {pos}")

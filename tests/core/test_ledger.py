@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 from insutrace.trace.actors import CORE_HANDLERS
 from insutrace.trace.entry import Entry
 from insutrace.trace.errors import (

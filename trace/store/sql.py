@@ -8,6 +8,7 @@ locks the single ``log_head`` row ``FOR UPDATE`` before reading anything.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -269,6 +270,7 @@ class SQLStore:
             raise LedgerError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
         self.engine = self._engine(parsed.database or "", sqlite_synchronous)
         self._sql = _SQL(self.dialect)
+        self._lock_path = f"{parsed.database}.lock" if self.dialect == "sqlite" else None
         self._create()
 
     def _engine(self, database: str, synchronous: str) -> Engine:
@@ -309,12 +311,27 @@ class SQLStore:
 
     @contextmanager
     def write(self) -> Iterator[SQLTx]:
-        with self.engine.connect() as conn:
+        with self._writer_lock(), self.engine.connect() as conn:
             conn = conn.execution_options(insutrace_write=True)
             with conn.begin():
                 if self.dialect == "postgresql":
                     conn.execute(select(_head.c.size).where(_head.c.id == 1).with_for_update())
                 yield SQLTx(conn, self._sql)
+
+    @contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        """SQLite: queue writers on an OS file lock beside the database. SQLite's own
+        busy handler polls with sleeps of up to 100 ms; a blocked ``flock`` wakes the
+        moment the holder releases, across threads and processes alike."""
+        if self._lock_path is None:
+            yield
+            return
+        with open(self._lock_path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[SQLTx]:

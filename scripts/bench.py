@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""Ledger benchmarks. Prints figures; asserts nothing (the machine is noisy).
+
+Every rate is printed beside the raw Ed25519 sign and verify rates measured in
+the same run, as a ratio, with the target from the ledger-core issue:
+
+  single-writer append (SQLite)  >= 50 % of the raw verify rate
+  full verification             >= 80 % of the raw verify rate per core used
+  inclusion proof at 10^6       <  5 ms
+  storage per entry             <= 2 x entry bytes + 64
+
+    python scripts/bench.py            full sizes (10^5 and 10^6 entries: minutes)
+    python scripts/bench.py --small    CI sizes (seconds)
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from insutrace.trace.actors import CORE_HANDLERS, Context
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.note import NoteSigner
+from insutrace.trace.store import Store, open_store
+from insutrace.trace.verify import verify_store
+
+ORIGIN = "bench.insutrace.local/ledger"
+PG_URL = os.environ.get("INSUTRACE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _note(ctx: Context) -> None:
+    ctx.ref(f"batch:{ctx.entry.payload['batch']}")
+
+
+HANDLERS = {**CORE_HANDLERS, "bench.note": _note}
+
+
+def signer(name: str) -> Signer:
+    return Signer.from_seed(name, b"insutrace-bench-only:" + name.encode())
+
+
+def payload(i: int) -> dict[str, Any]:
+    """About the size of a real batch or custody entry."""
+    return {
+        "batch": f"91350100M000100Y43/L2026{i % 997:04d}",
+        "lot": f"L2026-11-{i:07d}",
+        "quantity": {"value": "1200.000", "unit": "m2"},
+        "class": "GB 8624 B1(B-s1,d0,t1)",
+        "lambda": "0.032",
+        "note": "挤塑聚苯乙烯泡沫塑料板 XPS board, 50 mm",
+    }
+
+
+def new_ledger(url: str) -> Ledger:
+    store = open_store(url)
+    ledger = Ledger(
+        store, log_signer=NoteSigner(ORIGIN, signer(ORIGIN).private_key), handlers=HANDLERS
+    )
+    root, org = signer("root"), signer("bench-org")
+    ledger.initialize(root, origin=ORIGIN)
+    ledger.append(
+        "actor.register", {"id": org.actor, "public_key": org.public_b64, "name": "Bench"}, root
+    )
+    return ledger
+
+
+def rate(n: int, fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return n / (time.perf_counter() - start)
+
+
+def raw_ed25519(n: int) -> tuple[float, float]:
+    key = Ed25519PrivateKey.generate()
+    pub, msg = key.public_key(), os.urandom(400)
+    sig = key.sign(msg)
+    sign = rate(n, lambda: [key.sign(msg) for _ in range(n)] and None)
+    verify = rate(n, lambda: [pub.verify(sig, msg) for _ in range(n)] and None)
+    return sign, verify
+
+
+def append_one_by_one(ledger: Ledger, n: int, offset: int = 0) -> None:
+    org = signer("bench-org")
+    for i in range(n):
+        ledger.append("bench.note", payload(offset + i), org)
+
+
+def bulk_load(ledger: Ledger, n: int, batch: int = 1000) -> None:
+    org = signer("bench-org")
+    done = 0
+    while done < n:
+        k = min(batch, n - done)
+        ledger.append_batch([("bench.note", payload(done + i), org) for i in range(k)])
+        done += k
+
+
+def _writer(url: str, n: int, offset: int, ready: Any, go: Any) -> None:
+    store = open_store(url)
+    ledger = Ledger(store, handlers=HANDLERS)
+    ready.release()
+    go.wait()
+    append_one_by_one(ledger, n, offset)
+    store.close()
+
+
+def several_writers(url: str, writers: int, n: int) -> float:
+    """Writer processes start, open the store, then all begin appending at once."""
+    ctx = mp.get_context("spawn")
+    ready, go = ctx.Semaphore(0), ctx.Event()
+    procs = [ctx.Process(target=_writer, args=(url, n, w * n, ready, go)) for w in range(writers)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.acquire()
+    start = time.perf_counter()
+    go.set()
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise SystemExit(f"writer exited with {p.exitcode}")
+    return writers * n / (time.perf_counter() - start)
+
+
+def proof_latency(ledger: Ledger, size: int, samples: int) -> tuple[float, float, float]:
+    rng = random.Random(size)
+    times = []
+    for _ in range(samples):
+        i = rng.randrange(size)
+        t = time.perf_counter()
+        ledger.inclusion_proof(i, size)
+        times.append(time.perf_counter() - t)
+    ctimes = []
+    for _ in range(samples):
+        old = rng.randrange(1, size)
+        t = time.perf_counter()
+        ledger.consistency_proof(old, size)
+        ctimes.append(time.perf_counter() - t)
+    times.sort()
+    return (
+        statistics.median(times) * 1e3,
+        times[int(len(times) * 0.99) - 1] * 1e3,
+        statistics.median(ctimes) * 1e3,
+    )
+
+
+def mean_entry_bytes(store: Store, sample: int = 2000) -> float:
+    with store.read() as tx:
+        size = tx.head()[0]
+        bodies = tx.entries(max(0, size - sample), size)
+    return sum(map(len, bodies)) / len(bodies)
+
+
+def pg_url() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        print(f"  (PostgreSQL skipped: {str(exc).splitlines()[0]})")
+        return None
+    return PG_URL
+
+
+class PgSchema:
+    def __enter__(self) -> str:
+        import psycopg
+
+        self.name = f"bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {self.name}")
+        base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+        return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{self.name}"
+
+    def __exit__(self, *exc: object) -> None:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {self.name} CASCADE")
+
+
+def line(label: str, value: str, ratio: str = "", target: str = "") -> None:
+    print(f"  {label:<44} {value:>16} {ratio:>16}  {target}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--small", action="store_true", help="CI sizes")
+    args = ap.parse_args()
+    n_append = 1500 if args.small else 20000
+    n_writer = 150 if args.small else 2000
+    proof_sizes = [10_000] if args.small else [100_000, 1_000_000]
+
+    sign_rate, verify_rate = raw_ed25519(2000 if args.small else 20000)
+    print(
+        f"InsuTrace ledger benchmarks ({'small' if args.small else 'full'} sizes, {os.cpu_count()} cores, Python {sys.version.split()[0]})"
+    )
+    line("raw Ed25519 sign (1 core)", f"{sign_rate:,.0f}/s", "baseline")
+    line("raw Ed25519 verify (1 core)", f"{verify_rate:,.0f}/s", "baseline")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        ledger = new_ledger(url)
+        r = rate(n_append, lambda: append_one_by_one(ledger, n_append))
+        line(
+            f"append, 1 writer, SQLite ({n_append})",
+            f"{r:,.0f}/s",
+            f"{r / verify_rate:.0%} of verify",
+            ">= 50 %",
+        )
+        r = rate(n_append, lambda: bulk_load(ledger, n_append, 100))
+        line(
+            "append, 1 writer, SQLite, 100 per tx",
+            f"{r:,.0f}/s",
+            f"{r / verify_rate:.0%} of verify",
+        )
+        ledger.checkpoint()
+        size = ledger.size()
+        r = rate(size, lambda: verify_store(ledger.store))
+        line(
+            f"full verification, SQLite ({size})",
+            f"{r:,.0f}/s",
+            f"{r / verify_rate:.0%} of verify",
+            ">= 80 % per core",
+        )
+        r = several_writers(url, 4, n_writer)
+        line(
+            f"append, 4 writer processes, SQLite ({4 * n_writer})",
+            f"{r:,.0f}/s",
+            f"{r / verify_rate:.0%} of verify",
+        )
+        ledger.store.close()
+
+    if pg_url():
+        with PgSchema() as url:
+            ledger = new_ledger(url)
+            n = n_append // 2
+            r = rate(n, lambda: append_one_by_one(ledger, n))
+            line(
+                f"append, 1 writer, PostgreSQL ({n})",
+                f"{r:,.0f}/s",
+                f"{r / verify_rate:.0%} of verify",
+            )
+            r = several_writers(url, 4, n_writer)
+            line(
+                f"append, 4 writer processes, PostgreSQL ({4 * n_writer})",
+                f"{r:,.0f}/s",
+                f"{r / verify_rate:.0%} of verify",
+            )
+            ledger.store.close()
+
+    for size in proof_sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            ledger = new_ledger(f"sqlite:///{Path(tmp) / 'proofs.db'}")
+            todo = size - ledger.size()
+            load = rate(todo, lambda: bulk_load(ledger, todo))  # noqa: B023 (called at once)
+            line(
+                f"bulk load, SQLite, 1000 per tx ({size:,})",
+                f"{load:,.0f}/s",
+                f"{load / verify_rate:.0%} of verify",
+            )
+            p50, p99, c50 = proof_latency(ledger, ledger.size(), 200)
+            line(
+                f"inclusion proof at {size:,}: p50 / p99",
+                f"{p50:.2f} / {p99:.2f} ms",
+                "",
+                "< 5 ms at 10^6",
+            )
+            line(f"consistency proof at {size:,}: p50", f"{c50:.2f} ms")
+            stored, entry = (
+                ledger.store.size_bytes() / ledger.size(),
+                mean_entry_bytes(ledger.store),
+            )
+            line(
+                f"storage per entry at {size:,}",
+                f"{stored:,.0f} B",
+                f"entry {entry:,.0f} B",
+                f"<= {2 * entry + 64:,.0f} B",
+            )
+            ledger.store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what it needs, then format,
+# lint, strict types, import contracts, every test on SQLite and PostgreSQL, and
+# the benchmarks at small sizes. Extra arguments go to pytest.
+source "$(dirname "$0")/scripts/env.sh"
+export INSUTRACE_TEST_PG_URL=${INSUTRACE_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/test}
+
+echo "== ruff"
+ruff format --check --quiet .
+ruff check --quiet .
+echo "== mypy --strict"
+(cd .build && MYPYPATH=shim mypy --config-file ../pyproject.toml \
+  -p insutrace.trace -p insutrace.api -p insutrace.labels -p insutrace.cli)
+echo "== import contracts"
+PYTHONPATH=.build/shim lint-imports --no-cache | tail -n 1
+echo "== pytest (SQLite and PostgreSQL)"
+pytest "$@"
+echo "== benchmarks (small sizes; full sizes: python scripts/bench.py)"
+python scripts/bench.py --small
