@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from typer.core import TyperGroup
 
 from insutrace.trace.errors import LedgerError
 from insutrace.trace.export import export_static
@@ -22,7 +24,20 @@ from insutrace.trace.settings import Settings
 from insutrace.trace.store import Store, open_store
 from insutrace.trace.verify import Report, verify_export, verify_store
 
+
+class _Group(TyperGroup):
+    """Every ledger error becomes one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LedgerError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
+    cls=_Group,
     help="InsuTrace: a tamper-evident traceability ledger for building insulation materials.",
     no_args_is_help=True,
     add_completion=False,

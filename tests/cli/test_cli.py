@@ -1,0 +1,93 @@
+"""The insutrace command, in-process: init, verify, export, proof, rebuild, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from insutrace.cli.main import app
+from insutrace.trace.keys import Signer, load_signer
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.note import NoteSigner
+from insutrace.trace.proof import TlogProof
+from insutrace.trace.store import open_store
+
+runner = CliRunner()
+ORIGIN = "cli.insutrace.local/ledger"
+SIZE = 300
+
+
+def run(home: Path, *args: str, code: int = 0) -> str:
+    result = runner.invoke(app, ["--home", str(home), *args])
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A ledger made by `insutrace init`, then the root key rotated 299 times (crosses a tile)."""
+    home = tmp_path / "home"
+    run(home, "init", "--origin", ORIGIN)
+    store = open_store(f"sqlite:///{home / 'ledger.db'}")
+    log_key = load_signer(home / "keys/log.key").private_key
+    ledger = Ledger(store, log_signer=NoteSigner(ORIGIN, log_key))
+    root = load_signer(home / "keys/root.key")
+    for i in range(1, SIZE):
+        new = Signer.from_seed("root", f"insutrace-test-only:root-{i}".encode())
+        ledger.append("key.rotate", {"public_key": new.public_b64}, root)
+        root = new
+    ledger.checkpoint()
+    store.close()
+    return home
+
+
+def test_init_refuses_a_second_time(home: Path) -> None:
+    out = run(home, "init", code=1)
+    assert "already holds a ledger" in out
+
+
+def test_verify_export_and_verify_export(home: Path, tmp_path: Path) -> None:
+    assert "ok: 300 entries" in run(home, "verify")
+    run(home, "export", str(tmp_path / "exp"))
+    assert (tmp_path / "exp/checkpoint").exists() and (tmp_path / "exp/log.vkey").exists()
+    assert "ok: 300 entries" in run(home, "verify", str(tmp_path / "exp"))
+
+
+def test_damaged_export_fails_with_one_line(home: Path, tmp_path: Path) -> None:
+    run(home, "export", str(tmp_path / "exp"))
+    bundle = tmp_path / "exp/tile/entries/001.p/44"
+    data = bytearray(bundle.read_bytes())
+    data[40] ^= 1
+    bundle.write_bytes(bytes(data))
+    out = run(home, "verify", str(tmp_path / "exp"), code=1)
+    assert "does not verify: entry 256" in out
+
+
+def test_proof_file_verifies_offline(home: Path, tmp_path: Path) -> None:
+    run(home, "proof", "0", "-o", str(tmp_path / "e0.tlog-proof"))
+    proof = TlogProof.parse((tmp_path / "e0.tlog-proof").read_text())
+    store = open_store(f"sqlite:///{home / 'ledger.db'}")
+    ledger = Ledger(store)
+    proof.verify(ledger.entry_bytes(0), ledger.log_verifier())
+    store.close()
+
+
+def test_proof_of_missing_entry_is_one_line(home: Path) -> None:
+    out = run(home, "proof", "999", code=1)
+    assert "no entry 999" in out or "not covered" in out
+
+
+def test_rebuild_reports_identical_digest(home: Path) -> None:
+    assert "identical to before" in run(home, "rebuild")
+
+
+def test_verify_names_tampered_entry(home: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(home / "ledger.db") as db:
+        (body,) = db.execute("SELECT body FROM log_entry WHERE seq = 0").fetchone()
+        db.execute("UPDATE log_entry SET body = ? WHERE seq = 0", (body.replace(b"Root", b"Fake"),))
+    out = run(home, "verify", code=1)
+    assert "entry 0" in out
