@@ -7,10 +7,11 @@ Nothing here downloads anything at run time:
 * Chinese in PDF: Adobe's ``STSong-Light`` CID font (Adobe-GB1-4, ISO 32000-1 §9.7), which PDF
   viewers and printers supply; nothing is embedded. Ideographs are one em wide, as in every CJK
   face, so its metrics lay out the text for every output.
-* Chinese in PNG: Pillow needs an outline font with CJK glyphs. No Python package in this
-  project ships one, so ``PngFonts.detect()`` asks fontconfig for a Chinese font installed on
-  the machine (Debian: ``fonts-noto-cjk``). Without one, PNGs leave the Chinese runs blank and
-  show only their Latin text; ``PngFonts.has_cjk`` tells which case applies.
+* Chinese in PNG: Pillow needs an outline font with CJK glyphs. The project depends on the
+  data-only wheel ``paperang-p2-fonts-cjk``, which ships WenQuanYi Micro Hei
+  (``wqy-microhei.ttc``); ``PngFonts.detect()`` uses it, and only if it is missing asks
+  fontconfig for a Chinese font installed on the machine. Without either, PNGs leave the
+  Chinese runs blank; ``PngFonts.has_cjk`` tells which case applies.
 
 Text is split into runs: characters that Vera covers are Latin, the rest Chinese.
 """
@@ -145,8 +146,21 @@ def _truetype(path: Path, index: int, size_px: float) -> FreeTypeFont:
     return ImageFont.truetype(str(path), size_px, index=index)
 
 
+def _packaged_cjk_font() -> Path | None:
+    """WenQuanYi Micro Hei from the ``paperang_p2_fonts_cjk`` wheel, if installed."""
+    try:
+        import paperang_p2_fonts_cjk
+    except ImportError:
+        return None
+    path = Path(paperang_p2_fonts_cjk.__file__).parent / "fonts" / "wqy-microhei.ttc"
+    return path if path.is_file() else None
+
+
 @lru_cache(maxsize=1)
 def _detect_png_fonts() -> PngFonts:
+    packaged = _packaged_cjk_font()
+    if packaged is not None:
+        return PngFonts(packaged, 0, packaged, 0)
     candidates = _fontconfig_chinese_fonts()
     regular = _best_font(candidates, "Regular")
     if regular is None:

@@ -18,24 +18,20 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
-    Connection,
     Integer,
     LargeBinary,
     SmallInteger,
     String,
     Text,
     create_engine,
-    delete,
     event,
     func,
     insert,
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Field, SQLModel
 
 from ..errors import LedgerError
@@ -142,6 +138,19 @@ class _SQL:
             "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data"
         )
         self.scan = f"SELECT key, data FROM projection WHERE kind = {ph} ORDER BY key"
+        self.refs_after = (
+            f"SELECT seq FROM entry_ref WHERE ref = {ph} AND seq > {ph} ORDER BY seq LIMIT {ph}"
+        )
+        self.refs_before = f"SELECT seq FROM entry_ref WHERE ref = {ph} AND seq < {ph} ORDER BY seq DESC LIMIT {ph}"
+        self.latest_checkpoint = "SELECT size, note FROM log_checkpoint ORDER BY size DESC LIMIT 1"
+        self.checkpoint_at = f"SELECT note FROM log_checkpoint WHERE size = {ph}"
+        self.checkpoints = "SELECT size, note FROM log_checkpoint ORDER BY size"
+        self.add_checkpoint = (
+            f"INSERT INTO log_checkpoint (size, note) VALUES ({ph}, {ph}) "
+            "ON CONFLICT (size) DO NOTHING"
+        )
+        self.lock_head = "SELECT size FROM log_head WHERE id = 1 FOR UPDATE"
+        self.page = f"SELECT seq, body FROM log_entry WHERE seq >= {ph} ORDER BY seq LIMIT {ph}"
         self.scan_prefix = (
             f"SELECT key, data FROM projection WHERE kind = {ph} AND key >= {ph} "
             f"AND key < {ph} ORDER BY key"
@@ -152,12 +161,12 @@ class _SQL:
 
 
 class SQLTx:
-    """One transaction on one connection (see :class:`insutrace.trace.store.base.Tx`)."""
+    """One transaction on one DBAPI connection (see :class:`insutrace.trace.store.base.Tx`)."""
 
-    def __init__(self, conn: Connection, sql: _SQL) -> None:
+    def __init__(self, conn: Any, sql: _SQL) -> None:
         self.conn = conn
         self.sql = sql
-        self.cur: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        self.cur: Any = conn.cursor()
 
     def _all(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         self.cur.execute(query, params)
@@ -211,13 +220,12 @@ class SQLTx:
     def refs(
         self, ref: str, after: int = -1, limit: int = 100, descending: bool = False
     ) -> list[int]:
-        q = select(_ref.c.seq).where(_ref.c.ref == ref)
         if descending:
-            q = q.where(_ref.c.seq < after) if after >= 0 else q
-            q = q.order_by(_ref.c.seq.desc())
+            before = after if after >= 0 else 2**62
+            rows = self._all(self.sql.refs_before, (ref, before, limit))
         else:
-            q = q.where(_ref.c.seq > after).order_by(_ref.c.seq)
-        return [int(s) for s in self.conn.execute(q.limit(limit)).scalars()]
+            rows = self._all(self.sql.refs_after, (ref, after, limit))
+        return [int(seq) for (seq,) in rows]
 
     def entries(self, start: int, stop: int) -> list[bytes]:
         return [bytes(b) for (b,) in self._all(self.sql.entries, (start, stop))]
@@ -237,26 +245,18 @@ class SQLTx:
         return [(str(k), dict(json.loads(d))) for k, d in rows]
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
-        q = select(_checkpoint.c.size, _checkpoint.c.note).order_by(_checkpoint.c.size.desc())
-        row = self.conn.execute(q.limit(1)).first()
-        return None if row is None else (int(row.size), str(row.note))
+        row = self._one(self.sql.latest_checkpoint)
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def checkpoint_at(self, size: int) -> str | None:
-        q = select(_checkpoint.c.note).where(_checkpoint.c.size == size)
-        note = self.conn.execute(q).scalar()
-        return None if note is None else str(note)
+        row = self._one(self.sql.checkpoint_at, (size,))
+        return None if row is None else str(row[0])
 
     def checkpoints(self) -> list[tuple[int, str]]:
-        q = select(_checkpoint.c.size, _checkpoint.c.note).order_by(_checkpoint.c.size)
-        return [(int(r.size), str(r.note)) for r in self.conn.execute(q)]
+        return [(int(size), str(note)) for size, note in self._all(self.sql.checkpoints)]
 
     def add_checkpoint(self, size: int, note: str) -> None:
-        stmt = self._upsert(_checkpoint).values(size=size, note=note).on_conflict_do_nothing()
-        self.conn.execute(stmt)
-
-    @property
-    def _upsert(self) -> Any:
-        return sqlite_insert if self.sql.ph == "?" else pg_insert
+        self.cur.execute(self.sql.add_checkpoint, (size, note))
 
 
 class SQLStore:
@@ -287,11 +287,6 @@ class SQLStore:
             dbapi.execute(f"PRAGMA synchronous={synchronous}")
             dbapi.execute("PRAGMA busy_timeout=60000")
 
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Connection) -> None:
-            write = conn.get_execution_options().get("insutrace_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
         return engine
 
     def _create(self) -> None:
@@ -311,12 +306,30 @@ class SQLStore:
 
     @contextmanager
     def write(self) -> Iterator[SQLTx]:
-        with self._writer_lock(), self.engine.connect() as conn:
-            conn = conn.execution_options(insutrace_write=True)
-            with conn.begin():
-                if self.dialect == "postgresql":
-                    conn.execute(select(_head.c.size).where(_head.c.id == 1).with_for_update())
-                yield SQLTx(conn, self._sql)
+        with self._writer_lock(), self._transaction(write=True) as tx:
+            yield tx
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[SQLTx]:
+        """A DBAPI transaction straight on a pooled connection: commit on success,
+        roll back on any exception (SQLAlchemy's per-statement work is too slow here)."""
+        conn = self.engine.raw_connection()
+        try:
+            tx = SQLTx(conn, self._sql)
+            if self.dialect == "sqlite":
+                tx.cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            elif write:
+                tx.cur.execute(self._sql.lock_head)
+            else:
+                tx.cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            try:
+                yield tx
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        finally:
+            conn.close()
 
     @contextmanager
     def _writer_lock(self) -> Iterator[None]:
@@ -335,54 +348,49 @@ class SQLStore:
 
     @contextmanager
     def read(self) -> Iterator[SQLTx]:
-        with self.engine.connect() as conn:
-            if self.dialect == "postgresql":
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                yield SQLTx(conn, self._sql)
+        with self._transaction(write=False) as tx:
+            yield tx
 
     def clear_projections(self) -> None:
         with self.write() as tx:
-            tx.conn.execute(delete(_proj))
-            tx.conn.execute(delete(_ref))
+            tx.cur.execute("DELETE FROM projection")
+            tx.cur.execute("DELETE FROM entry_ref")
 
     def projection_digest(self) -> str:
         h = hashlib.sha256()
         with self.read() as tx:
-            for r in tx.conn.execute(select(_proj).order_by(_proj.c.kind, _proj.c.key)):
-                h.update(f"P\0{r.kind}\0{r.key}\0{r.data}\n".encode())
-            for r in tx.conn.execute(select(_ref).order_by(_ref.c.ref, _ref.c.seq)):
-                h.update(f"R\0{r.ref}\0{r.seq}\n".encode())
+            for kind, key, data in tx._all(
+                "SELECT kind, key, data FROM projection ORDER BY kind, key"
+            ):
+                h.update(f"P\0{kind}\0{key}\0{data}\n".encode())
+            for ref, seq in tx._all("SELECT ref, seq FROM entry_ref ORDER BY ref, seq"):
+                h.update(f"R\0{ref}\0{seq}\n".encode())
         return h.hexdigest()
 
     def iter_entries(self, batch: int = 2048) -> Iterator[tuple[int, bytes]]:
         start = 0
         while True:
             with self.read() as tx:
-                q = select(_entry.c.seq, _entry.c.body).where(_entry.c.seq >= start)
-                rows = tx.conn.execute(q.order_by(_entry.c.seq).limit(batch)).all()
-            for r in rows:
-                yield int(r.seq), bytes(r.body)
+                rows = tx._all(self._sql.page, (start, batch))
+            for seq, body in rows:
+                yield int(seq), bytes(body)
             if len(rows) < batch:
                 return
-            start = int(rows[-1].seq) + 1
+            start = int(rows[-1][0]) + 1
 
     def size_bytes(self) -> int:
         with self.read() as tx:
             if self.dialect == "postgresql":
-                q = "SELECT sum(pg_total_relation_size(c)) FROM unnest(CAST(:t AS regclass[])) c"
-                return int(tx.conn.execute(text(q), {"t": list(_LOG_TABLES)}).scalar() or 0)
+                q = "SELECT sum(pg_total_relation_size(c::regclass)) FROM unnest(%s::text[]) c"
+                return int(tx._one(q, (list(_LOG_TABLES),))[0] or 0)
+            names = ",".join(f"'{t}'" for t in _LOG_TABLES)
             try:
-                q = "SELECT sum(pgsize) FROM dbstat WHERE name IN ({})".format(
-                    ",".join(f"'{t}'" for t in _LOG_TABLES)
-                )
-                total = tx.conn.execute(text(q)).scalar()
-            except SQLAlchemyError:
+                total = tx._one(f"SELECT sum(pgsize) FROM dbstat WHERE name IN ({names})")[0]
+            except Exception:  # SQLite built without the dbstat table: count the whole file
                 total = None
-            if total is None:  # SQLite built without dbstat: whole file
-                pages = tx.conn.execute(text("PRAGMA page_count")).scalar()
-                size = tx.conn.execute(text("PRAGMA page_size")).scalar()
-                total = int(pages or 0) * int(size or 0)
+            if total is None:
+                pages = tx._one("PRAGMA page_count")[0]
+                total = int(pages) * int(tx._one("PRAGMA page_size")[0])
             return int(total)
 
     def close(self) -> None:
