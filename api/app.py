@@ -1,0 +1,128 @@
+"""The HTTP application: ``create_app(settings)`` builds everything, imports build nothing.
+
+Served by ``insutrace serve`` (uvicorn, ``--factory insutrace.api.app:app_from_env``);
+OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from insutrace.api import account_routes, entries, log_routes
+from insutrace.api.accounts import AccountStore, KeyVault
+from insutrace.api.deps import Services
+from insutrace.api.migrate import upgrade
+from insutrace.api.problems import install_problem_handlers
+from insutrace.trace.clock import Clock
+from insutrace.trace.domain import HANDLERS
+from insutrace.trace.keys import load_signer
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.note import NoteSigner
+from insutrace.trace.settings import Settings
+from insutrace.trace.store import open_store
+
+__all__ = ["app_from_env", "create_app"]
+
+DESCRIPTION = """\
+A tamper-evident traceability ledger for building insulation materials.
+
+* **Public**: the log per C2SP tlog-tiles under `/log/` (checkpoint, tiles, proofs,
+  verifier key) and `/v1/head`.
+* **Accounts** authenticate with `Authorization: Bearer <token>`; what an account may
+  write follows its role and what its organisation owns.
+* **Two ways to sign**: `POST /v1/entries` takes an entry signed with a client-held key;
+  `POST /v1/<type>` signs with the organisation's server-held key.
+* **Errors** are RFC 9457 problem details (`application/problem+json`) with the rule id
+  and clause of a refused entry.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("insutrace")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0"
+
+
+def _log_signer(settings: Settings) -> NoteSigner | None:
+    path = settings.log_key_path
+    if not path.exists():
+        return None
+    signer = load_signer(path)
+    return NoteSigner(signer.actor, signer.private_key)
+
+
+def _prepare_sqlite(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    log_signer: NoteSigner | None = None,
+    migrate: bool = True,
+) -> Services:
+    """Open the store, bring the schema to the latest migration, build the ledger."""
+    _prepare_sqlite(settings.database_url)
+    store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    if migrate:
+        upgrade(settings.database_url)
+    ledger = Ledger(
+        store,
+        log_signer=log_signer or _log_signer(settings),
+        handlers=HANDLERS,
+        clock=clock,
+    )
+    vault = KeyVault(settings.master_key) if settings.master_key else None
+    return Services(settings, ledger, AccountStore(settings.database_url), vault)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    log_signer: NoteSigner | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    """The FastAPI app over the ledger that ``settings`` names (default: the environment)."""
+    services = build_services(
+        settings or Settings(), clock=clock, log_signer=log_signer, migrate=migrate
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.accounts.close()
+        services.ledger.store.close()
+
+    app = FastAPI(
+        title="InsuTrace",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_problem_handlers(app)
+    app.include_router(log_routes.router)
+    app.include_router(entries.router)
+    app.include_router(account_routes.router)
+    entries.add_write_routes(app, list(services.ledger.handlers))
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory: settings from ``INSUTRACE_*`` environment variables."""
+    return create_app(Settings())

@@ -1,0 +1,67 @@
+"""What every request handler is given: the app's services and the calling account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from insutrace.api.accounts import Account, AccountStore, KeyVault
+from insutrace.api.problems import Unauthenticated
+from insutrace.trace.errors import Forbidden
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.settings import Settings
+
+__all__ = ["AccountDep", "OptionalAccountDep", "Services", "ServicesDep"]
+
+
+@dataclass
+class Services:
+    """Built once by ``create_app``; nothing here is a module-level global."""
+
+    settings: Settings
+    ledger: Ledger
+    accounts: AccountStore
+    vault: KeyVault | None
+
+    def require_vault(self) -> KeyVault:
+        if self.vault is None:
+            raise Forbidden(
+                "server-held keys are disabled on this server (no INSUTRACE_MASTER_KEY): "
+                "sign locally and POST /v1/entries"
+            )
+        return self.vault
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer itk_…`")
+
+
+def optional_account(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Account | None:
+    if credentials is None:
+        return None
+    account = services.accounts.authenticate(credentials.credentials)
+    if account is None:
+        raise Unauthenticated("the bearer token is unknown or revoked")
+    return account
+
+
+def current_account(account: Annotated[Account | None, Depends(optional_account)]) -> Account:
+    if account is None:
+        raise Unauthenticated("this endpoint needs an API token: Authorization: Bearer itk_…")
+    return account
+
+
+OptionalAccountDep = Annotated[Account | None, Depends(optional_account)]
+AccountDep = Annotated[Account, Depends(current_account)]

@@ -1,0 +1,254 @@
+"""Writing and reading entries: ``/v1/head``, ``/v1/entries`` and ``/v1/<type>``.
+
+Two ways to sign, one way to verify:
+
+* **client-held keys** (non-repudiable): the client reads ``GET /v1/head``, builds the
+  entry with ``seq`` = size and ``prev`` = head, signs it and ``POST /v1/entries`` its
+  canonical bytes. A stale head is answered 409: re-read the head, re-sign, resubmit.
+  The same bytes sent again are answered with the original seq (``duplicate: true``).
+* **server-held keys** (web users): ``POST /v1/<type>`` with the payload; the server
+  signs with the organisation's key sealed under the master key. An ``Idempotency-Key``
+  header makes a retried request return the first result instead of appending again.
+
+Both produce ordinary entries: the log verifies them the same way. After every
+successful write the server signs a checkpoint, so the entry is provable at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, FastAPI, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from insutrace.api.accounts import Account
+from insutrace.api.authz import WRITE_RULES, authorize_read, authorize_write
+from insutrace.api.deps import AccountDep, Services, ServicesDep
+from insutrace.api.problems import PROBLEM_RESPONSES
+from insutrace.api.queries import EntryQuery, run_query
+from insutrace.api.schemas import ORG_PATTERN, EntryPage, EntryPublic, Head, Receipt
+from insutrace.trace.actors import GENESIS
+from insutrace.trace.canonical import canonical
+from insutrace.trace.clock import format_time
+from insutrace.trace.entry import GENESIS_PREV, Entry
+from insutrace.trace.errors import Forbidden, NotFound
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Receipt as LedgerReceipt
+from insutrace.trace.merkle import leaf_hash
+
+__all__ = ["add_write_routes", "router"]
+
+router = APIRouter(prefix="/v1", tags=["entries"], responses=PROBLEM_RESPONSES)
+
+MAX_SEQ = 2**53
+_ENTRY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An entry signed by its actor, sent as its RFC 8785 canonical bytes.",
+    "required": ["v", "seq", "type", "actor", "key", "time", "prev", "payload", "sig"],
+    "properties": {
+        "v": {"type": "integer", "enum": [1]},
+        "seq": {"type": "integer", "minimum": 0},
+        "type": {"type": "string"},
+        "actor": {"type": "string"},
+        "key": {"type": "string"},
+        "time": {"type": "string"},
+        "prev": {"type": "string"},
+        "payload": {"type": "object"},
+        "sig": {"type": "string"},
+    },
+}
+
+
+def _receipt(services: Services, receipt: LedgerReceipt) -> Receipt:
+    size = None
+    if services.ledger.log_signer is not None:
+        size = services.ledger.checkpoint().checkpoint.size
+    return Receipt(
+        seq=receipt.seq,
+        leaf=receipt.leaf.hex(),
+        type=receipt.entry.type,
+        actor=receipt.entry.actor,
+        duplicate=receipt.duplicate,
+        checkpoint_size=size,
+    )
+
+
+def _written(receipt: Receipt) -> JSONResponse:
+    status = 200 if receipt.duplicate else 201
+    return JSONResponse(receipt.model_dump(), status_code=status)
+
+
+@router.get("/head", response_model=Head, tags=["log (public)"])
+async def head(services: ServicesDep) -> Head:
+    """The log's size and last leaf hash: the ``seq`` and ``prev`` of the next entry."""
+
+    def read() -> Head:
+        with services.ledger.store.read() as tx:
+            size, leaf = tx.head()
+            genesis = tx.get("log", "genesis")
+        return Head(
+            size=size,
+            head=leaf.hex() if size else GENESIS_PREV,
+            origin=None if genesis is None else str(genesis["origin"]),
+            time=format_time(services.ledger.clock.now()),
+        )
+
+    return await run_in_threadpool(read)
+
+
+def _submit(services: Services, account: Account, data: bytes) -> Receipt:
+    entry = Entry.from_bytes(data)
+    with services.ledger.store.read() as tx:
+        authorize_write(tx, account, entry.type, entry.actor, entry.payload)
+    return _receipt(services, services.ledger.submit(data))
+
+
+@router.post(
+    "/entries",
+    response_model=Receipt,
+    status_code=201,
+    responses={200: {"model": Receipt, "description": "Already logged: the original result."}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ENTRY_SCHEMA}},
+        }
+    },
+)
+async def submit(request: Request, services: ServicesDep, account: AccountDep) -> JSONResponse:
+    """Log an entry signed with a client-held key (the server only verifies)."""
+    data = await request.body()
+    return _written(await run_in_threadpool(_submit, services, account, data))
+
+
+@router.get("/entries", response_model=EntryPage)
+async def list_entries(
+    services: ServicesDep,
+    account: AccountDep,
+    batch: Annotated[str | None, Query(max_length=200)] = None,
+    org: Annotated[str | None, Query(pattern=ORG_PATTERN)] = None,
+    project: Annotated[str | None, Query(max_length=200)] = None,
+    building: Annotated[str | None, Query(max_length=200)] = None,
+    type: Annotated[str | None, Query(max_length=100, description="Entry type.")] = None,
+    since: Annotated[datetime | None, Query(description="Entry time ≥ since.")] = None,
+    until: Annotated[datetime | None, Query(description="Entry time < until.")] = None,
+    after: Annotated[int, Query(ge=-1, le=MAX_SEQ, description="Cursor: seq to read after.")] = -1,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> EntryPage:
+    """Entries oldest first, filtered by reference, type and time (see ``next``)."""
+    given = {"batch": batch, "org": org, "project": project, "building": building}
+    refs = {k: v for k, v in given.items() if v is not None}
+    if not refs and not account.reads_everything:
+        refs = {"org": account.org}
+    q = EntryQuery(refs, type, since, until, after, limit)
+
+    def read() -> EntryPage:
+        with services.ledger.store.read() as tx:
+            authorize_read(tx, account, refs)
+            return run_query(tx, q)
+
+    return await run_in_threadpool(read)
+
+
+@router.get("/entries/{seq}", response_model=EntryPublic)
+async def get_entry(
+    services: ServicesDep, account: AccountDep, seq: Annotated[int, Path(ge=0, le=MAX_SEQ)]
+) -> EntryPublic:
+    """One entry by its index (the raw bytes are public in the tiles)."""
+    body = await run_in_threadpool(services.ledger.entry_bytes, seq)
+    return EntryPublic(seq=seq, leaf=leaf_hash(body).hex(), entry=json.loads(body))
+
+
+# -- server-held keys ----------------------------------------------------------------
+
+
+def server_signer(services: Services, org: str) -> Signer:
+    """The organisation's current key, if the server holds it."""
+    vault = services.require_vault()
+    with services.ledger.store.read() as tx:
+        actor = tx.get("actor", org)
+    if actor is None:
+        raise NotFound(f"organisation {org} is not registered in the log")
+    key_id = actor.get("key")
+    if not key_id:
+        raise Forbidden(f"{org} has no valid key: its last key was revoked")
+    signer = services.accounts.load_key(vault, org, str(key_id))
+    if signer is None:
+        raise Forbidden(
+            f"the server does not hold {org}'s current key {key_id}: "
+            "the organisation signs locally and sends POST /v1/entries"
+        )
+    return signer
+
+
+def _digest(type: str, payload: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical({"type": type, "payload": payload})).hexdigest()
+
+
+def _server_write(
+    services: Services, account: Account, type: str, payload: dict[str, Any], key: str | None
+) -> Receipt:
+    ledger = services.ledger
+    with ledger.store.read() as tx:
+        authorize_write(tx, account, type, account.org, payload)
+    signer = server_signer(services, account.org)
+    if key is None:
+        return _receipt(services, ledger.append(type, payload, signer))
+    seen = services.accounts.claim(account.id, key, _digest(type, payload))
+    if seen is not None:
+        body = ledger.entry_bytes(seen)
+        earlier = LedgerReceipt(seen, leaf_hash(body), Entry.from_bytes(body), duplicate=True)
+        return _receipt(services, earlier)
+    try:
+        receipt = ledger.append(type, payload, signer)
+    except BaseException:
+        services.accounts.settle(account.id, key, None)
+        raise
+    services.accounts.settle(account.id, key, receipt.seq)
+    return _receipt(services, receipt)
+
+
+def _write_endpoint(type: str) -> Any:
+    async def write(
+        services: ServicesDep,
+        account: AccountDep,
+        payload: Annotated[dict[str, Any], Body(description=f"The {type} payload.")],
+        idempotency_key: Annotated[
+            str | None,
+            Header(max_length=200, description="Retries with the same key append once."),
+        ] = None,
+    ) -> JSONResponse:
+        receipt = await run_in_threadpool(
+            _server_write, services, account, type, payload, idempotency_key
+        )
+        return _written(receipt)
+
+    return write
+
+
+def add_write_routes(app: FastAPI, types: list[str]) -> None:
+    """One ``POST /v1/<type>`` per entry type a role may write (server-held key)."""
+    for type in sorted(types):
+        rule = WRITE_RULES.get(type)
+        if type == GENESIS or rule is None:
+            continue
+        roles = ", ".join(sorted(rule.roles))
+        app.add_api_route(
+            f"/v1/{type}",
+            _write_endpoint(type),
+            methods=["POST"],
+            response_model=Receipt,
+            status_code=201,
+            responses={
+                **PROBLEM_RESPONSES,
+                200: {"model": Receipt, "description": "Same Idempotency-Key: first result."},
+            },
+            summary=f"Write {type} (server-held key)",
+            description=f"{rule.doc}\n\nRoles: {roles}. {rule.owner_doc}".strip(),
+            operation_id=f"write_{type.replace('.', '_')}",
+            tags=["writes (server-held keys)"],
+        )

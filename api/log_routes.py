@@ -1,0 +1,144 @@
+"""The log's public read API, C2SP tlog-tiles v0.1.0 under ``/log``, plus JSON proofs.
+
+    GET /log/checkpoint                     text/plain; charset=utf-8   no-cache
+    GET /log/tile/<L>/<N>[.p/<W>]           application/octet-stream   full: immutable
+    GET /log/tile/entries/<N>[.p/<W>]       application/octet-stream   full: immutable
+    GET /log/log.vkey                       the log's verifier key (C2SP signed-note)
+    GET /log/entries/<N>.tlog-proof         C2SP tlog-proof v1 against the latest checkpoint
+    GET /log/proof/inclusion?index=&size=   RFC 9162 §2.1.3 path, JSON
+    GET /log/proof/consistency?old=&new=    RFC 9162 §2.1.4 proof, JSON
+
+Full tiles never change (C2SP tlog-tiles: "full tiles are immutable"); a partial tile of a
+given width does not change either, but is superseded as the log grows, so it is cached
+briefly. Nothing here needs an account.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from insutrace.api.deps import ServicesDep
+from insutrace.api.problems import PROBLEM_RESPONSES
+from insutrace.api.schemas import ConsistencyProof, InclusionProof
+from insutrace.trace.errors import MalformedInput
+from insutrace.trace.tiles import WIDTH, parse_tile_path
+
+__all__ = ["router"]
+
+TEXT = "text/plain; charset=utf-8"
+OCTETS = "application/octet-stream"
+IMMUTABLE = "public, max-age=31536000, immutable"
+PARTIAL = "public, max-age=10"
+NO_CACHE = "no-cache"
+MAX_INDEX = 2**53  # JSON-safe integers; no log here comes near
+
+router = APIRouter(prefix="/log", tags=["log (public)"], responses=PROBLEM_RESPONSES)
+
+
+def _text_response(description: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": description, "content": {TEXT: {"schema": {"type": "string"}}}}}
+
+
+def _b64(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in hashes]
+
+
+@router.get(
+    "/checkpoint",
+    response_class=Response,
+    responses=_text_response("The latest signed checkpoint (C2SP tlog-checkpoint)."),
+)
+async def checkpoint(services: ServicesDep) -> Response:
+    signed = await run_in_threadpool(services.ledger.latest_checkpoint)
+    return Response(signed.note, media_type=TEXT, headers={"Cache-Control": NO_CACHE})
+
+
+@router.get(
+    "/log.vkey",
+    response_class=Response,
+    responses=_text_response("The log's verifier key string (C2SP signed-note)."),
+)
+async def log_vkey(services: ServicesDep) -> Response:
+    verifier = await run_in_threadpool(services.ledger.log_verifier)
+    return Response(verifier.vkey() + "\n", media_type=TEXT, headers={"Cache-Control": NO_CACHE})
+
+
+@router.get(
+    "/tile/{path:path}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A hash tile or an entry bundle (C2SP tlog-tiles).",
+            "content": {OCTETS: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def tile(
+    services: ServicesDep,
+    path: Annotated[str, Path(description="`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`.")],
+) -> Response:
+    ref = parse_tile_path("tile/" + path)
+    body = await run_in_threadpool(services.ledger.tile, ref)
+    cache = IMMUTABLE if ref.width == WIDTH else PARTIAL
+    return Response(body, media_type=OCTETS, headers={"Cache-Control": cache})
+
+
+@router.get(
+    "/entries/{index}.tlog-proof",
+    response_class=Response,
+    responses=_text_response("A C2SP tlog-proof v1 of the entry, checkable offline."),
+)
+async def tlog_proof(
+    services: ServicesDep, index: Annotated[int, Path(ge=0, le=MAX_INDEX)]
+) -> Response:
+    proof = await run_in_threadpool(services.ledger.tlog_proof, index)
+    headers = {
+        "Cache-Control": NO_CACHE,
+        "Content-Disposition": f'attachment; filename="{index}.tlog-proof"',
+    }
+    return Response(proof.text(), media_type=TEXT, headers=headers)
+
+
+def _inclusion(services: ServicesDep, index: int, size: int | None) -> InclusionProof:
+    ledger = services.ledger
+    if size is None:
+        size = ledger.latest_checkpoint().checkpoint.size
+    if index >= size:
+        raise MalformedInput(f"index {index} is not below size {size}")
+    hashes = ledger.inclusion_proof(index, size)
+    with ledger.store.read() as tx:
+        note = tx.checkpoint_at(size)
+    return InclusionProof(index=index, size=size, hashes=_b64(hashes), checkpoint=note)
+
+
+@router.get("/proof/inclusion", response_model=InclusionProof)
+async def inclusion_proof(
+    services: ServicesDep,
+    index: Annotated[int, Query(ge=0, le=MAX_INDEX, description="Entry index.")],
+    size: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_INDEX, description="Tree size; default: the latest checkpoint."),
+    ] = None,
+) -> InclusionProof:
+    return await run_in_threadpool(_inclusion, services, index, size)
+
+
+def _consistency(services: ServicesDep, old: int, new: int) -> ConsistencyProof:
+    if old > new:
+        raise MalformedInput(f"old size {old} is larger than new size {new}")
+    hashes = services.ledger.consistency_proof(old, new)
+    return ConsistencyProof(old=old, new=new, hashes=_b64(hashes))
+
+
+@router.get("/proof/consistency", response_model=ConsistencyProof)
+async def consistency_proof(
+    services: ServicesDep,
+    old: Annotated[int, Query(ge=0, le=MAX_INDEX)],
+    new: Annotated[int, Query(ge=0, le=MAX_INDEX)],
+) -> ConsistencyProof:
+    return await run_in_threadpool(_consistency, services, old, new)

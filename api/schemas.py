@@ -1,0 +1,106 @@
+"""Request and response bodies of the HTTP API (pydantic models, OpenAPI schemas)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AccountCreate",
+    "AccountCreated",
+    "AccountPublic",
+    "ConsistencyProof",
+    "EntryPage",
+    "EntryPublic",
+    "Head",
+    "InclusionProof",
+    "Receipt",
+    "ServerKey",
+    "TokenCreate",
+    "TokenIssued",
+]
+
+ORG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+
+
+class Head(BaseModel):
+    """What a client needs to sign the next entry: its ``seq`` and ``prev``."""
+
+    size: int = Field(description="Number of entries; the next entry's seq.")
+    head: str = Field(description="Hex leaf hash of the last entry (64 zeros when empty).")
+    origin: str | None = Field(description="The log's checkpoint origin.")
+    time: str = Field(description="The server's clock, in the entry time form.")
+
+
+class Receipt(BaseModel):
+    seq: int
+    leaf: str = Field(description="Hex RFC 6962 leaf hash of the entry bytes.")
+    type: str
+    actor: str
+    duplicate: bool = Field(description="True when the same bytes were already logged.")
+    checkpoint_size: int | None = Field(
+        description="Size of the signed checkpoint that covers the entry, if any."
+    )
+
+
+class EntryPublic(BaseModel):
+    seq: int
+    leaf: str
+    entry: dict[str, Any] = Field(description="The entry as signed (all members).")
+
+
+class EntryPage(BaseModel):
+    items: list[EntryPublic]
+    next: int | None = Field(
+        description="Pass as `after` to read on; null when the end of the log was reached."
+    )
+
+
+class InclusionProof(BaseModel):
+    index: int
+    size: int
+    hashes: list[str] = Field(description="Base64 hashes, leaf sibling first (RFC 9162).")
+    checkpoint: str | None = Field(description="The signed checkpoint at `size`, if any.")
+
+
+class ConsistencyProof(BaseModel):
+    old: int
+    new: int
+    hashes: list[str] = Field(description="Base64 hashes (RFC 9162 §2.1.4).")
+
+
+class AccountPublic(BaseModel):
+    id: int
+    org: str
+    name: str
+    role: str
+
+
+class AccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org: str = Field(pattern=ORG_PATTERN, description="Actor id: unified social credit code.")
+    role: str = Field(max_length=32)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class AccountCreated(BaseModel):
+    account: AccountPublic
+    token: str = Field(description="The API token; shown once, stored only as its hash.")
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(default="", max_length=100)
+
+
+class TokenIssued(BaseModel):
+    token: str
+
+
+class ServerKey(BaseModel):
+    org: str
+    key_id: str
+    public_key: str = Field(description="Base64 Ed25519 public key, for actor.register.")
