@@ -61,11 +61,12 @@ def check_account_org(services: Services, body: AccountCreate) -> None:
         raise RuleViolation("account.authority", "authority accounts belong to org root only")
     with services.ledger.store.read() as tx:
         actor = tx.get("actor", body.org)
+        org = tx.get("org", body.org)
     if actor is None and body.role not in READERS:
         raise RuleViolation(
             "account.org", f"organisation {body.org} is not registered in the log (actor.register)"
         )
-    roles = actor.get("roles") if actor else None
+    roles = (org or actor or {}).get("roles")
     if isinstance(roles, list) and body.role not in roles and body.org != ROOT:
         raise RuleViolation(
             "account.role",

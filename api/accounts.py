@@ -58,16 +58,17 @@ __all__ = [
     "metadata",
 ]
 
-# The roles an account can have. "authority" is the root authority's staff; regulators and
-# investigators read everything; every other role writes only what its organisation owns.
+# The roles an account can have: the domain's organisation roles (trace/domain/orgs.py,
+# ``Role``) and "authority", the root authority's staff. Regulators and investigators read
+# everything; every other role writes only what its organisation owns.
 ROLES = (
     "authority",
     "manufacturer",
-    "lab",
     "distributor",
+    "testing_lab",
     "contractor",
     "supervisor",
-    "owner",
+    "building_owner",
     "regulator",
     "investigator",
 )
@@ -195,9 +196,8 @@ class AccountStore:
             raise MalformedInput(f"role must be one of {', '.join(ROLES)}; got {role!r:.40}")
         with self.engine.begin() as conn:
             row = {"org": org, "name": name, "role": role, "active": True, "created": _now()}
-            account_id = int(
-                conn.execute(insert(account_table).values(**row)).inserted_primary_key[0]
-            )  # type: ignore[index]
+            result = conn.execute(insert(account_table).values(**row).returning(account_table.c.id))
+            account_id = int(result.scalar_one())
         return Account(account_id, org, name, role), self.issue_token(account_id, "first")
 
     def issue_token(self, account_id: int, label: str) -> str:
