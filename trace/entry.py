@@ -54,7 +54,8 @@ class Entry:
     prev: str
     payload: dict[str, Any]
     sig: str = ""
-    raw: bytes | None = field(default=None, compare=False, repr=False)
+    # The entry's exact bytes, set only by parsing and signing (never copied by replace()).
+    raw: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
     def body(self) -> dict[str, Any]:
         """All members except the signature: what the actor signs."""
@@ -81,7 +82,7 @@ class Entry:
         return canonical(self.body())
 
     def to_bytes(self) -> bytes:
-        data = canonical({**self.body(), "sig": self.sig})
+        data = self.raw if self.raw is not None else canonical({**self.body(), "sig": self.sig})
         if len(data) > MAX_ENTRY_SIZE:
             raise MalformedInput(
                 f"entry is {len(data)} bytes, more than {MAX_ENTRY_SIZE}: "
@@ -95,8 +96,15 @@ class Entry:
                 f"signer {signer.actor}/{signer.key_id} does not match entry "
                 f"actor/key {self.actor}/{self.key}"
             )
-        sig = base64.b64encode(signer.sign(self.signing_bytes())).decode()
-        return replace(self, sig=sig, raw=None)
+        message = self.signing_bytes()
+        sig = base64.b64encode(signer.sign(message)).decode()
+        signed = replace(self, sig=sig)
+        # canonical order puts "sig" right before the top-level "time", the last one
+        cut = message.rfind(b',"time":"')
+        object.__setattr__(
+            signed, "raw", message[:cut] + f',"sig":"{sig}"'.encode() + message[cut:]
+        )
+        return signed
 
     def signature_valid(self, key: Ed25519PublicKey) -> bool:
         try:
@@ -114,10 +122,12 @@ class Entry:
         """Parse and check the form of an entry (not its signature or place in the log)."""
         if len(data) > MAX_ENTRY_SIZE:
             raise MalformedInput(f"entry is {len(data)} bytes, more than {MAX_ENTRY_SIZE}")
-        return cls.from_json(parse_canonical(data), raw=data)
+        entry = cls.from_json(parse_canonical(data))
+        object.__setattr__(entry, "raw", data)
+        return entry
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any], raw: bytes | None = None) -> Entry:
+    def from_json(cls, obj: dict[str, Any]) -> Entry:
         if set(obj) != _MEMBERS:
             missing, extra = _MEMBERS - set(obj), set(obj) - _MEMBERS
             raise MalformedInput(
@@ -134,7 +144,6 @@ class Entry:
             prev=_matching(obj, "prev", _HEX64),
             payload=_field(obj, "payload", dict),
             sig=_field(obj, "sig", str),
-            raw=raw,
         )
         parse_time(entry.time)
         if entry.seq < 0 or isinstance(obj["seq"], bool):

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -79,15 +80,15 @@ class Signer:
         """Deterministic key from a 32-byte seed (tests and reproducible fixtures only)."""
         return cls(actor, Ed25519PrivateKey.from_private_bytes(hashlib.sha256(seed).digest()))
 
-    @property
+    @cached_property
     def public_key(self) -> Ed25519PublicKey:
         return self.private_key.public_key()
 
-    @property
+    @cached_property
     def public_b64(self) -> str:
         return encode_public(self.public_key)
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         return key_id_of(self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw))
 

@@ -47,8 +47,8 @@ class Tx(KV, Protocol):
         """Hashes of complete subtrees; level 0 are leaf hashes. KeyError if missing."""
         ...
 
-    def find_leaf(self, leaf: bytes) -> int | None:
-        """The sequence number of the entry with this leaf hash, if logged."""
+    def leaf(self, seq: int) -> bytes | None:
+        """The leaf hash of entry ``seq``, if logged."""
         ...
 
     def append(self, seq: int, body: bytes, leaf: bytes, nodes: Mapping[Node, bytes]) -> None:

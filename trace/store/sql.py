@@ -46,7 +46,7 @@ class LogEntry(SQLModel, table=True):
     __tablename__ = "log_entry"
     seq: int = Field(sa_column=Column(_SeqType, primary_key=True, autoincrement=False))
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class LogNode(SQLModel, table=True):
@@ -124,7 +124,7 @@ class _SQL:
         self.head = "SELECT size, leaf FROM log_head WHERE id = 1"
         self.leaf_by_seq = "SELECT seq, leaf FROM log_entry WHERE seq IN ({})"
         self.node = f"SELECT level, idx, hash FROM log_node WHERE level = {ph} AND idx IN ({{}})"
-        self.find_leaf = f"SELECT seq FROM log_entry WHERE leaf = {ph}"
+        self.leaf = f"SELECT leaf FROM log_entry WHERE seq = {ph}"
         self.insert_entry = f"INSERT INTO log_entry (seq, body, leaf) VALUES ({ph}, {ph}, {ph})"
         self.insert_node = f"INSERT INTO log_node (level, idx, hash) VALUES ({ph}, {ph}, {ph})"
         self.move_head = (
@@ -199,9 +199,9 @@ class SQLTx:
                 raise KeyError(f"Merkle nodes missing from storage: level {level} {missing[:4]}")
         return out
 
-    def find_leaf(self, leaf: bytes) -> int | None:
-        row = self._one(self.sql.find_leaf, (leaf,))
-        return None if row is None else int(row[0])
+    def leaf(self, seq: int) -> bytes | None:
+        row = self._one(self.sql.leaf, (seq,))
+        return None if row is None else bytes(row[0])
 
     def append(self, seq: int, body: bytes, leaf: bytes, nodes: Mapping[Node, bytes]) -> None:
         self.cur.execute(self.sql.insert_entry, (seq, body, leaf))
