@@ -1,0 +1,218 @@
+"""Writing through the API: client-signed and server-signed entries, retries, problems."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from insutrace.api.deps import Services
+from insutrace.trace.clock import FixedClock
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.merkle import leaf_hash
+
+from .conftest import World, org_payload, uscc
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(r: object, status: int, slug: str) -> dict[str, object]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == PROBLEM
+    body: dict[str, object] = r.json()
+    assert body["type"] == f"urn:insutrace:problem:{slug}"
+    assert body["status"] == status
+    assert isinstance(body["title"], str) and isinstance(body["detail"], str)
+    return body
+
+
+def rotate(world: World, role: str, signer_for: Callable[[str], Signer]) -> bytes:
+    party = world[role]
+    fresh = signer_for(party.org + "/2")
+    return world.sign(party.signer, "key.rotate", {"public_key": fresh.public_b64})
+
+
+def test_client_signed_entry_is_logged_and_provable(
+    client: TestClient, world: World, ledger: Ledger, signer_for: Callable[[str], Signer]
+) -> None:
+    data = rotate(world, "manufacturer", signer_for)
+    r = client.post("/v1/entries", content=data, headers=world["manufacturer"].auth)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["seq"] == ledger.size() - 1
+    assert body["leaf"] == leaf_hash(data).hex()
+    assert body["duplicate"] is False
+    assert body["checkpoint_size"] == ledger.size()
+    assert ledger.entry_bytes(body["seq"]) == data
+    proof = client.get(f"/log/entries/{body['seq']}.tlog-proof")
+    assert proof.status_code == 200
+
+
+def test_resubmission_returns_the_original_result(
+    client: TestClient, world: World, ledger: Ledger, signer_for: Callable[[str], Signer]
+) -> None:
+    data = rotate(world, "contractor", signer_for)
+    auth = world["contractor"].auth
+    first = client.post("/v1/entries", content=data, headers=auth).json()
+    size = ledger.size()
+    again = client.post("/v1/entries", content=data, headers=auth)
+    assert again.status_code == 200
+    assert again.json() == {**first, "duplicate": True}
+    assert ledger.size() == size
+
+
+def test_stale_head_is_409_and_a_re_signed_entry_succeeds(
+    client: TestClient, world: World, signer_for: Callable[[str], Signer]
+) -> None:
+    party = world["supervisor"]
+    fresh = signer_for("fresh-key")
+    stale = world.sign(party.signer, "key.rotate", {"public_key": fresh.public_b64})
+    other = rotate(world, "manufacturer", signer_for)
+    assert client.post("/v1/entries", content=other, headers=world["manufacturer"].auth).is_success
+    r = client.post("/v1/entries", content=stale, headers=party.auth)
+    body = assert_problem(r, 409, "conflict")
+    assert "re-sign" in str(body["detail"])
+    resigned = world.sign(party.signer, "key.rotate", {"public_key": fresh.public_b64})
+    assert client.post("/v1/entries", content=resigned, headers=party.auth).status_code == 201
+
+
+def test_head_names_the_next_seq_and_prev(client: TestClient, ledger: Ledger) -> None:
+    head = client.get("/v1/head").json()
+    assert head["size"] == ledger.size()
+    assert head["head"] == leaf_hash(ledger.entry_bytes(ledger.size() - 1)).hex()
+    assert head["origin"] == ledger.log_verifier().name
+
+
+def test_forged_signature_is_422_with_the_entry_index(
+    client: TestClient, world: World, signer_for: Callable[[str], Signer]
+) -> None:
+    party = world["distributor"]
+    entry = json.loads(rotate(world, "distributor", signer_for))
+    entry["payload"]["public_key"] = signer_for("other").public_b64
+    data = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    body = assert_problem(
+        client.post("/v1/entries", content=data, headers=party.auth), 422, "verification-failed"
+    )
+    assert body["index"] == entry["seq"]
+
+
+def test_entry_far_from_the_server_clock_is_a_rule_violation(
+    client: TestClient, world: World, clock: FixedClock, signer_for: Callable[[str], Signer]
+) -> None:
+    clock.tick(timedelta(hours=-1))
+    data = rotate(world, "manufacturer", signer_for)
+    clock.tick(timedelta(hours=1))
+    r = client.post("/v1/entries", content=data, headers=world["manufacturer"].auth)
+    body = assert_problem(r, 422, "rule-violation")
+    assert body["rule"] == "entry.time"
+    assert "clause" in body
+
+
+def test_malformed_entries_are_400(client: TestClient, world: World) -> None:
+    auth = world["manufacturer"].auth
+    for data in (b"", b"not json", b"[]", b'{"v":1}', b'{"b":1, "a":2}', b"\xff" * 10):
+        assert_problem(
+            client.post("/v1/entries", content=data, headers=auth), 400, "malformed-input"
+        )
+
+
+def test_a_token_signs_only_for_its_own_organisation(
+    client: TestClient, world: World, signer_for: Callable[[str], Signer]
+) -> None:
+    data = rotate(world, "manufacturer", signer_for)
+    r = client.post("/v1/entries", content=data, headers=world["contractor"].auth)
+    assert "cannot write an entry whose actor is" in str(
+        assert_problem(r, 403, "forbidden")["detail"]
+    )
+
+
+def test_writes_need_a_valid_token(
+    client: TestClient, world: World, services: Services, signer_for: Callable[[str], Signer]
+) -> None:
+    data = rotate(world, "manufacturer", signer_for)
+    r = client.post("/v1/entries", content=data)
+    assert_problem(r, 401, "unauthenticated")
+    assert r.headers["www-authenticate"].startswith("Bearer")
+    bad = {"Authorization": "Bearer itk_not-a-token"}
+    assert_problem(client.post("/v1/entries", content=data, headers=bad), 401, "unauthenticated")
+    token = world["manufacturer"].token
+    services.accounts.revoke_token(token)
+    r = client.post("/v1/entries", content=data, headers=world["manufacturer"].auth)
+    assert_problem(r, 401, "unauthenticated")
+
+
+def test_server_signed_write_with_idempotency_key(
+    client: TestClient, world: World, ledger: Ledger, signer_for: Callable[[str], Signer]
+) -> None:
+    org = uscc(900)
+    payload = org_payload(org, "manufacturer", signer_for(org).public_b64)
+    auth = {**world["authority"].auth, "Idempotency-Key": "register-900"}
+    first = client.post("/v1/actor.register", json=payload, headers=auth)
+    assert first.status_code == 201, first.text
+    entry = ledger.entry(first.json()["seq"])
+    assert (entry.actor, entry.type, entry.payload) == ("root", "actor.register", payload)
+    size = ledger.size()
+    again = client.post("/v1/actor.register", json=payload, headers=auth)
+    assert again.status_code == 200
+    assert again.json() == {**first.json(), "duplicate": True}
+    assert ledger.size() == size
+    other = {**payload, "name": "another name"}
+    assert_problem(client.post("/v1/actor.register", json=other, headers=auth), 409, "conflict")
+
+
+def test_refused_server_write_releases_its_idempotency_key(
+    client: TestClient, world: World, signer_for: Callable[[str], Signer]
+) -> None:
+    party = world["manufacturer"]
+    payload = org_payload(party.org, "manufacturer", signer_for("x").public_b64)
+    auth = {**world["authority"].auth, "Idempotency-Key": "dup"}
+    r = client.post("/v1/actor.register", json=payload, headers=auth)
+    assert_problem(r, 422, "rule-violation")
+    assert_problem(
+        client.post("/v1/actor.register", json=payload, headers=auth), 422, "rule-violation"
+    )
+
+
+def test_server_signs_only_with_keys_it_holds(
+    client: TestClient, world: World, signer_for: Callable[[str], Signer]
+) -> None:
+    party = world["testing_lab"]
+    payload = {"public_key": signer_for("lab-2").public_b64}
+    r = client.post("/v1/key.rotate", json=payload, headers=party.auth)
+    assert "does not hold" in str(assert_problem(r, 403, "forbidden")["detail"])
+    world.hold_key(party)
+    assert client.post("/v1/key.rotate", json=payload, headers=party.auth).status_code == 201
+
+
+def test_server_key_endpoint_then_register(
+    client: TestClient, world: World, ledger: Ledger
+) -> None:
+    org = uscc(901)
+    auth = world["authority"].auth
+    key = client.post(f"/v1/orgs/{org}/server-key", headers=auth).json()
+    payload = org_payload(org, "manufacturer", key["public_key"])
+    assert client.post("/v1/actor.register", json=payload, headers=auth).status_code == 201
+    created = client.post(
+        "/v1/accounts", json={"org": org, "role": "manufacturer", "name": "web"}, headers=auth
+    ).json()
+    mine = {"Authorization": f"Bearer {created['token']}"}
+    assert client.get("/v1/me", headers=mine).json()["org"] == org
+    other = world["contractor"].org
+    r = client.post(f"/v1/orgs/{other}/server-key", headers=mine)
+    assert_problem(r, 403, "forbidden")
+
+
+def test_validation_errors_are_problem_json(client: TestClient, world: World) -> None:
+    r = client.get("/v1/entries", params={"limit": 0}, headers=world["regulator"].auth)
+    body = assert_problem(r, 422, "invalid-request")
+    assert isinstance(body["errors"], list)
+    r = client.post("/v1/actor.register", content=b"[1]", headers=world["authority"].auth)
+    assert_problem(r, 422, "invalid-request")
+
+
+def test_unknown_routes_are_problem_json(client: TestClient) -> None:
+    assert_problem(client.get("/nope"), 404, "not-found")
+    assert_problem(client.put("/log/checkpoint"), 405, "method-not-allowed")
