@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -129,7 +130,7 @@ def test_submit_is_idempotent_and_refuses_stale_head(
     again = core.submit(entry.to_bytes())
     assert (first.seq, again.seq, again.duplicate) == (1, 1, True)
     assert core.size() == 2
-    stale = Entry(**{**entry.__dict__, "payload": {**entry.payload, "id": "org-b"}}).signed(root)
+    stale = replace(entry, payload={**entry.payload, "id": "org-b"}).signed(root)
     with pytest.raises(Conflict, match="stale entry"):
         core.submit(stale.to_bytes())
 
