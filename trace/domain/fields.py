@@ -28,6 +28,7 @@ __all__ = [
     "SCHEMA",
     "Reader",
     "decimal_text",
+    "distinct",
     "from_milli",
     "local_date",
     "milli_text",

@@ -1,0 +1,338 @@
+"""Construction projects: the design the combustion policy judges, and its wall sections.
+
+The owner (建设单位) registers a project naming its contractor and supervisor, its
+location, building use, height, cavity, and its wall sections (id, façade,
+insulation position, area, designed class). The required class of every position
+is computed from the versioned combustion policy named in the payload
+(:mod:`insutrace.trace.policy`: GB 55037-2022 §6.6, GB 50016 §6.7, GB 50072-2021
+§4.3.2, the ice/snow venue default) and a section whose designed class is below
+it is refused with the policy rule's id and clause: the design-stage permit gate.
+
+A project either cites its construction permit (施工许可) or is a small project
+below the quota (限额以下), which must be filed locally (属地备案, ``project.file``
+by a regulator) before any site work.
+
+Projection row ``project``/<id> (areas in milli-m²)::
+
+    {id, name, owner, contractor, supervisor, location, design, policy, permit,
+     below_quota, filing, building, required: {position: {...}}, sections:
+     {sid: {name, facade, position, area, design_class, installed}},
+     measures_required: {code: clause}, briefings: {kind: seq}, accepted: {role: seq},
+     status, seq}
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from ..actors import Context
+from ..errors import Forbidden, MalformedInput, RuleViolation
+from ..policy import (
+    BuildingDesign,
+    BuildingUse,
+    InsulationPosition,
+    MeasureCode,
+    Policy,
+    Requirement,
+    load_policy,
+    required_class,
+)
+from .batches import parse_declared
+from .fields import Reader, decimal_text, distinct, local_date, reader
+from .orgs import Role, acting_org, require_org
+
+__all__ = [
+    "FILING_CLAUSE",
+    "POSITIONS",
+    "design_of",
+    "file_project",
+    "policy_of",
+    "register_project",
+    "require_party",
+    "require_project",
+    "require_site_work_allowed",
+]
+
+FILING_CLAUSE = "2025 整治行动: 限额以下小型工程 属地备案"
+POSITIONS = (
+    InsulationPosition.EXTERNAL_WALL,
+    InsulationPosition.INTERNAL,
+    InsulationPosition.SANDWICH_CORE,
+    InsulationPosition.ROOF,
+)
+_DESIGN_FLAGS = (
+    "cavity",
+    "contains_crowded_place",
+    "public_open",
+    "elderly_free_standing",
+    "open_flame_or_fuel",
+    "evacuation_or_refuge",
+)
+_DESIGN_NUMBERS = (
+    "elderly_combined_area_m2",
+    "composite_noncombustible_layer_mm",
+    "roof_slab_fire_resistance_h",
+)
+
+
+@lru_cache(maxsize=16)
+def _policy(name: str) -> Policy:
+    return load_policy(name)
+
+
+def policy_of(ref: dict[str, Any]) -> Policy:
+    """The policy a project names, refused unless the installed file has that version."""
+    policy = _policy(ref["id"])
+    if policy.version != ref["version"]:
+        raise RuleViolation(
+            "project.policy",
+            f"policy {ref['id']} here is version {policy.version}, the entry names "
+            f"{ref['version']}: judge it with the version it names",
+        )
+    return policy
+
+
+def _design(p: Reader) -> dict[str, Any]:
+    """The building facts the combustion policy reads, as deterministic JSON."""
+    d = p.obj("design")
+    design: dict[str, Any] = {
+        "use": d.one("use", BuildingUse),
+        "height_m": decimal_text(d.decimal("height_m", places=2)),
+    }
+    for name in _DESIGN_FLAGS:
+        design[name] = d.flag(name, default=False)
+    for name in _DESIGN_NUMBERS:
+        if d.has(name):
+            design[name] = decimal_text(d.decimal(name, places=2, positive=False))
+    return design
+
+
+def design_of(project: dict[str, Any], position: str) -> BuildingDesign:
+    """The policy's view of the project for insulation at ``position``."""
+    d = project["design"]
+
+    def number(name: str) -> float | None:
+        return float(d[name]) if name in d else None
+
+    return BuildingDesign(
+        use=BuildingUse(d["use"]),
+        height_m=float(d["height_m"]),
+        position=InsulationPosition(position),
+        has_cavity=d["cavity"],
+        composite_noncombustible_layer_mm=number("composite_noncombustible_layer_mm"),
+        contains_crowded_place=d["contains_crowded_place"],
+        elderly_free_standing=d["elderly_free_standing"],
+        elderly_combined_area_m2=number("elderly_combined_area_m2") or 0.0,
+        public_open=d["public_open"],
+        open_flame_or_fuel=d["open_flame_or_fuel"],
+        evacuation_or_refuge=d["evacuation_or_refuge"],
+        roof_slab_fire_resistance_h=number("roof_slab_fire_resistance_h"),
+    )
+
+
+def _requirement_row(req: Requirement) -> dict[str, Any]:
+    return {
+        "minimum": req.minimum,
+        "label": req.label,
+        "rule": req.rule_id,
+        "clause": req.clause,
+        "conditions": sorted(m.code for m in req.conditions),
+    }
+
+
+def _section(
+    s: Reader, required: dict[InsulationPosition, Requirement], design: dict[str, Any]
+) -> dict[str, Any]:
+    position = s.one("position", InsulationPosition)
+    if position not in POSITIONS:
+        raise MalformedInput(f"{s.where}.position: expected one of {', '.join(POSITIONS)}")
+    designed = parse_declared(s.text("design_class", max_len=40), "project.design_class")
+    req = required[position]
+    if not req.met_by(designed):
+        raise RuleViolation(
+            req.rule_id,
+            f"section {s.ident('id')}: designed class {designed.label()} is below the "
+            f"{req.label} required for {design['use']} of {design['height_m']} m "
+            f"({position})",
+            req.clause,
+        )
+    return {
+        "name": s.text("name"),
+        "facade": s.text("facade", max_len=40),
+        "position": position,
+        "area": s.milli("area_m2"),
+        "design_class": designed.label(),
+        "installed": 0,
+    }
+
+
+def _measures(required: dict[InsulationPosition, Requirement]) -> dict[str, str]:
+    """Conditions beyond the class that the supervisor attests at acceptance."""
+    return {
+        m.code: m.clause
+        for req in required.values()
+        for m in req.conditions
+        if m.code != MeasureCode.THERMOSET_CORE_IF_B1  # checked from the product record
+    }
+
+
+def _permit(p: Reader) -> tuple[dict[str, str] | None, bool]:
+    below = p.flag("below_quota", default=False)
+    if below == p.has("permit"):
+        raise MalformedInput(f"{p.where}: give either permit (施工许可) or below_quota: true")
+    if below:
+        return None, True
+    permit = p.obj("permit")
+    return {"number": permit.ident("number"), "authority": permit.text("authority")}, False
+
+
+def _building(ctx: Context, p: Reader, project_id: str, owner: str) -> str:
+    """The building the works are on: an existing one the signer owns, or a new one."""
+    if not p.has("building"):
+        if ctx.kv.get("building", project_id) is not None:
+            raise RuleViolation("building.unique", f"building {project_id} already exists")
+        return project_id
+    building = ctx.kv.get("building", p.ident("building"))
+    if building is None:
+        raise RuleViolation("building.known", f"no building {p.data['building']!r}")
+    if building["owner"] != owner:
+        raise RuleViolation(
+            "project.building_owner", f"building {building['id']} is owned by {building['owner']}"
+        )
+    return str(building["id"])
+
+
+def _new_building(ctx: Context, project: dict[str, Any]) -> None:
+    ctx.kv.put(
+        "building",
+        project["building"],
+        {
+            "id": project["building"],
+            "name": project["name"],
+            "owner": project["owner"],
+            "address": project["location"]["address"],
+            "use": project["design"]["use"],
+            "height_m": project["design"]["height_m"],
+            "source": "project",
+            "projects": [project["id"]],
+            "status": "under_construction",
+            "inspections": [],
+            "seq": ctx.entry.seq,
+        },
+    )
+
+
+def _location(p: Reader) -> dict[str, str]:
+    loc = p.obj("location")
+    return {k: loc.text(k) for k in ("province", "city", "address")}
+
+
+def register_project(ctx: Context) -> None:
+    """project.register, by the owner; each section's designed class meets the policy."""
+    owner = acting_org(ctx, Role.BUILDING_OWNER)
+    p = reader(ctx)
+    project_id = p.ident("id")
+    if ctx.kv.get("project", project_id) is not None:
+        raise RuleViolation("project.unique", f"project {project_id} is already registered")
+    contractor = require_org(ctx, p.text("contractor", max_len=18), Role.CONTRACTOR)
+    supervisor = require_org(ctx, p.text("supervisor", max_len=18), Role.SUPERVISOR)
+    ref = p.obj("policy")
+    policy_ref = {"id": ref.text("id", max_len=60), "version": ref.text("version", max_len=20)}
+    policy = policy_of(policy_ref)
+    design = _design(p)
+    readers = p.objs("sections", max_items=100)
+    distinct(f"{p.where}.sections id", (s.ident("id") for s in readers))
+    required = {
+        pos: required_class(policy, design_of({"design": design}, pos))
+        for pos in sorted({s.one("position", InsulationPosition) for s in readers})
+        if pos in POSITIONS
+    }
+    sections = {s.ident("id"): _section(s, required, design) for s in readers}
+    permit, below_quota = _permit(p)
+    project = {
+        "id": project_id,
+        "name": p.text("name"),
+        "owner": owner["uscc"],
+        "contractor": contractor["uscc"],
+        "supervisor": supervisor["uscc"],
+        "location": _location(p),
+        "design": design,
+        "policy": policy_ref,
+        "permit": permit,
+        "below_quota": below_quota,
+        "filing": None,
+        "building": _building(ctx, p, project_id, owner["uscc"]),
+        "required": {pos: _requirement_row(req) for pos, req in required.items()},
+        "sections": sections,
+        "measures_required": _measures(required),
+        "briefings": {},
+        "accepted": {},
+        "status": "registered",
+        "seq": ctx.entry.seq,
+    }
+    if project["building"] == project_id:
+        _new_building(ctx, project)
+    else:
+        _add_project_to_building(ctx, project)
+    ctx.kv.put("project", project_id, project)
+    ctx.ref(f"project:{project_id}", f"building:{project['building']}")
+
+
+def _add_project_to_building(ctx: Context, project: dict[str, Any]) -> None:
+    building = ctx.kv.get("building", project["building"])
+    assert building is not None
+    building["projects"] = [*building["projects"], project["id"]]
+    ctx.kv.put("building", building["id"], building)
+
+
+def file_project(ctx: Context) -> None:
+    """project.file, by a regulator: the local filing of a small project below the quota."""
+    acting_org(ctx, Role.REGULATOR)
+    p = reader(ctx)
+    project = require_project(ctx, p.ident("project"))
+    if not project["below_quota"]:
+        raise RuleViolation(
+            "project.filing", f"project {project['id']} has a construction permit", FILING_CLAUSE
+        )
+    if project["filing"] is not None:
+        raise RuleViolation("project.filing", f"project {project['id']} is already filed")
+    filed_on = p.date("date")
+    if filed_on > local_date(ctx.time):
+        raise RuleViolation("project.filing", f"filing date {filed_on} is in the future")
+    project["filing"] = {
+        "number": p.ident("number"),
+        "authority": ctx.entry.actor,
+        "date": filed_on.isoformat(),
+        "seq": ctx.entry.seq,
+    }
+    ctx.kv.put("project", project["id"], project)
+
+
+def require_project(ctx: Context, project_id: str) -> dict[str, Any]:
+    row = ctx.kv.get("project", project_id)
+    if row is None:
+        raise RuleViolation("project.known", f"no project {project_id!r} is registered")
+    ctx.ref(f"project:{project_id}")
+    return row
+
+
+def require_party(ctx: Context, project: dict[str, Any], *roles: str) -> str:
+    """The signer's role on the project (one of ``roles``: contractor, supervisor, owner)."""
+    for role in roles:
+        if project[role] == ctx.entry.actor:
+            return role
+    names = ", ".join(f"{r} {project[r]}" for r in roles)
+    raise Forbidden(f"{ctx.entry.type} on project {project['id']} is for {names}")
+
+
+def require_site_work_allowed(project: dict[str, Any]) -> None:
+    """Site work needs a permit, or the local filing of a small project; none after acceptance."""
+    if project["below_quota"] and project["filing"] is None:
+        raise RuleViolation(
+            "project.filed",
+            f"project {project['id']} is below the quota and not yet filed locally",
+            FILING_CLAUSE,
+        )
+    if project["status"] == "accepted":
+        raise RuleViolation("project.accepted", f"project {project['id']} is already accepted")
