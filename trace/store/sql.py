@@ -275,7 +275,7 @@ class SQLStore:
 
     def _engine(self, database: str, synchronous: str) -> Engine:
         if self.dialect == "postgresql":
-            return create_engine(self.url, pool_pre_ping=True)
+            return create_engine(self.url, pool_size=8, pool_recycle=1800)
         if database in ("", ":memory:"):
             raise LedgerError("SQLite needs a file path: sqlite:///path/to/ledger.db")
         engine = create_engine(self.url, pool_size=8, connect_args={"timeout": 60})
