@@ -19,7 +19,7 @@ account reads the entries of what its organisation is party to.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,27 +57,152 @@ def _own_keys(kv: KV, account: Account, payload: Mapping[str, Any]) -> str | Non
     return None
 
 
+def _party(kind: str, field: str, *columns: str, when_role: str | None = None) -> OwnerCheck:
+    """The ``kind`` row the payload's ``field`` names must list the organisation in one of
+    ``columns``. A row that does not exist is left to the domain (its precise rule id)."""
+
+    def check(kv: KV, account: Account, payload: Mapping[str, Any]) -> str | None:
+        if when_role is not None and account.role != when_role:
+            return None
+        key = payload.get(field)
+        row = kv.get(kind, key) if isinstance(key, str) else None
+        if row is None or account.org in (row.get(c) for c in columns):
+            return None
+        return f"{account.org} is not the {' or '.join(columns)} of {kind} {key}"
+
+    return check
+
+
+def _batch_maker(kv: KV, account: Account, payload: Mapping[str, Any]) -> str | None:
+    product = payload.get("product")
+    row = kv.get("product", product) if isinstance(product, str) else None
+    if row is None or row.get("manufacturer") == account.org:
+        return None
+    return f"product {product} is made by {row.get('manufacturer')}, not by {account.org}"
+
+
+def _rule(
+    roles: Iterable[str], owner: OwnerCheck | None = None, doc: str = "", owner_doc: str = ""
+) -> WriteRule:
+    return WriteRule(frozenset(roles), owner, doc, owner_doc)
+
+
 ALL_ROLES = frozenset(ROLES)
-AUTHORITY = frozenset({"authority"})
+ORG_ROLES = ALL_ROLES - {"authority"}
+HOLDERS = ("manufacturer", "distributor", "contractor", "building_owner")
+OWN_PROJECTS = "Only on the organisation's own projects."
+OWN_BUILDINGS = "Only on the organisation's own buildings."
 
 WRITE_RULES: dict[str, WriteRule] = {
-    "actor.register": WriteRule(AUTHORITY, doc="The root authority registers organisations."),
-    "key.rotate": WriteRule(ALL_ROLES, _own_keys, doc="An organisation rotates its own key."),
-    "key.revoke": WriteRule(ALL_ROLES, _own_keys, doc="An organisation revokes its own key."),
+    "actor.register": _rule(["authority"], doc="The root authority registers an organisation."),
+    "org.update": _rule(["authority"], doc="The root authority updates roles, address, CMA."),
+    "key.rotate": _rule(ALL_ROLES, _own_keys, "An organisation rotates its own key."),
+    "key.revoke": _rule(ALL_ROLES, _own_keys, "An organisation revokes its own key."),
+    "product.register": _rule(["manufacturer"], doc="A manufacturer registers its product."),
+    "batch.register": _rule(
+        ["manufacturer"],
+        _batch_maker,
+        "A manufacturer registers a batch of its product.",
+        "Only for products the organisation registered.",
+    ),
+    "report.issue": _rule(["testing_lab"], doc="A testing lab issues a report on a batch."),
+    "custody.ship": _rule(HOLDERS, doc="The holder ships goods it holds."),
+    "custody.receive": _rule(HOLDERS, doc="The recipient receives a shipment."),
+    "custody.return": _rule(HOLDERS, doc="The recipient returns received goods."),
+    "custody.destroy": _rule(HOLDERS, doc="The holder destroys goods it holds."),
+    "project.register": _rule(["building_owner"], doc="The owner registers a project."),
+    "project.file": _rule(["regulator"], doc="A regulator files a small project locally."),
+    "site.briefing": _rule(
+        ["contractor"],
+        _party("project", "project", "contractor"),
+        "The project's contractor records a briefing.",
+        OWN_PROJECTS,
+    ),
+    "site.inspect": _rule(
+        ["supervisor"],
+        _party("project", "project", "supervisor"),
+        "The project's supervisor inspects arriving material.",
+        OWN_PROJECTS,
+    ),
+    "site.sample": _rule(
+        ["supervisor", "building_owner"],
+        _party("project", "project", "supervisor", "owner"),
+        "The supervisor (or the owner, witnessing) takes a retest sample.",
+        OWN_PROJECTS,
+    ),
+    "site.retest_result": _rule(["testing_lab"], doc="The sample's lab records a retest result."),
+    "site.install": _rule(
+        ["contractor"],
+        _party("project", "project", "contractor"),
+        "The project's contractor records an installation.",
+        OWN_PROJECTS,
+    ),
+    "project.accept": _rule(
+        ["supervisor", "building_owner"],
+        _party("project", "project", "supervisor", "owner"),
+        "The supervisor and the owner accept the project.",
+        OWN_PROJECTS,
+    ),
+    "building.register_survey": _rule(
+        ["building_owner", "regulator", "investigator"],
+        doc="An owner (its own building), a regulator or an investigator registers a survey.",
+    ),
+    "building.inspect": _rule(
+        ["building_owner"],
+        _party("building", "building", "owner"),
+        "The owner records an inspection of its building.",
+        OWN_BUILDINGS,
+    ),
+    "rectification.order": _rule(["regulator"], doc="A regulator orders a rectification."),
+    "rectification.complete": _rule(
+        ["building_owner"],
+        _party("building", "building", "owner"),
+        "The owner completes an ordered rectification.",
+        OWN_BUILDINGS,
+    ),
+    "batch.recall": _rule(
+        ["manufacturer", "regulator", "investigator"],
+        _party("batch", "batch", "manufacturer", when_role="manufacturer"),
+        "A manufacturer (its own batch), a regulator or an investigator recalls a batch.",
+    ),
+    "entry.correct": _rule(ORG_ROLES, doc="The author of a record corrects it."),
 }
 
 # Query filters and the entry references (``Tx.refs``) each one reads.
 FILTERS: dict[str, tuple[str, ...]] = {
     "batch": ("batch:{}",),
+    "product": ("product:{}",),
     "org": ("actor:{}", "org:{}"),
     "project": ("project:{}",),
     "building": ("building:{}",),
 }
 
-# Party checks for reads: does the organisation take part in this batch / project / building?
+# Party checks for reads: is the organisation party to this batch / project / building?
 PartyCheck = Callable[[KV, str, str], bool]
+
+
+def _row_lists(kind: str, *columns: str) -> PartyCheck:
+    def check(kv: KV, org: str, value: str) -> bool:
+        row = kv.get(kind, value)
+        return row is not None and org in (row.get(c) for c in columns)
+
+    return check
+
+
+def _batch_party(kv: KV, org: str, value: str) -> bool:
+    """The batch's manufacturer, or an organisation that holds or held some of it."""
+    row = kv.get("batch", value)
+    if row is None:
+        return False
+    return row.get("manufacturer") == org or bool(kv.scan("holding", f"{value}|{org}|"))
+
+
 PARTY: dict[str, PartyCheck] = {
     "org": lambda _kv, org, value: value == org,
+    "batch": _batch_party,
+    "product": _row_lists("product", "manufacturer"),
+    "project": _row_lists("project", "owner", "contractor", "supervisor"),
+    "building": _row_lists("building", "owner"),
 }
 
 

@@ -129,7 +129,8 @@ async def submit(request: Request, services: ServicesDep, account: AccountDep) -
 async def list_entries(
     services: ServicesDep,
     account: AccountDep,
-    batch: Annotated[str | None, Query(max_length=200)] = None,
+    batch: Annotated[str | None, Query(max_length=200, description="Batch: <gtin>.<lot>.")] = None,
+    product: Annotated[str | None, Query(max_length=14, description="Product GTIN-14.")] = None,
     org: Annotated[str | None, Query(pattern=ORG_PATTERN)] = None,
     project: Annotated[str | None, Query(max_length=200)] = None,
     building: Annotated[str | None, Query(max_length=200)] = None,
@@ -140,7 +141,13 @@ async def list_entries(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EntryPage:
     """Entries oldest first, filtered by reference, type and time (see ``next``)."""
-    given = {"batch": batch, "org": org, "project": project, "building": building}
+    given = {
+        "batch": batch,
+        "product": product,
+        "org": org,
+        "project": project,
+        "building": building,
+    }
     refs = {k: v for k, v in given.items() if v is not None}
     if not refs and not account.reads_everything:
         refs = {"org": account.org}
