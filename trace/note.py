@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import struct
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ __all__ = [
 ALG_ED25519 = 0x01
 ALG_COSIGNATURE_V1 = 0x04
 _DASH = "\u2014"
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")  # signed-note: no C0 controls but newline
 
 
 def _raw(public_key: Ed25519PublicKey) -> bytes:
@@ -140,11 +142,13 @@ def parse_note(note: str) -> tuple[str, list[Signature]]:
     """Split a signed note into its text and signature lines (no verification)."""
     if len(note) > 1_000_000:
         raise MalformedInput("note larger than 1 MB")
+    if bad := _CONTROL.search(note):
+        raise MalformedInput(f"note contains control character {bad.group()!r} (only \\n allowed)")
     cut = note.rfind("\n\n")
     if cut < 0 or not note.endswith("\n"):
         raise MalformedInput("note has no blank line before its signatures")
     text, block = note[: cut + 1], note[cut + 2 :]
-    sigs = [_parse_sig_line(line) for line in block.splitlines()]
+    sigs = [_parse_sig_line(line) for line in block.split("\n")[:-1]]  # lines end in \n only
     if not sigs:
         raise MalformedInput("note has no signatures")
     return text, sigs

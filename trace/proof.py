@@ -1,6 +1,7 @@
 """C2SP tlog-proof v1: a self-contained, offline-checkable proof that one entry is logged.
 
 c2sp.org/tlog-proof@v1
+[extra <base64 opaque data>]      optional, unauthenticated; accepted and dropped
 index <leaf index>
 <base64 inclusion-path hash, one per line, leaf sibling first>
 <blank line>
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 from .checkpoint import SignedCheckpoint
@@ -21,6 +23,14 @@ from .note import NoteVerifier
 __all__ = ["HEADER", "TlogProof"]
 
 HEADER = "c2sp.org/tlog-proof@v1"
+_INDEX = re.compile(r"0|[1-9][0-9]*")
+
+
+def _b64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise MalformedInput(f"tlog-proof: {what} is not base64") from None
 
 
 @dataclass(frozen=True)
@@ -39,13 +49,13 @@ class TlogProof:
         lines = head.split("\n")
         if not sep or len(lines) < 2 or lines[0] != HEADER:
             raise MalformedInput(f"not a tlog-proof: first line must be {HEADER!r}")
-        key, _, value = lines[1].partition(" ")
-        if key != "index" or not value.isdigit() or (value != "0" and value[0] == "0"):
-            raise MalformedInput(f"tlog-proof: bad index line {lines[1]!r:.40}")
-        try:
-            path = tuple(base64.b64decode(line, validate=True) for line in lines[2:])
-        except binascii.Error:
-            raise MalformedInput("tlog-proof: a path line is not base64") from None
+        if lines[1].startswith("extra "):  # optional, unauthenticated: checked and dropped
+            _b64(lines.pop(1)[len("extra ") :], "extra")
+        index_line = lines[1] if len(lines) > 1 else ""
+        key, _, value = index_line.partition(" ")
+        if key != "index" or not _INDEX.fullmatch(value):
+            raise MalformedInput(f"tlog-proof: bad index line {index_line!r:.40}")
+        path = tuple(_b64(line, "a path line") for line in lines[2:])
         if any(len(h) != 32 for h in path):
             raise MalformedInput("tlog-proof: every path hash must be 32 bytes")
         return cls(int(value), path, note)
