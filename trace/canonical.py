@@ -64,13 +64,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def parse_canonical(data: bytes) -> dict[str, Any]:
-    """Decode a canonical JSON object; MalformedInput if not JSON, an object, or canonical."""
+    """Decode a canonical JSON object; MalformedInput if not JSON, an object, or canonical.
+
+    Duplicate member names need no check on the way in: ``json.loads`` keeps the last
+    one, so re-encoding cannot reproduce the input. They are looked for only to name
+    the fault.
+    """
     try:
-        value = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        value = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedInput(f"not UTF-8 JSON: {exc}") from None
     if not isinstance(value, dict):
         raise MalformedInput(f"expected a JSON object, got {type(value).__name__}")
     if _fast(value) != data and canonical(value) != data:
+        json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
         raise MalformedInput("not in RFC 8785 canonical form")
     return value

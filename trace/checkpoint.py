@@ -42,8 +42,10 @@ class Checkpoint:
         origin, size, root = lines[0], lines[1], lines[2]
         if not origin or " " in origin or "+" in origin:
             raise MalformedInput(f"checkpoint origin {origin!r} is empty or has spaces or '+'")
-        if not _SIZE.fullmatch(size):
-            raise MalformedInput(f"checkpoint size {size!r} is not a decimal without leading zeros")
+        if not _SIZE.fullmatch(size) or int(size) >= 2**63:
+            raise MalformedInput(
+                f"checkpoint size {size!r} is not a decimal below 2^63 without leading zeros"
+            )
         try:
             raw = base64.b64decode(root, validate=True)
         except binascii.Error:

@@ -33,10 +33,12 @@ __all__ = [
     "NoteSigner",
     "NoteVerifier",
     "Signature",
+    "cosignature_key_id",
     "cosignature_message",
     "open_note",
     "parse_note",
     "sign_note",
+    "verify_cosignature",
 ]
 
 ALG_ED25519 = 0x01
@@ -90,6 +92,8 @@ class NoteVerifier:
         if len(parts) != 3:
             raise MalformedInput(f"verifier key must be name+id+key, got {vkey!r:.60}")
         name, hex_id, b64 = parts
+        if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
+            raise MalformedInput(f"verifier key {name!r}: id must be 8 lowercase hex digits")
         try:
             key_id, blob = bytes.fromhex(hex_id), base64.b64decode(b64, validate=True)
         except (ValueError, binascii.Error) as exc:
@@ -135,6 +139,8 @@ def sign_note(text: str, *signers: NoteSigner) -> str:
     """Sign ``text`` (which must end in a newline) with each signer."""
     if not text.endswith("\n"):
         raise MalformedInput("note text must end with a newline")
+    if bad := _CONTROL.search(text):
+        raise MalformedInput(f"note text has control character {bad.group()!r}")
     return text + "\n" + "".join(s.sign(text).line() for s in signers)
 
 

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from insutrace.trace.errors import MalformedInput
 from insutrace.trace.identifiers import (
     CSET82,

@@ -140,7 +140,9 @@ def test_crlf_line_endings_are_rejected(signer: NoteSigner) -> None:
 
 def test_control_character_in_text_is_rejected(signer: NoteSigner) -> None:
     with pytest.raises(MalformedInput, match=r"control character '\\t'"):
-        parse_note(sign_note(TEXT.replace("\n3\n", "\n3\t\n"), signer))
+        parse_note(sign_note(TEXT, signer).replace("\n3\n", "\n3\t\n"))
+    with pytest.raises(MalformedInput, match=r"control character '\\t'"):
+        sign_note(TEXT.replace("\n3\n", "\n3\t\n"), signer)
 
 
 def test_signature_lines_split_on_newline_only(signer: NoteSigner, other: NoteSigner) -> None:

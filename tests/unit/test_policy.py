@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from insutrace.trace.combustion import SubClass, parse_class
 from insutrace.trace.errors import MalformedInput, NotFound
 from insutrace.trace.policy import (
