@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from insutrace.api import account_routes, entries, log_routes
+from insutrace.api import account_routes, entries, log_routes, state_routes
 from insutrace.api.accounts import AccountStore, KeyVault
 from insutrace.api.deps import Services
 from insutrace.api.migrate import upgrade
@@ -114,6 +114,7 @@ def create_app(
     app.include_router(log_routes.router)
     app.include_router(entries.router)
     app.include_router(account_routes.router)
+    app.include_router(state_routes.router)
     entries.add_write_routes(app, list(services.ledger.handlers))
 
     @app.get("/", include_in_schema=False)

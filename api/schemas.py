@@ -15,6 +15,7 @@ __all__ = [
     "EntryPublic",
     "Head",
     "InclusionProof",
+    "LabelCheck",
     "Receipt",
     "ServerKey",
     "TokenCreate",
@@ -104,3 +105,16 @@ class ServerKey(BaseModel):
     org: str
     key_id: str
     public_key: str = Field(description="Base64 Ed25519 public key, for actor.register.")
+
+
+class LabelCheck(BaseModel):
+    """The verdict on a label's QR payload."""
+
+    genuine: bool
+    reason: str = ""
+    uri: str
+    batch: str | None = None
+    serial: str | None = None
+    manufacturer: str | None = None
+    recalled: bool | None = None
+    record: dict[str, Any] | None = Field(default=None, description="The batch record.")

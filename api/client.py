@@ -1,0 +1,247 @@
+"""A Python client of the InsuTrace HTTP API (httpx, synchronous).
+
+It signs entries locally with the organisation's own key (the server only verifies),
+retries a stale head by re-reading it and re-signing, and resends the *same* bytes after
+a network failure (the server answers a repeated entry with its original seq). It checks
+what the server says against the log's key: checkpoints by their signature, entries by
+their inclusion proof, a newer checkpoint by its consistency with an older one.
+
+Problems (RFC 9457) come back as the core's own errors: ``conflict`` → Conflict,
+``rule-violation`` → RuleViolation (with ``rule`` and ``clause``), and so on.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+import httpx
+
+from insutrace.trace.canonical import canonical
+from insutrace.trace.checkpoint import SignedCheckpoint
+from insutrace.trace.clock import Clock, SystemClock, format_time
+from insutrace.trace.entry import Entry
+from insutrace.trace.errors import (
+    Conflict,
+    Forbidden,
+    LedgerError,
+    MalformedInput,
+    NotFound,
+    RuleViolation,
+    VerificationError,
+)
+from insutrace.trace.keys import Signer
+from insutrace.trace.merkle import leaf_hash, verify_consistency
+from insutrace.trace.note import NoteVerifier
+from insutrace.trace.proof import TlogProof
+
+__all__ = ["Client", "Session", "dumps", "leaf_of", "problem_error"]
+
+
+class Session(Protocol):
+    """What the client needs of an HTTP session (``httpx.Client`` or a test client)."""
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any: ...
+
+
+_ERRORS: dict[str, type[LedgerError]] = {
+    "conflict": Conflict,
+    "not-found": NotFound,
+    "forbidden": Forbidden,
+    "unauthenticated": Forbidden,
+    "malformed-input": MalformedInput,
+    "invalid-request": MalformedInput,
+    "verification-failed": VerificationError,
+}
+
+
+def problem_error(status: int, body: Any) -> LedgerError:
+    """The core error an RFC 9457 problem body stands for."""
+    if not isinstance(body, dict):
+        return LedgerError(f"HTTP {status}: {str(body)[:200]}")
+    slug = str(body.get("type", "")).rsplit(":", 1)[-1]
+    detail = str(body.get("detail", f"HTTP {status}"))
+    if slug == "rule-violation":
+        return RuleViolation(str(body.get("rule", "")), detail, str(body.get("clause") or ""))
+    if slug == "verification-failed":
+        return VerificationError(detail, body.get("index"))
+    return _ERRORS.get(slug, LedgerError)(f"{detail} (HTTP {status})")
+
+
+class Client:
+    """``Client("https://ledger.example", token=…, signer=load_signer(path))``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        signer: Signer | None = None,
+        session: Session | None = None,
+        clock: Clock | None = None,
+        retries: int = 8,
+        timeout: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.signer = signer
+        self.clock: Clock = clock or SystemClock()
+        self.retries = retries
+        self._http = httpx.Client(timeout=timeout) if session is None else None
+        self.session: Session = session if session is not None else self._http  # type: ignore[assignment]
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", {}))
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        r = self.session.request(method, self.base_url + path, headers=headers, **kwargs)
+        if r.status_code >= 400:
+            try:
+                body = r.json()
+            except ValueError:
+                body = r.text
+            raise problem_error(r.status_code, body)
+        return r
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._call(method, path, **kwargs).json()
+
+    def _signer(self) -> Signer:
+        if self.signer is None:
+            raise MalformedInput("this client has no signing key (pass signer=…, or --key FILE)")
+        return self.signer
+
+    # -- writing -------------------------------------------------------------------
+
+    def head(self) -> dict[str, Any]:
+        head: dict[str, Any] = self._json("GET", "/v1/head")
+        return head
+
+    def sign(self, type: str, payload: dict[str, Any], head: Mapping[str, Any]) -> bytes:
+        """The canonical bytes of an entry signed locally, placed at ``head``."""
+        signer = self._signer()
+        entry = Entry(
+            seq=int(head["size"]),
+            type=type,
+            actor=signer.actor,
+            key=signer.key_id,
+            time=format_time(self.clock.now()),
+            prev=str(head["head"]),
+            payload=payload,
+        )
+        return entry.signed(signer).to_bytes()
+
+    def submit(self, data: bytes) -> dict[str, Any]:
+        """POST a signed entry; after a network failure the same bytes are sent again."""
+        for attempt in range(self.retries):
+            try:
+                receipt: dict[str, Any] = self._json(
+                    "POST",
+                    "/v1/entries",
+                    content=data,
+                    headers={"Content-Type": "application/json"},
+                )
+                return receipt
+            except httpx.TransportError:
+                if attempt + 1 == self.retries:
+                    raise
+                time.sleep(min(2.0, 0.1 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def append(self, type: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Sign on the current head and submit; on a stale head (409) re-sign and retry."""
+        for attempt in range(self.retries):
+            data = self.sign(type, payload, self.head())
+            try:
+                receipt = self.submit(data)
+            except Conflict:
+                if attempt + 1 == self.retries:
+                    raise
+                time.sleep(0.01 * attempt)
+                continue
+            receipt["entry"] = data
+            return receipt
+        raise AssertionError("unreachable")
+
+    def write(
+        self, type: str, payload: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Have the server sign with the organisation's server-held key."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        receipt: dict[str, Any] = self._json("POST", f"/v1/{type}", json=payload, headers=headers)
+        return receipt
+
+    # -- reading -------------------------------------------------------------------
+
+    def entry(self, seq: int) -> dict[str, Any]:
+        found: dict[str, Any] = self._json("GET", f"/v1/entries/{seq}")
+        return found
+
+    def entries(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every entry matching ``filters`` (batch, org, project, building, type, since …)."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        while True:
+            page = self._json("GET", "/v1/entries", params=params)
+            yield from page["items"]
+            if page["next"] is None:
+                return
+            params["after"] = page["next"]
+
+    def log_key(self) -> NoteVerifier:
+        """The server's log key. Pin it: pass a known vkey to the checks below instead."""
+        return NoteVerifier.parse(self._call("GET", "/log/log.vkey").text.strip())
+
+    def checkpoint(self, log_key: NoteVerifier) -> SignedCheckpoint:
+        """The latest checkpoint, its signature checked with ``log_key``."""
+        return SignedCheckpoint.open(self._call("GET", "/log/checkpoint").text, log_key)
+
+    def prove(self, seq: int, log_key: NoteVerifier, data: bytes | None = None) -> TlogProof:
+        """Fetch the entry's tlog-proof and verify it locally (signature and inclusion)."""
+        proof = TlogProof.parse(self._call("GET", f"/log/entries/{seq}.tlog-proof").text)
+        if proof.index != seq:
+            raise VerificationError(f"asked for a proof of {seq}, got one of {proof.index}")
+        if data is None:
+            data = canonical(self.entry(seq)["entry"])
+        proof.verify(data, log_key)
+        return proof
+
+    def check_consistency(self, old: SignedCheckpoint, log_key: NoteVerifier) -> SignedCheckpoint:
+        """The latest checkpoint, verified to extend ``old`` (RFC 9162 §2.1.4.2)."""
+        new = self.checkpoint(log_key)
+        a, b = old.checkpoint, new.checkpoint
+        if b.size < a.size:
+            raise VerificationError(f"the log shrank from {a.size} to {b.size}")
+        body = self._json("GET", "/log/proof/consistency", params={"old": a.size, "new": b.size})
+        proof = [base64.b64decode(h) for h in body["hashes"]]
+        verify_consistency(a.size, b.size, a.root, b.root, proof)
+        return new
+
+
+def leaf_of(receipt: Mapping[str, Any]) -> bytes:
+    """The leaf hash a receipt acknowledges, checked against the entry it carries."""
+    leaf = bytes.fromhex(str(receipt["leaf"]))
+    data = receipt.get("entry")
+    if isinstance(data, bytes) and leaf_hash(data) != leaf:
+        raise VerificationError(f"receipt leaf {leaf.hex()[:16]}… is not the submitted entry")
+    return leaf
+
+
+def dumps(receipt: Mapping[str, Any]) -> str:
+    """A receipt as JSON text (the entry bytes, if any, as text)."""
+    shown = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in receipt.items()}
+    return json.dumps(shown, ensure_ascii=False, indent=2)

@@ -1,0 +1,146 @@
+"""What the projections know, by object: organisations, products, batches, projects,
+buildings; and the two public questions anyone may ask: is this label genuine, and who is
+on the blacklist.
+
+    GET /v1/orgs/{uscc}            any account (the register of organisations)
+    GET /v1/products/{gtin}        any account
+    GET /v1/batches/{id}           its parties, regulators, investigators (batch trace)
+    GET /v1/projects/{id}          its owner, contractor, supervisor; regulators …
+    GET /v1/buildings/{id}         its owner; regulators … (wall identification)
+    GET /v1/public/labels/verify   public: a label's QR payload checked against the log
+    GET /v1/public/blacklist       public: projection rows of kind ``blacklist``
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
+
+from insutrace.api.authz import authorize_read
+from insutrace.api.deps import AccountDep, ServicesDep
+from insutrace.api.problems import PROBLEM_RESPONSES
+from insutrace.api.schemas import LabelCheck
+from insutrace.labels.codec import parse_label_uri, split_label
+from insutrace.trace.domain.queries import batch_trace, wall_identification
+from insutrace.trace.errors import NotFound
+from insutrace.trace.keys import decode_public, verify_signature
+from insutrace.trace.store.base import KV
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["state"], responses=PROBLEM_RESPONSES)
+Id = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def _row(kv: KV, kind: str, key: str) -> dict[str, Any]:
+    row = kv.get(kind, key)
+    if row is None:
+        raise NotFound(f"no {kind} {key!r}")
+    return row
+
+
+def _read(services: ServicesDep, fn: Any, *args: Any) -> Any:
+    def run() -> Any:
+        with services.ledger.store.read() as tx:
+            return fn(tx, *args)
+
+    return run_in_threadpool(run)
+
+
+@router.get("/orgs/{uscc}", response_model=dict[str, Any])
+async def org(services: ServicesDep, account: AccountDep, uscc: Id) -> dict[str, Any]:
+    row: dict[str, Any] = await _read(services, _row, "org", uscc)
+    return row
+
+
+@router.get("/products/{gtin}", response_model=dict[str, Any])
+async def product(services: ServicesDep, account: AccountDep, gtin: Id) -> dict[str, Any]:
+    row: dict[str, Any] = await _read(services, _row, "product", gtin)
+    return row
+
+
+def _batch(kv: KV, account: Any, batch: str) -> dict[str, Any]:
+    _row(kv, "batch", batch)
+    authorize_read(kv, account, {"batch": batch})
+    return batch_trace(kv, batch)
+
+
+@router.get("/batches/{batch}", response_model=dict[str, Any])
+async def batch(services: ServicesDep, account: AccountDep, batch: Id) -> dict[str, Any]:
+    """The batch trace: record, reports, samples, mass balance, holders, walls."""
+    found: dict[str, Any] = await _read(services, _batch, account, batch)
+    return found
+
+
+def _project(kv: KV, account: Any, project: str) -> dict[str, Any]:
+    row = _row(kv, "project", project)
+    authorize_read(kv, account, {"project": project})
+    return row
+
+
+@router.get("/projects/{project}", response_model=dict[str, Any])
+async def project(services: ServicesDep, account: AccountDep, project: Id) -> dict[str, Any]:
+    found: dict[str, Any] = await _read(services, _project, account, project)
+    return found
+
+
+def _building(kv: KV, account: Any, building: str) -> dict[str, Any]:
+    _row(kv, "building", building)
+    authorize_read(kv, account, {"building": building})
+    return wall_identification(kv, building)
+
+
+@router.get("/buildings/{building}", response_model=dict[str, Any])
+async def building(services: ServicesDep, account: AccountDep, building: Id) -> dict[str, Any]:
+    """The building and its wall identification record (标识化管理), façade by façade."""
+    found: dict[str, Any] = await _read(services, _building, account, building)
+    return found
+
+
+def _verify_label(kv: KV, payload: str) -> LabelCheck:
+    uri, key_id, signature = split_label(payload)
+    link = parse_label_uri(uri)
+    batch_key = f"{link.gtin}.{link.lot}"
+    batch = kv.get("batch", batch_key)
+    if batch is None:
+        return LabelCheck(genuine=False, reason=f"no batch {batch_key} is in the ledger", uri=uri)
+    key = kv.get("key", key_id)
+    if key is None or key.get("actor") != batch["manufacturer"]:
+        reason = f"key {key_id} is not a key of the manufacturer {batch['manufacturer']}"
+        return LabelCheck(genuine=False, reason=reason, uri=uri, batch=batch_key)
+    if not verify_signature(decode_public(key["public"]), signature, uri.encode()):
+        return LabelCheck(genuine=False, reason="the signature does not verify", uri=uri)
+    revoked = key.get("ended") == "revoked"
+    return LabelCheck(
+        genuine=not revoked,
+        reason=f"key {key_id} was revoked" if revoked else "",
+        uri=uri,
+        batch=batch_key,
+        serial=link.serial,
+        manufacturer=batch["manufacturer"],
+        recalled=batch.get("recalled") is not None,
+        record=batch,
+    )
+
+
+@router.get("/public/labels/verify", response_model=LabelCheck, tags=["public"])
+async def verify_label(
+    services: ServicesDep,
+    payload: Annotated[str, Query(min_length=1, max_length=400, description="The QR text.")],
+) -> LabelCheck:
+    """Is this label genuine? Its signature against the manufacturer's key in the log."""
+    found: LabelCheck = await _read(services, _verify_label, payload)
+    return found
+
+
+@router.get("/public/blacklist", response_model=list[dict[str, Any]], tags=["public"])
+async def blacklist(services: ServicesDep) -> list[dict[str, Any]]:
+    """The organisations on the credit blacklist (rows of the ``blacklist`` projection)."""
+
+    def rows(kv: KV) -> list[dict[str, Any]]:
+        return [{"org": key, **row} for key, row in kv.scan("blacklist")]
+
+    found: list[dict[str, Any]] = await _read(services, rows)
+    return found
