@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -28,7 +27,7 @@ from insutrace.trace.verify import Report, verify_export, verify_store
 class _Group(TyperGroup):
     """Every ledger error becomes one line on stderr and exit status 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # click.Context, whichever click typer bundles
         try:
             return super().invoke(ctx)
         except LedgerError as exc:
@@ -233,6 +232,11 @@ def rebuild(ctx: typer.Context) -> None:
     out.print(f"projections rebuilt: digest {after} ({same} before)")
     if after != before:
         raise typer.Exit(1)
+
+
+from insutrace.cli import remote  # noqa: E402  (serve, db, account, remote: issue 4)
+
+remote.register(app)
 
 
 def main() -> None:
