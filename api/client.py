@@ -121,7 +121,7 @@ class Client:
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._call(method, path, **kwargs).json()
 
-    def _signer(self) -> Signer:
+    def require_signer(self) -> Signer:
         if self.signer is None:
             raise MalformedInput("this client has no signing key (pass signer=…, or --key FILE)")
         return self.signer
@@ -134,7 +134,7 @@ class Client:
 
     def sign(self, type: str, payload: dict[str, Any], head: Mapping[str, Any]) -> bytes:
         """The canonical bytes of an entry signed locally, placed at ``head``."""
-        signer = self._signer()
+        signer = self.require_signer()
         entry = Entry(
             seq=int(head["size"]),
             type=type,
@@ -187,6 +187,10 @@ class Client:
         return receipt
 
     # -- reading -------------------------------------------------------------------
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET a JSON resource of the API, e.g. ``get("/v1/batches/" + batch_id)``."""
+        return self._json("GET", path, params=params)
 
     def entry(self, seq: int) -> dict[str, Any]:
         found: dict[str, Any] = self._json("GET", f"/v1/entries/{seq}")

@@ -1,0 +1,515 @@
+"""Server commands (``serve``, ``db``, ``account``) and the remote commands that sign locally.
+
+    insutrace serve [--host --port --workers --demo-if-empty]
+    insutrace db upgrade | db current
+    insutrace account create --org ORG --role ROLE --name NAME      (prints the token once)
+    insutrace account import-key KEYFILE                             (seal under the master key)
+    insutrace --server URL --key FILE --token TOKEN remote …          (or INSUTRACE_SERVER,
+                                                                       INSUTRACE_KEY, INSUTRACE_TOKEN)
+        remote head | append TYPE FILE | write TYPE FILE | entries [filters] | prove SEQ
+        remote product-register … | batch-register … | labels BATCH …
+
+``register(app)`` adds all of this to the main command line, including the global
+``--server/--key/--token`` options.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, get_type_hints
+
+import typer
+from rich.console import Console
+
+from insutrace.trace.errors import MalformedInput
+from insutrace.trace.keys import Signer, load_signer
+from insutrace.trace.note import NoteVerifier
+from insutrace.trace.settings import Settings
+
+__all__ = ["register"]
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+REMOTE = "insutrace.remote"
+
+
+@dataclass
+class Remote:
+    server: str | None
+    key: Path | None
+    token: str | None
+
+    def client(self) -> Any:
+        from insutrace.api.client import Client
+
+        if not self.server:
+            raise MalformedInput("no server: pass --server URL (or set INSUTRACE_SERVER)")
+        signer = load_signer(self.key) if self.key else None
+        return Client(self.server, token=self.token, signer=signer)
+
+
+def _remote(ctx: typer.Context) -> Remote:
+    found: Remote | None = ctx.meta.get(REMOTE)
+    return found or Remote(None, None, None)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.obj.settings
+    return settings
+
+
+# -- global options --------------------------------------------------------------------
+
+_OPTIONS = [
+    inspect.Parameter(
+        "server",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            str | None,
+            typer.Option(
+                help="URL of an InsuTrace server, for `remote`.", envvar="INSUTRACE_SERVER"
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "key",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            Path | None,
+            typer.Option(
+                help="Your organisation's key file (signs locally).", envvar="INSUTRACE_KEY"
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "token",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            str | None, typer.Option(help="Your API token.", envvar="INSUTRACE_TOKEN")
+        ],
+    ),
+]
+
+
+def _add_global_options(app: typer.Typer) -> None:
+    """Extend the main callback with --server/--key/--token, kept in ``ctx.meta``."""
+    info = app.registered_callback
+    assert info is not None and info.callback is not None
+    original = info.callback
+    hints = get_type_hints(original, include_extras=True)
+    params = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in inspect.signature(original).parameters.values()
+    ]
+
+    def callback(**kwargs: Any) -> None:
+        remote = Remote(kwargs.pop("server"), kwargs.pop("key"), kwargs.pop("token"))
+        original(**kwargs)
+        kwargs["ctx"].meta[REMOTE] = remote
+
+    callback.__signature__ = inspect.Signature([*params, *_OPTIONS])  # type: ignore[attr-defined]
+    callback.__doc__ = original.__doc__
+    info.callback = callback
+
+
+# -- serve and the database -----------------------------------------------------------
+
+db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
+account_app = typer.Typer(
+    help="Accounts and server-held keys (local database).", no_args_is_help=True
+)
+remote_app = typer.Typer(
+    help="Work against a remote server with your own key (--server, --key, --token).",
+    no_args_is_help=True,
+)
+
+
+def _keys(settings: Settings) -> tuple[Signer, Signer]:
+    """The root and log keys in INSUTRACE_HOME/keys, created on first use."""
+    from insutrace.trace.keys import save_signer
+
+    if not settings.root_key_path.exists():
+        save_signer(Signer.generate("root"), settings.root_key_path)
+    if not settings.log_key_path.exists():
+        save_signer(Signer.generate(settings.origin), settings.log_key_path)
+    return load_signer(settings.root_key_path), load_signer(settings.log_key_path)
+
+
+def _seed_demo(settings: Settings) -> None:
+    """An empty ledger gets genesis and the domain's demo; every demo organisation gets an
+    account (tokens in INSUTRACE_HOME/demo-tokens.json), its demo-only key file in
+    INSUTRACE_HOME/keys/demo/ and, with a master key, a server-held copy of that key."""
+    from insutrace.api.accounts import ROLES, AccountStore, KeyVault
+    from insutrace.trace.domain import HANDLERS
+    from insutrace.trace.domain.demo import build_demo
+    from insutrace.trace.keys import save_signer
+    from insutrace.trace.ledger import Ledger
+    from insutrace.trace.note import NoteSigner
+    from insutrace.trace.store import open_store
+
+    root, log = _keys(settings)
+    store = open_store(settings.database_url)
+    accounts = AccountStore(settings.database_url)
+    try:
+        ledger = Ledger(store, log_signer=NoteSigner(log.actor, log.private_key), handlers=HANDLERS)
+        ledger.initialize(root, origin=log.actor)
+        outcome = build_demo(ledger, root)
+        ledger.checkpoint()
+        tokens = {"root": accounts.create_account("root", "authority", "Root authority")[1]}
+        for org in outcome.orgs.values():
+            uscc = str(org["uscc"])
+            role = next((r for r in org.get("roles", []) if r in ROLES), None)
+            if role:
+                tokens[uscc] = accounts.create_account(uscc, role, str(org.get("name", uscc)))[1]
+        for uscc, signer in outcome.signers.items():  # demo-only keys, for `remote --key`
+            save_signer(signer, settings.keys_dir / "demo" / f"{uscc}.key")
+        if settings.master_key:
+            vault = KeyVault(settings.master_key)
+            for signer in [root, *outcome.signers.values()]:
+                accounts.store_key(vault, signer)
+    finally:
+        accounts.close()
+        store.close()
+    path = settings.home / "demo-tokens.json"
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(json.dumps(tokens, indent=2) + "\n", encoding="utf-8")
+    err.print(f"seeded the demo: {outcome.entries} entries; demo account tokens in {path}")
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    demo_if_empty: Annotated[
+        bool, typer.Option(help="Seed the demo on an empty SQLite ledger.")
+    ] = False,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs): migrate the schema, then run uvicorn."""
+    import os
+
+    import uvicorn
+
+    from insutrace.api.app import build_services
+
+    settings = _settings(ctx)
+    services = build_services(settings)
+    empty = services.ledger.size() == 0
+    services.accounts.close()
+    services.ledger.store.close()
+    if empty and demo_if_empty and settings.database_url.startswith("sqlite"):
+        _seed_demo(settings)
+    os.environ["INSUTRACE_HOME"] = str(settings.home)
+    os.environ["INSUTRACE_DATABASE_URL"] = settings.database_url
+    err.print(f"serving {settings.database_url} on http://{host}:{port} ({workers} worker(s))")
+    uvicorn.run(
+        "insutrace.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    ctx: typer.Context, revision: Annotated[str, typer.Option(help="Target revision.")] = "head"
+) -> None:
+    """Create or upgrade the schema to ``revision`` (INSUTRACE_DATABASE_URL or --db)."""
+    from insutrace.api.migrate import current_revision, upgrade
+
+    url = _settings(ctx).database_url
+    upgrade(url, revision)
+    out.print(f"schema at revision {current_revision(url)}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """The schema's current and latest revision."""
+    from insutrace.api.migrate import current_revision, head_revision
+
+    url = _settings(ctx).database_url
+    out.print(f"current {current_revision(url)}, latest {head_revision()}")
+
+
+@account_app.command("create")
+def account_create(
+    ctx: typer.Context,
+    org: Annotated[str, typer.Option(help="Organisation (USCC, or root).")],
+    role: Annotated[str, typer.Option(help="Role of the account.")],
+    name: Annotated[str, typer.Option(help="Who uses it.")],
+) -> None:
+    """Open an account and print its first token (shown once, stored only as a hash)."""
+    from insutrace.api.accounts import AccountStore
+    from insutrace.api.migrate import upgrade
+
+    url = _settings(ctx).database_url
+    upgrade(url)
+    store = AccountStore(url)
+    try:
+        account, token = store.create_account(org, role, name)
+    finally:
+        store.close()
+    err.print(f"account {account.id}: {org} ({role}) — the token is shown once:")
+    out.print(token, highlight=False)
+
+
+@account_app.command("import-key")
+def account_import_key(
+    ctx: typer.Context, key_file: Annotated[Path, typer.Argument(help="A key file.")]
+) -> None:
+    """Seal an organisation's key (e.g. keys/root.key) so the server can sign for it."""
+    from insutrace.api.accounts import AccountStore, KeyVault
+    from insutrace.api.migrate import upgrade
+
+    settings = _settings(ctx)
+    signer = load_signer(key_file)
+    vault = KeyVault(settings.master_key)
+    upgrade(settings.database_url)
+    store = AccountStore(settings.database_url)
+    try:
+        store.store_key(vault, signer)
+    finally:
+        store.close()
+    out.print(f"the server now holds key {signer.key_id} of {signer.actor}")
+
+
+# -- remote ---------------------------------------------------------------------------
+
+
+def _payload(path: Path) -> dict[str, Any]:
+    text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedInput(f"{path}: not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise MalformedInput(f"{path}: the payload must be a JSON object")
+    return payload
+
+
+def _show(receipt: dict[str, Any]) -> None:
+    from insutrace.api.client import dumps
+
+    out.print(dumps({k: v for k, v in receipt.items() if k != "entry"}), highlight=False)
+
+
+@remote_app.command("head")
+def remote_head(ctx: typer.Context) -> None:
+    """The server's head: the next entry's seq and prev."""
+    with _remote(ctx).client() as c:
+        out.print(json.dumps(c.head(), indent=2), highlight=False)
+
+
+@remote_app.command("append")
+def remote_append(
+    ctx: typer.Context,
+    type: Annotated[str, typer.Argument(help="Entry type, e.g. batch.register.")],
+    payload: Annotated[Path, typer.Argument(help="Payload JSON file, or - for stdin.")],
+) -> None:
+    """Sign an entry with your key (--key) and submit it; re-signs on a stale head."""
+    with _remote(ctx).client() as c:
+        _show(c.append(type, _payload(payload)))
+
+
+@remote_app.command("write")
+def remote_write(
+    ctx: typer.Context,
+    type: Annotated[str, typer.Argument(help="Entry type.")],
+    payload: Annotated[Path, typer.Argument(help="Payload JSON file, or - for stdin.")],
+) -> None:
+    """Have the server sign with your organisation's server-held key."""
+    with _remote(ctx).client() as c:
+        _show(c.write(type, _payload(payload)))
+
+
+@remote_app.command("entries")
+def remote_entries(
+    ctx: typer.Context,
+    batch: Annotated[str | None, typer.Option()] = None,
+    org: Annotated[str | None, typer.Option()] = None,
+    project: Annotated[str | None, typer.Option()] = None,
+    building: Annotated[str | None, typer.Option()] = None,
+    type: Annotated[str | None, typer.Option("--type")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time.")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time.")] = None,
+) -> None:
+    """Entries matching the filters, one JSON object a line."""
+    filters = dict(
+        batch=batch,
+        org=org,
+        project=project,
+        building=building,
+        type=type,
+        since=since,
+        until=until,
+    )
+    with _remote(ctx).client() as c:
+        for item in c.entries(**filters):
+            out.print(json.dumps(item, ensure_ascii=False), highlight=False)
+
+
+@remote_app.command("prove")
+def remote_prove(
+    ctx: typer.Context,
+    seq: Annotated[int, typer.Argument(help="Entry index.")],
+    vkey: Annotated[
+        str | None, typer.Option(help="The log's verifier key (default: ask the server).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+) -> None:
+    """Fetch an entry's tlog-proof, verify it here, and save it."""
+    with _remote(ctx).client() as c:
+        log_key = NoteVerifier.parse(vkey) if vkey else c.log_key()
+        proof = c.prove(seq, log_key)
+    if output is None:
+        sys.stdout.write(proof.text())
+    else:
+        output.write_text(proof.text(), encoding="utf-8")
+        out.print(f"entry {seq} verified against the log key; proof written to {output}")
+
+
+@remote_app.command("product-register")
+def remote_product_register(
+    ctx: typer.Context,
+    gtin: Annotated[str, typer.Option(help="GTIN-14.")],
+    name: Annotated[str, typer.Option(help="Product name.")],
+    type: Annotated[str, typer.Option("--type", help="Insulation type, e.g. xps.")],
+    polymer: Annotated[str, typer.Option(help="Polymer family.")],
+    standard: Annotated[str, typer.Option(help="Product standard.")],
+    thermosetting: Annotated[bool, typer.Option(help="Thermoset polymer?")] = False,
+    name_en: Annotated[str | None, typer.Option(help="English name.")] = None,
+) -> None:
+    """Register a product, signed with your key."""
+    payload: dict[str, Any] = {
+        "schema": 1,
+        "gtin": gtin,
+        "name": name,
+        "type": type,
+        "polymer": polymer,
+        "thermosetting": thermosetting,
+        "standard": standard,
+    }
+    if name_en:
+        payload["name_en"] = name_en
+    with _remote(ctx).client() as c:
+        _show(c.append("product.register", payload))
+
+
+@remote_app.command("batch-register")
+def remote_batch_register(
+    ctx: typer.Context,
+    product: Annotated[str, typer.Option(help="GTIN-14 of your product.")],
+    lot: Annotated[str, typer.Option(help="Lot number.")],
+    quantity: Annotated[str, typer.Option(help="Quantity, decimal.")],
+    unit: Annotated[str, typer.Option(help="m2, m3, board or panel.")],
+    production_date: Annotated[str, typer.Option(help="YYYY-MM-DD.")],
+    declared_class: Annotated[str, typer.Option(help="GB 8624 class, e.g. B1(B-s1,d0,t1).")],
+    conductivity: Annotated[str, typer.Option(help="W/(m·K).")],
+    density: Annotated[str, typer.Option(help="kg/m³.")],
+) -> None:
+    """Register a batch of your product, signed with your key."""
+    payload = {
+        "schema": 1,
+        "product": product,
+        "lot": lot,
+        "quantity": quantity,
+        "unit": unit,
+        "production_date": production_date,
+        "declared_class": declared_class,
+        "conductivity": conductivity,
+        "density": density,
+    }
+    with _remote(ctx).client() as c:
+        _show(c.append("batch.register", payload))
+
+
+@remote_app.command("labels")
+def remote_labels(
+    ctx: typer.Context,
+    batch: Annotated[str, typer.Argument(help="Batch id: <gtin>.<lot>.")],
+    count: Annotated[int, typer.Option(help="How many labels.")] = 24,
+    first: Annotated[int, typer.Option(help="First serial number.")] = 1,
+    factory_report: Annotated[
+        str | None, typer.Option(help="Report number (default: the batch's first report).")
+    ] = None,
+    lab_cma: Annotated[
+        str | None, typer.Option(help="The lab's CMA number (default: that report's lab).")
+    ] = None,
+    output: Annotated[Path, typer.Option("-o", "--output")] = Path("labels.pdf"),
+) -> None:
+    """Print a PDF sheet of labels for your batch, each QR signed with your key."""
+    if not 1 <= count <= 10_000:
+        raise MalformedInput(f"--count must be 1..10000, got {count}")
+    remote = _remote(ctx)
+    with remote.client() as c:
+        signer: Signer = c.require_signer()
+        trace = c.get(f"/v1/batches/{batch}")
+        record = trace["batch"]
+        product = c.get(f"/v1/products/{record['gtin']}")
+        maker = c.get(f"/v1/orgs/{record['manufacturer']}")
+        report: dict[str, Any] = next((r for r in trace["reports"] if r), {})
+        if lab_cma is None and report.get("lab"):
+            lab_cma = (c.get(f"/v1/orgs/{report['lab']}").get("lab") or {}).get("cma")
+    factory_report = factory_report or str(report.get("number") or "-")
+    lab_cma = lab_cma or "000000000000"
+    if record["manufacturer"] != signer.actor:
+        raise MalformedInput(f"batch {batch} is made by {record['manufacturer']}, not by you")
+    contents = [
+        _label(record, product, maker, signer, f"{first + i:06d}", factory_report, lab_cma)
+        for i in range(count)
+    ]
+    from insutrace.labels.render import label_sheet_pdf
+
+    output.write_bytes(label_sheet_pdf(contents))
+    out.print(f"{count} labels for batch {batch} written to {output}")
+
+
+def _label(
+    record: dict[str, Any],
+    product: dict[str, Any],
+    maker: dict[str, Any],
+    signer: Signer,
+    serial: str,
+    report: str,
+    cma: str,
+) -> Any:
+    from insutrace.labels.codec import sign_label
+    from insutrace.labels.model import LabelContent
+    from insutrace.trace.identifiers import build_digital_link
+
+    uri = build_digital_link(product["domain"], record["gtin"], lot=record["lot"], serial=serial)
+    return LabelContent(
+        product_name_zh=product["name"][:20],
+        product_name_en=(product.get("name_en") or product["name"])[:48],
+        insulation_type=str(product["type"]).upper()[:16],
+        combustion_class=record["declared"]["label"][:24],
+        thermal_conductivity=Decimal(record["conductivity"]),
+        manufacturer_name=maker["name"][:24],
+        manufacturer_uscc=maker["uscc"],
+        lot=record["lot"],
+        serial=serial,
+        production_date=date.fromisoformat(record["production_date"]),
+        factory_report_no=report[:24],
+        lab_cma_no=cma,
+        payload=sign_label(uri, signer.key_id, signer.private_key),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add serve, db, account and remote to the main command line."""
+    _add_global_options(app)
+    app.command()(serve)
+    app.add_typer(db_app, name="db")
+    app.add_typer(account_app, name="account")
+    app.add_typer(remote_app, name="remote")
