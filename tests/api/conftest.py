@@ -109,8 +109,14 @@ def settings(tmp_path: Path, store_url: str, log_signer: NoteSigner) -> Settings
 
 
 @pytest.fixture
-def app(settings: Settings, ledger: Ledger, clock: FixedClock, log_signer: NoteSigner) -> FastAPI:
-    return create_app(settings, clock=clock, log_signer=log_signer)
+def app(
+    settings: Settings, ledger: Ledger, clock: FixedClock, log_signer: NoteSigner
+) -> Iterator[FastAPI]:
+    app = create_app(settings, clock=clock, log_signer=log_signer)
+    yield app
+    services: Services = app.state.services  # also closed by the lifespan, if it ran
+    services.accounts.close()
+    services.ledger.store.close()
 
 
 @pytest.fixture
