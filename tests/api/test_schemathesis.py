@@ -7,6 +7,7 @@ code documented, content type documented, body conforming to the documented sche
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -51,10 +52,8 @@ def _fuzz(operation: Any, mode: GenerationMode, tokens: list[dict[str, str]]) ->
         sent[0] += 1
         case.call_and_validate(headers=auth, checks=CHECKS)
 
-    try:
+    with contextlib.suppress(Unsatisfiable):  # no negative case for an operation without inputs
         run()
-    except Unsatisfiable:  # nothing negative to say about an operation without inputs
-        pass
     return sent[0]
 
 
