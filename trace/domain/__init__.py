@@ -67,6 +67,19 @@ batch.recall               manufacturer,   batch, reason (failed_retest | fraud)
                            investigator    document}, note?
 entry.correct              the record's    corrects (seq), target {kind, id}, reason,
                            author          set {field: value}
+credit.authorize           root            authority (USCC), lists[] (issue 6, :mod:`.credit`)
+credit.list                authorised      subject, subject_name?, list, policy {id, version},
+                           authority       decision {number, date, document}, min_date,
+                                           max_date, reason
+credit.repair_apply        listed subject  listing (<authority>|<number>), date, commitment,
+                                           evidence
+credit.repair_decide       listing         listing, granted, number, date, document, note?
+                           authority
+permit.decide              regulator       project, stage, outcome, rules[], number,
+                                           document?, policy? (:mod:`insutrace.trace.gate`)
+incident.record            investigator,   id, building, date, kind, facades[]?,
+                           regulator       description, document?
+                                           (:mod:`insutrace.trace.backtrace`)
 =========================  ==============  =====================================================
 
 Rule ids by module: :mod:`.orgs` (org.*), :mod:`.products` (product.*), :mod:`.batches`
@@ -132,4 +145,21 @@ DOMAIN_HANDLERS: Mapping[str, Handler] = {
 HANDLERS: Mapping[str, Handler] = {
     **CORE_HANDLERS,
     **{kind: admitted(handler) for kind, handler in DOMAIN_HANDLERS.items()},
+}
+
+# Issue 6: credit listings and joint punishment (.credit), permit decisions
+# (insutrace.trace.gate), incidents (insutrace.trace.backtrace). gate and backtrace import
+# modules of this package, so they are bound late (a lambda) and import in either order.
+from .. import backtrace as _backtrace  # noqa: E402
+from .. import gate as _gate  # noqa: E402
+from .credit import CREDIT_HANDLERS, check_listings, disqualify_reports  # noqa: E402
+
+if check_listings not in ADMISSION_CHECKS:
+    ADMISSION_CHECKS.append(check_listings)
+HANDLERS = {
+    **HANDLERS,
+    "report.issue": disqualify_reports(HANDLERS["report.issue"]),
+    **{kind: admitted(handler) for kind, handler in CREDIT_HANDLERS.items()},
+    "permit.decide": admitted(lambda ctx: _gate.decide_permit(ctx)),
+    "incident.record": admitted(lambda ctx: _backtrace.record_incident(ctx)),
 }

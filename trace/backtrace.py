@@ -1,0 +1,662 @@
+"""Back-tracing: from a wall, a building, a label, a batch or an incident to everyone involved.
+
+Upstream, for every batch in the wall: its manufacturer and product, its factory reports
+and their labs, each custody hop that brought it to the site, the arrival inspection, the
+witnessed re-test with its lab, sampler and witness, the installing contractor, the
+supervisor, the acceptance signers and the permit decisions. Downstream, the recall list:
+every project, wall and holder that received the same batch.
+
+Every query reads projection rows by key or by key prefix and the entry references of a
+few identifiers (``shipment:…``), so its cost is O(number of related entries), never a
+scan of the log. Results are plain JSON: a graph of ``nodes`` (``{id, kind, key, facts,
+entries[]}``) and ``edges`` (``{from, to, kind, facts, entries[]}``), the ``recall`` lists
+of the batches involved, and ``entries``: every sequence number cited, which a dossier
+proves against one signed checkpoint (:mod:`insutrace.trace.dossier`).
+
+Node ids are ``<kind>:<key>``: ``org:<uscc>``, ``product:<gtin>``, ``batch:<id>``,
+``report:<lab>|<number>``, ``project:<id>``, ``section:<project>|<section>``,
+``building:<id>``, ``inspection:<project>|<batch>``, ``sample:<project>|<sample>``,
+``acceptance:<project>``, ``permit:<project>|<stage>``, ``incident:<id>``,
+``listing:<id>``.
+
+This module also holds ``incident.record`` (signed by an investigator or a regulator):
+payload ``id, building, date, kind (fire | detachment | falling | other), facades[]?,
+description, document?``; projection rows ``incident``/<id> and ``incidents``/<building>
+``{ids[]}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .actors import Context
+from .domain.fields import local_date, reader
+from .domain.orgs import Role, acting_org
+from .errors import MalformedInput, NotFound, RuleViolation
+from .identifiers import parse_digital_link
+from .store.base import Tx
+
+__all__ = [
+    "IncidentKind",
+    "Trace",
+    "recall_list",
+    "record_incident",
+    "trace_batch",
+    "trace_building",
+    "trace_incident",
+    "trace_label",
+    "trace_section",
+]
+
+_STAGES = ("fire_design_review", "construction_permit", "fire_acceptance")
+_MAX_REFS = 200
+
+
+class IncidentKind(StrEnum):
+    FIRE = "fire"  # 火灾
+    DETACHMENT = "detachment"  # 脱落
+    FALLING = "falling"  # 坠落
+    OTHER = "other"
+
+
+# -- the graph --------------------------------------------------------------------------
+
+
+@dataclass
+class Trace:
+    """A back-trace under construction; :meth:`to_json` is the result."""
+
+    kv: Tx
+    subject: dict[str, Any]
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    recall: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _cache: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        """A projection row, read once per trace."""
+        if (kind, key) not in self._cache:
+            self._cache[(kind, key)] = self.kv.get(kind, key)
+        return self._cache[(kind, key)]
+
+    def node(
+        self, kind: str, key: str, facts: dict[str, Any] | None = None, entries: Iterable[int] = ()
+    ) -> str:
+        node_id = f"{kind}:{key}"
+        row = self.nodes.setdefault(
+            node_id, {"id": node_id, "kind": kind, "key": key, "facts": {}, "entries": []}
+        )
+        row["facts"].update(facts or {})
+        row["entries"] = sorted({*row["entries"], *entries})
+        return node_id
+
+    def edge(
+        self,
+        src: str,
+        dst: str,
+        kind: str,
+        entries: Iterable[int] = (),
+        facts: dict[str, Any] | None = None,
+    ) -> None:
+        row = self.edges.setdefault(
+            (src, dst, kind), {"from": src, "to": dst, "kind": kind, "facts": {}, "entries": []}
+        )
+        row["facts"].update(facts or {})
+        row["entries"] = sorted({*row["entries"], *entries})
+
+    def cited(self) -> list[int]:
+        seqs: set[int] = set()
+        for item in [*self.nodes.values(), *self.edges.values(), *self.recall.values()]:
+            seqs.update(item["entries"])
+        return sorted(seqs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "nodes": [self.nodes[k] for k in sorted(self.nodes)],
+            "edges": [self.edges[k] for k in sorted(self.edges)],
+            "recall": [self.recall[k] for k in sorted(self.recall)],
+            "entries": self.cited(),
+        }
+
+
+def _refs(kv: Tx, ref: str) -> list[int]:
+    return kv.refs(ref, limit=_MAX_REFS)
+
+
+# -- organisations and listings ------------------------------------------------------------
+
+
+def _org(t: Trace, uscc: str, role: str) -> str:
+    row = t.get("org", uscc)
+    facts: dict[str, Any] = {"uscc": uscc, "name": row["name"] if row else uscc}
+    if row is not None:
+        facts["roles"] = row["roles"]
+        if row.get("lab"):
+            facts["cma"] = row["lab"]["cma"]
+    node = t.node("org", uscc, facts, [row["seq"]] if row else [])
+    t.nodes[node]["facts"].setdefault("as", [])
+    if role not in t.nodes[node]["facts"]["as"]:
+        t.nodes[node]["facts"]["as"] = sorted([*t.nodes[node]["facts"]["as"], role])
+    _listings(t, uscc, node)
+    return node
+
+
+def _listings(t: Trace, uscc: str, org_node: str) -> None:
+    subject = t.get("credit", uscc)
+    for listing_id in subject["listings"] if subject else []:
+        row = t.get("listing", listing_id)
+        if row is None:
+            continue
+        seqs = [row["seq"], *(h["seq"] for h in row["history"])]
+        facts = {
+            "list": row["list"],
+            "authority": row["authority"],
+            "decision": row["decision"]["number"],
+            "from": row["decision"]["date"],
+            "until": row["max_date"],
+            "repaired_on": row["repaired_on"],
+        }
+        node = t.node("listing", listing_id, facts, seqs)
+        t.edge(node, org_node, "lists", [row["seq"]])
+
+
+# -- batches ---------------------------------------------------------------------------------
+
+
+def _batch_node(t: Trace, batch_id: str) -> dict[str, Any]:
+    batch = t.get("batch", batch_id)
+    if batch is None:
+        raise NotFound(f"no batch {batch_id!r}")
+    facts = {
+        "gtin": batch["gtin"],
+        "lot": batch["lot"],
+        "declared": batch["declared"]["label"],
+        "unit": batch["unit"],
+        "produced": batch["produced"],
+        "production_date": batch["production_date"],
+        "digital_link": batch["digital_link"],
+        "recalled": bool(batch["recalled"]),
+        "non_conforming": len(batch["non_conforming"]),
+    }
+    seqs = [batch["seq"]] + ([batch["recalled"]["seq"]] if batch["recalled"] else [])
+    node = t.node("batch", batch_id, facts, seqs)
+    maker = _org(t, batch["manufacturer"], "manufacturer")
+    t.edge(maker, node, "produced", [batch["seq"]])
+    product = t.get("product", batch["gtin"])
+    if product is not None:
+        pfacts = {k: product[k] for k in ("name", "type", "polymer", "thermosetting", "standard")}
+        pnode = t.node("product", batch["gtin"], pfacts, [product["seq"]])
+        t.edge(pnode, node, "lot_of", [batch["seq"]])
+        t.edge(maker, pnode, "makes", [product["seq"]])
+    for key in batch["reports"]:
+        _report(t, key, node)
+    return batch
+
+
+def _report(t: Trace, key: str, batch_node: str) -> None:
+    row = t.get("report", key)
+    if row is None:
+        return
+    burn = row["results"].get("combustion")
+    facts = {
+        "number": row["number"],
+        "sample": row["sample"],
+        "issued_on": row["issued_on"],
+        "valid_until": row["valid_until"],
+        "class": burn["class"] if burn else None,
+        "qualifies": row["qualifies"],
+        "reasons": row["reasons"],
+    }
+    node = t.node("report", key, facts, [row["seq"]])
+    t.edge(batch_node, node, "tested_in", [row["seq"]])
+    t.edge(_org(t, row["lab"], "lab"), node, "issued", [row["seq"]])
+
+
+def _shipments(t: Trace, batch_id: str) -> list[dict[str, Any]]:
+    out = []
+    for key, _ in t.kv.scan("transit", f"{batch_id}|"):
+        row = t.get("shipment", key[len(batch_id) + 1 :])
+        if row is not None:
+            out.append(row)
+    return out
+
+
+def _hop(t: Trace, ship: dict[str, Any], batch_id: str) -> None:
+    line = ship["lines"].get(batch_id, {})
+    seqs = _refs(t.kv, f"shipment:{ship['key']}")
+    src = _org(t, ship["from"], "holder")
+    dst = _org(t, ship["to"], "holder")
+    facts = {
+        "shipment": ship["key"],
+        "kind": ship["kind"],
+        "date": ship["date"],
+        "batch": batch_id,
+        "shipped": line.get("shipped"),
+        "received": line.get("received"),
+        "from_site": ship["from_site"],
+        "to_site": ship["to_site"],
+    }
+    t.edge(src, dst, f"custody:{ship['key']}", [ship["seq"], *seqs], facts)
+
+
+def _custody(t: Trace, batch_id: str, holder: str | None, site: str | None) -> None:
+    """Custody hops of the batch; with ``holder``/``site``, only those on a path there."""
+    shipments = _shipments(t, batch_id)
+    if holder is None:
+        chosen = shipments
+    else:
+        targets, chosen = {(holder, site or "")}, []
+        grew = True
+        while grew:
+            grew = False
+            for ship in shipments:
+                if ship in chosen or (ship["to"], ship["to_site"]) not in targets:
+                    continue
+                chosen.append(ship)
+                targets.add((ship["from"], ship["from_site"]))
+                grew = True
+    for ship in sorted(chosen, key=lambda s: int(s["seq"])):
+        _hop(t, ship, batch_id)
+
+
+def _site(t: Trace, project: dict[str, Any], batch_id: str, batch_node: str) -> None:
+    """Arrival inspection and witnessed re-tests of the batch on the project."""
+    onsite = t.get("onsite", f"{project['id']}|{batch_id}")
+    if onsite is None:
+        return
+    pnode = _project(t, project)
+    inspection = onsite["inspection"]
+    if inspection:
+        facts = {"date": inspection["date"], "accepted": inspection["accepted"]}
+        inode = t.node("inspection", f"{project['id']}|{batch_id}", facts, [inspection["seq"]])
+        t.edge(batch_node, inode, "inspected", [inspection["seq"]])
+        t.edge(_org(t, project["supervisor"], "supervisor"), inode, "signed", [inspection["seq"]])
+        t.edge(inode, pnode, "at", [inspection["seq"]])
+    for name in [*onsite["retests_passed"], *onsite["retests_failed"]]:
+        _sample(t, project, name, batch_node, pnode)
+
+
+def _sample(t: Trace, project: dict[str, Any], name: str, batch_node: str, pnode: str) -> None:
+    row = t.get("sample", f"{project['id']}|{name}")
+    if row is None:
+        return
+    result = row["result"] or {}
+    seqs = [row["seq"], *([result["seq"]] if result else [])]
+    facts = {
+        "sample": name,
+        "date": row["date"],
+        "sampler": row["sampler"],
+        "witness": row["witness"],
+        "passed": result.get("passed"),
+        "report": result.get("report"),
+        "reasons": result.get("reasons", []),
+        "class": (result.get("results", {}).get("combustion") or {}).get("class"),
+    }
+    node = t.node("sample", f"{project['id']}|{name}", facts, seqs)
+    t.edge(batch_node, node, "sampled", [row["seq"]])
+    witness = _org(t, row["witness"]["org"], row["witness"]["role"])
+    t.edge(witness, node, "witnessed", [row["seq"]])
+    t.edge(_org(t, row["sampler"]["org"], "sampler"), node, "sampled_by", [row["seq"]])
+    t.edge(_org(t, row["lab"], "lab"), node, "retested", seqs[1:])
+    t.edge(node, pnode, "at", [row["seq"]])
+
+
+# -- projects, sections, buildings ------------------------------------------------------------
+
+
+def _project(t: Trace, project: dict[str, Any]) -> str:
+    node_id = f"project:{project['id']}"
+    if node_id in t.nodes:
+        return node_id
+    seqs = [project["seq"]] + ([project["filing"]["seq"]] if project["filing"] else [])
+    facts = {
+        "name": project["name"],
+        "design": project["design"],
+        "policy": project["policy"],
+        "permit": project["permit"],
+        "below_quota": project["below_quota"],
+        "filing": project["filing"],
+        "status": project["status"],
+        "location": project["location"],
+    }
+    node = t.node("project", project["id"], facts, seqs)
+    t.edge(_org(t, project["owner"], "owner"), node, "owns", [project["seq"]])
+    t.edge(_org(t, project["contractor"], "contractor"), node, "builds", [project["seq"]])
+    t.edge(_org(t, project["supervisor"], "supervisor"), node, "supervises", [project["seq"]])
+    _acceptance(t, project, node)
+    _permits(t, project, node)
+    building = t.get("building", project["building"])
+    if building is not None:
+        t.edge(node, _building_node(t, building), "on", [project["seq"]])
+    return node
+
+
+def _acceptance(t: Trace, project: dict[str, Any], pnode: str) -> None:
+    accepted = project["accepted"]
+    if not accepted:
+        return
+    facts = {"by": sorted(accepted), "complete": project["status"] == "accepted"}
+    node = t.node("acceptance", project["id"], facts, accepted.values())
+    t.edge(node, pnode, "accepts", accepted.values())
+    for role, seq in sorted(accepted.items()):
+        t.edge(_org(t, project[role], role), node, "signed", [seq])
+
+
+def _permits(t: Trace, project: dict[str, Any], pnode: str) -> None:
+    for stage in _STAGES:
+        row = t.get("permit", f"{project['id']}|{stage}")
+        if row is None:
+            continue
+        latest = row["latest"]
+        facts = {
+            "stage": stage,
+            "outcome": latest["outcome"],
+            "rules": latest["rules"],
+            "date": latest["date"],
+            "number": latest["number"],
+            "decisions": len(row["decisions"]),
+        }
+        node = t.node("permit", f"{project['id']}|{stage}", facts, row["decisions"])
+        t.edge(node, pnode, "decides", row["decisions"])
+        t.edge(_org(t, latest["by"], "regulator"), node, "signed", [latest["seq"]])
+
+
+def _building_node(t: Trace, building: dict[str, Any]) -> str:
+    facts = {
+        "name": building["name"],
+        "address": building["address"],
+        "use": building["use"],
+        "height_m": building["height_m"],
+        "status": building["status"],
+        "source": building["source"],
+    }
+    node = t.node("building", building["id"], facts, [building["seq"]])
+    index = t.get("incidents", building["id"])
+    for incident_id in index["ids"] if index else []:
+        _incident_node(t, incident_id, node)
+    return node
+
+
+def _incident_node(t: Trace, incident_id: str, building_node: str) -> str:
+    row = t.get("incident", incident_id)
+    if row is None:
+        raise NotFound(f"no incident {incident_id!r}")
+    facts = {k: row[k] for k in ("date", "kind", "facades", "description", "by")}
+    node = t.node("incident", incident_id, facts, [row["seq"]])
+    t.edge(node, building_node, "at", [row["seq"]])
+    t.edge(_org(t, row["by"], "investigator"), node, "recorded", [row["seq"]])
+    return node
+
+
+def _section(t: Trace, project: dict[str, Any], sid: str, *, downstream: bool) -> None:
+    section = project["sections"].get(sid)
+    if section is None:
+        raise NotFound(f"project {project['id']} has no section {sid!r}")
+    pnode = _project(t, project)
+    facts = {
+        k: section[k] for k in ("name", "facade", "position", "area", "design_class", "installed")
+    }
+    snode = t.node("section", f"{project['id']}|{sid}", facts, [project["seq"]])
+    t.edge(snode, pnode, "part_of", [project["seq"]])
+    wall = t.get("wallid", f"{project['building']}|{section['facade']}")
+    records = [
+        r
+        for r in (wall["records"] if wall else [])
+        if r.get("project") == project["id"] and r.get("section") == sid
+    ]
+    for batch_id in sorted({r["batch"] for r in records}):
+        installs = [r["seq"] for r in records if r["batch"] == batch_id]
+        _batch_in_project(t, batch_id, project, downstream=downstream)
+        bnode = f"batch:{batch_id}"
+        t.edge(bnode, snode, "installed", installs, {"area": _sum(records, batch_id, "area")})
+        t.edge(_org(t, project["contractor"], "contractor"), snode, "installed", installs)
+
+
+def _sum(records: list[dict[str, Any]], batch_id: str, name: str) -> int:
+    return sum(int(r[name]) for r in records if r["batch"] == batch_id)
+
+
+def _batch_in_project(
+    t: Trace, batch_id: str, project: dict[str, Any], *, downstream: bool
+) -> None:
+    batch = _batch_node(t, batch_id)
+    _custody(t, batch_id, project["contractor"], project["id"])
+    _site(t, project, batch_id, f"batch:{batch_id}")
+    if downstream:
+        t.recall[batch["id"]] = recall_list(t.kv, batch["id"], trace=t)
+
+
+def _require(t: Trace, kind: str, key: str) -> dict[str, Any]:
+    row = t.get(kind, key)
+    if row is None:
+        raise NotFound(f"no {kind} {key!r}")
+    return row
+
+
+# -- public queries ------------------------------------------------------------------------------
+
+
+def trace_section(kv: Tx, project_id: str, section: str, *, downstream: bool = True) -> Trace:
+    """The upstream chain of one wall section, and the recall list of each of its batches."""
+    t = Trace(kv, {"kind": "section", "id": f"{project_id}/{section}"})
+    _section(t, _require(t, "project", project_id), section, downstream=downstream)
+    return t
+
+
+def _building(t: Trace, building: dict[str, Any], *, downstream: bool) -> None:
+    _building_node(t, building)
+    for project_id in building["projects"]:
+        project = _require(t, "project", project_id)
+        for sid in sorted(project["sections"]):
+            _section(t, project, sid, downstream=downstream)
+    for key, wall in t.kv.scan("wallid", f"{building['id']}|"):
+        surveyed = [r for r in wall["records"] if r.get("source") == "survey"]
+        if surveyed:
+            facts = {"facade": wall["facade"], "surveyed": surveyed}
+            t.node("building", building["id"], {f"survey:{key}": facts}, [building["seq"]])
+
+
+def trace_building(kv: Tx, building_id: str, *, downstream: bool = True) -> Trace:
+    """Every project and wall section of a building, traced upstream and downstream."""
+    t = Trace(kv, {"kind": "building", "id": building_id})
+    _building(t, _require(t, "building", building_id), downstream=downstream)
+    return t
+
+
+def trace_batch(kv: Tx, batch_id: str) -> Trace:
+    """A batch: manufacturer, reports, every custody hop, every site it reached, its walls,
+    and its recall list."""
+    t = Trace(kv, {"kind": "batch", "id": batch_id})
+    _batch_node(t, batch_id)
+    _custody(t, batch_id, None, None)
+    notice = recall_list(kv, batch_id, trace=t)
+    t.recall[batch_id] = notice
+    projects = {w["project"] for w in notice["walls"]} | {
+        r["site"] for r in notice["recipients"] if r["site"]
+    }
+    for project_id in sorted(projects):
+        project = t.get("project", project_id)
+        if project is not None:
+            _site(t, project, batch_id, f"batch:{batch_id}")
+    for wall in notice["walls"]:
+        project = t.get("project", wall["project"])
+        snode = t.node(
+            "section", f"{wall['project']}|{wall['section']}", {"facade": wall["facade"]}
+        )
+        t.edge(f"batch:{batch_id}", snode, "installed", wall["entries"], {"area": wall["area"]})
+        if project is not None:
+            t.edge(snode, _project(t, project), "part_of", [project["seq"]])
+    return t
+
+
+def batch_of_label(uri: str) -> tuple[str, str | None]:
+    """The batch id (``<gtin14>.<lot>``) and serial of a label's GS1 Digital Link URI.
+
+    The signed QR payload (``…?k=<key>&s=<signature>``) is accepted as well; the signature
+    is the label layer's to check."""
+    link = parse_digital_link(uri.split("?k=", 1)[0])
+    if link.lot is None:
+        raise MalformedInput(f"label {uri!r:.80}: the URI has no lot (AI 10)")
+    return f"{link.gtin}.{link.lot}", link.serial
+
+
+def trace_label(kv: Tx, uri: str) -> Trace:
+    """The batch a label (GS1 Digital Link URI, serial optional) belongs to, traced."""
+    batch_id, serial = batch_of_label(uri)
+    t = trace_batch(kv, batch_id)
+    t.subject = {"kind": "label", "id": uri, "batch": batch_id, "serial": serial}
+    return t
+
+
+def trace_incident(kv: Tx, incident_id: str, *, downstream: bool = True) -> Trace:
+    """The building an incident happened on, traced as :func:`trace_building`."""
+    t = Trace(kv, {"kind": "incident", "id": incident_id})
+    incident = _require(t, "incident", incident_id)
+    _building(t, _require(t, "building", incident["building"]), downstream=downstream)
+    return t
+
+
+def recall_list(kv: Tx, batch_id: str, *, trace: Trace | None = None) -> dict[str, Any]:
+    """Everyone the batch reached: walls (project, section, building, façade), projects,
+    current holders, every recipient of a shipment, and what is in transit.
+
+    O(walls + shipments + holdings of the batch): prefix reads of ``placed``, ``holding``
+    and ``transit`` rows, one read per distinct project and shipment.
+    """
+    t = trace or Trace(kv, {"kind": "batch", "id": batch_id})
+    batch = _require(t, "batch", batch_id)
+    walls = _walls(t, batch_id)
+    recipients, transit, seqs = _recipients(t, batch_id)
+    holders = [
+        {"holder": holder, "site": site, "qty": row["qty"]}
+        for key, row in kv.scan("holding", f"{batch_id}|")
+        if row["qty"] > 0
+        for holder, site in [key[len(batch_id) + 1 :].split("|", 1)]
+    ]
+    projects = sorted({w["project"] for w in walls} | {r["site"] for r in recipients if r["site"]})
+    entries = {batch["seq"], *seqs, *(s for w in walls for s in w["entries"])}
+    if batch["recalled"]:
+        entries.add(batch["recalled"]["seq"])
+    return {
+        "batch": batch_id,
+        "digital_link": batch["digital_link"],
+        "manufacturer": batch["manufacturer"],
+        "unit": batch["unit"],
+        "recalled": batch["recalled"],
+        "projects": [_project_summary(t, p) for p in projects],
+        "walls": walls,
+        "holders": holders,
+        "recipients": recipients,
+        "in_transit": transit,
+        "entries": sorted(entries),
+    }
+
+
+def _walls(t: Trace, batch_id: str) -> list[dict[str, Any]]:
+    walls = []
+    for key, row in t.kv.scan("placed", f"{batch_id}|"):
+        project_id, section = key[len(batch_id) + 1 :].split("|", 1)
+        project = t.get("project", project_id) or {"building": None, "sections": {}}
+        s = project["sections"].get(section, {})
+        walls.append(
+            {
+                "project": project_id,
+                "section": section,
+                "building": project["building"],
+                "facade": s.get("facade"),
+                "position": s.get("position"),
+                "contractor": project.get("contractor"),
+                "qty": row["qty"],
+                "area": row["area"],
+                "entries": row["seqs"],
+            }
+        )
+    return walls
+
+
+def _recipients(
+    t: Trace, batch_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[int]]:
+    got: dict[tuple[str, str], dict[str, Any]] = {}
+    transit, seqs = [], set()
+    for key, row in t.kv.scan("transit", f"{batch_id}|"):
+        ship = t.get("shipment", key[len(batch_id) + 1 :])
+        if ship is None:
+            continue
+        seqs.add(int(ship["seq"]))
+        line = ship["lines"].get(batch_id, {})
+        if row["qty"] > 0:
+            transit.append({"shipment": ship["key"], "from": ship["from"], "to": ship["to"]})
+            transit[-1]["qty"] = row["qty"]
+        if line.get("received", 0) > 0:
+            org = t.get("org", ship["to"])
+            item = got.setdefault(
+                (ship["to"], ship["to_site"]),
+                {
+                    "org": ship["to"],
+                    "name": org["name"] if org else "",
+                    "site": ship["to_site"],
+                    "received": 0,
+                    "shipments": [],
+                },
+            )
+            item["received"] += line["received"]
+            item["shipments"].append(ship["key"])
+    return [got[k] for k in sorted(got)], transit, seqs
+
+
+def _project_summary(t: Trace, project_id: str) -> dict[str, Any]:
+    p = t.get("project", project_id)
+    if p is None:
+        return {"project": project_id}
+    return {
+        "project": project_id,
+        "name": p["name"],
+        "building": p["building"],
+        "owner": p["owner"],
+        "contractor": p["contractor"],
+        "supervisor": p["supervisor"],
+        "status": p["status"],
+    }
+
+
+# -- incident.record -------------------------------------------------------------------------------
+
+
+def record_incident(ctx: Context) -> None:
+    """incident.record, by an investigator or a regulator: an accident on a building, the
+    starting point of an accident back-trace (2025 整治行动 problem area 6)."""
+    signer = acting_org(ctx, Role.INVESTIGATOR, Role.REGULATOR)
+    p = reader(ctx)
+    incident_id = p.ident("id")
+    if ctx.kv.get("incident", incident_id) is not None:
+        raise RuleViolation("incident.unique", f"incident {incident_id} is already recorded")
+    building = ctx.kv.get("building", p.ident("building"))
+    if building is None:
+        raise RuleViolation("building.known", f"no building {p.data['building']!r}")
+    day = p.date("date")
+    if day > local_date(ctx.time):
+        raise RuleViolation("incident.date", f"incident date {day} is after the entry's date")
+    facades = p.texts("facades", min_items=0) if p.has("facades") else []
+    ctx.kv.put(
+        "incident",
+        incident_id,
+        {
+            "id": incident_id,
+            "building": building["id"],
+            "date": day.isoformat(),
+            "kind": p.one("kind", IncidentKind),
+            "facades": facades,
+            "description": p.text("description", max_len=1000),
+            "document": p.sha256("document", optional=True),
+            "by": signer["uscc"],
+            "seq": ctx.entry.seq,
+        },
+    )
+    index = ctx.kv.get("incidents", building["id"]) or {"ids": []}
+    ctx.kv.put("incidents", building["id"], {"ids": [*index["ids"], incident_id]})
+    ctx.ref(f"incident:{incident_id}", f"building:{building['id']}")

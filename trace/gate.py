@@ -1,0 +1,792 @@
+"""The permit gate: a regulator's pass or refusal at each administrative stage, with every reason.
+
+Three stages, in the order Chinese practice runs them (公消〔2011〕65号 [S] is the precedent
+for refusing at all three when the insulation does not comply):
+
+1. ``fire_design_review`` 消防设计审查 — the design: the class each insulation position needs
+   (GB 55037-2022 §6.6 external-wall table, GB 50016 §6.7, GB 50072-2021 §4.3.2 for cold
+   storage, indoor ice/snow venues as 人员密集场所 by default) against the designed class;
+   the small-project filing (属地备案).
+2. ``construction_permit`` 施工许可 — the same, plus the contractor's credit status.
+3. ``fire_acceptance`` 消防验收 — the evidence the ledger holds for every batch installed: a
+   qualifying factory report valid on each installation date, a passed witnessed re-test,
+   label class = report class = declared class = design class ≥ required class, re-test
+   class ≥ declared class, the GB 50072 thermoset core, the ancillary measures a B1/B2
+   product needs (GB 50016 §6.7.7-§6.7.10) attested by the supervisor, the works complete
+   with no recalled batch, and the credit status of manufacturer, labs and contractor.
+
+:func:`evaluate` is a pure function of the projections (and the few entries whose payload
+it quotes, read through the store transaction) and a decision date: it returns a
+structured :class:`Evaluation` — pass or refuse, and every :class:`Finding` with its rule
+id, clause, message and the entries it rests on. A refusal of an earlier stage that has
+not been followed by a passing decision refuses every later stage (``gate.stage_order``).
+
+``permit.decide`` (signed by a regulator) records a decision. It is checked on append like
+every entry: the claimed outcome and refused rule ids must equal the evaluation at the
+entry's own time (China Standard Time date), so a replay reaches the same projections.
+
+Gate rules are policy: each has an id, a clause, a confidence tag and the stages it applies
+at. The defaults below encode the reference's national reading; a jurisdiction's policy
+file overrides one by carrying a rule with the same id whose values are stage flags
+(``{"fire_acceptance": true, ...}``), as :func:`gate_rule` reads.
+
+Payload of ``permit.decide``: project, stage, outcome (pass | refuse), rules[] (the refused
+rule ids, sorted; empty for pass), number (decision document), document? (SHA-256),
+policy? {id, version} (default: the project's). Projection row ``permit``/<project>|<stage>
+``{project, stage, latest {seq, outcome, rules, date, number, by, policy}, decisions[seq]}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any, Protocol, cast
+
+from .actors import Context
+from .combustion import BasicClass, CombustionClass, parse_class
+from .domain.batches import batch_class
+from .domain.credit import describe, listings_in_effect
+from .domain.fields import local_date, reader
+from .domain.orgs import Role, acting_org
+from .domain.projects import FILING_CLAUSE, design_of, policy_of, require_project
+from .domain.reports import QUALIFY_CLAUSE
+from .entry import Entry
+from .errors import LedgerError, NotFound, RuleViolation
+from .policy import (
+    Confidence,
+    InsulationPosition,
+    MeasureCode,
+    Policy,
+    Requirement,
+    ancillary_measures,
+    required_class,
+)
+from .store.base import KV
+
+__all__ = [
+    "DEFAULT_RULES",
+    "STAGES",
+    "Evaluation",
+    "Finding",
+    "GateRule",
+    "LogView",
+    "Outcome",
+    "Stage",
+    "decide_permit",
+    "decisions",
+    "evaluate",
+    "gate_rule",
+]
+
+
+class Stage(StrEnum):
+    """The administrative permits the gate applies at, in order."""
+
+    FIRE_DESIGN_REVIEW = "fire_design_review"  # 消防设计审查
+    CONSTRUCTION_PERMIT = "construction_permit"  # 施工许可
+    FIRE_ACCEPTANCE = "fire_acceptance"  # 消防验收
+
+
+STAGES = (Stage.FIRE_DESIGN_REVIEW, Stage.CONSTRUCTION_PERMIT, Stage.FIRE_ACCEPTANCE)
+STAGE_NAMES = {
+    Stage.FIRE_DESIGN_REVIEW: "消防设计审查",
+    Stage.CONSTRUCTION_PERMIT: "施工许可",
+    Stage.FIRE_ACCEPTANCE: "消防验收",
+}
+
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    REFUSE = "refuse"
+
+
+class LogView(KV, Protocol):
+    """What the gate reads: projection rows and the bytes of a few entries."""
+
+    def entries(self, start: int, stop: int) -> list[bytes]: ...
+
+
+@dataclass(frozen=True)
+class GateRule:
+    """One gate rule: id, clause, confidence and the stages it applies at."""
+
+    id: str
+    clause: str
+    confidence: Confidence
+    stages: frozenset[Stage]
+
+
+_ALL = frozenset(STAGES)
+_LATER = frozenset({Stage.CONSTRUCTION_PERMIT, Stage.FIRE_ACCEPTANCE})
+_FINAL = frozenset({Stage.FIRE_ACCEPTANCE})
+_S, _U = Confidence.SECONDARY, Confidence.UNCONFIRMED
+CREDIT_CLAUSE = (
+    "2025 整治行动: no current serious-dishonesty listing (MOHURD: expired records unused)"
+)
+
+DEFAULT_RULES: dict[str, GateRule] = {
+    r.id: r
+    for r in (
+        GateRule(
+            "gate.stage_order",
+            "公消〔2011〕65号: a refused stage blocks the later ones",
+            _S,
+            _LATER,
+        ),
+        GateRule(
+            "gate.required_class",
+            "GB 55037-2022 §6.6; GB 50016-2014(2018) §6.7; GB 50072-2021 §4.3.2",
+            _S,
+            _ALL,
+        ),
+        GateRule("gate.filing", FILING_CLAUSE, _S, _ALL),
+        GateRule("gate.credit.contractor", CREDIT_CLAUSE, _S, _LATER),
+        GateRule("gate.credit.manufacturer", CREDIT_CLAUSE, _S, _FINAL),
+        GateRule("gate.credit.lab", CREDIT_CLAUSE, _S, _FINAL),
+        GateRule("gate.report", QUALIFY_CLAUSE, _S, _FINAL),
+        GateRule("gate.retest", "GB 55015-2021 §6.2.1 (见证取样 witnessed re-test)", _S, _FINAL),
+        GateRule(
+            "gate.class_chain",
+            "2025 整治行动: label class = report class = design class ≥ required class",
+            _S,
+            _FINAL,
+        ),
+        GateRule("gate.retest_class", "GB 55015-2021 §6.2.1; GB 8624-2012 §4", _S, _FINAL),
+        GateRule("gate.thermoset", "GB 50072-2021 §4.3.2(1)", _S, _FINAL),
+        GateRule("gate.measures", "GB 50016-2014(2018) §6.7.7-§6.7.10", _U, _FINAL),
+        GateRule(
+            "gate.complete", "消防验收: works complete as designed, no recalled batch", _S, _FINAL
+        ),
+    )
+}
+
+
+def gate_rule(policy: Policy, rule_id: str) -> GateRule:
+    """The gate rule ``rule_id``: the policy's own when it has one, else the default."""
+    default = DEFAULT_RULES[rule_id]
+    rule = policy.rules.get(rule_id)
+    if rule is None:
+        return default
+    stages = frozenset(s for s in STAGES if rule.values.get(s.value, s in default.stages) is True)
+    return GateRule(rule.id, rule.clause, rule.confidence, stages)
+
+
+# -- results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule applied to one thing: ``ok`` or a reason to refuse, and its entries."""
+
+    rule: str
+    clause: str
+    ok: bool
+    message: str
+    entries: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "clause": self.clause,
+            "ok": self.ok,
+            "message": self.message,
+            "entries": list(self.entries),
+        }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The gate's answer for one project at one stage on one date."""
+
+    project: str
+    stage: Stage
+    on: date
+    policy: dict[str, str]
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def reasons(self) -> tuple[Finding, ...]:
+        """The findings that refuse."""
+        return tuple(f for f in self.findings if not f.ok)
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome.REFUSE if self.reasons else Outcome.PASS
+
+    @property
+    def refused_rules(self) -> list[str]:
+        """Sorted distinct rule ids of the reasons: what a refusal decision states."""
+        return sorted({f.rule for f in self.reasons})
+
+    @property
+    def entries(self) -> list[int]:
+        return sorted({seq for f in self.findings for seq in f.entries})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "stage": self.stage.value,
+            "stage_zh": STAGE_NAMES[self.stage],
+            "on": self.on.isoformat(),
+            "policy": self.policy,
+            "outcome": self.outcome.value,
+            "rules": self.refused_rules,
+            "reasons": [f.to_json() for f in self.reasons],
+            "findings": [f.to_json() for f in self.findings],
+            "notes": list(self.notes),
+        }
+
+
+# -- what the checks read -----------------------------------------------------------
+
+
+@dataclass
+class _Use:
+    """One batch installed on the project: its rows and where it went."""
+
+    batch: dict[str, Any]
+    product: dict[str, Any]
+    onsite: dict[str, Any]
+    placed: dict[str, dict[str, Any]]  # section id -> placed row {qty, area, seqs}
+    install_days: dict[int, date] = field(default_factory=dict)  # install seq -> date
+
+    @property
+    def declared(self) -> CombustionClass:
+        return batch_class(self.batch)
+
+    @property
+    def install_seqs(self) -> tuple[int, ...]:
+        return tuple(sorted(self.install_days))
+
+
+@dataclass
+class _Case:
+    view: LogView
+    project: dict[str, Any]
+    stage: Stage
+    day: date
+    policy: Policy
+    uses: list[_Use]
+    notes: list[str] = field(default_factory=list)
+
+    def rule(self, rule_id: str) -> GateRule:
+        return gate_rule(self.policy, rule_id)
+
+    def finding(self, rule_id: str, ok: bool, message: str, entries: Iterable[int]) -> Finding:
+        rule = self.rule(rule_id)
+        return Finding(rule.id, rule.clause, ok, message, tuple(sorted(set(entries))))
+
+    def payload(self, seq: int) -> dict[str, Any]:
+        rows = self.view.entries(seq, seq + 1)
+        if not rows:
+            raise NotFound(f"no entry {seq}")
+        return Entry.from_bytes(rows[0]).payload
+
+    def requirement(self, position: str) -> Requirement:
+        return required_class(self.policy, design_of(self.project, position))
+
+    def org_seq(self, uscc: str) -> list[int]:
+        org = self.view.get("org", uscc)
+        return [int(org["seq"])] if org else []
+
+
+def _uses(view: LogView, project: dict[str, Any]) -> list[_Use]:
+    """Every batch installed on the project (O(batches received there))."""
+    uses = []
+    for key, onsite in view.scan("onsite", f"{project['id']}|"):
+        if onsite["installed"] <= 0:
+            continue
+        batch = view.get("batch", key.split("|", 1)[1])
+        if batch is None:
+            continue
+        prefix = f"{batch['id']}|{project['id']}|"
+        placed = {k[len(prefix) :]: row for k, row in view.scan("placed", prefix)}
+        product = view.get("product", batch["gtin"]) or {}
+        uses.append(_Use(batch, product, onsite, placed))
+    return uses
+
+
+def _install_days(case: _Case) -> None:
+    for use in case.uses:
+        for row in use.placed.values():
+            for seq in row["seqs"]:
+                use.install_days[seq] = date.fromisoformat(case.payload(seq)["date"])
+
+
+# -- the checks ---------------------------------------------------------------------
+
+
+def _stage_order(case: _Case) -> list[Finding]:
+    """gate.stage_order: the latest decision of every earlier stage is not a refusal."""
+    findings, cited = [], []
+    for stage in STAGES[: STAGES.index(case.stage)]:
+        row = case.view.get("permit", f"{case.project['id']}|{stage}")
+        if row is None:
+            case.notes.append(f"no {stage} ({STAGE_NAMES[stage]}) decision is recorded")
+            continue
+        latest = row["latest"]
+        cited.append(latest["seq"])
+        if latest["outcome"] == Outcome.REFUSE:
+            message = (
+                f"the latest {stage} ({STAGE_NAMES[stage]}) decision, {latest['number']} of "
+                f"{latest['date']} (entry {latest['seq']}), refused ({', '.join(latest['rules'])}); "
+                "a new passing evaluation of that stage is needed first"
+            )
+            findings.append(case.finding("gate.stage_order", False, message, [latest["seq"]]))
+    if not findings:
+        findings.append(case.finding("gate.stage_order", True, "no earlier stage refused", cited))
+    return findings
+
+
+def _design_notes(case: _Case, sid: str, req: Requirement, designed: CombustionClass) -> None:
+    for m in req.conditions:
+        case.notes.append(f"section {sid}: {m.text} ({m.clause} [{m.confidence}])")
+    position = case.project["sections"][sid]["position"]
+    for m in ancillary_measures(case.policy, design_of(case.project, position), designed):
+        case.notes.append(f"section {sid}, if {designed.label()} is used: {m.text} ({m.clause})")
+
+
+def _required_class(case: _Case) -> list[Finding]:
+    """gate.required_class: every section's designed class meets the policy's requirement."""
+    findings = []
+    d = case.project["design"]
+    for sid, section in sorted(case.project["sections"].items()):
+        req = case.requirement(section["position"])
+        designed = parse_class(section["design_class"])
+        ok = req.met_by(designed)
+        message = (
+            f"section {sid} ({section['position']}): designed {designed.label()}, "
+            f"{req.label} required for {d['use']} of {d['height_m']} m by {req.rule_id} "
+            f"({req.clause})"
+        )
+        findings.append(case.finding("gate.required_class", ok, message, [case.project["seq"]]))
+        if case.stage != Stage.FIRE_ACCEPTANCE:
+            _design_notes(case, sid, req, designed)
+    return findings
+
+
+def _filing(case: _Case) -> list[Finding]:
+    """gate.filing: a project below the quota is filed locally (属地备案)."""
+    p = case.project
+    if not p["below_quota"]:
+        permit = p["permit"] or {}
+        message = f"construction permit {permit.get('number')} by {permit.get('authority')}"
+        return [case.finding("gate.filing", True, message, [p["seq"]])]
+    filing = p["filing"]
+    if filing is None:
+        message = f"project {p['id']} is below the quota and not filed locally (project.file)"
+        return [case.finding("gate.filing", False, message, [p["seq"]])]
+    message = f"filed as {filing['number']} by {filing['authority']} on {filing['date']}"
+    return [case.finding("gate.filing", True, message, [p["seq"], filing["seq"]])]
+
+
+def _credit(case: _Case, rule_id: str, role: str, subjects: dict[str, list[int]]) -> list[Finding]:
+    findings = []
+    for uscc, cited in sorted(subjects.items()):
+        current = listings_in_effect(case.view, uscc, case.day)
+        seqs = [*cited, *case.org_seq(uscc), *(x["seq"] for x in current)]
+        if current:
+            message = "; ".join(describe(x) for x in current)
+            findings.append(case.finding(rule_id, False, f"{role}: {message}", seqs))
+        else:
+            message = f"{role} {uscc} is on no current list on {case.day}"
+            findings.append(case.finding(rule_id, True, message, seqs))
+    return findings
+
+
+def _credit_contractor(case: _Case) -> list[Finding]:
+    """gate.credit.contractor: the project's contractor is not listed on the decision date."""
+    contractor = case.project["contractor"]
+    return _credit(case, "gate.credit.contractor", "contractor", {contractor: []})
+
+
+def _credit_manufacturer(case: _Case) -> list[Finding]:
+    """gate.credit.manufacturer: no manufacturer of an installed batch is listed."""
+    makers: dict[str, list[int]] = {}
+    for use in case.uses:
+        makers.setdefault(use.batch["manufacturer"], []).append(use.batch["seq"])
+    return _credit(case, "gate.credit.manufacturer", "manufacturer", makers)
+
+
+def _labs(case: _Case) -> dict[str, list[int]]:
+    labs: dict[str, list[int]] = {}
+    for use in case.uses:
+        for key in use.batch["qualified_by"]:
+            report = case.view.get("report", key)
+            if report is not None:
+                labs.setdefault(report["lab"], []).append(report["seq"])
+        for sample in _samples(case, use):
+            labs.setdefault(sample["lab"], []).append(sample["seq"])
+    return labs
+
+
+def _credit_lab(case: _Case) -> list[Finding]:
+    """gate.credit.lab: no lab of a factory report or re-test relied on is listed."""
+    return _credit(case, "gate.credit.lab", "lab", _labs(case))
+
+
+def _reports(case: _Case, use: _Use) -> list[dict[str, Any]]:
+    rows = (case.view.get("report", key) for key in use.batch["qualified_by"])
+    return [r for r in rows if r is not None]
+
+
+def _report(case: _Case) -> list[Finding]:
+    """gate.report: a qualifying factory report valid on every installation date."""
+    findings = []
+    for use in case.uses:
+        reports = _reports(case, use)
+        missing = sorted(
+            {
+                day
+                for day in use.install_days.values()
+                if not any(r["issued_on"] <= day.isoformat() <= r["valid_until"] for r in reports)
+            }
+        )
+        seqs = [use.batch["seq"], *(r["seq"] for r in reports), *use.install_seqs]
+        if missing:
+            days = ", ".join(d.isoformat() for d in missing)
+            message = f"batch {use.batch['id']}: no qualifying factory report valid on {days}"
+        else:
+            numbers = ", ".join(f"{r['lab']}/{r['number']}" for r in reports)
+            message = f"batch {use.batch['id']}: qualified by {numbers}"
+        findings.append(case.finding("gate.report", not missing, message, seqs))
+    return findings
+
+
+def _samples(case: _Case, use: _Use) -> list[dict[str, Any]]:
+    names = [*use.onsite["retests_passed"], *use.onsite["retests_failed"]]
+    rows = (case.view.get("sample", f"{case.project['id']}|{name}") for name in names)
+    return [r for r in rows if r is not None]
+
+
+def _sample_seqs(samples: list[dict[str, Any]]) -> list[int]:
+    seqs = [s["seq"] for s in samples]
+    return seqs + [s["result"]["seq"] for s in samples if s["result"]]
+
+
+def _retest(case: _Case) -> list[Finding]:
+    """gate.retest: a passed witnessed re-test on this project and no failed one anywhere."""
+    findings = []
+    for use in case.uses:
+        samples = _samples(case, use)
+        failed = use.batch["non_conforming"]
+        seqs = [use.batch["seq"], *_sample_seqs(samples), *(f["seq"] for f in failed)]
+        bid = use.batch["id"]
+        if failed:
+            where = ", ".join(f"{f['project']}/{f['sample']}" for f in failed)
+            message = f"batch {bid} failed witnessed re-test(s) {where}"
+        elif not use.onsite["retests_passed"]:
+            message = f"batch {bid} has no passed witnessed re-test on {case.project['id']}"
+        else:
+            passed = ", ".join(use.onsite["retests_passed"])
+            message = f"batch {bid} passed witnessed re-test(s) {passed}"
+        ok = bool(use.onsite["retests_passed"]) and not failed
+        findings.append(case.finding("gate.retest", ok, message, seqs))
+    return findings
+
+
+def _same(a: CombustionClass, b: CombustionClass) -> bool:
+    return (a.basic_class, a.effective_sub_class) == (b.basic_class, b.effective_sub_class)
+
+
+def _as_designed(product: CombustionClass, design: CombustionClass) -> bool:
+    """Equal at the precision the design states (a basic class, or a sub-class)."""
+    if design.sub_class is None:
+        return product.basic_class == design.basic_class
+    return _same(product, design)
+
+
+def _label(case: _Case, use: _Use) -> tuple[CombustionClass | None, list[int]]:
+    inspection = use.onsite["inspection"]
+    if not inspection or not inspection["accepted"]:
+        return None, []
+    text = case.payload(inspection["seq"]).get("label_class", "")
+    return parse_class(str(text)), [inspection["seq"]]
+
+
+def _chain_problems(case: _Case, use: _Use, label: CombustionClass | None) -> list[str]:
+    declared = use.declared
+    problems = []
+    if label is None:
+        problems.append("no accepted arrival inspection states its label class")
+    elif not _same(label, declared):
+        problems.append(f"label {label.label()} ≠ declared {declared.label()}")
+    for r in _reports(case, use):
+        tested = r["results"].get("combustion")
+        if tested is None or not _same(parse_class(tested["class"]), declared):
+            shown = tested["class"] if tested else "none"
+            problems.append(f"report {r['number']} class {shown} ≠ declared {declared.label()}")
+    for sid in sorted(use.placed):
+        section = case.project["sections"][sid]
+        design = parse_class(section["design_class"])
+        if not _as_designed(declared, design):
+            problems.append(f"section {sid} is designed {design.label()}, built {declared.label()}")
+        req = case.requirement(section["position"])
+        if not req.met_by(declared):
+            problems.append(f"section {sid} requires {req.label} ({req.rule_id})")
+    return problems
+
+
+def _class_chain(case: _Case) -> list[Finding]:
+    """gate.class_chain: label class = report class = declared = design class ≥ required."""
+    findings = []
+    for use in case.uses:
+        label, label_seqs = _label(case, use)
+        problems = _chain_problems(case, use, label)
+        seqs = [
+            use.batch["seq"],
+            case.project["seq"],
+            *label_seqs,
+            *(r["seq"] for r in _reports(case, use)),
+            *use.install_seqs,
+        ]
+        bid = use.batch["id"]
+        message = (
+            f"batch {bid}: " + "; ".join(problems)
+            if problems
+            else f"batch {bid}: label = report = design = {use.declared.label()}, meets required"
+        )
+        findings.append(case.finding("gate.class_chain", not problems, message, seqs))
+    return findings
+
+
+def _retest_class(case: _Case) -> list[Finding]:
+    """gate.retest_class: every passed re-test's combustion class ≥ the declared class."""
+    findings = []
+    for use in case.uses:
+        declared = use.declared
+        samples = [s for s in _samples(case, use) if s["result"] and s["result"]["passed"]]
+        seqs = [use.batch["seq"], *_sample_seqs(samples)]
+        problems, tested = [], []
+        for s in samples:
+            burn = s["result"]["results"].get("combustion")
+            if burn is None:
+                if declared.basic_class != BasicClass.A:
+                    problems.append(f"re-test {s['sample']} has no combustion result")
+                continue
+            tested.append(burn["class"])
+            if not parse_class(burn["class"]).meets(declared.effective_sub_class):
+                problems.append(f"re-test {s['sample']} class {burn['class']} < declared")
+        if not samples:
+            continue  # gate.retest refuses already
+        if problems:
+            message = f"batch {use.batch['id']} ({declared.label()}): " + "; ".join(problems)
+        elif tested:
+            message = f"batch {use.batch['id']}: re-tested {', '.join(tested)} ≥ {declared.label()}"
+        else:
+            message = f"batch {use.batch['id']}: non-combustible (A), combustion not re-tested"
+        findings.append(case.finding("gate.retest_class", not problems, message, seqs))
+    return findings
+
+
+def _thermoset(case: _Case) -> list[Finding]:
+    """gate.thermoset: a B1 sandwich-panel core in cold storage is thermosetting."""
+    findings = []
+    for use in case.uses:
+        for sid in sorted(use.placed):
+            position = case.project["sections"][sid]["position"]
+            codes = {m.code for m in case.requirement(position).conditions}
+            if MeasureCode.THERMOSET_CORE_IF_B1 not in codes:
+                continue
+            b1 = use.declared.basic_class == BasicClass.B1
+            ok = not b1 or bool(use.product.get("thermosetting"))
+            message = (
+                f"section {sid}: batch {use.batch['id']} is {use.declared.label()}, "
+                f"{use.product.get('polymer')} ({'thermoset' if use.product.get('thermosetting') else 'thermoplastic'})"
+            )
+            seqs = [use.batch["seq"], use.product.get("seq", use.batch["seq"]), *use.install_seqs]
+            findings.append(case.finding("gate.thermoset", ok, message, seqs))
+    return findings
+
+
+def _adjoining(project: dict[str, Any], position: str) -> CombustionClass | None:
+    other = {
+        InsulationPosition.EXTERNAL_WALL: InsulationPosition.ROOF,
+        InsulationPosition.ROOF: InsulationPosition.EXTERNAL_WALL,
+    }.get(InsulationPosition(position))
+    for s in project["sections"].values():
+        if s["position"] == other:
+            return parse_class(s["design_class"])
+    return None
+
+
+def _measures_required(case: _Case) -> dict[str, str]:
+    """Measure code -> clause: design conditions and B1/B2 ancillary measures of what was built."""
+    needed: dict[str, str] = {}
+    for use in case.uses:
+        for sid in use.placed:
+            position = case.project["sections"][sid]["position"]
+            for m in case.requirement(position).conditions:
+                if m.code != MeasureCode.THERMOSET_CORE_IF_B1:
+                    needed[m.code] = m.clause
+            design = design_of(case.project, position)
+            adjoining = _adjoining(case.project, position)
+            for m in ancillary_measures(
+                case.policy, design, use.declared, adjoining_class=adjoining
+            ):
+                needed[m.code] = m.clause
+    return needed
+
+
+def _measures(case: _Case) -> list[Finding]:
+    """gate.measures: the supervisor's acceptance attests every measure B1/B2 use requires."""
+    if not case.uses:
+        return []
+    needed = _measures_required(case)
+    seq = case.project["accepted"].get("supervisor")
+    attested = set(case.payload(seq).get("measures", [])) if seq is not None else set()
+    missing = sorted(set(needed) - attested)
+    seqs = [seq] if seq is not None else [case.project["seq"]]
+    if not needed:
+        message = "no condition or ancillary measure is required for what was built"
+    elif missing and seq is None:
+        message = f"required {', '.join(sorted(needed))}; no supervisor acceptance attests them"
+    elif missing:
+        clauses = "; ".join(sorted({needed[m] for m in missing}))
+        message = f"not attested by the supervisor: {', '.join(missing)} ({clauses})"
+    else:
+        message = f"attested by the supervisor: {', '.join(sorted(needed))}"
+    return [case.finding("gate.measures", not missing, message, seqs)]
+
+
+def _complete(case: _Case) -> list[Finding]:
+    """gate.complete: every section fully installed; no installed batch recalled."""
+    problems = [
+        f"section {sid}: {s['installed'] / 1000:g} of {s['area'] / 1000:g} m² installed"
+        for sid, s in sorted(case.project["sections"].items())
+        if s["installed"] < s["area"]
+    ]
+    seqs = [case.project["seq"]]
+    for use in case.uses:
+        seqs += use.install_seqs
+        recalled = use.batch["recalled"]
+        if recalled:
+            problems.append(
+                f"installed batch {use.batch['id']} was recalled ({recalled['reason']})"
+            )
+            seqs.append(recalled["seq"])
+    message = "; ".join(problems) if problems else "every section installed as designed"
+    return [case.finding("gate.complete", not problems, message, seqs)]
+
+
+_CHECKS: tuple[tuple[str, Callable[[_Case], list[Finding]]], ...] = (
+    ("gate.stage_order", _stage_order),
+    ("gate.required_class", _required_class),
+    ("gate.filing", _filing),
+    ("gate.credit.contractor", _credit_contractor),
+    ("gate.credit.manufacturer", _credit_manufacturer),
+    ("gate.credit.lab", _credit_lab),
+    ("gate.report", _report),
+    ("gate.retest", _retest),
+    ("gate.class_chain", _class_chain),
+    ("gate.retest_class", _retest_class),
+    ("gate.thermoset", _thermoset),
+    ("gate.measures", _measures),
+    ("gate.complete", _complete),
+)
+
+
+def evaluate(
+    view: LogView, project_id: str, stage: Stage | str, *, on: date, policy: Policy | None = None
+) -> Evaluation:
+    """Evaluate ``project_id`` at ``stage`` on the decision date ``on``.
+
+    ``policy`` is the jurisdiction's policy (default: the one the project names). Pure: it
+    reads the projections and the payloads of the inspection, installation and acceptance
+    entries it quotes; it writes nothing.
+    """
+    stage = Stage(stage)
+    project = view.get("project", project_id)
+    if project is None:
+        raise NotFound(f"no project {project_id!r}")
+    policy = policy or policy_of(project["policy"])
+    uses = _uses(view, project) if stage == Stage.FIRE_ACCEPTANCE else []
+    case = _Case(view, project, stage, on, policy, uses)
+    _install_days(case)
+    findings: list[Finding] = []
+    for rule_id, check in _CHECKS:
+        if stage in case.rule(rule_id).stages:
+            findings += check(case)
+    if stage == Stage.FIRE_ACCEPTANCE and not uses:
+        case.notes.append("no batch is installed on this project yet")
+    return Evaluation(
+        project_id,
+        stage,
+        on,
+        {"id": policy.id, "version": policy.version},
+        tuple(findings),
+        tuple(dict.fromkeys(case.notes)),
+    )
+
+
+# -- the decision entry ---------------------------------------------------------------
+
+
+def _view(kv: KV) -> LogView:
+    if not callable(getattr(kv, "entries", None)):
+        raise LedgerError("the permit gate reads entries: evaluate it on a store transaction")
+    return cast(LogView, kv)
+
+
+def _summary(evaluation: Evaluation) -> str:
+    if not evaluation.reasons:
+        return "pass"
+    shown = "; ".join(f"{f.rule}: {f.message}" for f in evaluation.reasons[:4])
+    more = len(evaluation.reasons) - 4
+    return f"refuse — {shown}" + (f"; and {more} more" if more > 0 else "")
+
+
+def decide_permit(ctx: Context) -> None:
+    """permit.decide, by a regulator: the decision must state the evaluation's outcome and
+    refused rules at the entry's own date (公消〔2011〕65号 three-stage refusal)."""
+    regulator = acting_org(ctx, Role.REGULATOR)
+    p = reader(ctx)
+    project = require_project(ctx, p.ident("project"))
+    stage = p.one("stage", Stage)
+    ref = p.obj("policy") if p.has("policy") else None
+    policy_ref = (
+        {"id": ref.text("id", max_len=60), "version": ref.text("version", max_len=20)}
+        if ref
+        else project["policy"]
+    )
+    day = local_date(ctx.time)
+    evaluation = evaluate(_view(ctx.kv), project["id"], stage, on=day, policy=policy_of(policy_ref))
+    claimed = p.one("outcome", Outcome)
+    rules = sorted(set(p.texts("rules", min_items=0))) if p.has("rules") else []
+    if claimed != evaluation.outcome or rules != evaluation.refused_rules:
+        first = evaluation.reasons[0].clause if evaluation.reasons else ""
+        raise RuleViolation(
+            "permit.outcome",
+            f"the decision states {claimed} {rules}; the evaluation on {day} is "
+            f"{_summary(evaluation)}",
+            first,
+        )
+    latest = {
+        "seq": ctx.entry.seq,
+        "outcome": claimed.value,
+        "rules": rules,
+        "date": day.isoformat(),
+        "number": p.ident("number"),
+        "document": p.sha256("document", optional=True),
+        "by": regulator["uscc"],
+        "policy": policy_ref,
+    }
+    key = f"{project['id']}|{stage}"
+    row = ctx.kv.get("permit", key) or {"project": project["id"], "stage": stage, "decisions": []}
+    row["latest"] = latest
+    row["decisions"] = [*row["decisions"], ctx.entry.seq]
+    ctx.kv.put("permit", key, row)
+    ctx.ref(f"permit:{project['id']}", f"building:{project['building']}")
+
+
+def decisions(kv: KV, project_id: str) -> dict[str, dict[str, Any]]:
+    """The permit decisions of a project by stage: ``{stage: {latest, decisions[]}}``."""
+    found = {}
+    for stage in STAGES:
+        row = kv.get("permit", f"{project_id}|{stage}")
+        if row is not None:
+            found[stage.value] = row
+    return found
