@@ -31,7 +31,6 @@ def _log_tables() -> list[tuple[str, list[sa.Column[object] | sa.Constraint], di
                 sa.Column("seq", _SEQ, primary_key=True, autoincrement=False),
                 sa.Column("body", sa.LargeBinary(), nullable=False),
                 sa.Column("leaf", sa.LargeBinary(), nullable=False),
-                sa.UniqueConstraint("leaf"),
             ],
             {},
         ),
