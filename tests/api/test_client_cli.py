@@ -1,0 +1,128 @@
+"""The Python client and the remote CLI against a real uvicorn server on loopback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from typer.testing import CliRunner
+
+from insutrace.api.client import Client
+from insutrace.cli.main import app as cli
+from insutrace.labels.codec import sign_label
+from insutrace.trace.clock import SystemClock
+from insutrace.trace.errors import Conflict, RuleViolation
+from insutrace.trace.keys import save_signer
+from insutrace.trace.ledger import Ledger
+
+from .conftest import World
+from .test_roles import GTIN, batch_payload, product_payload
+
+
+@pytest.fixture
+def server(app: FastAPI) -> Iterator[str]:
+    """The app served by uvicorn on 127.0.0.1, a free port, in a thread."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    port = srv.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_client_appends_with_its_own_key_and_verifies(
+    server: str, world: World, ledger: Ledger
+) -> None:
+    maker = world["manufacturer"]
+    with Client(server, token=maker.token, signer=maker.signer, clock=world.clock) as c:
+        log_key = c.log_key()
+        first = c.checkpoint(log_key)
+        receipt = c.append("product.register", product_payload())
+        assert ledger.entry_bytes(receipt["seq"]) == receipt["entry"]
+        proof = c.prove(receipt["seq"], log_key, receipt["entry"])
+        assert proof.index == receipt["seq"]
+        assert c.check_consistency(first, log_key).checkpoint.size == ledger.size()
+        assert [e["seq"] for e in c.entries(type="product.register")] == [receipt["seq"]]
+        with pytest.raises(RuleViolation, match="already registered") as caught:
+            c.append("product.register", product_payload())
+        assert caught.value.rule == "product.unique"
+
+
+def test_client_re_signs_on_a_stale_head(server: str, world: World) -> None:
+    maker = world["manufacturer"]
+    with Client(server, token=maker.token, signer=maker.signer, clock=world.clock) as c:
+        real_head = c.head
+        stale = real_head()
+        stale["size"] -= 1
+        heads: list[dict[str, Any]] = [stale]
+        c.head = lambda: heads.pop() if heads else real_head()  # type: ignore[method-assign]
+        receipt = c.append("product.register", product_payload())
+        assert receipt["duplicate"] is False
+        c.retries = 1
+        heads.append(stale)
+        with pytest.raises(Conflict):
+            c.append("product.register", product_payload("06901234000023"))
+
+
+def test_cli_registers_a_batch_and_prints_its_labels(
+    server: str, world: World, ledger: Ledger, tmp_path: Path
+) -> None:
+    world.services.ledger.clock = SystemClock()  # the CLI signs with the wall clock
+    maker = world["manufacturer"]
+    key = tmp_path / "maker.key"
+    save_signer(maker.signer, key)
+    env = {"INSUTRACE_SERVER": server, "INSUTRACE_TOKEN": maker.token}
+    runner = CliRunner()
+    with Client(server, token=maker.token, signer=maker.signer) as c:
+        c.append("product.register", product_payload())
+    b = batch_payload()
+    b["production_date"] = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
+    args = [
+        "--key", str(key), "remote", "batch-register",
+        "--product", GTIN, "--lot", b["lot"], "--quantity", b["quantity"], "--unit", b["unit"],
+        "--production-date", b["production_date"], "--declared-class", b["declared_class"],
+        "--conductivity", b["conductivity"], "--density", b["density"],
+    ]  # fmt: skip
+    result = runner.invoke(cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert ledger.entry(ledger.size() - 1).type == "batch.register"
+    pdf = tmp_path / "labels.pdf"
+    batch = f"{GTIN}.{b['lot']}"
+    args = ["--key", str(key), "remote", "labels", batch, "--count", "3", "-o", str(pdf)]
+    result = runner.invoke(cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert pdf.read_bytes().startswith(b"%PDF")
+    proof = tmp_path / "p.tlog-proof"
+    seq = str(ledger.size() - 1)
+    result = runner.invoke(cli, ["remote", "prove", seq, "-o", str(proof)], env=env)
+    assert result.exit_code == 0, result.output
+    assert proof.read_text().startswith("c2sp.org/tlog-proof@v1\n")
+
+
+def test_public_label_verification(client: Any, world: World) -> None:
+    maker = world["manufacturer"]
+    world.hold_key(maker)
+    client.post("/v1/product.register", json=product_payload(), headers=maker.auth)
+    client.post("/v1/batch.register", json=batch_payload(), headers=maker.auth)
+    uri = f"https://id.gs1.org/01/{GTIN}/10/L2026-001/21/000001"
+    payload = sign_label(uri, maker.signer.key_id, maker.signer.private_key)
+    r = client.get("/v1/public/labels/verify", params={"payload": payload}).json()
+    assert r["genuine"] is True and r["batch"] == f"{GTIN}.L2026-001"
+    other = world["distributor"].signer
+    forged = sign_label(uri, other.key_id, other.private_key)
+    r = client.get("/v1/public/labels/verify", params={"payload": forged}).json()
+    assert r["genuine"] is False and "not a key of the manufacturer" in r["reason"]
+    r = client.get("/v1/public/labels/verify", params={"payload": "nonsense"})
+    assert r.status_code == 400
