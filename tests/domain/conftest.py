@@ -8,13 +8,16 @@ test-only deterministic keys of ``signer_for``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
 import pytest
 
+from insutrace.trace.errors import RuleViolation
 from insutrace.trace.identifiers import gtin_check_digit, uscc_check_char
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger, Receipt
@@ -23,6 +26,14 @@ DOC = "ab" * 32  # a document's SHA-256 (content irrelevant here)
 TODAY = "2026-11-22"  # the fixture clock's date in China Standard Time
 POLICY = {"id": "cn-national-2025", "version": "2025.1"}
 B1 = "GB 8624 B1(B-s1,d0,t1)"
+
+
+@contextmanager
+def refused(rule: str, match: str | None = None) -> Iterator[None]:
+    """Expect a RuleViolation with this rule id (and ``match`` literally in its message)."""
+    with pytest.raises(RuleViolation, match=re.escape(match) if match else None) as info:
+        yield
+    assert info.value.rule == rule, info.value
 
 
 def uscc(n: int) -> str:

@@ -141,6 +141,12 @@ class _Demo:
         self.orgs: dict[str, _Org] = {}
         self.out = DemoOutcome()
         self.docs = 0
+        self._serial = self.rng.randint(100, 600)
+
+    def serial(self) -> int:
+        """Document serial numbers: seeded start, then consecutive (so never repeated)."""
+        self._serial += 1
+        return self._serial
 
     # -- timeline and writing ---------------------------------------------------
 
@@ -352,7 +358,7 @@ class _Demo:
         self.add("product.register", payload, maker)
 
     def batch(self, label: str, maker: str, key: str, qty: str) -> str:
-        lot = f"{self.today.replace('-', '')[2:]}-{self.rng.randint(100, 999)}"
+        lot = f"{self.today.replace('-', '')[2:]}-{self.serial():03d}"
         cls, conductivity, density = _DECLARED[key]
         payload = {
             "product": self.gtins[key],
@@ -386,7 +392,9 @@ class _Demo:
         ]  # fmt: skip
 
     def report(self, lab: str, batch: str, key: str, **over: Any) -> None:
-        number = f"{'JS' if lab == 'lab_js' else 'GJ'}{local_date(self.now):%Y}-BW{self.rng.randint(1000, 9999)}"
+        number = (
+            f"{'JS' if lab == 'lab_js' else 'GJ'}{local_date(self.now):%Y}-BW{self.serial():04d}"
+        )
         payload = {
             "number": number,
             "batch": batch,
@@ -409,7 +417,7 @@ class _Demo:
     # -- custody ------------------------------------------------------------------
 
     def ship(self, sender: str, to: str, lines: list[tuple[str, str]], project: str | None = None, **extra: Any) -> str:  # fmt: skip
-        number = f"SH{local_date(self.now):%y%m%d}{self.rng.randint(100, 999)}"
+        number = f"SH{local_date(self.now):%y%m%d}{self.serial():03d}"
         payload: dict[str, Any] = {
             "number": number,
             "to": self.id(to),
@@ -485,7 +493,7 @@ class _Demo:
         self.add("site.inspect", payload, supervisor)
 
     def sample(self, project: str, witness: str, contractor: str, batch: str, lab: str, qty: str) -> str:  # fmt: skip
-        sample = f"JZ{local_date(self.now):%y%m%d}-{self.rng.randint(10, 99)}"
+        sample = f"JZ{local_date(self.now):%y%m%d}-{self.serial():03d}"
         payload = {
             "project": project,
             "sample": sample,
@@ -512,7 +520,7 @@ class _Demo:
         payload = {
             "project": project,
             "sample": sample,
-            "number": f"FY{local_date(self.now):%Y}-{self.rng.randint(1000, 9999)}",
+            "number": f"FY{local_date(self.now):%Y}-{self.serial():04d}",
             "date": self.today,
             "document": self.doc(),
             "results": results,

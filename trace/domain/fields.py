@@ -38,7 +38,7 @@ __all__ = [
 SCHEMA = 1
 MILLI = 1000
 CST = timezone(timedelta(hours=8), "CST")
-_IDENT = re.compile(r"[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9\u4e00-\u9fff._:#()\-]{0,79}")
+_IDENT = re.compile(r"[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9\u4e00-\u9fff〔〕._:#()\-]{0,79}")
 _DECIMAL = re.compile(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _E = TypeVar("_E", bound=StrEnum)
@@ -94,7 +94,7 @@ class Reader:
         return value.strip()
 
     def ident(self, name: str) -> str:
-        """An identifier usable in keys: letters, digits, CJK, ``. _ : # ( ) -``; ≤ 80 chars."""
+        """An identifier usable in keys: letters, digits, CJK, ``〔〕. _ : # ( ) -``; ≤ 80 chars."""
         value = self.data.get(name)
         if not isinstance(value, str) or not _IDENT.fullmatch(value):
             raise self._bad(name, "an identifier of letters, digits and ._:#()-", value)

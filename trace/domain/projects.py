@@ -184,7 +184,10 @@ def _permit(p: Reader) -> tuple[dict[str, str] | None, bool]:
     if below:
         return None, True
     permit = p.obj("permit")
-    return {"number": permit.ident("number"), "authority": permit.text("authority")}, False
+    return {
+        "number": permit.text("number", max_len=60),
+        "authority": permit.text("authority"),
+    }, False
 
 
 def _building(ctx: Context, p: Reader, project_id: str, owner: str) -> str:
@@ -301,7 +304,7 @@ def file_project(ctx: Context) -> None:
     if filed_on > local_date(ctx.time):
         raise RuleViolation("project.filing", f"filing date {filed_on} is in the future")
     project["filing"] = {
-        "number": p.ident("number"),
+        "number": p.text("number", max_len=60),
         "authority": ctx.entry.actor,
         "date": filed_on.isoformat(),
         "seq": ctx.entry.seq,

@@ -58,7 +58,7 @@ def _evidence(
     decision = p.obj("decision")
     return {
         "reason": reason,
-        "decision": decision.ident("number"),
+        "decision": decision.text("number", max_len=60),
         "document": decision.sha256("document"),
     }
 

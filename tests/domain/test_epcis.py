@@ -1,0 +1,108 @@
+"""Rule 11: every entry type maps to one EPCIS 2.0 event; exports validate against the schema."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from insutrace.trace.domain import DOMAIN_HANDLERS
+from insutrace.trace.domain.demo import DemoOutcome, build_demo
+from insutrace.trace.epcis import EVENTS, export_epcis, validate_epcis
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
+
+SCHEMA = Path(
+    os.environ.get(
+        "INSUTRACE_EPCIS_SCHEMA",
+        Path(__file__).resolve().parents[2] / "../shared/data/epcis-2.0/EPCIS-JSON-Schema.json",
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    if not SCHEMA.is_file():
+        pytest.skip(f"EPCIS 2.0 JSON Schema not found at {SCHEMA} (set INSUTRACE_EPCIS_SCHEMA)")
+    return dict(json.loads(SCHEMA.read_text(encoding="utf-8")))
+
+
+@pytest.fixture
+def demo(ledger: Ledger, root: Signer) -> DemoOutcome:
+    return build_demo(ledger, root)
+
+
+def events(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(document["epcisBody"]["eventList"])
+
+
+def test_every_domain_entry_type_has_one_event_in_one_table() -> None:
+    assert set(EVENTS) | {"entry.correct"} == set(DOMAIN_HANDLERS)
+
+
+def test_the_whole_demo_ledger_exports_as_valid_epcis(
+    ledger: Ledger, demo: DemoOutcome, schema: dict[str, Any]
+) -> None:
+    document = export_epcis(ledger)
+    assert validate_epcis(document, schema) == []
+    assert len(events(document)) == demo.entries  # genesis is log mechanics, not an event
+    kinds = {e["insu:entryType"] for e in events(document)}
+    assert kinds == set(DOMAIN_HANDLERS) - {"org.update", "entry.correct"}  # see below
+    assert document["creationDate"] == events(document)[-1]["recordTime"]
+
+
+def test_a_selection_by_batch_validates_and_keeps_only_that_batch(
+    ledger: Ledger, demo: DemoOutcome, schema: dict[str, Any]
+) -> None:
+    batch = demo.recalled[0]
+    document = export_epcis(ledger, refs=[f"batch:{batch}"])
+    assert validate_epcis(document, schema) == []
+    steps = [e["bizStep"] for e in events(document)]
+    assert steps[0] == "commissioning" and "sampling" in steps and "installing" in steps
+    recall = next(e for e in events(document) if e["insu:entryType"] == "batch.recall")
+    assert recall["disposition"] == "recalled"
+    assert recall["persistentDisposition"] == {"set": ["recalled"]}
+    only = export_epcis(ledger, refs=[f"batch:{batch}"], types=["site.install"])
+    assert {e["bizStep"] for e in events(only)} == {"installing"}
+
+
+def test_batch_master_data_and_report_certification(ledger: Ledger, demo: DemoOutcome) -> None:
+    document = export_epcis(ledger, types=["batch.register", "report.issue"])
+    commission = events(document)[0]
+    assert commission["ilmd"]["insu:declaredClass"].startswith("GB 8624 ")
+    assert commission["quantityList"][0]["uom"] == "MTK"
+    reports = [e for e in events(document) if e["bizStep"] == "inspecting"]
+    assert all(e["certificationInfo"][1].startswith("ni:///sha-256;") for e in reports)
+    assert {e["disposition"] for e in reports} == {"conformant", "non_conformant"}
+
+
+def test_a_correction_is_an_error_declaration_of_the_corrected_event(
+    ledger: Ledger, demo: DemoOutcome
+) -> None:
+    document = export_epcis(ledger)
+    declared = next(e for e in events(document) if "errorDeclaration" in e)
+    original = next(
+        e
+        for e in events(document)
+        if e["eventID"] == declared["eventID"] and "errorDeclaration" not in e
+    )
+    assert original["insu:entryType"] == "project.register"
+    assert declared["errorDeclaration"]["reason"] == "incorrect_data"
+
+
+def test_the_validator_rejects_what_the_schema_rejects(
+    ledger: Ledger, demo: DemoOutcome, schema: dict[str, Any]
+) -> None:
+    document = export_epcis(ledger, stop=40)
+    bad = copy.deepcopy(document)
+    events(bad)[0]["eventID"] = "not a uri"
+    events(bad)[1]["eventTime"] = "yesterday"
+    events(bad)[2]["bizStep"] = "urn:epcglobal:cbv:bizstep:shipping"  # CBV terms are bare words
+    problems = validate_epcis(bad, schema)
+    assert any("not a uri" in p for p in problems)
+    assert any("yesterday" in p for p in problems)
+    assert len(problems) >= 3
