@@ -166,6 +166,14 @@ WRITE_RULES: dict[str, WriteRule] = {
         "A manufacturer (its own batch), a regulator or an investigator recalls a batch.",
     ),
     "entry.correct": _rule(ORG_ROLES, doc="The author of a record corrects it."),
+    "credit.authorize": _rule(["authority"], doc="The root authority authorises a lister."),
+    "credit.list": _rule(["regulator"], doc="An authorised authority lists a subject."),
+    "credit.repair_apply": _rule(ORG_ROLES, doc="The listed subject applies for repair."),
+    "credit.repair_decide": _rule(["regulator"], doc="The listing authority decides a repair."),
+    "permit.decide": _rule(["regulator"], doc="A regulator decides a permit stage."),
+    "incident.record": _rule(
+        ["investigator", "regulator"], doc="An investigator or regulator records an incident."
+    ),
 }
 
 # Query filters and the entry references (``Tx.refs``) each one reads.

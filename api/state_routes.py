@@ -8,11 +8,13 @@ on the blacklist.
     GET /v1/projects/{id}          its owner, contractor, supervisor; regulators …
     GET /v1/buildings/{id}         its owner; regulators … (wall identification)
     GET /v1/public/labels/verify   public: a label's QR payload checked against the log
-    GET /v1/public/blacklist       public: projection rows of kind ``blacklist``
+    GET /v1/public/blacklist       public: organisations on a credit list in effect
+    GET /v1/public/credit?q=       public: credit status by code or name
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -23,6 +25,8 @@ from insutrace.api.deps import AccountDep, ServicesDep
 from insutrace.api.problems import PROBLEM_RESPONSES
 from insutrace.api.schemas import LabelCheck
 from insutrace.labels.codec import parse_label_uri, split_label
+from insutrace.trace.domain.credit import credit_status
+from insutrace.trace.domain.fields import local_date
 from insutrace.trace.domain.queries import batch_trace, wall_identification
 from insutrace.trace.errors import NotFound
 from insutrace.trace.keys import decode_public, verify_signature
@@ -135,12 +139,33 @@ async def verify_label(
     return found
 
 
+def _today(services: ServicesDep, on: date | None) -> date:
+    return on or local_date(services.ledger.clock.now())
+
+
 @router.get("/public/blacklist", response_model=list[dict[str, Any]], tags=["public"])
-async def blacklist(services: ServicesDep) -> list[dict[str, Any]]:
-    """The organisations on the credit blacklist (rows of the ``blacklist`` projection)."""
+async def blacklist(
+    services: ServicesDep,
+    on: Annotated[date | None, Query(description="Day (default: today, CST).")] = None,
+) -> list[dict[str, Any]]:
+    """Organisations on a credit list in effect on ``on`` (issue 6, trace/domain/credit)."""
+    day = _today(services, on)
 
     def rows(kv: KV) -> list[dict[str, Any]]:
-        return [{"org": key, **row} for key, row in kv.scan("blacklist")]
+        found = (credit_status(kv, key, day) for key, _ in kv.scan("credit"))
+        return [s for statuses in found for s in statuses if s["status"] == "listed"]
 
-    found: list[dict[str, Any]] = await _read(services, rows)
+    listed: list[dict[str, Any]] = await _read(services, rows)
+    return listed
+
+
+@router.get("/public/credit", response_model=list[dict[str, Any]], tags=["public"])
+async def credit(
+    services: ServicesDep,
+    q: Annotated[str, Query(min_length=1, max_length=100, description="Credit code or name.")],
+    on: Annotated[date | None, Query(description="Day (default: today, CST).")] = None,
+) -> list[dict[str, Any]]:
+    """Credit status and listing history of an organisation, by code or (part of) its name."""
+    day = _today(services, on)
+    found: list[dict[str, Any]] = await _read(services, credit_status, q, day)
     return found
