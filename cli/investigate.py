@@ -1,0 +1,249 @@
+"""Investigation commands: back-traces, recall lists, dossiers, the permit gate, credit status.
+
+``register(app)`` adds them to the ``insutrace`` command line::
+
+    insutrace backtrace (--wall P/S | --building B | --label URI | --batch B | --incident I)
+    insutrace recall-list BATCH
+    insutrace dossier (subject as above) -o FILE.json [--html FILE] [--pdf FILE]
+    insutrace verify-dossier FILE [--vkey KEY | --vkey-file PATH]    no network, no database
+    insutrace gate evaluate PROJECT STAGE [--on YYYY-MM-DD] [--policy NAME]
+    insutrace credit status CODE-OR-NAME [--on YYYY-MM-DD]
+    insutrace credit proposals [--on YYYY-MM-DD] [--policy NAME]
+
+Every command but ``verify-dossier`` reads the ledger named by the global options; all of
+them print JSON (UTF-8) on stdout and report ledger errors as one line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+import typer
+
+from insutrace.trace.backtrace import (
+    Trace,
+    recall_list,
+    trace_batch,
+    trace_building,
+    trace_incident,
+    trace_label,
+    trace_section,
+)
+from insutrace.trace.clock import SystemClock
+from insutrace.trace.domain.credit import credit_proposals, credit_status
+from insutrace.trace.domain.fields import local_date
+from insutrace.trace.dossier import build_dossier, load_dossier, render_html, verify_dossier
+from insutrace.trace.errors import MalformedInput
+from insutrace.trace.gate import STAGES, Stage, evaluate
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.policy import load_policy
+from insutrace.trace.store import Store, Tx
+
+__all__ = ["COMMANDS", "credit_app", "gate_app", "register"]
+
+
+class _State(Protocol):
+    """What the commands use of ``insutrace.cli.main.State`` (``ctx.obj``)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    def ledger(self) -> Ledger: ...
+
+
+def _state(ctx: typer.Context) -> _State:
+    state: _State = ctx.obj
+    return state
+
+
+def _print(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+
+def _day(text: str | None) -> date:
+    if text is None:
+        return local_date(SystemClock().now())
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise MalformedInput(f"--on: expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+Wall = Annotated[str | None, typer.Option("--wall", help="A wall section: PROJECT/SECTION.")]
+Building = Annotated[str | None, typer.Option("--building", help="A building id.")]
+Label = Annotated[str | None, typer.Option("--label", help="A label's GS1 Digital Link URI.")]
+Batch = Annotated[str | None, typer.Option("--batch", help="A batch id: GTIN14.LOT.")]
+Incident = Annotated[str | None, typer.Option("--incident", help="An incident id.")]
+Upstream = Annotated[
+    bool, typer.Option("--upstream-only", help="Leave out the recall lists (downstream).")
+]
+
+
+def _trace(
+    tx: Tx,
+    wall: str | None,
+    building: str | None,
+    label: str | None,
+    batch: str | None,
+    incident: str | None,
+    upstream_only: bool,
+) -> Trace:
+    given = [x for x in (wall, building, label, batch, incident) if x]
+    if len(given) != 1:
+        raise MalformedInput("name exactly one of --wall, --building, --label, --batch, --incident")
+    down = not upstream_only
+    if wall:
+        project, _, section = wall.partition("/")
+        if not section:
+            raise MalformedInput(f"--wall: expected PROJECT/SECTION, got {wall!r}")
+        return trace_section(tx, project, section, downstream=down)
+    if building:
+        return trace_building(tx, building, downstream=down)
+    if label:
+        return trace_label(tx, label)
+    if batch:
+        return trace_batch(tx, batch)
+    assert incident is not None
+    return trace_incident(tx, incident, downstream=down)
+
+
+def backtrace(
+    ctx: typer.Context,
+    wall: Wall = None,
+    building: Building = None,
+    label: Label = None,
+    batch: Batch = None,
+    incident: Incident = None,
+    upstream_only: Upstream = False,
+) -> None:
+    """Back-trace a wall, building, label, batch or incident: upstream chain and recall list."""
+    with _state(ctx).store.read() as tx:
+        found = _trace(tx, wall, building, label, batch, incident, upstream_only).to_json()
+    _print(found)
+
+
+def recall(ctx: typer.Context, batch: Annotated[str, typer.Argument(help="GTIN14.LOT")]) -> None:
+    """Every project, wall and holder a batch reached (the recall list)."""
+    with _state(ctx).store.read() as tx:
+        _print(recall_list(tx, batch))
+
+
+def dossier(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The dossier JSON file.")],
+    wall: Wall = None,
+    building: Building = None,
+    label: Label = None,
+    batch: Batch = None,
+    incident: Incident = None,
+    upstream_only: Upstream = False,
+    html: Annotated[Path | None, typer.Option(help="Also write printable HTML here.")] = None,
+    pdf: Annotated[Path | None, typer.Option(help="Also write a PDF here.")] = None,
+) -> None:
+    """Export a dossier: the back-trace with every cited entry proven against one checkpoint."""
+    state = _state(ctx)
+    with state.store.read() as tx:
+        found = _trace(tx, wall, building, label, batch, incident, upstream_only).to_json()
+    made = build_dossier(state.ledger(), found)
+    output.write_text(json.dumps(made, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    if html is not None:
+        html.write_text(render_html(made), encoding="utf-8")
+    if pdf is not None:
+        from insutrace.labels.dossier_pdf import render_dossier_pdf
+
+        pdf.write_bytes(render_dossier_pdf(made))
+    sys.stderr.write(
+        f"wrote {output}: {len(made['entries'])} entries proven against checkpoint size "
+        f"{made['log']['checkpoint'].split(chr(10))[1]}\n"
+    )
+
+
+def verify_dossier_command(
+    file: Annotated[Path, typer.Argument(help="A dossier JSON file.")],
+    vkey: Annotated[str | None, typer.Option(help="The log's verifier key to pin.")] = None,
+    vkey_file: Annotated[
+        Path | None, typer.Option(help="A file holding the log's verifier key (log.vkey).")
+    ] = None,
+) -> None:
+    """Check a dossier offline: checkpoint signature, inclusion proofs, entry signatures."""
+    if vkey_file is not None:
+        vkey = vkey_file.read_text(encoding="utf-8").strip()
+    check = verify_dossier(load_dossier(file.read_bytes()), vkey=vkey)
+    subject = check.subject
+    print(
+        f"ok: {check.entries} entries ({check.cited} cited) proven against checkpoint "
+        f"{check.origin} size {check.checkpoint_size} root {check.root.hex()}; "
+        f"subject {subject.get('kind')} {subject.get('id')}"
+    )
+    for note in check.notes:
+        sys.stderr.write(f"note: {note}\n")
+
+
+gate_app = typer.Typer(
+    help="The permit gate (消防设计审查, 施工许可, 消防验收).", no_args_is_help=True
+)
+
+
+@gate_app.command("evaluate")
+def gate_evaluate(
+    ctx: typer.Context,
+    project: Annotated[str, typer.Argument(help="Project id.")],
+    stage: Annotated[str, typer.Argument(help=" | ".join(STAGES))],
+    on: Annotated[str | None, typer.Option(help="Decision date (default: today, CST).")] = None,
+    policy: Annotated[
+        str | None, typer.Option(help="Jurisdiction policy (default: the project's).")
+    ] = None,
+) -> None:
+    """Evaluate a project at a stage: pass or refuse, with every rule, clause and entry."""
+    if stage not in {s.value for s in STAGES}:
+        raise MalformedInput(f"stage: expected one of {', '.join(STAGES)}, got {stage!r}")
+    chosen = load_policy(policy) if policy else None
+    with _state(ctx).store.read() as tx:
+        found = evaluate(tx, project, Stage(stage), on=_day(on), policy=chosen)
+    _print(found.to_json())
+
+
+credit_app = typer.Typer(
+    help="Credit listings (失信名单): status and proposals.", no_args_is_help=True
+)
+
+
+@credit_app.command("status")
+def credit_status_command(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="Unified social credit code, or part of a name.")],
+    on: Annotated[str | None, typer.Option(help="Date (default: today, CST).")] = None,
+) -> None:
+    """Current status and history of a subject, by credit code or name."""
+    with _state(ctx).store.read() as tx:
+        _print(credit_status(tx, query, _day(on)))
+
+
+@credit_app.command("proposals")
+def credit_proposals_command(
+    ctx: typer.Context,
+    on: Annotated[str | None, typer.Option(help="Date (default: today, CST).")] = None,
+    policy: Annotated[
+        str, typer.Option(help="Policy with the lab threshold.")
+    ] = "cn-national-2025",
+) -> None:
+    """Subjects flagged for the regulator's review (never listed automatically)."""
+    with _state(ctx).store.read() as tx:
+        _print(credit_proposals(tx, _day(on), load_policy(policy)))
+
+
+COMMANDS = ("backtrace", "recall-list", "dossier", "verify-dossier", "gate", "credit")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the investigation commands (:data:`COMMANDS`) to the ``insutrace`` app."""
+    app.command("backtrace")(backtrace)
+    app.command("recall-list")(recall)
+    app.command("dossier")(dossier)
+    app.command("verify-dossier")(verify_dossier_command)
+    app.add_typer(gate_app, name="gate")
+    app.add_typer(credit_app, name="credit")
