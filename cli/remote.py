@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import sys
@@ -197,8 +198,6 @@ def serve(
     """Serve the HTTP API (OpenAPI docs at /docs): migrate the schema, then run uvicorn."""
     import os
 
-    import uvicorn
-
     from insutrace.api.app import build_services
 
     settings = _settings(ctx)
@@ -211,14 +210,38 @@ def serve(
     os.environ["INSUTRACE_HOME"] = str(settings.home)
     os.environ["INSUTRACE_DATABASE_URL"] = settings.database_url
     err.print(f"serving {settings.database_url} on http://{host}:{port} ({workers} worker(s))")
-    uvicorn.run(
+    run_uvicorn(host, port, workers)
+
+
+def run_uvicorn(host: str, port: int, workers: int) -> None:
+    """uvicorn with ``workers`` processes on one listening socket with TCP_NODELAY.
+
+    uvicorn's worker processes accept on a socket the parent bound, and asyncio sets
+    TCP_NODELAY only on sockets it creates itself: responses (headers, then body) then
+    wait ~40 ms for delayed ACKs (Nagle). Linux copies the option from the listening
+    socket to every accepted one, so it is set there."""
+    import socket
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
         "insutrace.api.app:app_from_env",
         factory=True,
         host=host,
         port=port,
         workers=workers,
         log_level="warning",
+        access_log=False,
     )
+    server = uvicorn.Server(config)
+    if workers <= 1:
+        server.run()
+        return
+    sock = config.bind_socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[sock]).run()
 
 
 @db_app.command("upgrade")

@@ -186,9 +186,9 @@ def server(settings: Settings, workers: int) -> Iterator[str]:
         "INSUTRACE_ORIGIN": ORIGIN,
     }
     cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", "insutrace.api.app:app_from_env",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--log-level", "warning", "--no-access-log",
+        sys.executable, "-m", "insutrace.cli", "--home", str(settings.home),
+        "--db", settings.database_url,
+        "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -213,7 +213,7 @@ def server(settings: Settings, workers: int) -> Iterator[str]:
 
 
 def drive(
-    url: str, n: int, signer: Signer, token: str, quota: int, stop: float, stats: Stats
+    url: str, n: int, signer: Signer, token: str, quota: int, stop: float, stats: Stats, every: int
 ) -> None:
     with Client(url, token=token, signer=signer, retries=50, timeout=60) as client:
         for k in range(quota):
@@ -223,7 +223,7 @@ def drive(
             t0 = time.perf_counter()
             ack, outcome = None, "2xx"
             try:
-                if k % 5 == 4:
+                if every and k % every == every - 1:
                     receipt = client.append("product.register", payload)
                 else:
                     receipt = client.write("product.register", payload)
@@ -268,7 +268,10 @@ def run_backend(name: str, url: str, home: Path, args: argparse.Namespace) -> di
         stop = time.monotonic() + args.seconds
         start = time.perf_counter()
         threads = [
-            threading.Thread(target=drive, args=(base, n, s, t, quota, stop, stats))
+            threading.Thread(
+                target=drive,
+                args=(base, n, s, t, quota, stop, stats, args.client_signed_every),
+            )
             for n, (s, t) in enumerate(parties)
         ]
         for t in threads:
@@ -297,6 +300,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, help="total HTTP requests (upper bound)")
     parser.add_argument("--seconds", type=float, help="time bound of the HTTP phase")
     parser.add_argument("--library", type=int, help="appends for the library-level rate")
+    parser.add_argument(
+        "--client-signed-every", type=int, default=5, help="every k-th request signed locally"
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args()
     small = {"workers": 2, "clients": 4, "requests": 200, "seconds": 20.0, "library": 200}
