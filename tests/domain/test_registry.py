@@ -172,3 +172,12 @@ def test_production_date_is_judged_at_the_entry_time(world: World, clock: FixedC
     clock.tick(timedelta(days=30))
     row = batch_row(world, world.batch(world.product(), production_date="2026-12-10"))
     assert row["production_date"] == "2026-12-10" and B1 in row["declared"]["label"]
+
+
+def test_org_update_is_for_the_root_and_checks_the_cma(world: World) -> None:
+    renewal = {"id": world.id("lab"), "lab": {"cma": "190002280001"}}
+    with pytest.raises(Forbidden, match="root authority"):
+        world.add("org.update", renewal, world["lab"])
+    with pytest.raises(RuleViolation, match="not on 2026-11-22") as err:
+        world.add("org.update", renewal, world.root)
+    assert err.value.rule == "org.cma_valid"

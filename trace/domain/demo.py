@@ -180,7 +180,11 @@ class _Demo:
     # -- identifiers ------------------------------------------------------------
 
     def uscc(self, region: str, organ: bool = False) -> str:
-        body = "MA" + "".join(self.rng.choice(_ORG_CODE_CHARS) for _ in range(6))
+        """A GB 32100 code: companies (91) have an "MA…" organisation code, organs (11) digits."""
+        if organ:
+            body = "".join(self.rng.choice("0123456789") for _ in range(8))
+        else:
+            body = "MA" + "".join(self.rng.choice(_ORG_CODE_CHARS) for _ in range(6))
         org_code = body + _gb11714_check(body)
         first17 = ("11" if organ else "91") + region + org_code
         code = first17 + uscc_check_char(first17)
@@ -452,7 +456,7 @@ class _Demo:
     # -- projects -----------------------------------------------------------------
 
     def project(self, label: str, owner: str, contractor: str, supervisor: str, **fields: Any) -> str:  # fmt: skip
-        project_id = fields.pop("id")
+        project_id = str(fields.pop("id"))
         payload = {
             "id": project_id,
             "contractor": self.id(contractor),
@@ -462,7 +466,7 @@ class _Demo:
         }
         self.add("project.register", payload, owner)
         self.out.projects[label] = project_id
-        self.out.buildings[label] = payload.get("building", project_id)
+        self.out.buildings[label] = str(payload.get("building", project_id))
         return project_id
 
     def brief(self, project: str, contractor: str) -> None:
