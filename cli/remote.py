@@ -27,6 +27,7 @@ from typing import Annotated, Any, get_type_hints
 
 import typer
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
 from insutrace.trace.errors import MalformedInput
 from insutrace.trace.keys import Signer, load_signer
@@ -209,7 +210,8 @@ def serve(
         _seed_demo(settings)
     os.environ["INSUTRACE_HOME"] = str(settings.home)
     os.environ["INSUTRACE_DATABASE_URL"] = settings.database_url
-    err.print(f"serving {settings.database_url} on http://{host}:{port} ({workers} worker(s))")
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    err.print(f"serving {shown} on http://{host}:{port} ({workers} worker(s))")
     run_uvicorn(host, port, workers)
 
 
