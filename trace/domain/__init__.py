@@ -66,7 +66,7 @@ batch.recall               manufacturer,   batch, reason (failed_retest | fraud)
                            regulator,      (<project>|<sample>) | decision {number,
                            investigator    document}, note?
 entry.correct              the record's    corrects (seq), target {kind, id}, reason,
-                           author          set {field: value}
+                           author          set {field: value} (fields: corrections.CORRECTABLE)
 credit.authorize           root            authority (USCC), lists[] (issue 6, :mod:`.credit`)
 credit.list                authorised      subject, subject_name?, list, policy {id, version},
                            authority       decision {number, date, document}, min_date,

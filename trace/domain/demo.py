@@ -76,6 +76,17 @@ _GB11714_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 _ORG_CODE_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
+# product key -> manufacturer key; GS1 item reference; (name, type, core, polymer, thermoset,
+# product standard)
+_ITEMS = {"xps": "xps", "eps": "xps", "rockwool": "rockwool", "pir": "panels", "glasswool": "glasswool"}  # fmt: skip
+_ITEM_REFS = {"xps": 101, "eps": 205, "rockwool": 15, "pir": 3100, "glasswool": 48}
+_PRODUCTS: dict[str, tuple[str, str, str | None, str, bool, str]] = {
+    "xps": ("B1级挤塑聚苯乙烯泡沫塑料板 XPS-X250", "xps", None, "polystyrene", False, "GB/T 10801.2-2018"),
+    "eps": ("B1级石墨模塑聚苯板 GEPS-033", "eps", None, "polystyrene", False, "GB/T 10801.1-2021"),
+    "rockwool": ("外墙外保温用岩棉板 TR15", "rock_wool", None, "inorganic", False, "GB/T 25975-2018"),
+    "pir": ("冷库用聚异氰脲酸酯(PIR)夹芯板 PIR-150", "composite_panel", "pir", "polyisocyanurate", True, "GB/T 23932-2009"),
+    "glasswool": ("离心玻璃棉板 GW-48", "glass_wool", None, "inorganic", False, "GB/T 13350-2017"),
+}  # fmt: skip
 _DECLARED = {
     "xps": ("B1(B-s1,d0,t1)", "0.030", "32"),
     "eps": ("B1(C-s2,d0,t1)", "0.033", "20"),
@@ -141,6 +152,7 @@ class _Demo:
         self.orgs: dict[str, _Org] = {}
         self.out = DemoOutcome()
         self.docs = 0
+        self.gtins: dict[str, str] = {}
         self._serial = self.rng.randint(100, 600)
 
     def serial(self) -> int:
@@ -295,71 +307,20 @@ class _Demo:
 
     def products(self) -> None:
         self.day(3)
-        company = {
-            k: f"{self.rng.randint(10000, 99999)}"
-            for k in ("xps", "rockwool", "panels", "glasswool")
-        }
-        self.gtins = {
-            "xps": self.gtin(company["xps"], 101),
-            "eps": self.gtin(company["xps"], 205),
-            "rockwool": self.gtin(company["rockwool"], 15),
-            "pir": self.gtin(company["panels"], 3100),
-            "glasswool": self.gtin(company["glasswool"], 48),
-        }
-        self.product(
-            "xps",
-            "xps",
-            "B1级挤塑聚苯乙烯泡沫塑料板 XPS-X250",
-            "xps",
-            None,
-            "polystyrene",
-            False,
-            "GB/T 10801.2-2018",
-        )
-        self.product(
-            "xps",
-            "eps",
-            "B1级石墨模塑聚苯板 GEPS-033",
-            "eps",
-            None,
-            "polystyrene",
-            False,
-            "GB/T 10801.1-2021",
-        )
-        self.product(
-            "rockwool",
-            "rockwool",
-            "外墙外保温用岩棉板 TR15",
-            "rock_wool",
-            None,
-            "inorganic",
-            False,
-            "GB/T 25975-2018",
-        )
-        self.product(
-            "panels",
-            "pir",
-            "冷库用聚异氰脲酸酯(PIR)夹芯板 PIR-150",
-            "composite_panel",
-            "pir",
-            "polyisocyanurate",
-            True,
-            "GB/T 23932-2009",
-        )
-        self.product("glasswool", "glasswool", "离心玻璃棉板 GW-48", "glass_wool", None, "inorganic", False, "GB/T 13350-2017")  # fmt: skip
-
-    def product(self, maker: str, key: str, name: str, kind: str, core: str | None, polymer: str, thermoset: bool, standard: str) -> None:  # fmt: skip
-        payload: dict[str, Any] = {
-            "gtin": self.gtins[key],
-            "name": name,
-            "type": kind,
-            "polymer": polymer,
-            "thermosetting": thermoset,
-            "standard": standard,
-        }
-        if core:
-            payload["core"] = core
-        self.add("product.register", payload, maker)
+        company = {k: f"{self.rng.randint(10000, 99999)}" for k in _ITEMS.values()}
+        self.gtins = {key: self.gtin(company[maker], _ITEM_REFS[key]) for key, maker in _ITEMS.items()}  # fmt: skip
+        for key, (name, kind, core, polymer, thermoset, standard) in _PRODUCTS.items():
+            payload: dict[str, Any] = {
+                "gtin": self.gtins[key],
+                "name": name,
+                "type": kind,
+                "polymer": polymer,
+                "thermosetting": thermoset,
+                "standard": standard,
+            }
+            if core:
+                payload["core"] = core
+            self.add("product.register", payload, _ITEMS[key])
 
     def batch(self, label: str, maker: str, key: str, qty: str) -> str:
         lot = f"{self.today.replace('-', '')[2:]}-{self.serial():03d}"

@@ -231,15 +231,8 @@ def _location(p: Reader) -> dict[str, str]:
     return {k: loc.text(k) for k in ("province", "city", "address")}
 
 
-def register_project(ctx: Context) -> None:
-    """project.register, by the owner; each section's designed class meets the policy."""
-    owner = acting_org(ctx, Role.BUILDING_OWNER)
-    p = reader(ctx)
-    project_id = p.ident("id")
-    if ctx.kv.get("project", project_id) is not None:
-        raise RuleViolation("project.unique", f"project {project_id} is already registered")
-    contractor = require_org(ctx, p.text("contractor", max_len=18), Role.CONTRACTOR)
-    supervisor = require_org(ctx, p.text("supervisor", max_len=18), Role.SUPERVISOR)
+def _design_gate(p: Reader) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(policy ref, design, sections): every section's designed class meets the policy."""
     ref = p.obj("policy")
     policy_ref = {"id": ref.text("id", max_len=60), "version": ref.text("version", max_len=20)}
     policy = policy_of(policy_ref)
@@ -252,6 +245,23 @@ def register_project(ctx: Context) -> None:
         if pos in POSITIONS
     }
     sections = {s.ident("id"): _section(s, required, design) for s in readers}
+    requirements = {
+        "required": {pos: _requirement_row(req) for pos, req in required.items()},
+        "measures_required": _measures(required),
+    }
+    return policy_ref, design, {"sections": sections, **requirements}
+
+
+def register_project(ctx: Context) -> None:
+    """project.register, by the owner; each section's designed class meets the policy."""
+    owner = acting_org(ctx, Role.BUILDING_OWNER)
+    p = reader(ctx)
+    project_id = p.ident("id")
+    if ctx.kv.get("project", project_id) is not None:
+        raise RuleViolation("project.unique", f"project {project_id} is already registered")
+    contractor = require_org(ctx, p.text("contractor", max_len=18), Role.CONTRACTOR)
+    supervisor = require_org(ctx, p.text("supervisor", max_len=18), Role.SUPERVISOR)
+    policy_ref, design, judged = _design_gate(p)
     permit, below_quota = _permit(p)
     project = {
         "id": project_id,
@@ -266,9 +276,7 @@ def register_project(ctx: Context) -> None:
         "below_quota": below_quota,
         "filing": None,
         "building": _building(ctx, p, project_id, owner["uscc"]),
-        "required": {pos: _requirement_row(req) for pos, req in required.items()},
-        "sections": sections,
-        "measures_required": _measures(required),
+        **judged,
         "briefings": {},
         "accepted": {},
         "status": "registered",
