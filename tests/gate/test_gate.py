@@ -9,6 +9,7 @@ import pytest
 
 from insutrace.trace.errors import Forbidden
 from insutrace.trace.gate import DEFAULT_RULES, Outcome, decisions
+from insutrace.trace.policy import load_policy
 
 from .conftest import (
     DOC,
@@ -253,3 +254,20 @@ def test_the_decision_must_state_the_evaluation(world: GateWorld) -> None:
     with world.ledger.store.read() as tx:
         row = decisions(tx, project)["fire_acceptance"]
     assert row["latest"]["outcome"] == "pass" and len(row["decisions"]) == 2
+
+
+def test_a_jurisdiction_policy_overrides_a_gate_rule(world: GateWorld, short_tmp: Path) -> None:
+    def provincial(data: dict[str, Any]) -> None:
+        data["jurisdiction"] = "CN-JS"
+        data["rules"].append(
+            {"id": "gate.credit.contractor", "clause": "江苏省住建厅 (provincial rule)",
+             "confidence": "U", "values": {"fire_design_review": True}}
+        )  # fmt: skip
+
+    policy = load_policy(edited_policy(short_tmp, "js.1", provincial))
+    project = world.project()
+    world.listing("contractor", "mohurd_bad_record")
+    found = world.evaluate(project, "fire_design_review", policy=policy)
+    assert found.refused_rules == ["gate.credit.contractor"]
+    assert found.reasons[0].clause == "江苏省住建厅 (provincial rule)"
+    assert world.evaluate(project, "fire_design_review").outcome == Outcome.PASS
