@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -232,6 +233,98 @@ def rebuild(ctx: typer.Context) -> None:
     out.print(f"projections rebuilt: digest {after} ({same} before)")
     if after != before:
         raise typer.Exit(1)
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """Create a ledger on an empty database and fill it with the generated demo scenario:
+    organisations, products, batches, reports, custody, a high-rise residence, a cold store,
+    an indoor ice rink, a small filed project, existing buildings, a recalled batch."""
+    state: State = ctx.obj
+    if state.store_size() > 0:
+        raise fail(f"{state.settings.database_url} is not empty; the demo needs a new database")
+    remote._seed_demo(state.settings)
+    out.print(f"demo ledger ready in {state.settings.database_url}")
+
+
+@app.command("export-epcis")
+def export_epcis_cmd(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Argument(help="Where to write the EPCIS 2.0 JSON-LD document.")],
+    ref: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ref",
+            help="Entries under a ref, e.g. batch:<id>, project:<id>, org:<uscc> (repeatable).",
+        ),
+    ] = None,
+    type_: Annotated[
+        list[str] | None, typer.Option("--type", help="Only these entry types (repeatable).")
+    ] = None,
+    start: Annotated[int, typer.Option("--from", help="First entry index.")] = 0,
+    stop: Annotated[int | None, typer.Option("--to", help="Stop before this entry index.")] = None,
+    schema: Annotated[
+        Path | None, typer.Option(help="Validate against this EPCIS JSON Schema first.")
+    ] = None,
+) -> None:
+    """Write a selection of the ledger as an EPCIS 2.0 JSON-LD document."""
+    from insutrace.trace.epcis import export_epcis, validate_epcis
+
+    state: State = ctx.obj
+    doc = export_epcis(
+        state.ledger(),
+        refs=ref or (),
+        types=type_ or (),
+        start=start,
+        stop=stop,
+        resolver=state.settings.resolver,
+    )
+    if schema is not None:
+        problems = validate_epcis(doc, json.loads(schema.read_text(encoding="utf-8")))
+        if problems:
+            raise fail(
+                f"EPCIS document does not validate: {problems[0]} ({len(problems)} problems); nothing was written"
+            )
+    output.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    events = len(doc.get("epcisBody", {}).get("eventList", []))
+    out.print(f"wrote {events} EPCIS events to {output}")
+
+
+def _query(ctx: typer.Context, fn: Callable[..., Any], key: str) -> None:
+    state: State = ctx.obj
+    with state.store.read() as tx:
+        result = fn(tx, key)
+    sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+
+
+@app.command("recall-notice")
+def recall_notice_cmd(
+    ctx: typer.Context, batch: Annotated[str, typer.Argument(help="Batch id.")]
+) -> None:
+    """A batch's current holders, what is in transit and the walls it went into (JSON)."""
+    from insutrace.trace.domain.queries import recall_notice
+
+    _query(ctx, recall_notice, batch)
+
+
+@app.command("balance")
+def balance_cmd(
+    ctx: typer.Context, batch: Annotated[str, typer.Argument(help="Batch id.")]
+) -> None:
+    """A batch's mass balance: produced = held + in transit + installed + sampled + destroyed."""
+    from insutrace.trace.domain.queries import mass_balance
+
+    _query(ctx, mass_balance, batch)
+
+
+@app.command("walls")
+def walls_cmd(
+    ctx: typer.Context, building: Annotated[str, typer.Argument(help="Building id.")]
+) -> None:
+    """The wall identification record of a building, façade by façade (JSON)."""
+    from insutrace.trace.domain.queries import wall_identification
+
+    _query(ctx, wall_identification, building)
 
 
 from insutrace.cli import remote  # noqa: E402  (serve, db, account, remote: issue 4)

@@ -20,7 +20,7 @@ import inspect
 import json
 import sys
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
@@ -151,8 +151,14 @@ def _seed_demo(settings: Settings) -> None:
     account (tokens in INSUTRACE_HOME/demo-tokens.json), its demo-only key file in
     INSUTRACE_HOME/keys/demo/ and, with a master key, a server-held copy of that key."""
     from insutrace.api.accounts import ROLES, AccountStore, KeyVault
+    from insutrace.api.app import build_services
+
+    services = build_services(settings)  # migrates the schema
+    services.accounts.close()
+    services.ledger.store.close()
+    from insutrace.trace.clock import FixedClock
     from insutrace.trace.domain import HANDLERS
-    from insutrace.trace.domain.demo import build_demo
+    from insutrace.trace.domain.demo import DEFAULT_START, build_demo
     from insutrace.trace.keys import save_signer
     from insutrace.trace.ledger import Ledger
     from insutrace.trace.note import NoteSigner
@@ -162,8 +168,13 @@ def _seed_demo(settings: Settings) -> None:
     store = open_store(settings.database_url)
     accounts = AccountStore(settings.database_url)
     try:
-        ledger = Ledger(store, log_signer=NoteSigner(log.actor, log.private_key), handlers=HANDLERS)
-        ledger.initialize(root, origin=log.actor)
+        # genesis is dated just before the demo's fixed timeline, so the log reads in order
+        genesis_clock = FixedClock(DEFAULT_START - timedelta(days=1))
+        signer = NoteSigner(log.actor, log.private_key)
+        Ledger(store, log_signer=signer, handlers=HANDLERS, clock=genesis_clock).initialize(
+            root, origin=log.actor
+        )
+        ledger = Ledger(store, log_signer=signer, handlers=HANDLERS)
         outcome = build_demo(ledger, root)
         ledger.checkpoint()
         tokens = {"root": accounts.create_account("root", "authority", "Root authority")[1]}

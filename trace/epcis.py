@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .entry import Entry
+from .errors import NotFound
 from .identifiers import build_digital_link
 from .ledger import Ledger
 from .merkle import leaf_hash
@@ -456,6 +457,8 @@ def export_epcis(
             if kind in SKIPPED or (kinds and kind not in kinds):
                 continue
             events.append(_event_of(tx, seq, data, u))
+        if size == 0:
+            raise NotFound("the log is empty: nothing to export")
         created = events[-1]["recordTime"] if events else Entry.from_bytes(tx.entries(0, 1)[0]).time
     return {
         "@context": CONTEXT,

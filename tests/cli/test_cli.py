@@ -15,6 +15,7 @@ from insutrace.trace.proof import TlogProof
 from insutrace.trace.store import open_store
 
 runner = CliRunner()
+REPO = Path(__file__).resolve().parents[2]
 ORIGIN = "cli.insutrace.local/ledger"
 SIZE = 300
 
@@ -91,3 +92,24 @@ def test_verify_names_tampered_entry(home: Path) -> None:
         db.execute("UPDATE log_entry SET body = ? WHERE seq = 0", (body.replace(b"Root", b"Fake"),))
     out = run(home, "verify", code=1)
     assert "entry 0" in out
+
+
+def test_demo_then_verify_epcis_rebuild(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    assert "demo ledger ready" in run(home, "demo")
+    assert "is not empty" in run(home, "demo", code=1)
+    assert "chain and signatures verified" in run(home, "verify")
+    out = run(
+        home,
+        "export-epcis",
+        str(tmp_path / "all.jsonld"),
+        "--schema",
+        str(REPO.parent / "shared/data/epcis-2.0/EPCIS-JSON-Schema.json"),
+    )
+    assert "EPCIS events" in out
+    assert "identical to before" in run(home, "rebuild")
+
+
+def test_export_epcis_of_empty_ledger_is_one_line(home: Path, tmp_path: Path) -> None:
+    out = run(home, "export-epcis", str(tmp_path / "x.jsonld"), "--type", "batch.register")
+    assert "wrote 0 EPCIS events" in out
