@@ -15,5 +15,8 @@ echo "== import contracts"
 PYTHONPATH=.build/shim lint-imports --no-cache | tail -n 1
 echo "== pytest (SQLite and PostgreSQL)"
 pytest "$@"
-echo "== benchmarks (small sizes; full sizes: python scripts/bench.py)"
+echo "== benchmarks (small sizes; full sizes: run each script without --small)"
 python scripts/bench.py --small
+python scripts/bench_labels.py --small
+python scripts/bench_backtrace.py --small
+python scripts/loadtest.py --small
