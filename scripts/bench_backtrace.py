@@ -12,17 +12,21 @@ re-tests and installations; plus one "hot" batch installed in 1,000 walls (10 pr
 
     python scripts/bench_backtrace.py              10^6 entries (SQLite; tens of minutes)
     python scripts/bench_backtrace.py --small      ~20,000 entries (CI; seconds)
-    python scripts/bench_backtrace.py --entries N --db postgresql://…
+    python scripts/bench_backtrace.py --pg         PostgreSQL (INSUTRACE_TEST_PG_URL, own schema)
+    python scripts/bench_backtrace.py --entries N --db sqlite:///…
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import random
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +42,7 @@ from insutrace.trace.note import NoteSigner
 from insutrace.trace.store import open_store
 
 ORIGIN = "bench.insutrace.local/backtrace"
+PG_URL = os.environ.get("INSUTRACE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 TODAY = "2026-11-22"
 DOC = "ab" * 32
@@ -285,32 +290,56 @@ def measure(ledger: Ledger, hot: str, walls: list[tuple[str, str]], samples: int
           f"one wall's trace: {len(traced['nodes'])} nodes, {len(traced['entries'])} entries")  # fmt: skip
 
 
+@contextlib.contextmanager
+def pg_schema() -> Iterator[str]:
+    """A throw-away schema in the test database (INSUTRACE_TEST_PG_URL), dropped after."""
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{name}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def run(url: str, target: int, samples: int) -> None:
+    store = open_store(url)
+    try:
+        clock = FixedClock(START)
+        log = NoteSigner(ORIGIN, signer(ORIGIN).private_key)
+        ledger = Ledger(store, log_signer=log, handlers=HANDLERS, clock=clock)
+        root = signer("root")
+        ledger.initialize(root, origin=ORIGIN)
+        started = time.perf_counter()
+        hot, walls = build(ledger, Scenario(root), target)
+        elapsed = time.perf_counter() - started
+        size = ledger.size()
+        print(f"built {size:,} entries in {elapsed:,.1f} s ({size / elapsed:,.0f} entries/s) "
+              f"on {store.url.split(':', 1)[0]}")  # fmt: skip
+        measure(ledger, hot, walls, samples)
+    finally:
+        store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="CI size (~20,000 entries)")
     parser.add_argument("--entries", type=int, help="log size to build")
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--pg", action="store_true", help="a throw-away PostgreSQL schema")
     parser.add_argument("--samples", type=int, default=200, help="walls to back-trace")
     args = parser.parse_args()
     target = args.entries or (20_000 if args.small else 1_000_000)
+    if args.pg:
+        with pg_schema() as url:
+            run(url, target, args.samples)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.db or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        store = open_store(url)
-        try:
-            clock = FixedClock(START)
-            log = NoteSigner(ORIGIN, signer(ORIGIN).private_key)
-            ledger = Ledger(store, log_signer=log, handlers=HANDLERS, clock=clock)
-            root = signer("root")
-            ledger.initialize(root, origin=ORIGIN)
-            started = time.perf_counter()
-            hot, walls = build(ledger, Scenario(root), target)
-            elapsed = time.perf_counter() - started
-            size = ledger.size()
-            print(f"built {size:,} entries in {elapsed:,.1f} s ({size / elapsed:,.0f} entries/s) "
-                  f"on {store.url.split(':', 1)[0]}")  # fmt: skip
-            measure(ledger, hot, walls, args.samples)
-        finally:
-            store.close()
+        run(args.db or f"sqlite:///{Path(tmp) / 'bench.db'}", target, args.samples)
 
 
 if __name__ == "__main__":
