@@ -586,35 +586,33 @@ def _entries_table(dossier: dict[str, Any]) -> str:
     return _table(head, rows)
 
 
+def _summary_table(dossier: dict[str, Any]) -> str:
+    e = html.escape
+    note = dossier["log"]["checkpoint"]
+    lines = note[: note.rfind("\n\n")].split("\n")
+    subject, log = dossier["subject"], dossier["log"]
+    rows = [
+        [_h("追溯对象", "Subject"), f"{e(subject['kind'])}: <code>{e(subject['id'])}</code>"],
+        [_h("生成时间", "Created"), e(dossier["created"])],
+        [_h("日志", "Log"), f"<code>{e(log['origin'])}</code>"],
+        [_h("日志公钥", "Log verifier key"), f"<code>{e(log['vkey'])}</code>"],
+        [_h("检查点", "Checkpoint"), f"size {e(lines[1])}, root <code>{e(lines[2])}</code>"],
+    ]
+    return _table([("项目", "Item"), ("内容", "Value")], rows)
+
+
 def render_html(dossier: dict[str, Any]) -> str:
     """A printable bilingual HTML page: subject, checkpoint, chain drawing, upstream records,
     the recall list, and every proven entry."""
     e = html.escape
-    note = dossier["log"]["checkpoint"]
-    body_lines = note[: note.rfind("\n\n")].split("\n")
-    subject = dossier["subject"]
+    title = dossier["title"]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="zh-CN"><head><meta charset="utf-8">',
-        f"<title>{e(dossier['title']['zh'])} {e(dossier['title']['en'])}</title>",
+        f"<title>{e(title['zh'])} {e(title['en'])}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>{_h(dossier['title']['zh'], dossier['title']['en'])}</h1>",
-        _table(
-            [("项目", "Item"), ("内容", "Value")],
-            [
-                [
-                    _h("追溯对象", "Subject"),
-                    f"{e(subject['kind'])}: <code>{e(subject['id'])}</code>",
-                ],
-                [_h("生成时间", "Created"), e(dossier["created"])],
-                [_h("日志", "Log"), f"<code>{e(dossier['log']['origin'])}</code>"],
-                [_h("日志公钥", "Log verifier key"), f"<code>{e(dossier['log']['vkey'])}</code>"],
-                [
-                    _h("检查点", "Checkpoint"),
-                    f"size {e(body_lines[1])}, root <code>{e(body_lines[2])}</code>",
-                ],
-            ],
-        ),
+        f"<h1>{_h(title['zh'], title['en'])}</h1>",
+        _summary_table(dossier),
         f"<h2>{_h('追溯链', 'Chain')}</h2>",
         f'<div class="chain">{render_svg(dossier["trace"])}</div>',
         f"<h2>{_h('上游记录', 'Upstream records')}</h2>",
@@ -629,7 +627,7 @@ def render_html(dossier: dict[str, Any]) -> str:
         '<span class="en">Every cited entry carries a Merkle inclusion proof against the one '
         "signed checkpoint above; check it offline with "
         "<code>insutrace verify-dossier FILE --vkey KEY</code>.</span></p>",
-        f"<pre><code>{e(note)}</code></pre>",
+        f"<pre><code>{e(dossier['log']['checkpoint'])}</code></pre>",
         "</body></html>",
     ]
     return "\n".join(parts)

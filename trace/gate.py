@@ -48,7 +48,7 @@ from .actors import Context
 from .combustion import BasicClass, CombustionClass, parse_class
 from .domain.batches import batch_class
 from .domain.credit import describe, listings_in_effect
-from .domain.fields import local_date, reader
+from .domain.fields import Reader, local_date, reader
 from .domain.orgs import Role, acting_org
 from .domain.projects import FILING_CLAUSE, design_of, policy_of, require_project
 from .domain.reports import QUALIFY_CLAUSE
@@ -739,6 +739,14 @@ def _summary(evaluation: Evaluation) -> str:
     return f"refuse — {shown}" + (f"; and {more} more" if more > 0 else "")
 
 
+def _policy_ref(p: Reader, project: dict[str, Any]) -> dict[str, str]:
+    """The jurisdiction policy the decision names, else the project's own."""
+    if not p.has("policy"):
+        return dict(project["policy"])
+    ref = p.obj("policy")
+    return {"id": ref.text("id", max_len=60), "version": ref.text("version", max_len=20)}
+
+
 def decide_permit(ctx: Context) -> None:
     """permit.decide, by a regulator: the decision must state the evaluation's outcome and
     refused rules at the entry's own date (公消〔2011〕65号 three-stage refusal)."""
@@ -746,12 +754,7 @@ def decide_permit(ctx: Context) -> None:
     p = reader(ctx)
     project = require_project(ctx, p.ident("project"))
     stage = p.one("stage", Stage)
-    ref = p.obj("policy") if p.has("policy") else None
-    policy_ref = (
-        {"id": ref.text("id", max_len=60), "version": ref.text("version", max_len=20)}
-        if ref
-        else project["policy"]
-    )
+    policy_ref = _policy_ref(p, project)
     day = local_date(ctx.time)
     evaluation = evaluate(_view(ctx.kv), project["id"], stage, on=day, policy=policy_of(policy_ref))
     claimed = p.one("outcome", Outcome)

@@ -313,37 +313,39 @@ def _punishing(policy: Policy, kind: CreditList) -> bool:
     return value if isinstance(value, bool) else _PUNISHING_BY_DEFAULT[kind]
 
 
+def _decision(ctx: Context, p: Reader) -> dict[str, str]:
+    """The listing decision: number (unique per authority), date (not in the future)."""
+    d = p.obj("decision")
+    number = d.ident("number")
+    if ctx.kv.get("listing", f"{ctx.entry.actor}|{number}") is not None:
+        raise RuleViolation("credit.unique", f"decision {number} of {ctx.entry.actor} is listed")
+    decided = d.date("date")
+    if decided > local_date(ctx.time):
+        raise RuleViolation("credit.decision_date", f"decision date {decided} is in the future")
+    return {"number": number, "date": decided.isoformat(), "document": d.sha256("document")}
+
+
 def list_subject(ctx: Context) -> None:
     """credit.list, by an authorised authority: a subject published on a credit list."""
     p = reader(ctx)
     kind = _list_type(p)
     _authorised(ctx, kind)
     uscc, name = _subject(ctx, p)
-    d = p.obj("decision")
-    number = d.ident("number")
-    listing_id = f"{ctx.entry.actor}|{number}"
-    if ctx.kv.get("listing", listing_id) is not None:
-        raise RuleViolation("credit.unique", f"decision {number} of {ctx.entry.actor} is listed")
-    decided = d.date("date")
-    if decided > local_date(ctx.time):
-        raise RuleViolation("credit.decision_date", f"decision date {decided} is in the future")
+    decision = _decision(ctx, p)
     ref = p.obj("policy")
     policy_ref = {"id": ref.text("id", max_len=60), "version": ref.text("version", max_len=20)}
     policy = policy_of(policy_ref)
     low, high = p.date("min_date"), p.date("max_date")
-    _period(policy, kind, decided, low, high)
+    _period(policy, kind, date.fromisoformat(decision["date"]), low, high)
     rule = policy.rule(f"credit.{kind}")
+    listing_id = f"{ctx.entry.actor}|{decision['number']}"
     row = {
         "id": listing_id,
         "subject": uscc,
         "subject_name": name,
         "list": kind,
         "authority": ctx.entry.actor,
-        "decision": {
-            "number": number,
-            "date": decided.isoformat(),
-            "document": d.sha256("document"),
-        },
+        "decision": decision,
         "min_date": low.isoformat(),
         "max_date": high.isoformat(),
         "reason": p.text("reason", max_len=500),
@@ -354,7 +356,7 @@ def list_subject(ctx: Context) -> None:
         "repair": {"status": "none", "applications": [], "decision": None},
         "repaired_on": None,
         "seq": ctx.entry.seq,
-        "history": [{"seq": ctx.entry.seq, "event": "listed", "date": decided.isoformat()}],
+        "history": [{"seq": ctx.entry.seq, "event": "listed", "date": decision["date"]}],
     }
     ctx.kv.put("listing", listing_id, row)
     subject = ctx.kv.get("credit", uscc) or {"uscc": uscc, "name": name, "listings": []}
