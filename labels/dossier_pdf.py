@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,18 @@ class _Writer:
         self.y -= 2
 
 
+def _arrowhead(canvas: Canvas, x1: float, y1: float, x2: float, y2: float) -> None:
+    """A filled triangle at (x2, y2) pointing along the line from (x1, y1)."""
+    length = math.hypot(x2 - x1, y2 - y1) or 1.0
+    ux, uy = (x2 - x1) / length, (y2 - y1) / length
+    head = canvas.beginPath()
+    head.moveTo(x2, y2)
+    head.lineTo(x2 - 6 * ux - 3 * uy, y2 - 6 * uy + 3 * ux)
+    head.lineTo(x2 - 6 * ux + 3 * uy, y2 - 6 * uy - 3 * ux)
+    head.close()
+    canvas.drawPath(head, stroke=0, fill=1)
+
+
 def _chain(canvas: Canvas, trace: dict[str, Any]) -> None:
     """The chain drawing on a page of its own, scaled to fit."""
     lay = chain_layout(trace)
@@ -83,9 +96,10 @@ def _chain(canvas: Canvas, trace: dict[str, Any]) -> None:
     canvas.translate(MARGIN, PAGE_H - MARGIN - 24)
     canvas.scale(scale, -scale)  # layout y grows downwards
     canvas.setStrokeColorRGB(0.45, 0.45, 0.45)
+    canvas.setFillColorRGB(0.45, 0.45, 0.45)
     for x1, y1, x2, y2 in lay.arrows:
         canvas.line(x1, y1, x2, y2)
-        canvas.circle(x2, y2, 1.8, stroke=0, fill=1)
+        _arrowhead(canvas, x1, y1, x2, y2)
     canvas.setStrokeColorRGB(0.2, 0.2, 0.2)
     for b in lay.boxes:
         canvas.setFillColorRGB(0.97, 0.97, 0.95)
