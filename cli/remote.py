@@ -170,11 +170,11 @@ def _seed_demo(settings: Settings) -> None:
     try:
         # genesis is dated just before the demo's fixed timeline, so the log reads in order
         genesis_clock = FixedClock(DEFAULT_START - timedelta(days=1))
-        signer = NoteSigner(log.actor, log.private_key)
-        Ledger(store, log_signer=signer, handlers=HANDLERS, clock=genesis_clock).initialize(
+        log_signer = NoteSigner(log.actor, log.private_key)
+        Ledger(store, log_signer=log_signer, handlers=HANDLERS, clock=genesis_clock).initialize(
             root, origin=log.actor
         )
-        ledger = Ledger(store, log_signer=signer, handlers=HANDLERS)
+        ledger = Ledger(store, log_signer=log_signer, handlers=HANDLERS)
         outcome = build_demo(ledger, root)
         ledger.checkpoint()
         tokens = {"root": accounts.create_account("root", "authority", "Root authority")[1]}

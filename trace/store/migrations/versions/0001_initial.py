@@ -124,7 +124,7 @@ def upgrade() -> None:
     existing = set(sa.inspect(op.get_bind()).get_table_names())
     for name, columns, options in _log_tables():
         if name not in existing:
-            op.create_table(name, *columns, **options)
+            op.create_table(name, *columns, **options)  # type: ignore[arg-type]
     head = sa.table("log_head", sa.column("id"), sa.column("size"), sa.column("leaf"))
     if op.get_bind().execute(sa.select(sa.func.count()).select_from(head)).scalar() == 0:
         op.execute(head.insert().values(id=1, size=0, leaf=bytes(32)))
