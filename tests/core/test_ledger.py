@@ -113,19 +113,23 @@ def test_only_root_registers_actors(
     assert core.size() == 2
 
 
-def test_submit_is_idempotent_and_refuses_stale_head(
-    core: Ledger, root: Signer, signer_for: Callable[[str], Signer], clock: object
-) -> None:
-    a = signer_for("org-a")
-    entry = Entry(
+def client_signed_registration(core: Ledger, root: Signer, org: Signer) -> Entry:
+    """What a client with its own key sends: entry 1, signed against the current head."""
+    return Entry(
         seq=1,
         type="actor.register",
         actor="root",
         key=root.key_id,
         time="2026-11-22T08:00:30.000Z",
         prev=leaf_hash(core.entry_bytes(0)).hex(),
-        payload={"id": "org-a", "public_key": a.public_b64, "name": "A"},
+        payload={"id": org.actor, "public_key": org.public_b64, "name": "A"},
     ).signed(root)
+
+
+def test_submit_is_idempotent_and_refuses_stale_head(
+    core: Ledger, root: Signer, signer_for: Callable[[str], Signer]
+) -> None:
+    entry = client_signed_registration(core, root, signer_for("org-a"))
     first = core.submit(entry.to_bytes())
     again = core.submit(entry.to_bytes())
     assert (first.seq, again.seq, again.duplicate) == (1, 1, True)
@@ -152,16 +156,7 @@ def test_malformed_submissions_are_refused(
     mutate: Callable[[bytes], bytes],
     message: str,
 ) -> None:
-    a = signer_for("org-a")
-    entry = Entry(
-        seq=1,
-        type="actor.register",
-        actor="root",
-        key=root.key_id,
-        time="2026-11-22T08:00:30.000Z",
-        prev=leaf_hash(core.entry_bytes(0)).hex(),
-        payload={"id": "org-a", "public_key": a.public_b64, "name": "A"},
-    ).signed(root)
+    entry = client_signed_registration(core, root, signer_for("org-a"))
     with pytest.raises(MalformedInput, match=message):
         core.submit(mutate(entry.to_bytes()))
     assert core.size() == 1
