@@ -174,6 +174,18 @@ WRITE_RULES: dict[str, WriteRule] = {
     "incident.record": _rule(
         ["investigator", "regulator"], doc="An investigator or regulator records an incident."
     ),
+    "label.issue": _rule(
+        ["manufacturer"],
+        _party("batch", "batch", "manufacturer"),
+        "A manufacturer records a range of label serials of its batch before printing them.",
+        "Only for the organisation's own batches.",
+    ),
+    "label.scan": _rule(
+        ["supervisor", "contractor"],
+        _party("project", "project", "supervisor", "contractor"),
+        "The project's supervisor or contractor records a label scan and its verdict.",
+        OWN_PROJECTS,
+    ),
 }
 
 # Query filters and the entry references (``Tx.refs``) each one reads.

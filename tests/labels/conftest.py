@@ -133,3 +133,30 @@ def _pdftoppm(pdf: bytes, dpi: int) -> list[Image.Image]:
         subprocess.run(command, check=True, capture_output=True)
         pages = sorted(Path(folder).glob("page-*.png"), key=lambda p: int(p.stem.split("-")[1]))
         return [Image.open(io.BytesIO(page.read_bytes())) for page in pages]
+
+
+# -- label scenarios on a real ledger (SQLite and PostgreSQL) -----------------------------
+
+
+def load_world() -> Any:
+    """tests/labels/world.py, loaded by path (``tests/`` is not a package)."""
+    import sys
+
+    name = "insutrace_tests_label_world"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("world.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture
+def label_world(ledger: Any, root: Any, signer_for: Any) -> Any:
+    """A ledger with a manufacturer, a distributor and an accredited lab (LabelWorld)."""
+    w = load_world().LabelWorld(ledger, root, signer_for)
+    w.org("maker", "江苏测试保温材料有限公司", "manufacturer", domain="insul.example.cn")
+    w.org("dist", "南京测试建材贸易有限公司", "distributor")
+    w.org("lab", "江苏省测试建设工程质量检测中心有限公司", "testing_lab")
+    return w

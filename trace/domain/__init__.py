@@ -80,6 +80,12 @@ permit.decide              regulator       project, stage, outcome, rules[], num
 incident.record            investigator,   id, building, date, kind, facades[]?,
                            regulator       description, document?
                                            (:mod:`insutrace.trace.backtrace`)
+label.issue                manufacturer    batch, first (serial: CSET 82, <= 20, ends in
+                                           digits), count, resolver (domain), key (the key
+                                           id that signs the labels) (issue 5, :mod:`.labels`)
+label.scan                 supervisor or   project, gtin, lot, serial, key? + sig? (the
+                           contractor of   label's k and s), verdict (as the scanner saw
+                           the project     it; must be the ledger's), by? (who scanned)
 =========================  ==============  =====================================================
 
 Rule ids by module: :mod:`.orgs` (org.*), :mod:`.products` (product.*), :mod:`.batches`
@@ -87,7 +93,8 @@ Rule ids by module: :mod:`.orgs` (org.*), :mod:`.products` (product.*), :mod:`.b
 :mod:`.projects` (project.*, and the combustion policy's own rule ids such as
 ``wall.row5.residential_27_to_100m``), :mod:`.site` (inspect.*, sample.*, retest.*,
 install.*, accept.*, retest.frequency), :mod:`.buildings` (building.*, defect.*,
-rectification.*), :mod:`.recall` (recall.*), :mod:`.corrections` (correct.*).
+rectification.*), :mod:`.recall` (recall.*), :mod:`.corrections` (correct.*),
+:mod:`.labels` (label.*, scan.verdict; clone alerts as ``alert`` rows).
 Read-side questions (holders, walls, mass balance, recall notice, wall
 identification) are in :mod:`.queries`; EPCIS 2.0 export in :mod:`insutrace.trace.epcis`.
 """
@@ -162,4 +169,13 @@ HANDLERS = {
     **{kind: admitted(handler) for kind, handler in CREDIT_HANDLERS.items()},
     "permit.decide": admitted(lambda ctx: _gate.decide_permit(ctx)),
     "incident.record": admitted(lambda ctx: _backtrace.record_incident(ctx)),
+}
+
+# Issue 5: label serial ranges and scans (.labels imports .credit, so it is bound here too).
+from .labels import issue_labels, scan_label  # noqa: E402
+
+HANDLERS = {
+    **HANDLERS,
+    "label.issue": admitted(issue_labels),
+    "label.scan": admitted(scan_label),
 }

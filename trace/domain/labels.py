@@ -1,0 +1,525 @@
+"""Product labels: the serial ranges a manufacturer issues, scans on site, and clone alerts.
+
+A label's QR code holds a GS1 Digital Link URI (domain rules §6) signed by the manufacturer
+(the label layer, ``insutrace.labels.codec``)::
+
+    https://{resolver}/01/{gtin14}/10/{lot}/21/{serial}?k={key id}&s={base64url Ed25519}
+
+**Every label ever printed is on record.** ``label.issue`` records a range of serials of one
+batch before a sheet is rendered: ``count`` serials from ``first``, the resolver domain the
+URIs name and the manufacturer's key that signs them. ``first`` is 1-20 characters of GS1
+CSET 82 ending in digits; the trailing digits count up at their width (``SN000001`` …
+``SN000240``), and a range that would need another digit is refused. A serial is unique for
+its GTIN (GS1 General Specifications, AI (21)), so ranges may not overlap across the lots
+of one GTIN. Refused: another manufacturer's batch, a recalled batch, a key that is not the
+manufacturer's current key, and (credit module, admission check) a listed manufacturer.
+
+**Verdict.** :func:`judge` answers, from the projections at a date, what a scanned label
+is. The six verdicts, most serious first (``problems`` lists every one that applies)::
+
+    unknown_serial   no batch of that GTIN and lot, or the serial was never issued
+    bad_signature    no signature, not by the key the range names, key revoked, or the
+                     Ed25519 signature over the range's URI does not verify (RFC 8032)
+    recalled         the batch is recalled
+    blacklisted      the manufacturer is on a credit list carrying joint punishment
+    not_qualified    no report qualifies the batch and is within its validity that day
+    genuine          none of the above
+
+The URI checked is rebuilt from the recorded range (its resolver), never taken from the
+request, so a label copied onto another domain does not verify.
+
+**Scans.** ``label.scan`` is signed by the supervisor or the contractor of a project: the
+label's GTIN, lot, serial, key and signature, and the verdict the scanner saw, which must be
+the ledger's own verdict at the entry's time (else the scan is refused: re-check the label).
+Scans of counterfeits (unknown serial, bad signature) are recorded too: they are evidence.
+
+**Alerts** (projection rows, for regulators and investigators), raised by scans whose
+signature verifies:
+
+* ``clone``       the same serial scanned on two different projects: one label sits on one
+                  project, so a second project means a copy;
+* ``overscan``    more labels of the batch seen on sites than were issued, counting each
+                  (serial, project) once, so a label re-scanned on its own project is no alarm;
+* ``counterfeit`` a scan with verdict unknown_serial or bad_signature.
+
+Projection rows::
+
+    labels/<batch>                 {batch, gtin, lot, manufacturer, ranges[{first, last,
+                                    prefix, width, start, count, resolver, key, date, seq}],
+                                    issued, seen, scans, seq}
+    scan/<batch>|<serial>          {batch, serial, projects {project: [seq…]}}
+    alert/<kind>|<batch>[|<serial>] {id, kind, batch, serial, manufacturer, projects[],
+                                    issued, seen, reason, first_seq, entries[], date, seq}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from ..actors import Context
+from ..errors import MalformedInput, RuleViolation
+from ..identifiers import CSET82, build_digital_link, validate_gtin
+from ..keys import decode_public, verify_signature
+from ..store.base import KV
+from .batches import batch_id, require_batch
+from .credit import describe, listings_in_effect
+from .fields import Reader, local_date, reader
+from .orgs import Role, acting_org
+from .products import gtin14
+from .projects import require_party, require_project
+
+__all__ = [
+    "GS1_SERIAL_CLAUSE",
+    "MAX_LABELS_PER_ISSUE",
+    "Verdict",
+    "alerts",
+    "decode_signature",
+    "issue_labels",
+    "issued_range",
+    "judge",
+    "scan_label",
+]
+
+GS1_SERIAL_CLAUSE = "GS1 General Specifications §3.2, AI (21): X..20 of CSET 82, unique per GTIN"
+ISSUE_CLAUSE = "issue 5: every label printed is on record before it is printed"
+MAX_LABELS_PER_ISSUE = 1_000_000
+_AI_MAX = 20
+_SERIAL = re.compile(r"(.*?)([0-9]+)")  # fullmatch: the shortest prefix, all trailing digits
+_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,16}")
+_SIGNATURE = re.compile(r"[A-Za-z0-9_-]{86}")
+
+
+class Verdict(StrEnum):
+    """What a scanned label is, most serious first (the order :func:`judge` checks)."""
+
+    UNKNOWN_SERIAL = "unknown_serial"
+    BAD_SIGNATURE = "bad_signature"
+    RECALLED = "recalled"
+    BLACKLISTED = "blacklisted"
+    NOT_QUALIFIED = "not_qualified"
+    GENUINE = "genuine"
+
+
+# -- serials ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Serial:
+    """A serial split into its prefix and its trailing digits (``SN000042``: SN, 6, 42)."""
+
+    prefix: str
+    width: int
+    number: int
+
+    @classmethod
+    def parse(cls, value: str) -> Serial | None:
+        match = _SERIAL.fullmatch(value)
+        if match is None:
+            return None
+        return cls(match.group(1), len(match.group(2)), int(match.group(2)))
+
+    def text(self, number: int) -> str:
+        return f"{self.prefix}{number:0{self.width}d}"
+
+
+def check_ai_value(name: str, value: Any) -> str:
+    """A lot (AI 10) or serial (AI 21): 1-20 characters of GS1 CSET 82, else MalformedInput."""
+    if not isinstance(value, str) or not 1 <= len(value) <= _AI_MAX:
+        raise MalformedInput(
+            f"{name}: expected 1-{_AI_MAX} characters of GS1 CSET 82, got {value!r}"
+        )
+    bad = sorted(set(value) - CSET82)
+    if bad:
+        raise MalformedInput(f"{name}: {value!r} has characters outside GS1 CSET 82: {bad}")
+    return value
+
+
+def _range(first: Any, count: int) -> tuple[Serial, str]:
+    """The parsed first serial and the text of the last one; RuleViolation ``label.serial``."""
+    try:
+        check_ai_value("label.issue: payload.first", first)
+    except MalformedInput as exc:
+        raise RuleViolation("label.serial", str(exc), GS1_SERIAL_CLAUSE) from None
+    start = Serial.parse(first)
+    if start is None:
+        raise RuleViolation(
+            "label.serial", f"first serial {first!r} must end in digits that count up"
+        )
+    end = start.number + count - 1
+    if end >= 10**start.width:
+        raise RuleViolation(
+            "label.serial",
+            f"{count} serials from {first} run past {start.text(10**start.width - 1)}: "
+            f"the {start.width} trailing digits keep their width",
+            GS1_SERIAL_CLAUSE,
+        )
+    return start, start.text(end)
+
+
+def _overlap(kv: KV, gtin: str, start: Serial, count: int) -> None:
+    """Refuse a range sharing a serial with any range already issued for the GTIN."""
+    end = start.number + count - 1
+    for _, row in kv.scan("labels", f"{gtin}."):
+        for r in row["ranges"]:
+            if (r["prefix"], r["width"]) != (start.prefix, start.width):
+                continue
+            if start.number <= r["start"] + r["count"] - 1 and r["start"] <= end:
+                raise RuleViolation(
+                    "label.overlap",
+                    f"serials {start.text(start.number)}-{start.text(end)} overlap "
+                    f"{r['first']}-{r['last']} issued for batch {row['batch']} (entry {r['seq']})",
+                    GS1_SERIAL_CLAUSE,
+                )
+
+
+def issued_range(row: dict[str, Any] | None, serial: str) -> dict[str, Any] | None:
+    """The range of a ``labels`` row that issued ``serial``, if any."""
+    parsed = Serial.parse(serial)
+    if row is None or parsed is None:
+        return None
+    for r in row["ranges"]:
+        if (r["prefix"], r["width"]) == (parsed.prefix, parsed.width) and (
+            r["start"] <= parsed.number < r["start"] + r["count"]
+        ):
+            found: dict[str, Any] = r
+            return found
+    return None
+
+
+# -- label.issue --------------------------------------------------------------------------
+
+
+def _label_key(ctx: Context, key_id: str, maker: str) -> str:
+    """The key that signs the labels: a current key of the manufacturer."""
+    key = ctx.kv.get("key", key_id)
+    if key is None or key["actor"] != maker:
+        raise RuleViolation("label.key", f"key {key_id!r} is not a registered key of {maker}")
+    if key.get("until") is not None:
+        raise RuleViolation(
+            "label.key",
+            f"key {key_id} of {maker} is {key.get('ended', 'ended')}: use a current key",
+        )
+    return key_id
+
+
+def _issuable(maker: str, batch: dict[str, Any]) -> None:
+    if batch["manufacturer"] != maker:
+        raise RuleViolation(
+            "label.manufacturer",
+            f"batch {batch['id']} is made by {batch['manufacturer']}, not by the signer {maker}",
+            ISSUE_CLAUSE,
+        )
+    if batch["recalled"]:
+        raise RuleViolation(
+            "label.recalled",
+            f"batch {batch['id']} was recalled on {batch['recalled']['date']} "
+            f"(entry {batch['recalled']['seq']}): no labels may be issued for it",
+        )
+
+
+def _batch(ctx: Context, p: Reader) -> dict[str, Any]:
+    """The batch ``<gtin14>.<lot>``: a GTIN with a wrong check digit is named as such."""
+    key = p.text("batch", max_len=40)
+    gtin, _, lot = key.partition(".")
+    return require_batch(ctx, batch_id(gtin14(gtin), lot))
+
+
+def _uri(resolver: str, batch: dict[str, Any], serial: str) -> str:
+    return build_digital_link(resolver, batch["gtin"], lot=batch["lot"], serial=serial)
+
+
+def _resolver(p: Reader, batch: dict[str, Any], first: str, last: str) -> str:
+    resolver = p.text("resolver", max_len=100)
+    try:
+        _uri(resolver, batch, first)
+        _uri(resolver, batch, last)
+    except MalformedInput as exc:
+        raise MalformedInput(f"{p.where}: {exc}") from None
+    return resolver
+
+
+def _count(p: Reader) -> int:
+    count = p.integer("count", minimum=1)
+    if count > MAX_LABELS_PER_ISSUE:
+        raise MalformedInput(f"{p.where}.count: at most {MAX_LABELS_PER_ISSUE}, got {count}")
+    return count
+
+
+def issue_labels(ctx: Context) -> None:
+    """label.issue, by the batch's manufacturer: a range of serials, before they are printed."""
+    maker = acting_org(ctx, Role.MANUFACTURER)["uscc"]
+    p = reader(ctx)
+    batch = _batch(ctx, p)
+    _issuable(maker, batch)
+    count = _count(p)
+    start, last = _range(p.raw("first"), count)
+    first = start.text(start.number)
+    resolver = _resolver(p, batch, first, last)
+    key_id = _label_key(ctx, p.text("key", max_len=16), maker)
+    _overlap(ctx.kv, batch["gtin"], start, count)
+    row = ctx.kv.get("labels", batch["id"]) or _labels_row(batch)
+    row["ranges"] = [
+        *row["ranges"],
+        {
+            "first": first,
+            "last": last,
+            "prefix": start.prefix,
+            "width": start.width,
+            "start": start.number,
+            "count": count,
+            "resolver": resolver,
+            "key": key_id,
+            "date": local_date(ctx.time).isoformat(),
+            "seq": ctx.entry.seq,
+        },
+    ]
+    row["issued"] += count
+    row["seq"] = ctx.entry.seq
+    ctx.kv.put("labels", batch["id"], row)
+    ctx.ref(f"org:{maker}", f"product:{batch['gtin']}")
+
+
+def _labels_row(batch: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "batch": batch["id"],
+        "gtin": batch["gtin"],
+        "lot": batch["lot"],
+        "manufacturer": batch["manufacturer"],
+        "ranges": [],
+        "issued": 0,
+        "seen": 0,
+        "scans": 0,
+        "seq": None,
+    }
+
+
+# -- the verdict -----------------------------------------------------------------------------
+
+
+def decode_signature(text: str) -> bytes:
+    """A label's ``s``: 64 bytes in canonical base64url without padding (RFC 4648 §5)."""
+    if not _SIGNATURE.fullmatch(text):
+        raise MalformedInput(
+            f"label signature: expected 86 base64url characters, got {len(text)}: {text!r:.100}"
+        )
+    try:
+        raw = base64.urlsafe_b64decode(text + "==")
+    except binascii.Error as exc:  # pragma: no cover - the pattern admits only the alphabet
+        raise MalformedInput(f"label signature: {exc}") from None
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
+        raise MalformedInput("label signature: non-canonical base64url (stray trailing bits)")
+    return raw
+
+
+def _signature_problem(
+    kv: KV, batch: dict[str, Any], issued: dict[str, Any], serial: str, key_id: str | None,
+    signature: bytes | None,
+) -> str | None:  # fmt: skip
+    if key_id is None or signature is None:
+        return "the label carries no signature (k and s)"
+    if key_id != issued["key"]:
+        return (
+            f"serials {issued['first']}-{issued['last']} are signed with key {issued['key']}, "
+            f"the label names key {key_id}"
+        )
+    key = kv.get("key", key_id)
+    if key is None or key["actor"] != batch["manufacturer"]:
+        return f"key {key_id} is not a key of the manufacturer {batch['manufacturer']}"
+    if key.get("ended") == "revoked":
+        return f"key {key_id} was revoked at entry {key['until'] - 1}: its labels cannot be trusted"
+    uri = _uri(issued["resolver"], batch, serial)
+    if not verify_signature(decode_public(key["public"]), signature, uri.encode("utf-8")):
+        return f"the signature does not verify for {uri} with key {key_id}"
+    return None
+
+
+def _qualifying_report(kv: KV, batch: dict[str, Any], day: date) -> dict[str, Any] | None:
+    for key in batch["qualified_by"]:
+        report = kv.get("report", key)
+        if report is not None and date.fromisoformat(report["valid_until"]) >= day:
+            return report
+    return None
+
+
+def _standing(kv: KV, batch: dict[str, Any], day: date) -> list[tuple[Verdict, str]]:
+    """Problems of a batch whose label verified: recall, listing, qualification."""
+    found: list[tuple[Verdict, str]] = []
+    recalled = batch["recalled"]
+    if recalled:
+        found.append(
+            (
+                Verdict.RECALLED,
+                f"batch {batch['id']} was recalled on {recalled['date']} "
+                f"({recalled['reason']}, entry {recalled['seq']})",
+            )
+        )
+    for listing in listings_in_effect(kv, batch["manufacturer"], day):
+        found.append((Verdict.BLACKLISTED, describe(listing)))
+    if _qualifying_report(kv, batch, day) is None:
+        reason = f"no report that qualifies batch {batch['id']} is valid on {day.isoformat()}"
+        found.append((Verdict.NOT_QUALIFIED, reason))
+    return found
+
+
+def judge(
+    kv: KV, gtin: str, lot: str, serial: str, key_id: str | None, signature: bytes | None,
+    day: date,
+) -> dict[str, Any]:  # fmt: skip
+    """The verdict on a scanned label on ``day`` (module docstring), from the projections.
+
+    Returns ``{verdict, problems[{verdict, reason}], batch (id or None), range (the issued
+    range or None)}``; deterministic, so ``label.scan`` re-judges on replay.
+    """
+    key = batch_id(gtin, lot)
+    batch = kv.get("batch", key)
+    if batch is None:
+        return _verdict([(Verdict.UNKNOWN_SERIAL, f"no batch {key} is in the ledger")], None, None)
+    issued = issued_range(kv.get("labels", key), serial)
+    if issued is None:
+        reason = f"serial {serial} was never issued for batch {key}"
+        return _verdict([(Verdict.UNKNOWN_SERIAL, reason)], key, None)
+    problem = _signature_problem(kv, batch, issued, serial, key_id, signature)
+    if problem is not None:
+        return _verdict([(Verdict.BAD_SIGNATURE, problem)], key, issued)
+    return _verdict(_standing(kv, batch, day), key, issued)
+
+
+def _verdict(
+    problems: list[tuple[Verdict, str]], batch: str | None, issued: dict[str, Any] | None
+) -> dict[str, Any]:
+    order = list(Verdict)
+    worst = min((v for v, _ in problems), key=order.index, default=Verdict.GENUINE)
+    return {
+        "verdict": worst.value,
+        "problems": [{"verdict": v.value, "reason": r} for v, r in problems],
+        "batch": batch,
+        "range": issued,
+    }
+
+
+# -- label.scan -------------------------------------------------------------------------------
+
+
+def _scanned(p: Reader) -> tuple[str, str, str, str | None, bytes | None]:
+    gtin = validate_gtin(p.text("gtin", max_len=14))
+    lot = check_ai_value(f"{p.where}.lot (AI 10)", p.raw("lot"))
+    serial = check_ai_value(f"{p.where}.serial (AI 21)", p.raw("serial"))
+    if p.has("key") != p.has("sig"):
+        raise MalformedInput(f"{p.where}: key and sig come together (the label's k and s)")
+    if not p.has("key"):
+        return gtin, lot, serial, None, None
+    key = p.raw("key")
+    if not isinstance(key, str) or not _KEY_ID.fullmatch(key):
+        raise MalformedInput(f"{p.where}.key: expected 1-16 of A-Z a-z 0-9 . _ -, got {key!r:.40}")
+    sig = p.raw("sig")
+    return gtin, lot, serial, key, decode_signature(sig if isinstance(sig, str) else "")
+
+
+def scan_label(ctx: Context) -> None:
+    """label.scan, by a project's supervisor or contractor: what was scanned and its verdict."""
+    p = reader(ctx)
+    project = require_project(ctx, p.ident("project"))
+    require_party(ctx, project, "supervisor", "contractor")
+    gtin, lot, serial, key_id, signature = _scanned(p)
+    seen = p.one("verdict", Verdict)
+    p.text("by", max_len=100, optional=True)
+    found = judge(ctx.kv, gtin, lot, serial, key_id, signature, local_date(ctx.time))
+    if found["verdict"] != seen:
+        raise RuleViolation(
+            "scan.verdict",
+            f"the scanner saw {seen}, the ledger's verdict now is {found['verdict']}: "
+            "check the label again",
+        )
+    if found["batch"] is not None:
+        ctx.ref(f"batch:{found['batch']}")
+    if seen in (Verdict.UNKNOWN_SERIAL, Verdict.BAD_SIGNATURE):
+        _counterfeit(ctx, project["id"], batch_id(gtin, lot), serial, found)
+    else:
+        _count_scan(ctx, project["id"], found["batch"], serial)
+
+
+def _count_scan(ctx: Context, project: str, batch: str, serial: str) -> None:
+    """Record a scan whose signature verified; raise clone and overscan alerts."""
+    row = ctx.kv.get("scan", f"{batch}|{serial}") or {
+        "batch": batch,
+        "serial": serial,
+        "projects": {},
+    }
+    labels = ctx.kv.get("labels", batch)
+    assert labels is not None  # judge found the serial in an issued range
+    labels["scans"] += 1
+    if project not in row["projects"]:
+        labels["seen"] += 1
+    row["projects"] = {
+        **row["projects"],
+        project: [*row["projects"].get(project, []), ctx.entry.seq],
+    }
+    ctx.kv.put("scan", f"{batch}|{serial}", row)
+    ctx.kv.put("labels", batch, labels)
+    if len(row["projects"]) > 1:
+        reason = f"serial {serial} of batch {batch} was scanned on {len(row['projects'])} projects"
+        _alert(ctx, f"clone|{batch}|{serial}", "clone", labels, serial, row["projects"], reason)
+    if labels["seen"] > labels["issued"]:
+        reason = (
+            f"{labels['seen']} labels of batch {batch} seen on sites, {labels['issued']} issued"
+        )
+        _alert(ctx, f"overscan|{batch}", "overscan", labels, None, {project: []}, reason)
+
+
+def _counterfeit(
+    ctx: Context, project: str, batch: str, serial: str, found: dict[str, Any]
+) -> None:
+    stored = ctx.kv.get("batch", batch)
+    labels = {
+        "batch": batch,
+        "manufacturer": stored["manufacturer"] if stored else None,
+        "issued": None,
+        "seen": None,
+    }
+    reason = found["problems"][0]["reason"]
+    _alert(
+        ctx, f"counterfeit|{batch}|{serial}", "counterfeit", labels, serial, {project: []}, reason
+    )
+
+
+def _alert(
+    ctx: Context, key: str, kind: str, labels: dict[str, Any], serial: str | None,
+    projects: dict[str, Any], reason: str,
+) -> None:  # fmt: skip
+    row = ctx.kv.get("alert", key) or {
+        "id": key,
+        "kind": kind,
+        "batch": labels["batch"],
+        "serial": serial,
+        "manufacturer": labels["manufacturer"],
+        "projects": [],
+        "first_seq": ctx.entry.seq,
+        "entries": [],
+    }
+    row.update(
+        {
+            "projects": sorted({*row["projects"], *projects}),
+            "issued": labels["issued"],
+            "seen": labels["seen"],
+            "reason": reason,
+            "entries": [*row["entries"], ctx.entry.seq],
+            "date": local_date(ctx.time).isoformat(),
+            "seq": ctx.entry.seq,
+        }
+    )
+    ctx.kv.put("alert", key, row)
+    ctx.ref(f"alert:{key}")
+    if labels["manufacturer"]:
+        ctx.ref(f"org:{labels['manufacturer']}")
+
+
+def alerts(kv: KV, kind: str | None = None) -> list[dict[str, Any]]:
+    """Label alerts, the most recently raised or updated first; ``kind`` filters."""
+    rows = [row for _, row in kv.scan("alert", f"{kind}|" if kind else "")]
+    return sorted(rows, key=lambda row: -int(row["seq"]))
