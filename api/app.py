@@ -12,9 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 
-from insutrace.api import account_routes, entries, log_routes, state_routes
+from insutrace.api import account_routes, entries, label_routes, log_routes, state_routes, web
 from insutrace.api.accounts import AccountStore, KeyVault
 from insutrace.api.deps import Services
 from insutrace.api.migrate import upgrade
@@ -38,6 +37,9 @@ A tamper-evident traceability ledger for building insulation materials.
   write follows its role and what its organisation owns.
 * **Two ways to sign**: `POST /v1/entries` takes an entry signed with a client-held key;
   `POST /v1/<type>` signs with the organisation's server-held key.
+* **Labels**: `GET /01/{gtin}/10/{lot}/21/{serial}?k=&s=` resolves a label's GS1 Digital
+  Link to its verdict (JSON for `Accept: application/json`, else a phone page); web pages at
+  `/`, `/check`, `/blacklist`, `/buildings/{id}`.
 * **Errors** are RFC 9457 problem details (`application/problem+json`) with the rule id
   and clause of a refused entry.
 """
@@ -80,6 +82,7 @@ def build_services(
         log_signer=log_signer or _log_signer(settings),
         handlers=HANDLERS,
         clock=clock,
+        checkpoint_writes=True,  # each acknowledged entry is provable at once
     )
     vault = KeyVault(settings.master_key) if settings.master_key else None
     return Services(settings, ledger, AccountStore(settings.database_url), vault)
@@ -116,11 +119,8 @@ def create_app(
     app.include_router(account_routes.router)
     app.include_router(state_routes.router)
     entries.add_write_routes(app, list(services.ledger.handlers))
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    app.include_router(label_routes.router)
+    app.include_router(web.router)
     return app
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +16,9 @@ __all__ = [
     "Head",
     "InclusionProof",
     "LabelCheck",
+    "LabelVerdict",
     "Receipt",
+    "ScanRequest",
     "ServerKey",
     "TokenCreate",
     "TokenIssued",
@@ -118,3 +120,35 @@ class LabelCheck(BaseModel):
     manufacturer: str | None = None
     recalled: bool | None = None
     record: dict[str, Any] | None = Field(default=None, description="The batch record.")
+
+
+VerdictName = Literal[
+    "genuine", "unknown_serial", "bad_signature", "recalled", "blacklisted", "not_qualified"
+]
+
+
+class LabelVerdict(BaseModel):
+    """What a scanned label is (``insutrace.trace.domain.labels``), with what a scanner is
+    shown: product, batch, manufacturer, report and lab, issued range, custody in brief."""
+
+    verdict: VerdictName = Field(description="The most serious problem found, or genuine.")
+    ok: bool = Field(description="True only for genuine.")
+    problems: list[dict[str, str]] = Field(description="Every problem found: verdict, reason.")
+    checked_on: str = Field(description="The day judged (China Standard Time).")
+    label: dict[str, Any] = Field(description="gtin, lot, serial, key; uri once found issued.")
+    issued: dict[str, Any] | None = Field(description="The issued range holding the serial.")
+    product: dict[str, Any] | None
+    batch: dict[str, Any] | None
+    manufacturer: dict[str, Any] | None = Field(description="With its listings in force.")
+    report: dict[str, Any] | None = Field(description="The qualifying (else latest) report.")
+    custody: list[dict[str, Any]] = Field(description="Custody hops, oldest first.")
+
+
+class ScanRequest(BaseModel):
+    """A scan on site, recorded as ``label.scan`` signed with the organisation's key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project: str = Field(min_length=1, max_length=80, description="The project scanned on.")
+    verdict: VerdictName = Field(description="The verdict the scanner saw.")
+    by: str | None = Field(default=None, max_length=100, description="Who scanned (a name).")

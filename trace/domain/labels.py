@@ -83,6 +83,7 @@ __all__ = [
     "issue_labels",
     "issued_range",
     "judge",
+    "label_record",
     "scan_label",
 ]
 
@@ -93,6 +94,7 @@ _AI_MAX = 20
 _SERIAL = re.compile(r"(.*?)([0-9]+)")  # fullmatch: the shortest prefix, all trailing digits
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,16}")
 _SIGNATURE = re.compile(r"[A-Za-z0-9_-]{86}")
+MAX_HOPS = 20
 
 
 class Verdict(StrEnum):
@@ -523,3 +525,108 @@ def alerts(kv: KV, kind: str | None = None) -> list[dict[str, Any]]:
     """Label alerts, the most recently raised or updated first; ``kind`` filters."""
     rows = [row for _, row in kv.scan("alert", f"{kind}|" if kind else "")]
     return sorted(rows, key=lambda row: -int(row["seq"]))
+
+
+# -- what a scanner is shown ------------------------------------------------------------------
+
+
+def _org_brief(kv: KV, uscc: str | None) -> dict[str, Any] | None:
+    if not uscc:
+        return None
+    org = kv.get("org", uscc)
+    return {
+        "uscc": uscc,
+        "name": org["name"] if org else uscc,
+        "name_en": org.get("name_en", "") if org else "",
+    }
+
+
+def _report_brief(kv: KV, batch: dict[str, Any], day: date) -> dict[str, Any] | None:
+    """The report that qualifies the batch on ``day``, else its latest report, if any."""
+    report = _qualifying_report(kv, batch, day)
+    if report is None and batch["reports"]:
+        report = kv.get("report", batch["reports"][-1])
+    if report is None:
+        return None
+    lab = kv.get("org", report["lab"])
+    burn = report["results"].get("combustion")
+    return {
+        "number": report["number"],
+        "lab": report["lab"],
+        "lab_name": lab["name"] if lab else report["lab"],
+        "cma": lab["lab"]["cma"] if lab and lab.get("lab") else None,
+        "issued_on": report["issued_on"],
+        "valid_until": report["valid_until"],
+        "class": burn["class"] if burn else None,
+        "qualifies": bool(report["qualifies"]) and date.fromisoformat(report["valid_until"]) >= day,
+        "seq": report["seq"],
+    }
+
+
+def _hops(kv: KV, batch: str) -> list[dict[str, Any]]:
+    """Custody hops of the batch, oldest first: who shipped to whom, where, when."""
+    shipments = []
+    for key, _ in kv.scan("transit", f"{batch}|"):
+        ship = kv.get("shipment", key[len(batch) + 1 :])
+        if ship is not None:
+            shipments.append(ship)
+    hops = []
+    for ship in sorted(shipments, key=lambda s: int(s["seq"]))[:MAX_HOPS]:
+        line = ship["lines"].get(batch, {})
+        hops.append(
+            {
+                "kind": ship["kind"],
+                "date": ship["date"],
+                "from": _org_brief(kv, ship["from"]),
+                "to": _org_brief(kv, ship["to"]),
+                "to_project": ship["to_site"] or None,
+                "shipped": line.get("shipped"),
+                "received": line.get("received"),
+                "seq": ship["seq"],
+            }
+        )
+    return hops
+
+
+def _batch_brief(batch: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "lot", "unit", "production_date", "conductivity", "density", "recalled", "seq")
+    return {**{k: batch[k] for k in keys}, "declared_class": batch["declared"]["label"]}
+
+
+def label_record(
+    kv: KV, gtin: str, lot: str, serial: str, key_id: str | None, signature: bytes | None,
+    day: date,
+) -> dict[str, Any]:  # fmt: skip
+    """What a scanner is shown: :func:`judge`'s verdict, with the product, batch,
+    manufacturer (and its listings in force), the report and lab, the issued range and the
+    batch's chain of custody in brief. Plain JSON, read from the projections only."""
+    found = judge(kv, gtin, lot, serial, key_id, signature, day)
+    issued = found.pop("range")
+    out: dict[str, Any] = {
+        **found,
+        "ok": found["verdict"] == Verdict.GENUINE,
+        "checked_on": day.isoformat(),
+        "label": {"gtin": gtin, "lot": lot, "serial": serial, "key": key_id},
+        "issued": issued,
+        "product": None,
+        "manufacturer": None,
+        "report": None,
+        "custody": [],
+    }
+    batch = kv.get("batch", batch_id(gtin, lot))
+    product = kv.get("product", gtin)
+    if product is not None:
+        keys = ("gtin", "name", "name_en", "type", "standard")
+        out["product"] = {k: product[k] for k in keys}
+        out["manufacturer"] = _org_brief(kv, product["manufacturer"])
+    if batch is None:
+        return out
+    out["batch"] = _batch_brief(batch)
+    out["manufacturer"] = _org_brief(kv, batch["manufacturer"])
+    listings = listings_in_effect(kv, batch["manufacturer"], day)
+    out["manufacturer"]["listings"] = [describe(x) for x in listings]
+    out["report"] = _report_brief(kv, batch, day)
+    out["custody"] = _hops(kv, batch["id"])
+    if issued is not None:
+        out["label"]["uri"] = _uri(issued["resolver"], batch, serial)
+    return out

@@ -1,0 +1,309 @@
+"""Labels through the API: the resolver's six verdicts (JSON and the phone page), bad input,
+scans by token and by the page's form, clone alerts for regulators, label.issue refusals,
+the wall plate PDF and the web pages. SQLite and PostgreSQL; the ledger is re-verified and
+rebuilt after every test."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+
+from insutrace.api.deps import Services
+from insutrace.api.label_routes import prefers_json
+from insutrace.api.web import label_path
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
+
+_NAME = "insutrace_tests_label_world"
+if _NAME not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(
+        _NAME, Path(__file__).parents[1] / "labels" / "world.py"
+    )
+    assert _spec is not None and _spec.loader is not None
+    sys.modules[_NAME] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules[_NAME])
+W = sys.modules[_NAME]
+JSON = {"Accept": "application/json"}
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+MEASURES = ["door_window_fire_integrity", "fire_barrier_belt", "protective_layer"]
+
+
+@pytest.fixture
+def lw(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) -> Any:
+    w = W.LabelWorld(ledger, root, signer_for)
+    w.org("maker", "江苏测试保温材料有限公司", "manufacturer", domain="insul.example.cn",
+          name_en="Jiangsu Test Insulation Co., Ltd.")  # fmt: skip
+    w.org("dist", "南京测试建材贸易有限公司", "distributor")
+    w.org("lab", "江苏省测试建设工程质量检测中心有限公司", "testing_lab")
+    w.site_parties()
+    return w
+
+
+def login(services: Services, w: Any, key: str, role: str, hold: bool = True) -> dict[str, str]:
+    """An account (and, with ``hold``, a server-held key) for the world's organisation."""
+    _, token = services.accounts.create_account(w.id(key), role, f"{role} staff 张三")
+    if hold:
+        services.accounts.store_key(services.require_vault(), w[key])
+    return {"Authorization": f"Bearer {token}"}
+
+
+def page(payload: str) -> str:
+    return label_path(payload)
+
+
+def test_accept_header_negotiation() -> None:
+    assert prefers_json("application/json")
+    assert prefers_json("application/json, text/html;q=0.5")
+    assert not prefers_json(BROWSER["Accept"])
+    assert not prefers_json("*/*")
+    assert not prefers_json("")
+    assert not prefers_json("text/html, application/json")
+
+
+def test_six_verdicts_as_json(client: TestClient, lw: Any) -> None:
+    cases = lw.six_cases()
+    lw.deliver("maker", "dist", _batch(cases), "100")
+    for verdict, payload in cases.items():
+        r = client.get(page(payload), headers=JSON)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/json"
+        body = r.json()
+        assert body["verdict"] == verdict, body["problems"]
+        assert body["ok"] is (verdict == "genuine")
+    body = client.get(page(cases["genuine"]), headers=JSON).json()
+    assert body["product"]["name"] == "挤塑聚苯乙烯泡沫塑料板"
+    assert body["manufacturer"]["name_en"] == "Jiangsu Test Insulation Co., Ltd."
+    assert body["report"]["lab_name"] == "江苏省测试建设工程质量检测中心有限公司"
+    assert body["report"]["cma"] == "231502280012" and body["report"]["qualifies"] is True
+    assert [(h["from"]["name"], h["to"]["name"]) for h in body["custody"]] == [
+        ("江苏测试保温材料有限公司", "南京测试建材贸易有限公司")
+    ]
+    assert body["label"]["uri"] == cases["genuine"].split("?")[0]
+    assert body["issued"]["count"] == 24
+    listed = client.get(page(cases["blacklisted"]), headers=JSON).json()
+    assert "ndrc_serious list" in listed["manufacturer"]["listings"][0]
+
+
+def _batch(cases: dict[str, str]) -> str:
+    fields = W.scan_fields(cases["genuine"])
+    return f"{fields['gtin']}.{fields['lot']}"
+
+
+def test_the_phone_page_shows_each_verdict(client: TestClient, lw: Any) -> None:
+    cases = lw.six_cases()
+    titles = {
+        "genuine": "正品：已在账本登记",
+        "unknown_serial": "未登记的序列号",
+        "bad_signature": "签名无效",
+        "recalled": "批次已召回",
+        "not_qualified": "无有效检验报告",
+        "blacklisted": "生产企业列入失信名单",
+    }
+    for verdict, payload in cases.items():
+        r = client.get(page(payload), headers=BROWSER)
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/html")
+        assert f'data-verdict="{verdict}"' in r.text
+        assert titles[verdict] in r.text
+    assert "Sign in" in r.text  # no account: the scan form asks to sign in
+
+
+@pytest.mark.parametrize(
+    ("mangle", "message"),
+    [
+        (lambda p: p.replace("/01/0690", "/01/0691", 1), "gtin check digit"),
+        (lambda p: p.replace("/21/000001", "/21/" + quote("序列"), 1), "CSET 82"),
+        (lambda p: p.replace("/21/000001", "/21/" + "1" * 21, 1), "1-20 characters"),
+        (lambda p: p.split("&s=")[0] + "&s=short", "86 base64url"),
+        (lambda p: p.split("?")[0] + "?k=abc", "come together"),
+    ],
+)
+def test_bad_input_is_a_clear_error(
+    client: TestClient, lw: Any, mangle: Callable[[str], str], message: str
+) -> None:
+    batch = lw.qualified_batch(lw.product())
+    lw.issue(batch)
+    path = mangle(page(lw.label(batch, "000001")))
+    r = client.get(path, headers=JSON)
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert message in r.json()["detail"]
+    html = client.get(path, headers=BROWSER)
+    assert html.status_code == 400 and "无法识别的标识" in html.text
+
+
+def test_a_lot_with_an_encoded_slash_resolves(client: TestClient, lw: Any) -> None:
+    batch = lw.qualified_batch(lw.product(), lot="L26/07")
+    lw.issue(batch)
+    payload = lw.label(batch, "000001")
+    assert "/10/L26%2F07/" in payload
+    assert client.get(page(payload), headers=JSON).json()["verdict"] == "genuine"
+
+
+def test_scans_by_token_raise_clone_alerts_for_regulators(
+    client: TestClient, lw: Any, services: Services, ledger: Ledger
+) -> None:
+    batch = lw.qualified_batch(lw.product())
+    lw.issue(batch, count=3)
+    p1, p2 = lw.project(), lw.project()
+    supervisor = login(services, lw, "supervisor", "supervisor")
+    payload = lw.label(batch, "000002")
+    r = client.post(page(payload), json={"project": p1, "verdict": "genuine"}, headers=supervisor)
+    assert r.status_code == 201, r.text
+    entry = ledger.entry(r.json()["seq"])
+    assert entry.type == "label.scan" and entry.actor == lw.id("supervisor")
+    assert entry.payload["by"] == "supervisor staff 张三"
+    r = client.post(page(payload), json={"project": p2, "verdict": "genuine"}, headers=supervisor)
+    assert r.status_code == 201
+    lw.authorities()
+    regulator = login(services, lw, "regulator", "regulator", hold=False)
+    found = client.get("/v1/alerts", headers=regulator).json()
+    assert [(a["kind"], a["serial"], a["projects"]) for a in found] == [
+        ("clone", "000002", sorted([p1, p2]))
+    ]
+    assert client.get("/v1/alerts?kind=overscan", headers=regulator).json() == []
+    maker = login(services, lw, "maker", "manufacturer", hold=False)
+    assert client.get("/v1/alerts", headers=maker).status_code == 403
+    assert client.get("/v1/alerts").status_code == 401
+
+
+def test_a_refused_scan_records_nothing(
+    client: TestClient, lw: Any, services: Services, ledger: Ledger
+) -> None:
+    batch = lw.qualified_batch(lw.product())
+    lw.issue(batch)
+    project = lw.project()
+    supervisor = login(services, lw, "supervisor", "supervisor")
+    payload = lw.label(batch, "000001")
+    size = ledger.size()
+    r = client.post(page(payload), json={"project": project, "verdict": "recalled"},
+                    headers=supervisor)  # fmt: skip
+    assert r.status_code == 422 and r.json()["rule"] == "scan.verdict"
+    maker = login(services, lw, "maker", "manufacturer")
+    r = client.post(page(payload), json={"project": project, "verdict": "genuine"}, headers=maker)
+    assert r.status_code == 403
+    r = client.post(page(payload), json={"project": project, "verdict": "genuine"})
+    assert r.status_code == 401
+    assert ledger.size() == size
+
+
+def test_the_page_form_records_a_scan_for_a_signed_in_supervisor(
+    client: TestClient, lw: Any, services: Services, ledger: Ledger
+) -> None:
+    batch = lw.qualified_batch(lw.product())
+    lw.issue(batch)
+    project = lw.project()
+    token = login(services, lw, "supervisor", "supervisor")["Authorization"].split()[1]
+    link = page(lw.label(batch, "000001"))
+    form = {"link": link, "verdict": "genuine", "project": project}
+    r = client.post("/scan", data=form, follow_redirects=False)
+    assert r.status_code == 403 and "sign in first" in r.text
+    r = client.post("/signin", data={"token": "itk_wrong", "next": link})
+    assert r.status_code == 401
+    r = client.post("/signin", data={"token": token, "next": link}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == link
+    assert "记录扫码 Record scan" in client.get(link).text
+    r = client.post("/scan", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    seq = ledger.size() - 1
+    assert r.headers["location"] == f"{link}&recorded={seq}"
+    assert ledger.entry(seq).type == "label.scan"
+    shown = client.get(r.headers["location"])
+    assert f"账本条目 #{seq}" in shown.text
+    assert f'value="{project}"' in shown.text  # the project is remembered
+    r = client.post("/scan", data=form, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
+    assert client.post("/signin", data={"token": token, "next": "//evil.example/"},
+                       follow_redirects=False).headers["location"] == "/"  # fmt: skip
+
+
+def test_label_issue_through_the_api(
+    client: TestClient, lw: Any, services: Services, ledger: Ledger
+) -> None:
+    batch = lw.qualified_batch(lw.product())
+    lw.org("maker2", "浙江测试节能科技有限公司", "manufacturer")
+    other = login(services, lw, "maker2", "manufacturer")
+    maker = login(services, lw, "maker", "manufacturer")
+    payload = {"schema": 1, "batch": batch, "first": "000001", "count": 24,
+               "resolver": W.RESOLVER, "key": lw["maker"].key_id}  # fmt: skip
+    size = ledger.size()
+    r = client.post("/v1/label.issue", json=payload, headers=other)
+    assert r.status_code == 403 and "not the manufacturer of batch" in r.json()["detail"]
+    r = client.post("/v1/label.issue", json={**payload, "first": "序号1"}, headers=maker)
+    assert r.status_code == 422 and r.json()["rule"] == "label.serial"
+    r = client.post("/v1/entries", content=_tamper_sig(lw_signed(lw, ledger, payload)),
+                    headers=maker)  # fmt: skip
+    assert r.status_code == 422 and r.json()["type"].endswith("verification-failed")
+    assert ledger.size() == size
+    r = client.post("/v1/label.issue", json=payload, headers=maker)
+    assert r.status_code == 201, r.text
+
+
+def lw_signed(lw: Any, ledger: Ledger, payload: dict[str, Any]) -> bytes:
+    from insutrace.trace.clock import format_time
+    from insutrace.trace.entry import Entry
+
+    with ledger.store.read() as tx:
+        size, leaf = tx.head()
+    entry = Entry(seq=size, type="label.issue", actor=lw.id("maker"), key=lw["maker"].key_id,
+                  time=format_time(ledger.clock.now()), prev=leaf.hex(), payload=payload)  # fmt: skip
+    return entry.signed(lw["maker"]).to_bytes()
+
+
+def _tamper_sig(data: bytes) -> bytes:
+    head, sig = data.split(b'"sig":"')
+    flipped = b"B" if sig[:1] != b"B" else b"C"
+    return head + b'"sig":"' + flipped + sig[1:]
+
+
+def test_wall_plate_pdf_of_an_accepted_facade(
+    client: TestClient, lw: Any, services: Services
+) -> None:
+    batch = lw.qualified_batch(lw.product())
+    project = lw.project()
+    owner = login(services, lw, "owner", "building_owner", hold=False)
+    r = client.get(f"/v1/buildings/{project}/plate.pdf", headers=owner)
+    assert r.status_code == 422 and r.json()["rule"] == "plate.finished"
+    lw.brief(project)
+    lw.on_site(project, batch)
+    lw.install(project, batch, "600", "600")
+    lw.accept(project, "supervisor", MEASURES)
+    lw.accept(project, "owner")
+    r = client.get(f"/v1/buildings/{project}/plate.pdf", headers=owner)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf" and r.content.startswith(b"%PDF")
+    assert (
+        client.get(f"/v1/buildings/{project}/plate.pdf?facade=south", headers=owner).status_code
+        == 404
+    )
+    maker = login(services, lw, "maker", "manufacturer", hold=False)
+    assert client.get(f"/v1/buildings/{project}/plate.pdf", headers=maker).status_code == 403
+    public = client.get(f"/buildings/{project}")
+    assert public.status_code == 200 and "北立面 外墙外保温" in public.text
+    assert "江苏测试保温材料有限公司" in public.text
+
+
+def test_home_check_and_blacklist_pages(client: TestClient, lw: Any, ledger: Ledger) -> None:
+    cases = lw.six_cases()
+    home = client.get("/")
+    assert home.status_code == 200 and "建筑保温材料追溯账本" in home.text
+    assert f'<div class="stat" id="log-size">{ledger.size()}</div>' in home.text
+    for link in ("/check", "/blacklist", "/log/checkpoint", "/docs"):
+        assert f'href="{link}"' in home.text
+    r = client.get("/check", params={"payload": cases["genuine"]}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == page(cases["genuine"])
+    r = client.get("/check", params={"payload": "not a label"})
+    assert r.status_code == 400 and "Not a label payload" in r.text
+    listed = client.get("/blacklist")
+    assert "浙江测试节能科技有限公司" in listed.text
+    one = client.get("/blacklist", params={"q": lw.id("maker2")})
+    assert "列入失信名单 Listed" in one.text and "严重失信 NDRC serious" in one.text
+    clear = client.get("/blacklist", params={"q": "江苏测试保温"})
+    assert "无在效记录 Clear" in clear.text
