@@ -47,12 +47,14 @@ LISTS = {
     "mohurd_bad_record": "不良行为记录 MOHURD",
 }
 HOPS = {"shipment": "发货 shipped", "return": "退货 returned"}
+UNITS = {"m2": "m²", "m3": "m³", "board": "块 boards", "panel": "张 panels"}
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals.update(
     type_name=lambda kind: TYPES.get(kind, kind),
     list_name=lambda kind: LISTS.get(kind, kind),
     hop_kind=lambda kind: HOPS.get(kind, kind),
+    unit=lambda unit: UNITS.get(unit, unit),
     quantity=lambda milli: "-" if milli is None else f"{milli / 1000:g}",
 )
 router = APIRouter(include_in_schema=False)

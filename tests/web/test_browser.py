@@ -1,0 +1,176 @@
+"""The label pages in a real browser: Chromium (Debian's /usr/bin/chromium, driven by
+Playwright) on a phone-sized viewport opens each verdict's label URL served by uvicorn,
+reads the verdict, signs in and records a scan. Screenshots go to test-artifacts/labels/.
+
+Without /usr/bin/chromium or Playwright the test skips with a one-line reason, unless
+INSUTRACE_REQUIRE_BROWSER=1 (CI), where it fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from insutrace.api.app import create_app
+from insutrace.api.deps import Services
+from insutrace.api.web import label_path
+from insutrace.trace.clock import FixedClock
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.note import NoteSigner
+from insutrace.trace.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "labels"
+PHONE = {"width": 390, "height": 844}
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TITLES = {
+    "genuine": "正品：已在账本登记",
+    "unknown_serial": "未登记的序列号",
+    "bad_signature": "签名无效",
+    "recalled": "批次已召回",
+    "not_qualified": "无有效检验报告",
+    "blacklisted": "生产企业列入失信名单",
+}
+
+_NAME = "insutrace_tests_label_world"
+if _NAME not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(
+        _NAME, Path(__file__).parents[1] / "labels" / "world.py"
+    )
+    assert _spec is not None and _spec.loader is not None
+    sys.modules[_NAME] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules[_NAME])
+W = sys.modules[_NAME]
+
+
+def _browser_missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright is not installed (pip install playwright; no browser download needed)"
+    return None
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    reason = _browser_missing()
+    if reason is not None:
+        if os.environ.get("INSUTRACE_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def seeded(
+    ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]
+) -> tuple[Any, dict[str, str]]:
+    w = W.LabelWorld(ledger, root, signer_for)
+    w.org("maker", "江苏测试保温材料有限公司", "manufacturer", domain="insul.example.cn",
+          name_en="Jiangsu Test Insulation Co., Ltd.")  # fmt: skip
+    w.org("dist", "南京测试建材贸易有限公司", "distributor")
+    w.org("lab", "江苏省测试建设工程质量检测中心有限公司", "testing_lab")
+    cases = w.six_cases()
+    genuine = W.scan_fields(cases["genuine"])
+    project = w.project(id="P-NJ-2026-018")
+    w.deliver("maker", "dist", f"{genuine['gtin']}.{genuine['lot']}", "400")
+    w.deliver("dist", "contractor", f"{genuine['gtin']}.{genuine['lot']}", "300",
+              to_project=project)  # fmt: skip
+    ledger.checkpoint()
+    return w, cases
+
+
+@pytest.fixture
+def server(
+    tmp_path: Path, store_url: str, ledger: Ledger, clock: FixedClock, log_signer: NoteSigner
+) -> Iterator[tuple[str, Services]]:
+    """The app over the seeded ledger, served by uvicorn on a free loopback port."""
+    settings = Settings(home=tmp_path / "home", database_url=store_url, origin=log_signer.name,
+                        master_key="test-only master key, not a secret")  # fmt: skip
+    app = create_app(settings, clock=clock, log_signer=log_signer)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    port = srv.servers[0].sockets[0].getsockname()[1]
+    services: Services = app.state.services
+    yield f"http://127.0.0.1:{port}", services
+    srv.should_exit = True
+    thread.join(timeout=10)
+    services.accounts.close()
+    services.ledger.store.close()
+
+
+def test_each_verdict_on_a_phone(
+    chromium: Any, seeded: tuple[Any, dict[str, str]], server: tuple[str, Services]
+) -> None:
+    _, cases = seeded
+    base, _ = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                   has_touch=True, locale="zh-CN")  # fmt: skip
+    page = context.new_page()
+    for verdict, payload in cases.items():
+        page.goto(base + label_path(payload))
+        banner = page.locator("#verdict")
+        assert banner.get_attribute("data-verdict") == verdict
+        assert banner.locator(".zh").inner_text() == TITLES[verdict]
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=str(ARTIFACTS / f"{verdict}.png"), full_page=True)
+    page.goto(base + "/")
+    page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=True)
+    page.goto(base + "/blacklist")
+    assert "浙江测试节能科技有限公司" in page.locator("main").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "blacklist.png"), full_page=True)
+    context.close()
+
+
+def test_a_signed_in_supervisor_records_a_scan(
+    chromium: Any, seeded: tuple[Any, dict[str, str]], server: tuple[str, Services]
+) -> None:
+    world, cases = seeded
+    base, services = server
+    _, token = services.accounts.create_account(world.id("supervisor"), "supervisor", "赵监理")
+    services.accounts.store_key(services.require_vault(), world["supervisor"])
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                   has_touch=True, locale="zh-CN")  # fmt: skip
+    page = context.new_page()
+    page.goto(base + label_path(cases["genuine"]))
+    page.get_by_role("link", name="登录 Sign in").click()
+    page.fill("input[name=token]", token)
+    page.get_by_role("button", name="登录 Sign in").click()
+    page.fill("input[name=project]", "P-NJ-2026-018")
+    size = world.ledger.size()
+    page.get_by_role("button", name="记录扫码 Record scan").click()
+    notice = page.locator(".notice.ok").inner_text()
+    assert f"#{size}" in notice
+    assert world.ledger.entry(size).type == "label.scan"
+    page.screenshot(path=str(ARTIFACTS / "scan-recorded.png"), full_page=True)
+    context.close()
