@@ -65,7 +65,9 @@ _ENTRY_SCHEMA: dict[str, Any] = {
 
 def _receipt(services: Services, receipt: LedgerReceipt) -> Receipt:
     size = None
-    if services.ledger.log_signer is not None:
+    if services.ledger.checkpoint_writes and not receipt.duplicate:
+        size = receipt.seq + 1  # signed in the entry's own transaction
+    elif services.ledger.log_signer is not None:
         size = services.ledger.checkpoint().checkpoint.size
     return Receipt(
         seq=receipt.seq,

@@ -65,6 +65,7 @@ class Ledger:
         handlers: Mapping[str, Handler] = CORE_HANDLERS,
         clock: Clock | None = None,
         max_skew: timedelta = timedelta(minutes=5),
+        checkpoint_writes: bool = False,
     ) -> None:
         self.store = store
         self.log_signer = log_signer
@@ -72,6 +73,8 @@ class Ledger:
         self.clock: Clock = clock or SystemClock()
         self.max_skew = max_skew
         self._cached: tuple[int, bytes, dict[Node, bytes]] | None = None
+        # sign a checkpoint inside every write transaction, so each entry is provable at once
+        self.checkpoint_writes = checkpoint_writes and log_signer is not None
 
     # -- writing ---------------------------------------------------------------
 
@@ -118,6 +121,8 @@ class Ledger:
                 receipt = self._admit(tx, entry, entry.to_bytes(), frontier, signed_by=signer)
                 receipts.append(receipt)
                 size, prev = size + 1, receipt.leaf
+            if self.checkpoint_writes:
+                self._sign_checkpoint(tx, size, frontier)
         self._cached = (size, prev, frontier)  # only once committed
         return receipts
 
@@ -143,6 +148,8 @@ class Ledger:
                 )
             frontier = self._frontier(tx, size, prev)
             receipt = self._admit(tx, entry, data, frontier, check_time=True)
+            if self.checkpoint_writes:
+                self._sign_checkpoint(tx, size + 1, frontier)
         self._cached = (size + 1, receipt.leaf, frontier)
         return receipt
 
@@ -191,16 +198,19 @@ class Ledger:
         if self.log_signer is None:
             raise LedgerError("this ledger has no log key: it cannot sign checkpoints")
         with self.store.write() as tx:
-            size, _ = tx.head()
+            size, head = tx.head()
             latest = tx.latest_checkpoint()
             if latest and latest[0] == size:
                 return SignedCheckpoint(Checkpoint.parse(_text(latest[1])), latest[1])
-            root = root_from_frontier(size, tx.nodes(frontier_nodes(size)))
-            signed = SignedCheckpoint.sign(
-                Checkpoint(self.origin_of(tx), size, root), self.log_signer
-            )
-            tx.add_checkpoint(size, signed.note)
-            return signed
+            return self._sign_checkpoint(tx, size, self._frontier(tx, size, head))
+
+    def _sign_checkpoint(self, tx: Tx, size: int, frontier: dict[Node, bytes]) -> SignedCheckpoint:
+        """C2SP tlog-checkpoint of the tree of ``size`` leaves, stored in ``tx``."""
+        assert self.log_signer is not None
+        root = root_from_frontier(size, frontier)
+        signed = SignedCheckpoint.sign(Checkpoint(self.origin_of(tx), size, root), self.log_signer)
+        tx.add_checkpoint(size, signed.note)
+        return signed
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> str:
         """Drop every projection and replay the whole log; return the projection digest."""
