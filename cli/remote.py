@@ -7,7 +7,7 @@
     insutrace --server URL --key FILE --token TOKEN remote …          (or INSUTRACE_SERVER,
                                                                        INSUTRACE_KEY, INSUTRACE_TOKEN)
         remote head | append TYPE FILE | write TYPE FILE | entries [filters] | prove SEQ
-        remote product-register … | batch-register … | labels BATCH …
+        remote product-register … | batch-register … | labels BATCH … (label.issue, then print)
 
 ``register(app)`` adds all of this to the main command line, including the global
 ``--server/--key/--token`` options.
@@ -475,40 +475,125 @@ def remote_labels(
     ctx: typer.Context,
     batch: Annotated[str, typer.Argument(help="Batch id: <gtin>.<lot>.")],
     count: Annotated[int, typer.Option(help="How many labels.")] = 24,
-    first: Annotated[int, typer.Option(help="First serial number.")] = 1,
+    first: Annotated[int, typer.Option(help="Number of the first serial.")] = 1,
+    width: Annotated[int, typer.Option(help="Digits of a serial, zero-padded.")] = 6,
+    prefix: Annotated[str, typer.Option(help="Serial prefix (GS1 CSET 82), e.g. SN.")] = "",
+    resolver: Annotated[
+        str | None,
+        typer.Option(help="Digital Link domain on the labels (default INSUTRACE_RESOLVER)."),
+    ] = None,
     factory_report: Annotated[
-        str | None, typer.Option(help="Report number (default: the batch's first report).")
+        str | None,
+        typer.Option(help="Report number (default: a report that qualifies the batch today)."),
     ] = None,
-    lab_cma: Annotated[
-        str | None, typer.Option(help="The lab's CMA number (default: that report's lab).")
-    ] = None,
-    output: Annotated[Path, typer.Option("-o", "--output")] = Path("labels.pdf"),
+    columns: Annotated[int, typer.Option(help="Labels across an A4 sheet.")] = 3,
+    rows: Annotated[int, typer.Option(help="Labels down an A4 sheet.")] = 8,
+    crop_marks: Annotated[bool, typer.Option(help="Crop marks on the sheet.")] = True,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="A .pdf sheet; .png or .svg for one label.")
+    ] = Path("labels.pdf"),
 ) -> None:
-    """Print a PDF sheet of labels for your batch, each QR signed with your key."""
+    """Record a range of serials of your batch (label.issue, signed with your key), then
+    print them: every label printed is on record. Refused for a batch no valid report
+    qualifies (the label names the report and its lab), and by the ledger for another
+    manufacturer's batch, a recalled batch, serials already issued, or a listed maker."""
     if not 1 <= count <= 10_000:
         raise MalformedInput(f"--count must be 1..10000, got {count}")
-    remote = _remote(ctx)
-    with remote.client() as c:
+    if not 1 <= width <= 20 or first < 0:
+        raise MalformedInput(f"--width must be 1..20 and --first >= 0, got {width}, {first}")
+    kind = output.suffix.lower()
+    if kind not in (".pdf", ".png", ".svg") or (kind != ".pdf" and count != 1):
+        raise MalformedInput(f"--output: a .pdf sheet, or .png/.svg for --count 1; got {output}")
+    domain = resolver or _settings(ctx).resolver
+    with _remote(ctx).client() as c:
         signer: Signer = c.require_signer()
+        sheet = _LabelSheet.fetch(c, batch, signer, factory_report)
+        contents = [sheet.label(domain, f"{prefix}{first + i:0{width}d}") for i in range(count)]
+        rendered = _render(contents, kind, columns, rows, crop_marks)
+        receipt = c.append("label.issue", sheet.issue(domain, contents[0].serial, count))
+    output.write_bytes(rendered)
+    out.print(
+        f"{count} labels {contents[0].serial}-{contents[-1].serial} of batch {batch} "
+        f"recorded as entry {receipt['seq']}, written to {output}"
+    )
+
+
+@dataclass
+class _LabelSheet:
+    """What the labels of one batch print, read from the server and checked here."""
+
+    record: dict[str, Any]
+    product: dict[str, Any]
+    maker: dict[str, Any]
+    report: dict[str, Any]
+    cma: str
+    signer: Signer
+
+    @classmethod
+    def fetch(cls, c: Any, batch: str, signer: Signer, number: str | None) -> _LabelSheet:
+        from insutrace.trace.clock import parse_time
+        from insutrace.trace.domain.fields import local_date
+
         trace = c.get(f"/v1/batches/{batch}")
         record = trace["batch"]
+        if record["manufacturer"] != signer.actor:
+            raise MalformedInput(f"batch {batch} is made by {record['manufacturer']}, not by you")
+        today = local_date(parse_time(c.head()["time"]))
+        report = _qualifying_report(batch, [r for r in trace["reports"] if r], number, today)
+        lab = c.get(f"/v1/orgs/{report['lab']}")
+        cma = (lab.get("lab") or {}).get("cma")
+        if not cma:
+            raise MalformedInput(
+                f"report {report['number']}: lab {report['lab']} has no CMA number"
+            )
         product = c.get(f"/v1/products/{record['gtin']}")
         maker = c.get(f"/v1/orgs/{record['manufacturer']}")
-        report: dict[str, Any] = next((r for r in trace["reports"] if r), {})
-        if lab_cma is None and report.get("lab"):
-            lab_cma = (c.get(f"/v1/orgs/{report['lab']}").get("lab") or {}).get("cma")
-    factory_report = factory_report or str(report.get("number") or "-")
-    lab_cma = lab_cma or "000000000000"
-    if record["manufacturer"] != signer.actor:
-        raise MalformedInput(f"batch {batch} is made by {record['manufacturer']}, not by you")
-    contents = [
-        _label(record, product, maker, signer, f"{first + i:06d}", factory_report, lab_cma)
-        for i in range(count)
-    ]
-    from insutrace.labels.render import label_sheet_pdf
+        return cls(record, product, maker, report, str(cma), signer)
 
-    output.write_bytes(label_sheet_pdf(contents))
-    out.print(f"{count} labels for batch {batch} written to {output}")
+    def label(self, domain: str, serial: str) -> Any:
+        return _label(
+            self.record, self.product, self.maker, self.signer, domain, serial,
+            str(self.report["number"]), self.cma,
+        )  # fmt: skip
+
+    def issue(self, domain: str, first: str, count: int) -> dict[str, Any]:
+        return {
+            "schema": 1,
+            "batch": self.record["id"],
+            "first": first,
+            "count": count,
+            "resolver": domain,
+            "key": self.signer.key_id,
+        }
+
+
+def _qualifying_report(
+    batch: str, reports: list[dict[str, Any]], number: str | None, today: date
+) -> dict[str, Any]:
+    """The report the labels name: one that qualifies the batch and is valid today."""
+    valid = [
+        r for r in reports if r.get("qualifies") and date.fromisoformat(r["valid_until"]) >= today
+    ]
+    if number is not None:
+        valid = [r for r in valid if r["number"] == number]
+    if not valid:
+        which = f"report {number}" if number else "no report"
+        raise MalformedInput(
+            f"batch {batch}: {which} qualifies it and is valid on {today.isoformat()}; labels "
+            "name the factory report and its lab, so a batch is labelled once a lab's report "
+            "qualifies it"
+        )
+    return valid[0]
+
+
+def _render(contents: list[Any], kind: str, columns: int, rows: int, crop: bool) -> bytes:
+    from insutrace.labels.render import label_png, label_sheet_pdf, label_svg
+
+    if kind == ".png":
+        return label_png(contents[0])
+    if kind == ".svg":
+        return label_svg(contents[0]).encode("utf-8")
+    return label_sheet_pdf(contents, columns=columns, rows=rows, crop_marks=crop)
 
 
 def _label(
@@ -516,6 +601,7 @@ def _label(
     product: dict[str, Any],
     maker: dict[str, Any],
     signer: Signer,
+    domain: str,
     serial: str,
     report: str,
     cma: str,
@@ -524,7 +610,7 @@ def _label(
     from insutrace.labels.model import LabelContent
     from insutrace.trace.identifiers import build_digital_link
 
-    uri = build_digital_link(product["domain"], record["gtin"], lot=record["lot"], serial=serial)
+    uri = build_digital_link(domain, record["gtin"], lot=record["lot"], serial=serial)
     return LabelContent(
         product_name_zh=product["name"][:20],
         product_name_en=(product.get("name_en") or product["name"])[:48],

@@ -100,10 +100,12 @@ def test_cli_registers_a_batch_and_prints_its_labels(
     assert ledger.entry(ledger.size() - 1).type == "batch.register"
     pdf = tmp_path / "labels.pdf"
     batch = f"{GTIN}.{b['lot']}"
+    qualify(world, batch)
     args = ["--key", str(key), "remote", "labels", batch, "--count", "3", "-o", str(pdf)]
     result = runner.invoke(cli, args, env=env)
     assert result.exit_code == 0, result.output
     assert pdf.read_bytes().startswith(b"%PDF")
+    assert ledger.entry(ledger.size() - 1).type == "label.issue"
     proof = tmp_path / "p.tlog-proof"
     seq = str(ledger.size() - 1)
     result = runner.invoke(cli, ["remote", "prove", seq, "-o", str(proof)], env=env)
@@ -126,3 +128,51 @@ def test_public_label_verification(client: Any, world: World) -> None:
     assert r["genuine"] is False and "not a key of the manufacturer" in r["reason"]
     r = client.get("/v1/public/labels/verify", params={"payload": "nonsense"})
     assert r.status_code == 400
+
+
+def qualify(world: World, batch: str, number: str = "R-2026-001") -> None:
+    """The lab's factory report that qualifies ``batch`` (issued today, wall clock)."""
+    lab = world["testing_lab"]
+    today = datetime.now(UTC).date()
+    results = [
+        {"property": "combustion", "standard": "GB 8624-2012", "class": "B1(B-s1,d0,t1)"},
+        {"property": "thermal_conductivity", "standard": "GB/T 10294", "value": "0.029"},
+        {"property": "density", "standard": "GB/T 6343", "value": "32"},
+    ]
+    payload = {
+        "schema": 1, "number": number, "batch": batch, "sample": "S1",
+        "issued_on": (today - timedelta(days=1)).isoformat(),
+        "valid_until": (today + timedelta(days=365)).isoformat(), "document": "ab" * 32,
+        "standards": ["GB 8624-2012"], "results": results,
+    }  # fmt: skip
+    world.ledger.append("report.issue", payload, lab.signer, time=datetime.now(UTC))
+
+
+def test_cli_labels_refuses_a_batch_no_valid_report_qualifies(
+    server: str, world: World, ledger: Ledger, tmp_path: Path
+) -> None:
+    world.services.ledger.clock = SystemClock()
+    maker = world["manufacturer"]
+    key = tmp_path / "maker.key"
+    save_signer(maker.signer, key)
+    env = {"INSUTRACE_SERVER": server, "INSUTRACE_TOKEN": maker.token}
+    now = datetime.now(UTC)
+    ledger.append("product.register", product_payload(), maker.signer, time=now)
+    b = dict(batch_payload(), production_date=(now - timedelta(days=2)).date().isoformat())
+    ledger.append("batch.register", b, maker.signer, time=now)
+    batch, pdf = f"{GTIN}.{b['lot']}", tmp_path / "labels.pdf"
+    size = ledger.size()
+    labels = ["--key", str(key), "remote", "labels", batch, "--count", "2", "-o", str(pdf)]
+    result = CliRunner().invoke(cli, labels, env=env)
+    assert result.exit_code == 1
+    assert "no report qualifies it and is valid on" in result.output
+    assert ledger.size() == size and not pdf.exists()
+    qualify(world, batch)
+    assert CliRunner().invoke(cli, labels, env=env).exit_code == 0
+    assert ledger.entry(ledger.size() - 1).payload["first"] == "000001"
+    again = CliRunner().invoke(cli, [*labels, "--first", "2"], env=env)  # 000002 is taken
+    assert again.exit_code == 1 and "label.overlap" in again.output
+    single = tmp_path / "one.png"
+    args = [*labels[:-4], "--count", "1", "--first", "3", "-o", str(single)]
+    assert CliRunner().invoke(cli, args, env=env).exit_code == 0
+    assert single.read_bytes().startswith(b"\x89PNG")
