@@ -307,3 +307,52 @@ def test_home_check_and_blacklist_pages(client: TestClient, lw: Any, ledger: Led
     assert "列入失信名单 Listed" in one.text and "严重失信 NDRC serious" in one.text
     clear = client.get("/blacklist", params={"q": "江苏测试保温"})
     assert "无在效记录 Clear" in clear.text
+
+
+def test_a_printed_sheet_scans_back_to_genuine(client: TestClient, lw: Any) -> None:
+    """The whole path for real: labels issued in the ledger, printed on an A4 sheet and as a
+    PNG, decoded with zxing-cpp, the URI parsed (GTIN check digit), the signature verified
+    against the manufacturer's key from the log, and the resolver says genuine."""
+    import io
+    from datetime import date
+    from decimal import Decimal
+
+    import pypdfium2  # type: ignore[import-untyped]
+    import zxingcpp
+    from PIL import Image
+
+    from insutrace.labels.codec import parse_label_uri, split_label, verify_label
+    from insutrace.labels.model import LabelContent
+    from insutrace.labels.render import label_png, label_sheet_pdf
+    from insutrace.trace.keys import decode_public
+
+    batch = lw.qualified_batch(lw.product())
+    lw.issue(batch, first="SN000001", count=26)
+    gtin, lot = batch.split(".")
+    contents = [
+        LabelContent(
+            product_name_zh="挤塑聚苯乙烯泡沫塑料板", product_name_en="XPS board",
+            insulation_type="挤塑聚苯板 XPS", combustion_class="B1(B-s1,d0,t1)",
+            thermal_conductivity=Decimal("0.032"), manufacturer_name="江苏测试保温材料有限公司",
+            manufacturer_uscc=lw.id("maker"), lot=lot, serial=f"SN{n:06d}",
+            production_date=date(2026, 11, 1), factory_report_no="R00003",
+            lab_cma_no="231502280012", payload=lw.label(batch, f"SN{n:06d}"),
+        )
+        for n in range(1, 27)
+    ]  # fmt: skip
+    document = pypdfium2.PdfDocument(label_sheet_pdf(contents))
+    pages = [page.render(scale=200 / 72, grayscale=True).to_pil() for page in document]
+    document.close()
+    pages.append(Image.open(io.BytesIO(label_png(contents[0]))))
+    formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    scanned = [b.text for image in pages for b in zxingcpp.read_barcodes(image, formats=formats)]
+    assert len(scanned) == 27 and set(scanned) == {c.payload for c in contents}
+    with lw.ledger.store.read() as tx:
+        public = decode_public(tx.get("key", lw["maker"].key_id)["public"])
+    for payload in scanned:
+        uri, key_id, _ = split_label(payload)
+        assert key_id == lw["maker"].key_id
+        link = parse_label_uri(uri)  # checks the GTIN check digit, CSET 82, lengths
+        assert (link.gtin, link.lot, link.resolver) == (gtin, lot, W.RESOLVER)
+        assert verify_label(payload, public) == uri
+        assert client.get(page(payload), headers=JSON).json()["verdict"] == "genuine"
