@@ -122,7 +122,7 @@ class _SQL:
         ph = "?" if dialect == "sqlite" else "%s"
         self.ph = ph
         self.head = "SELECT size, leaf FROM log_head WHERE id = 1"
-        self.leaf_by_seq = "SELECT seq, leaf FROM log_entry WHERE seq IN ({})"
+        self.leaf_by_seq = "SELECT 0, seq, leaf FROM log_entry WHERE seq IN ({})"
         self.node = f"SELECT level, idx, hash FROM log_node WHERE level = {ph} AND idx IN ({{}})"
         self.leaf = f"SELECT leaf FROM log_entry WHERE seq = {ph}"
         self.insert_entry = f"INSERT INTO log_entry (seq, body, leaf) VALUES ({ph}, {ph}, {ph})"
@@ -149,7 +149,7 @@ class _SQL:
             f"INSERT INTO log_checkpoint (size, note) VALUES ({ph}, {ph}) "
             "ON CONFLICT (size) DO NOTHING"
         )
-        self.lock_head = "SELECT size FROM log_head WHERE id = 1 FOR UPDATE"
+        self.lock_head = "SELECT size, leaf FROM log_head WHERE id = 1 FOR UPDATE"
         self.page = f"SELECT seq, body FROM log_entry WHERE seq >= {ph} ORDER BY seq LIMIT {ph}"
         self.scan_prefix = (
             f"SELECT key, data FROM projection WHERE kind = {ph} AND key >= {ph} "
@@ -167,6 +167,7 @@ class SQLTx:
         self.conn = conn
         self.sql = sql
         self.cur: Any = conn.cursor()
+        self._head: tuple[int, bytes] | None = None
 
     def _all(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         self.cur.execute(query, params)
@@ -177,26 +178,34 @@ class SQLTx:
         return self.cur.fetchone()
 
     def head(self) -> tuple[int, bytes]:
-        size, leaf = self._one(self.sql.head)
-        return int(size), bytes(leaf)
+        if self._head is None:  # PostgreSQL writers already read it with the row lock
+            size, leaf = self._one(self.sql.head)
+            return int(size), bytes(leaf)
+        return self._head
 
     def nodes(self, wanted: Iterable[Node]) -> dict[Node, bytes]:
+        """One round trip for any set of nodes: a UNION ALL of one select per level."""
         by_level: dict[int, list[int]] = {}
         for level, index in set(wanted):
             by_level.setdefault(level, []).append(index)
-        out: dict[Node, bytes] = {}
-        for level, indexes in by_level.items():
+        if not by_level:
+            return {}
+        parts, params = [], []
+        for level, indexes in sorted(by_level.items()):
+            marks = self.sql.marks(len(indexes))
             if level == 0:
-                q = self.sql.leaf_by_seq.format(self.sql.marks(len(indexes)))
-                rows = self._all(q, indexes)
-                out.update({(0, int(seq)): bytes(leaf) for seq, leaf in rows})
+                parts.append(self.sql.leaf_by_seq.format(marks))
+                params.extend(indexes)
             else:
-                q = self.sql.node.format(self.sql.marks(len(indexes)))
-                rows = self._all(q, [level, *indexes])
-                out.update({(int(lv), int(i)): bytes(h) for lv, i, h in rows})
-            missing = [i for i in indexes if (level, i) not in out]
-            if missing:
-                raise KeyError(f"Merkle nodes missing from storage: level {level} {missing[:4]}")
+                parts.append(self.sql.node.format(marks))
+                params.extend([level, *indexes])
+        rows = self._all(" UNION ALL ".join(parts), params)
+        out = {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
+        missing = [
+            n for lv, idx in by_level.items() for n in ((lv, i) for i in idx) if n not in out
+        ]
+        if missing:
+            raise KeyError(f"Merkle nodes missing from storage: {sorted(missing)[:4]}")
         return out
 
     def leaf(self, seq: int) -> bytes | None:
@@ -211,6 +220,8 @@ class SQLTx:
         self.cur.execute(self.sql.move_head, (seq + 1, leaf, seq))
         if self.cur.rowcount != 1:
             raise LedgerError(f"log head moved under an exclusive writer (appending {seq})")
+        if self._head is not None:
+            self._head = (seq + 1, leaf)
 
     def add_refs(self, seq: int, refs: Iterable[str]) -> None:
         rows = [(r, seq) for r in sorted(set(refs))]
@@ -319,7 +330,8 @@ class SQLStore:
             if self.dialect == "sqlite":
                 tx.cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             elif write:
-                tx.cur.execute(self._sql.lock_head)
+                size, leaf = tx._one(self._sql.lock_head)
+                tx._head = (int(size), bytes(leaf))
             else:
                 tx.cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             try:
