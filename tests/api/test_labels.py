@@ -139,6 +139,19 @@ def test_bad_input_is_a_clear_error(
     assert html.status_code == 400 and "无法识别的标识" in html.text
 
 
+def test_an_unregistered_gtin_is_an_unknown_serial(client: TestClient, lw: Any) -> None:
+    from insutrace.labels.codec import sign_label
+
+    maker = lw["maker"]
+    uri = f"https://{W.RESOLVER}/01/09506000134352/10/L1/21/000001"
+    payload = sign_label(uri, maker.key_id, maker.private_key)
+    body = client.get(page(payload), headers=JSON).json()
+    assert body["verdict"] == "unknown_serial" and body["product"] is None
+    assert body["problems"][0]["reason"] == "no batch 09506000134352.L1 is in the ledger"
+    html = client.get(page(payload), headers=BROWSER)
+    assert html.status_code == 200 and 'data-verdict="unknown_serial"' in html.text
+
+
 def test_a_lot_with_an_encoded_slash_resolves(client: TestClient, lw: Any) -> None:
     batch = lw.qualified_batch(lw.product(), lot="L26/07")
     lw.issue(batch)
