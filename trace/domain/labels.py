@@ -237,7 +237,7 @@ def _uri(resolver: str, batch: dict[str, Any], serial: str) -> str:
 
 
 def _resolver(p: Reader, batch: dict[str, Any], first: str, last: str) -> str:
-    resolver = p.text("resolver", max_len=100)
+    resolver = p.text("resolver", max_len=100).lower()
     try:
         _uri(resolver, batch, first)
         _uri(resolver, batch, last)
