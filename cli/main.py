@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -236,14 +237,25 @@ def rebuild(ctx: typer.Context) -> None:
 
 
 @app.command()
-def demo(ctx: typer.Context) -> None:
+def demo(
+    ctx: typer.Context,
+    start: Annotated[
+        str | None,
+        typer.Option(help="First day of the scenario (YYYY-MM-DD); default about 200 days ago."),
+    ] = None,
+) -> None:
     """Create a ledger on an empty database and fill it with the generated demo scenario:
-    organisations, products, batches, reports, custody, a high-rise residence, a cold store,
-    an indoor ice rink, a small filed project, existing buildings, a recalled batch."""
+    organisations, products, batches, reports, custody, labels and scans, a high-rise
+    residence, a cold store, an indoor ice rink, a small filed project, existing buildings,
+    a recalled batch. The same --start gives the same ledger."""
     state: State = ctx.obj
     if state.store_size() > 0:
         raise fail(f"{state.settings.database_url} is not empty; the demo needs a new database")
-    remote._seed_demo(state.settings)
+    try:
+        day = date.fromisoformat(start) if start else None
+    except ValueError:
+        raise fail(f"--start must be YYYY-MM-DD, got {start!r}") from None
+    remote._seed_demo(state.settings, remote.demo_start(day))
     out.print(f"demo ledger ready in {state.settings.database_url}")
 
 

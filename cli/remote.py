@@ -20,7 +20,7 @@ import inspect
 import json
 import sys
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
@@ -146,7 +146,17 @@ def _keys(settings: Settings) -> tuple[Signer, Signer]:
     return load_signer(settings.root_key_path), load_signer(settings.log_key_path)
 
 
-def _seed_demo(settings: Settings) -> None:
+def demo_start(day: date | None = None) -> datetime:
+    """The demo's first day: ``day``, or the Monday about 200 days back, so the scenario
+    (about 190 days) is over and its factory reports (valid a year) are in force today.
+    The same start gives the same ledger."""
+    if day is None:
+        day = datetime.now(UTC).date() - timedelta(days=200)
+        day -= timedelta(days=day.weekday())
+    return datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)  # 09:00 CST
+
+
+def _seed_demo(settings: Settings, start: datetime | None = None) -> None:
     """An empty ledger gets genesis and the domain's demo; every demo organisation gets an
     account (tokens in INSUTRACE_HOME/demo-tokens.json), its demo-only key file in
     INSUTRACE_HOME/keys/demo/ and, with a master key, a server-held copy of that key."""
@@ -158,7 +168,7 @@ def _seed_demo(settings: Settings) -> None:
     services.ledger.store.close()
     from insutrace.trace.clock import FixedClock
     from insutrace.trace.domain import HANDLERS
-    from insutrace.trace.domain.demo import DEFAULT_START, build_demo
+    from insutrace.trace.domain.demo import build_demo
     from insutrace.trace.keys import save_signer
     from insutrace.trace.ledger import Ledger
     from insutrace.trace.note import NoteSigner
@@ -169,13 +179,14 @@ def _seed_demo(settings: Settings) -> None:
     accounts = AccountStore(settings.database_url)
     try:
         # genesis is dated just before the demo's fixed timeline, so the log reads in order
-        genesis_clock = FixedClock(DEFAULT_START - timedelta(days=1))
+        start = start or demo_start()
+        genesis_clock = FixedClock(start - timedelta(days=1))
         log_signer = NoteSigner(log.actor, log.private_key)
         Ledger(store, log_signer=log_signer, handlers=HANDLERS, clock=genesis_clock).initialize(
             root, origin=log.actor
         )
         ledger = Ledger(store, log_signer=log_signer, handlers=HANDLERS)
-        outcome = build_demo(ledger, root)
+        outcome = build_demo(ledger, root, start=start)
         ledger.checkpoint()
         tokens = {"root": accounts.create_account("root", "authority", "Root authority")[1]}
         for org in outcome.orgs.values():
@@ -189,13 +200,35 @@ def _seed_demo(settings: Settings) -> None:
             vault = KeyVault(settings.master_key)
             for signer in [root, *outcome.signers.values()]:
                 accounts.store_key(vault, signer)
+        labels = _demo_label_paths(store, outcome.signers)
     finally:
         accounts.close()
         store.close()
     path = settings.home / "demo-tokens.json"
     path.touch(mode=0o600, exist_ok=True)
     path.write_text(json.dumps(tokens, indent=2) + "\n", encoding="utf-8")
+    (settings.home / "demo-labels.txt").write_text("".join(p + "\n" for p in labels), "utf-8")
     err.print(f"seeded the demo: {outcome.entries} entries; demo account tokens in {path}")
+    err.print(f"label pages to open on this server: {settings.home / 'demo-labels.txt'}")
+
+
+def _demo_label_paths(store: Any, signers: dict[str, Signer]) -> list[str]:
+    """Server-relative paths of a few signed demo labels of every issued range, exactly as
+    their QR codes read but for the resolver domain."""
+    from insutrace.labels.codec import sign_label
+
+    with store.read() as tx:
+        rows = tx.scan("labels")
+    paths = []
+    for _, row in rows:
+        signer = signers[row["manufacturer"]]
+        for r in row["ranges"]:
+            for n in range(r["start"], r["start"] + min(3, r["count"])):
+                serial = f"{r['prefix']}{n:0{r['width']}d}"
+                uri = f"https://{r['resolver']}/01/{row['gtin']}/10/{row['lot']}/21/{serial}"
+                payload = sign_label(uri, signer.key_id, signer.private_key)
+                paths.append(payload.removeprefix(f"https://{r['resolver']}"))
+    return paths
 
 
 def serve(

@@ -315,6 +315,46 @@ def _recall(u: Uris, e: Entry, kv: KV) -> dict[str, Any]:
     }
 
 
+def _labels_issued(u: Uris, e: Entry, kv: KV) -> dict[str, Any]:
+    """label.issue: the serial range written onto QR labels (CBV bizStep encoding)."""
+    p = e.payload
+    return {
+        "quantityList": [{"epcClass": lot_class(p["batch"]), "quantity": p["count"], "uom": "H87"}],
+        "bizLocation": {"id": u.org(e.actor)},
+        "insu:serialRange": {"first": p["first"], "count": p["count"], "key": p["key"]},
+        "insu:resolver": p["resolver"],
+    }
+
+
+_SCAN_DISPOSITION = {"genuine": "conformant", "recalled": "recalled"}
+
+
+def _label_scanned(u: Uris, e: Entry, kv: KV) -> dict[str, Any]:
+    """label.scan: one labelled instance observed on a site, with the verdict seen."""
+    p = e.payload
+    instance = build_digital_link(u.resolver, p["gtin"], lot=p["lot"], serial=p["serial"])
+    return {
+        "epcList": [instance],
+        "disposition": _SCAN_DISPOSITION.get(p["verdict"], "non_conformant"),
+        "bizLocation": {"id": u.project(p["project"])},
+        "insu:verdict": p["verdict"],
+    }
+
+
+def _regulatory(u: Uris, e: Entry, kv: KV) -> dict[str, Any]:
+    """Credit listings, permit decisions, incidents: decisions about parties and places,
+    located at the project or building they concern, else at the deciding organisation."""
+    p = e.payload
+    if isinstance(p.get("project"), str):
+        where = u.project(p["project"])
+    elif isinstance(p.get("building"), str):
+        where = u.building(p["building"])
+    else:
+        where = u.org(e.actor)
+    facts = {k: v for k, v in sorted(p.items()) if k != "schema" and isinstance(v, str | int)}
+    return {"epcList": [], "bizLocation": {"id": where}, "insu:decision": facts}
+
+
 @dataclass(frozen=True)
 class EventSpec:
     """The EPCIS 2.0 shape of one entry type."""
@@ -355,6 +395,16 @@ EVENTS: dict[str, EventSpec] = {
     ),
     "rectification.complete": EventSpec("OBSERVE", "repairing", "conformant", _building),
     "batch.recall": EventSpec("OBSERVE", _voc("recalling"), "recalled", _recall),
+    "label.issue": EventSpec("ADD", "encoding", "encoded", _labels_issued),
+    "label.scan": EventSpec("OBSERVE", "inspecting", None, _label_scanned),
+    "credit.authorize": EventSpec(
+        "OBSERVE", _voc("authorizing_credit_authority"), None, _regulatory
+    ),
+    "credit.list": EventSpec("OBSERVE", _voc("listing_dishonest_party"), None, _regulatory),
+    "credit.repair_apply": EventSpec("OBSERVE", _voc("applying_credit_repair"), None, _regulatory),
+    "credit.repair_decide": EventSpec("OBSERVE", _voc("deciding_credit_repair"), None, _regulatory),
+    "permit.decide": EventSpec("OBSERVE", _voc("deciding_permit"), None, _regulatory),
+    "incident.record": EventSpec("OBSERVE", _voc("recording_incident"), None, _regulatory),
 }
 """Entry type → EPCIS event. ``entry.correct`` re-exports the corrected entry's event."""
 

@@ -26,6 +26,7 @@ The story (2025 建筑保温材料安全隐患全链条整治行动):
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 from collections.abc import Iterator
@@ -35,7 +36,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from ..errors import Conflict
-from ..identifiers import USCC_ALPHABET, gtin_check_digit, uscc_check_char
+from ..identifiers import USCC_ALPHABET, build_digital_link, gtin_check_digit, uscc_check_char
 from ..keys import Signer
 from ..ledger import Ledger
 from .fields import decimal_text, local_date
@@ -820,6 +821,38 @@ def _recalled_walls(d: _Demo) -> None:
     _order(d, "XW-2025-BA-0117", "XWZJ-ZG-2025-007", ["D1"], 90, "拆除召回批次保温板，按B1级以上合格产品重新施工")  # fmt: skip
 
 
+LABEL_RESOLVER = "id.insutrace.local"  # the default INSUTRACE_RESOLVER
+
+
+def _issue_labels(d: _Demo, maker: str, batch: str, first: str, count: int) -> None:
+    """label.issue: the batch's serials (unique per GTIN) are on record before printing."""
+    signer = d.orgs[maker].signer
+    d.add("label.issue", {"batch": batch, "first": first, "count": count,
+                          "resolver": LABEL_RESOLVER, "key": signer.key_id}, maker)  # fmt: skip
+
+
+def _scan(d: _Demo, project: str, scanner: str, maker: str, batch: str, serial: str, verdict: str) -> None:  # fmt: skip
+    """label.scan of a label as printed: its URI signed by the manufacturer (labels.codec)."""
+    gtin, lot = batch.split(".", 1)
+    uri = build_digital_link(LABEL_RESOLVER, gtin, lot=lot, serial=serial)
+    signer = d.orgs[maker].signer
+    sig = base64.urlsafe_b64encode(signer.sign(uri.encode())).rstrip(b"=").decode()
+    d.add("label.scan", {"project": project, "gtin": gtin, "lot": lot, "serial": serial,
+                         "key": signer.key_id, "sig": sig, "verdict": verdict,
+                         "by": "现场监理扫码 site supervisor"}, scanner)  # fmt: skip
+
+
+def _labels_on_site(d: _Demo, high_rise: str, cold_store: str, batches: dict[str, str]) -> None:
+    """Genuine labels scanned on the high-rise; one of them copied onto the cold store's
+    site (a clone alert for the regulators); a label of the recalled batch found on site."""
+    x2, x1 = batches["x2"], d.out.batches["xps_recalled"]
+    _issue_labels(d, "xps", x2, "SN000121", 240)
+    for serial in ("SN000121", "SN000122", "SN000123"):
+        _scan(d, high_rise, "supervisor_js", "xps", x2, serial, "genuine")
+    _scan(d, cold_store, "supervisor_sd", "xps", x2, "SN000122", "genuine")
+    _scan(d, high_rise, "supervisor_js", "xps", x1, "SN000007", "recalled")
+
+
 def _correction(d: _Demo, project_seq: int) -> None:
     """The owner corrects a typo in the high-rise's address: a new entry, nothing edited."""
     d.day(182)
@@ -853,10 +886,12 @@ def build_demo(
     d.products()
     _small_project(d)
     project, batches = _high_rise_start(d)
+    _issue_labels(d, "xps", d.out.batches["xps_recalled"], "SN000001", 120)
     _recall(d, project, d.out.batches["xps_recalled"])
     _recalled_walls(d)
     _high_rise_finish(d, project, batches)
     _cold_store(d)
+    _labels_on_site(d, project, d.out.projects["cold_store"], batches)
     _ice_rink(d)
     _existing_buildings(d)
     _correction(d, _project_seq(d, project))
