@@ -65,6 +65,11 @@ class State:
             )
         return self._store
 
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
     def store_size(self) -> int:
         with self.store.read() as tx:
             return tx.head()[0]
@@ -119,6 +124,7 @@ def main_options(
     if db:
         base = Settings(home=base.home, database_url=db, origin=base.origin)
     ctx.obj = State(base)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @app.command()
@@ -339,9 +345,10 @@ def walls_cmd(
     _query(ctx, wall_identification, building)
 
 
-from insutrace.cli import remote  # noqa: E402  (serve, db, account, remote: issue 4)
+from insutrace.cli import investigate, remote  # noqa: E402  (issue 4; issue 6)
 
 remote.register(app)
+investigate.register(app)
 
 
 def main() -> None:
