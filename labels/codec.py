@@ -21,7 +21,6 @@ symbol of a 70 x 37 mm label, which phone cameras read at arm's length.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from insutrace.trace.domain.labels import decode_signature
 from insutrace.trace.errors import MalformedInput, VerificationError
 
 __all__ = [
@@ -128,7 +128,7 @@ def split_label(payload: str) -> tuple[str, str, bytes]:
         raise MalformedInput(f"label payload: expected '{_SEPARATOR}<signature>' after the key id")
     parse_label_uri(uri)
     _check_key_id(key_id)
-    return uri, key_id, _decode_signature(encoded)
+    return uri, key_id, decode_signature(encoded)
 
 
 def verify_label(payload: str, public_key: Ed25519PublicKey) -> str:
@@ -191,21 +191,6 @@ def _check_key_id(key_id: str) -> None:
         raise MalformedInput(
             f"label key id: expected 1-{MAX_KEY_ID_CHARS} of A-Z a-z 0-9 . _ -, got {key_id!r}"
         )
-
-
-def _decode_signature(encoded: str) -> bytes:
-    """RFC 4648 §5 without padding; only the canonical spelling of 64 bytes is accepted."""
-    if not _SIGNATURE.fullmatch(encoded):
-        raise MalformedInput(
-            f"label signature: expected 86 base64url characters, got {len(encoded)}: {encoded!r}"
-        )
-    try:
-        signature = base64.urlsafe_b64decode(encoded + "==")
-    except binascii.Error as exc:
-        raise MalformedInput(f"label signature: {exc}") from None
-    if base64.urlsafe_b64encode(signature).rstrip(b"=").decode("ascii") != encoded:
-        raise MalformedInput("label signature: non-canonical base64url (stray trailing bits)")
-    return signature
 
 
 def _check_payload_size(payload: str) -> None:

@@ -52,11 +52,11 @@ from .domain.fields import Reader, local_date, reader
 from .domain.orgs import Role, acting_org
 from .domain.projects import FILING_CLAUSE, design_of, policy_of, require_project
 from .domain.reports import QUALIFY_CLAUSE
+from .domain.site import adjoining_class
 from .entry import Entry
 from .errors import LedgerError, NotFound, RuleViolation
 from .policy import (
     Confidence,
-    InsulationPosition,
     MeasureCode,
     Policy,
     Requirement,
@@ -602,17 +602,6 @@ def _thermoset(case: _Case) -> list[Finding]:
     return findings
 
 
-def _adjoining(project: dict[str, Any], position: str) -> CombustionClass | None:
-    other = {
-        InsulationPosition.EXTERNAL_WALL: InsulationPosition.ROOF,
-        InsulationPosition.ROOF: InsulationPosition.EXTERNAL_WALL,
-    }.get(InsulationPosition(position))
-    for s in project["sections"].values():
-        if s["position"] == other:
-            return parse_class(s["design_class"])
-    return None
-
-
 def _measures_required(case: _Case) -> dict[str, str]:
     """Measure code -> clause: design conditions and B1/B2 ancillary measures of what was built."""
     needed: dict[str, str] = {}
@@ -623,7 +612,7 @@ def _measures_required(case: _Case) -> dict[str, str]:
                 if m.code != MeasureCode.THERMOSET_CORE_IF_B1:
                     needed[m.code] = m.clause
             design = design_of(case.project, position)
-            adjoining = _adjoining(case.project, position)
+            adjoining = adjoining_class(case.project, position)
             for m in ancillary_measures(
                 case.policy, design, use.declared, adjoining_class=adjoining
             ):

@@ -304,7 +304,9 @@ def _class_fits(
         )
 
 
-def _adjoining(project: dict[str, Any], position: str) -> CombustionClass | None:
+def adjoining_class(project: dict[str, Any], position: str) -> CombustionClass | None:
+    """The design class of the roof next to an external wall, or of the wall next to a
+    roof (GB 50016 6.7.10: both B1/B2 need an A-class strip at the junction)."""
     other = {
         InsulationPosition.EXTERNAL_WALL: InsulationPosition.ROOF,
         InsulationPosition.ROOF: InsulationPosition.EXTERNAL_WALL,
@@ -319,7 +321,7 @@ def _require_measures(project: dict[str, Any], position: str, declared: Combusti
     design = design_of(project, position)
     policy = policy_of(project["policy"])
     for m in ancillary_measures(
-        policy, design, declared, adjoining_class=_adjoining(project, position)
+        policy, design, declared, adjoining_class=adjoining_class(project, position)
     ):
         project["measures_required"][m.code] = m.clause
 
