@@ -110,6 +110,17 @@ def main_options(
         Path | None,
         typer.Option(help="Data directory (keys, blobs, SQLite file).", envvar="INSUTRACE_HOME"),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(help="URL of an InsuTrace server, for `remote`.", envvar="INSUTRACE_SERVER"),
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(help="Your organisation's key file (signs locally).", envvar="INSUTRACE_KEY"),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(help="Your API token.", envvar="INSUTRACE_TOKEN")
+    ] = None,
     db: Annotated[
         str | None,
         typer.Option(
@@ -125,6 +136,7 @@ def main_options(
         base = Settings(home=base.home, database_url=db, origin=base.origin)
     ctx.obj = State(base)
     ctx.call_on_close(ctx.obj.close)
+    ctx.meta[remote.REMOTE] = remote.Remote(server, key, token)
 
 
 @app.command()

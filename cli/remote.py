@@ -16,14 +16,13 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, get_type_hints
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -64,63 +63,6 @@ def _remote(ctx: typer.Context) -> Remote:
 def _settings(ctx: typer.Context) -> Settings:
     settings: Settings = ctx.obj.settings
     return settings
-
-
-# -- global options --------------------------------------------------------------------
-
-_OPTIONS = [
-    inspect.Parameter(
-        "server",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=Annotated[
-            str | None,
-            typer.Option(
-                help="URL of an InsuTrace server, for `remote`.", envvar="INSUTRACE_SERVER"
-            ),
-        ],
-    ),
-    inspect.Parameter(
-        "key",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=Annotated[
-            Path | None,
-            typer.Option(
-                help="Your organisation's key file (signs locally).", envvar="INSUTRACE_KEY"
-            ),
-        ],
-    ),
-    inspect.Parameter(
-        "token",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=Annotated[
-            str | None, typer.Option(help="Your API token.", envvar="INSUTRACE_TOKEN")
-        ],
-    ),
-]
-
-
-def _add_global_options(app: typer.Typer) -> None:
-    """Extend the main callback with --server/--key/--token, kept in ``ctx.meta``."""
-    info = app.registered_callback
-    assert info is not None and info.callback is not None
-    original = info.callback
-    hints = get_type_hints(original, include_extras=True)
-    params = [
-        p.replace(annotation=hints.get(p.name, p.annotation))
-        for p in inspect.signature(original).parameters.values()
-    ]
-
-    def callback(**kwargs: Any) -> None:
-        remote = Remote(kwargs.pop("server"), kwargs.pop("key"), kwargs.pop("token"))
-        original(**kwargs)
-        kwargs["ctx"].meta[REMOTE] = remote
-
-    callback.__signature__ = inspect.Signature([*params, *_OPTIONS])  # type: ignore[attr-defined]
-    callback.__doc__ = original.__doc__
-    info.callback = callback
 
 
 # -- serve and the database -----------------------------------------------------------
@@ -663,7 +605,6 @@ def _label(
 
 def register(app: typer.Typer) -> None:
     """Add serve, db, account and remote to the main command line."""
-    _add_global_options(app)
     app.command()(serve)
     app.add_typer(db_app, name="db")
     app.add_typer(account_app, name="account")
