@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -282,6 +284,12 @@ class SQLStore:
         self.engine = self._engine(parsed.database or "", sqlite_synchronous)
         self._sql = _SQL(self.dialect)
         self._lock_path = f"{parsed.database}.lock" if self.dialect == "sqlite" else None
+        self._sqlite = (parsed.database or "", sqlite_synchronous)
+        # SQLite: one connection and one lock-file handle per thread, kept open (a pool
+        # checkout and an open() per append cost more than the append's own statements)
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._opened_guard = threading.Lock()
         self._create()
 
     def _engine(self, database: str, synchronous: str) -> Engine:
@@ -324,7 +332,9 @@ class SQLStore:
     def _transaction(self, *, write: bool) -> Iterator[SQLTx]:
         """A DBAPI transaction straight on a pooled connection: commit on success,
         roll back on any exception (SQLAlchemy's per-statement work is too slow here)."""
-        conn = self.engine.raw_connection()
+        conn = (
+            self._thread_connection() if self.dialect == "sqlite" else self.engine.raw_connection()
+        )
         try:
             tx = SQLTx(conn, self._sql)
             if self.dialect == "sqlite":
@@ -341,7 +351,26 @@ class SQLStore:
                 raise
             conn.commit()
         finally:
-            conn.close()
+            if self.dialect != "sqlite":
+                conn.close()  # back to the pool
+            elif conn.in_transaction:  # a failed COMMIT: leave the thread's connection clean
+                conn.rollback()
+
+    def _keep(self, resource: Any) -> Any:
+        with self._opened_guard:
+            self._opened.append(resource)
+        return resource
+
+    def _thread_connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            path, synchronous = self._sqlite
+            conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            conn.execute("PRAGMA busy_timeout=60000")
+            self._local.conn = self._keep(conn)
+        return conn
 
     @contextmanager
     def _writer_lock(self) -> Iterator[None]:
@@ -351,12 +380,14 @@ class SQLStore:
         if self._lock_path is None:
             yield
             return
-        with open(self._lock_path, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        handle = getattr(self._local, "lock", None)
+        if handle is None:
+            handle = self._local.lock = self._keep(open(self._lock_path, "a+b"))  # noqa: SIM115
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[SQLTx]:
@@ -406,4 +437,9 @@ class SQLStore:
             return int(total)
 
     def close(self) -> None:
+        with self._opened_guard:
+            opened, self._opened = self._opened, []
+        for resource in opened:
+            resource.close()
+        self._local = threading.local()
         self.engine.dispose()
