@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -155,22 +156,37 @@ def _seed_demo(settings: Settings, start: datetime | None = None) -> None:
 
 
 def _demo_label_paths(store: Any, signers: dict[str, Signer]) -> list[str]:
-    """Server-relative paths of a few signed demo labels of every issued range, exactly as
-    their QR codes read but for the resolver domain."""
-    from insutrace.labels.codec import sign_label
+    """A few signed demo labels of every issued range, each with its verdict today:
+    the server-relative path their QR codes open, but for the resolver domain."""
+    from insutrace.labels.codec import sign_label, split_label
+    from insutrace.trace.domain.fields import local_date
+    from insutrace.trace.domain.labels import judge
 
+    today = local_date(datetime.now(UTC))
+    lines = []
     with store.read() as tx:
-        rows = tx.scan("labels")
-    paths = []
-    for _, row in rows:
-        signer = signers[row["manufacturer"]]
-        for r in row["ranges"]:
-            for n in range(r["start"], r["start"] + min(3, r["count"])):
-                serial = f"{r['prefix']}{n:0{r['width']}d}"
-                uri = f"https://{r['resolver']}/01/{row['gtin']}/10/{row['lot']}/21/{serial}"
-                payload = sign_label(uri, signer.key_id, signer.private_key)
-                paths.append(payload.removeprefix(f"https://{r['resolver']}"))
-    return paths
+        for _, row in tx.scan("labels"):
+            signer = signers[row["manufacturer"]]
+            for r in row["ranges"]:
+                for n in range(r["start"], r["start"] + min(3, r["count"])):
+                    serial = f"{r['prefix']}{n:0{r['width']}d}"
+                    uri = f"https://{r['resolver']}/01/{row['gtin']}/10/{row['lot']}/21/{serial}"
+                    payload = sign_label(uri, signer.key_id, signer.private_key)
+                    _, key_id, sig = split_label(payload)
+                    found = judge(tx, row["gtin"], row["lot"], serial, key_id, sig, today)
+                    path = payload.removeprefix(f"https://{r['resolver']}")
+                    lines.append(f"{found['verdict']:<14} {path}")
+    return lines + _demo_forgeries(lines[-1])
+
+
+def _demo_forgeries(line: str) -> list[str]:
+    """Two labels that must not pass: the last genuine one with its signature altered,
+    and a serial that was never issued under a copied signature."""
+    path = line.split()[-1]
+    head, _, sig = path.partition("&s=")
+    altered = ("B" if sig[0] == "A" else "A") + sig[1:]
+    never = re.sub(r"/21/[^?]+", "/21/SN999999", path)
+    return [f"{'bad_signature':<14} {head}&s={altered}", f"{'unknown_serial':<14} {never}"]
 
 
 def serve(
