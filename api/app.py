@@ -13,11 +13,20 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from insutrace.api import account_routes, entries, label_routes, log_routes, state_routes, web
+from insutrace.api import (
+    account_routes,
+    document_routes,
+    entries,
+    label_routes,
+    log_routes,
+    state_routes,
+    web,
+)
 from insutrace.api.accounts import AccountStore, KeyVault
 from insutrace.api.deps import Services
 from insutrace.api.migrate import upgrade
 from insutrace.api.problems import install_problem_handlers
+from insutrace.trace.blobs import BlobStore
 from insutrace.trace.clock import Clock
 from insutrace.trace.domain import HANDLERS
 from insutrace.trace.keys import load_signer
@@ -85,7 +94,8 @@ def build_services(
         checkpoint_writes=True,  # each acknowledged entry is provable at once
     )
     vault = KeyVault(settings.master_key) if settings.master_key else None
-    return Services(settings, ledger, AccountStore(settings.database_url), vault)
+    blobs = BlobStore(settings.blob_dir)
+    return Services(settings, ledger, AccountStore(settings.database_url), vault, blobs)
 
 
 def create_app(
@@ -118,6 +128,7 @@ def create_app(
     app.include_router(entries.router)
     app.include_router(account_routes.router)
     app.include_router(state_routes.router)
+    app.include_router(document_routes.router)
     entries.add_write_routes(app, list(services.ledger.handlers))
     app.include_router(label_routes.router)
     app.include_router(web.router)

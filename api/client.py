@@ -13,6 +13,7 @@ Problems (RFC 9457) come back as the core's own errors: ``conflict`` → Conflic
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Iterator, Mapping
@@ -185,6 +186,22 @@ class Client:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         receipt: dict[str, Any] = self._json("POST", f"/v1/{type}", json=payload, headers=headers)
         return receipt
+
+    def upload_document(self, data: bytes) -> str:
+        """Store a document (a report's PDF …) on the server; return the SHA-256 to cite."""
+        headers = {"Content-Type": "application/octet-stream"}
+        answer: dict[str, Any] = self._json("POST", "/v1/documents", content=data, headers=headers)
+        digest = str(answer["sha256"])
+        if digest != hashlib.sha256(data).hexdigest():
+            raise VerificationError(f"server stored the document as {digest}, not its SHA-256")
+        return digest
+
+    def document(self, sha256: str) -> bytes:
+        """A document's bytes, checked against the SHA-256 they were asked by."""
+        data: bytes = self._call("GET", f"/v1/documents/{sha256}").content
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise VerificationError(f"document {sha256}: the server sent other bytes")
+        return data
 
     # -- reading -------------------------------------------------------------------
 

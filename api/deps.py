@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from insutrace.api.accounts import Account, AccountStore, KeyVault
 from insutrace.api.problems import Unauthenticated
+from insutrace.trace.blobs import BlobStore
 from insutrace.trace.errors import Forbidden
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.settings import Settings
@@ -25,6 +26,7 @@ class Services:
     ledger: Ledger
     accounts: AccountStore
     vault: KeyVault | None
+    blobs: BlobStore
 
     def require_vault(self) -> KeyVault:
         if self.vault is None:

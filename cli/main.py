@@ -320,6 +320,41 @@ def export_epcis_cmd(
     out.print(f"wrote {events} EPCIS events to {output}")
 
 
+document_app = typer.Typer(
+    help="Documents by SHA-256 in the local content-addressed store (INSUTRACE_HOME/blobs).",
+    no_args_is_help=True,
+)
+app.add_typer(document_app, name="document")
+
+
+@document_app.command("put")
+def document_put(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The document (e.g. a report PDF).")],
+) -> None:
+    """Store a document; print the SHA-256 to cite in entries (e.g. payload.document)."""
+    from insutrace.trace.blobs import BlobStore
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror}") from None
+    out.print(BlobStore(ctx.obj.settings.blob_dir).put(data), highlight=False)
+
+
+@document_app.command("get")
+def document_get(
+    ctx: typer.Context,
+    sha256: Annotated[str, typer.Argument(help="The document's SHA-256 (hex).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write it.")],
+) -> None:
+    """Write a stored document, after checking its bytes against its SHA-256."""
+    from insutrace.trace.blobs import BlobStore
+
+    output.write_bytes(BlobStore(ctx.obj.settings.blob_dir).get(sha256))
+    out.print(f"wrote {output}")
+
+
 def _query(ctx: typer.Context, fn: Callable[..., Any], key: str) -> None:
     state: State = ctx.obj
     with state.store.read() as tx:

@@ -349,6 +349,20 @@ def remote_append(
         _show(c.append(type, _payload(payload)))
 
 
+@remote_app.command("document")
+def remote_document(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The document to upload (e.g. a report PDF).")],
+) -> None:
+    """Upload a document; print the SHA-256 to cite in an entry's payload."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise MalformedInput(f"cannot read {file}: {exc.strerror}") from None
+    with _remote(ctx).client() as c:
+        out.print(c.upload_document(data), highlight=False)
+
+
 @remote_app.command("write")
 def remote_write(
     ctx: typer.Context,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,15 @@ def test_demo_then_verify_epcis_rebuild(tmp_path: Path) -> None:
 def test_export_epcis_of_empty_ledger_is_one_line(home: Path, tmp_path: Path) -> None:
     out = run(home, "export-epcis", str(tmp_path / "x.jsonld"), "--type", "batch.register")
     assert "wrote 0 EPCIS events" in out
+
+
+def test_document_put_and_get(home: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.pdf"
+    report.write_bytes(b"%PDF-1.7\n% report JS2026-BW0391\n")
+    digest = run(home, "document", "put", str(report)).strip()
+    assert digest == hashlib.sha256(report.read_bytes()).hexdigest()
+    run(home, "document", "get", digest, "-o", str(tmp_path / "copy.pdf"))
+    assert (tmp_path / "copy.pdf").read_bytes() == report.read_bytes()
+    assert "no document" in run(
+        home, "document", "get", "0" * 64, "-o", str(tmp_path / "x"), code=1
+    )
