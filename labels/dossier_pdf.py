@@ -2,9 +2,9 @@
 
 The core builds and verifies dossiers and lays out the chain drawing
 (:func:`insutrace.trace.dossier.chain_layout`); this module only draws them with reportlab,
-which the core may not import. Chinese runs use Adobe's ``STSong-Light`` CID font and Latin
-runs Bitstream Vera, registered by :func:`insutrace.labels.fonts.register_pdf_fonts`
-(nothing is downloaded; the CID font is not embedded, PDF viewers supply it). Text is
+which the core may not import. Chinese runs use the embedded WenQuanYi Micro Hei subset
+(``CJK_PDF_FONT``) and Latin runs Bitstream Vera, both registered by
+:func:`insutrace.labels.fonts.register_pdf_fonts` (nothing is downloaded). Text is
 bilingual, Chinese first with English beside it.
 """
 

@@ -4,9 +4,10 @@ Nothing here downloads anything at run time:
 
 * Latin: Bitstream Vera (``Vera.ttf``, ``VeraBd.ttf``), shipped inside reportlab. PDFs embed a
   subset; PNGs load the same files into Pillow, so both have the same metrics.
-* Chinese in PDF: Adobe's ``STSong-Light`` CID font (Adobe-GB1-4, ISO 32000-1 §9.7), which PDF
-  viewers and printers supply; nothing is embedded. Ideographs are one em wide, as in every CJK
-  face, so its metrics lay out the text for every output.
+* Chinese in PDF: WenQuanYi Micro Hei from the ``paperang-p2-fonts-cjk`` wheel, embedded as a
+  subset, so a sheet prints the same on any printer or viewer. Only if that package is missing,
+  Adobe's ``STSong-Light`` CID font (Adobe-GB1-4, ISO 32000-1 §9.7), which the viewer must
+  supply. Ideographs are one em wide in both, as in every CJK face, so layout is the same.
 * Chinese in PNG: Pillow needs an outline font with CJK glyphs. The project depends on the
   data-only wheel ``paperang-p2-fonts-cjk``, which ships WenQuanYi Micro Hei
   (``wqy-microhei.ttc``); ``PngFonts.detect()`` uses it, and only if it is missing asks
@@ -41,7 +42,8 @@ __all__ = [
     "text_width",
 ]
 
-CJK_PDF_FONT = "STSong-Light"
+_CID_FONT = "STSong-Light"
+_EMBEDDED_CJK = "InsuTrace-WenQuanYi"
 _LATIN = {False: ("InsuTrace-Vera", "Vera.ttf"), True: ("InsuTrace-VeraBd", "VeraBd.ttf")}
 _FC_FORMAT = "%{file}\t%{index}\t%{family}\t%{style}\n"
 
@@ -71,7 +73,11 @@ def latin_font_path(bold: bool) -> Path:
 @lru_cache(maxsize=1)
 def register_pdf_fonts() -> None:
     """Register STSong-Light and the two Vera faces with reportlab, once per process."""
-    pdfmetrics.registerFont(UnicodeCIDFont(CJK_PDF_FONT))
+    packaged = _packaged_cjk_font()
+    if packaged is None:
+        pdfmetrics.registerFont(UnicodeCIDFont(_CID_FONT))
+    else:
+        pdfmetrics.registerFont(TTFont(_EMBEDDED_CJK, str(packaged), subfontIndex=0))
     for bold in (False, True):
         pdfmetrics.registerFont(TTFont(latin_font_name(bold), str(latin_font_path(bold))))
 
@@ -200,3 +206,7 @@ def _best_font(fonts: list[tuple[Path, int, str, str]], style: str) -> tuple[Pat
         return None
     best = max(fonts, key=score)
     return (best[0], best[1]) if style in best[3] or style == "Regular" else None
+
+
+CJK_PDF_FONT = _EMBEDDED_CJK if _packaged_cjk_font() is not None else _CID_FONT
+"""The PDF font name of Chinese runs (embedded WenQuanYi, or the STSong-Light CID font)."""

@@ -45,10 +45,10 @@ _MM = 1 / PT  # points per millimetre
 _GREY = {"black": 0, "white": 255}
 _CROP_GAP = 1.5
 _CROP_LENGTH = 4.0
-_CJK_FAKE_BOLD = 0.035  # STSong-Light has no bold: stroke the outline this many em wide
+_CJK_FAKE_BOLD = 0.035  # the Chinese face has no bold: stroke the outline this many em wide
 _SVG_FONTS = {
     False: "'Bitstream Vera Sans', 'DejaVu Sans', Helvetica, Arial, sans-serif",
-    True: "STSong-Light, STSong, 'Noto Serif CJK SC', 'Noto Sans CJK SC', SimSun, serif",
+    True: "'WenQuanYi Micro Hei', 'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', STSong, sans-serif",
 }
 
 

@@ -88,4 +88,4 @@ def test_html_and_pdf_are_bilingual(dossier: dict[str, Any]) -> None:
                  "召回清单", "recall list", "verify-dossier"):  # fmt: skip
         assert text in page
     pdf = render_dossier_pdf(dossier)
-    assert pdf.startswith(b"%PDF") and b"STSong-Light" in pdf
+    assert pdf.startswith(b"%PDF") and b"WenQuanYiMicroHei" in pdf and b"/FontFile2" in pdf

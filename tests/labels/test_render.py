@@ -4,6 +4,7 @@ with zxing-cpp, parse the Digital Link, verify the signature."""
 from __future__ import annotations
 
 import io
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
@@ -122,12 +123,25 @@ def test_sheet_pdf_crop_marks(make_label: LabelFactory, rasterise: Rasterise) ->
     assert _ink(without.crop(mark)) == 0
 
 
+def pdf_text(pdf: bytes) -> str:
+    """The text a PDF reader extracts from every page (pypdfium2)."""
+    import pypdfium2
+
+    doc = pypdfium2.PdfDocument(pdf)
+    try:
+        return "".join(page.get_textpage().get_text_range() for page in doc)
+    finally:
+        doc.close()
+
+
 def test_sheet_pdf_is_reproducible_and_carries_chinese_text(make_label: LabelFactory) -> None:
     contents = labels(make_label, 2)
     pdf = label_sheet_pdf(contents)
     assert pdf == label_sheet_pdf(contents)
-    assert b"/BaseFont /STSong-Light" in pdf
-    assert b"/Encoding /UniGB-UCS2-H" in pdf
+    assert re.search(rb"/BaseFont /[A-Z]{6}\+WenQuanYiMicroHei", pdf)  # embedded subset
+    assert b"/FontFile2" in pdf
+    text = pdf_text(pdf)
+    assert "挤塑聚苯乙烯泡沫塑料板" in text and "燃烧性能" in text
 
 
 @pytest.mark.parametrize(
