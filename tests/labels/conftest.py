@@ -1,13 +1,9 @@
 """Fixtures for the label layer: a fixed test-only key, label and plate factories, and a
-PDF rasteriser (pypdfium2 when installed, else poppler's pdftoppm, else the test skips)."""
+PDF rasteriser (pypdfium2)."""
 
 from __future__ import annotations
 
 import importlib.util
-import io
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -107,12 +103,9 @@ def plate() -> WallPlateContent:
 
 @pytest.fixture
 def rasterise() -> Rasterise:
-    """``rasterise(pdf, dpi)``: every page as a greyscale PIL image."""
-    if importlib.util.find_spec("pypdfium2") is not None:
-        return _pdfium
-    if shutil.which("pdftoppm") is not None:
-        return _pdftoppm
-    pytest.skip("neither pypdfium2 nor pdftoppm is installed to rasterise PDFs")
+    """``rasterise(pdf, dpi)``: every page as a greyscale PIL image (pypdfium2, a dev
+    dependency)."""
+    return _pdfium
 
 
 def _pdfium(pdf: bytes, dpi: int) -> list[Image.Image]:
@@ -123,16 +116,6 @@ def _pdfium(pdf: bytes, dpi: int) -> list[Image.Image]:
         return [page.render(scale=dpi / 72, grayscale=True).to_pil() for page in document]
     finally:
         document.close()
-
-
-def _pdftoppm(pdf: bytes, dpi: int) -> list[Image.Image]:
-    with tempfile.TemporaryDirectory() as folder:
-        source = Path(folder) / "in.pdf"
-        source.write_bytes(pdf)
-        command = ["pdftoppm", "-r", str(dpi), "-gray", "-png", str(source), f"{folder}/page"]
-        subprocess.run(command, check=True, capture_output=True)
-        pages = sorted(Path(folder).glob("page-*.png"), key=lambda p: int(p.stem.split("-")[1]))
-        return [Image.open(io.BytesIO(page.read_bytes())) for page in pages]
 
 
 # -- label scenarios on a real ledger (SQLite and PostgreSQL) -----------------------------

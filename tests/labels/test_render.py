@@ -55,10 +55,10 @@ def test_label_png_without_a_chinese_font_still_scans(make_label: LabelFactory) 
     assert decode(image) == [content.payload]
 
 
-def test_label_png_draws_chinese_when_a_font_is_found(make_label: LabelFactory) -> None:
+def test_label_png_draws_chinese_with_the_packaged_font(make_label: LabelFactory) -> None:
     fonts = PngFonts.detect()
-    if not fonts.has_cjk:
-        pytest.skip("no Chinese font on this machine (Debian: fonts-noto-cjk)")
+    assert fonts.has_cjk, "the paperang-p2-fonts-cjk dependency (WenQuanYi) was not found"
+    assert fonts.cjk is not None and fonts.cjk.name == "wqy-microhei.ttc"
     content = make_label()
     with_chinese = Image.open(io.BytesIO(label_png(content, fonts=fonts)))
     latin_only = Image.open(io.BytesIO(label_png(content, fonts=PngFonts())))
