@@ -8,16 +8,15 @@ PostgreSQL and ends with the whole-ledger verify + rebuild check of ``make_ledge
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import domain_scenarios
 import pytest
 
 from insutrace.trace.gate import Evaluation, Stage, evaluate
@@ -25,16 +24,7 @@ from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger, Receipt
 from insutrace.trace.policy import Policy, load_policy
 
-_NAME = "insutrace_tests_domain_scenarios"
-if _NAME not in sys.modules:
-    _spec = importlib.util.spec_from_file_location(
-        _NAME, Path(__file__).parents[1] / "domain" / "conftest.py"
-    )
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules[_NAME] = _module
-    _spec.loader.exec_module(_module)
-scenarios = sys.modules[_NAME]
+scenarios = domain_scenarios.load()
 
 DOC = scenarios.DOC
 TODAY = scenarios.TODAY

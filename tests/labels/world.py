@@ -7,26 +7,16 @@ scans. Loaded by path from the label, API and browser tests: ``load_world()``.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
+
+import domain_scenarios
 
 from insutrace.labels.codec import sign_label
 from insutrace.trace.identifiers import build_digital_link
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Receipt
 
-_NAME = "insutrace_tests_domain_scenarios"
-if _NAME not in sys.modules:
-    _spec = importlib.util.spec_from_file_location(
-        _NAME, Path(__file__).parents[1] / "domain" / "conftest.py"
-    )
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules[_NAME] = _module
-    _spec.loader.exec_module(_module)
-scenarios = sys.modules[_NAME]
+scenarios = domain_scenarios.load()
 
 DOC = scenarios.DOC
 TODAY = scenarios.TODAY
