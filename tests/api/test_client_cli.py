@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+import support
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
@@ -29,17 +27,8 @@ from .test_roles import GTIN, batch_payload, product_payload
 @pytest.fixture
 def server(app: FastAPI) -> Iterator[str]:
     """The app served by uvicorn on 127.0.0.1, a free port, in a thread."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with support.served(app) as url:
+        yield url
 
 
 def test_client_appends_with_its_own_key_and_verifies(

@@ -5,14 +5,12 @@ rebuilt after every test."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+import support
 from fastapi.testclient import TestClient
 
 from insutrace.api.deps import Services
@@ -21,15 +19,7 @@ from insutrace.api.web import label_path
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 
-_NAME = "insutrace_tests_label_world"
-if _NAME not in sys.modules:
-    _spec = importlib.util.spec_from_file_location(
-        _NAME, Path(__file__).parents[1] / "labels" / "world.py"
-    )
-    assert _spec is not None and _spec.loader is not None
-    sys.modules[_NAME] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules[_NAME])
-W = sys.modules[_NAME]
+W = support.label_world()
 JSON = {"Accept": "application/json"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 MEASURES = ["door_window_fire_integrity", "fire_barrier_belt", "protective_layer"]

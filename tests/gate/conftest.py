@@ -16,15 +16,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import domain_scenarios
 import pytest
+import support
 
 from insutrace.trace.gate import Evaluation, Stage, evaluate
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger, Receipt
 from insutrace.trace.policy import Policy, load_policy
 
-scenarios = domain_scenarios.load()
+scenarios = support.domain_scenarios()
 
 DOC = scenarios.DOC
 TODAY = scenarios.TODAY

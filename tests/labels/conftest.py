@@ -3,14 +3,13 @@ PDF rasteriser (pypdfium2)."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
+import support
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
@@ -122,17 +121,8 @@ def _pdfium(pdf: bytes, dpi: int) -> list[Image.Image]:
 
 
 def load_world() -> Any:
-    """tests/labels/world.py, loaded by path (``tests/`` is not a package)."""
-    import sys
-
-    name = "insutrace_tests_label_world"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("world.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """tests/labels/world.py (see tests/support.py)."""
+    return support.label_world()
 
 
 @pytest.fixture

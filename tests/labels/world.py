@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import domain_scenarios
+import support
 
 from insutrace.labels.codec import sign_label
 from insutrace.trace.identifiers import build_digital_link
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Receipt
 
-scenarios = domain_scenarios.load()
+scenarios = support.domain_scenarios()
 
 DOC = scenarios.DOC
 TODAY = scenarios.TODAY

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+import support
 
 from insutrace.api.app import create_app
 from insutrace.api.deps import Services
@@ -50,15 +47,7 @@ TITLES = {
     "blacklisted": "生产企业列入失信名单",
 }
 
-_NAME = "insutrace_tests_label_world"
-if _NAME not in sys.modules:
-    _spec = importlib.util.spec_from_file_location(
-        _NAME, Path(__file__).parents[1] / "labels" / "world.py"
-    )
-    assert _spec is not None and _spec.loader is not None
-    sys.modules[_NAME] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules[_NAME])
-W = sys.modules[_NAME]
+W = support.label_world()
 
 
 def _browser_missing() -> str | None:
@@ -111,18 +100,9 @@ def server(
     settings = Settings(home=tmp_path / "home", database_url=store_url, origin=log_signer.name,
                         master_key="test-only master key, not a secret")  # fmt: skip
     app = create_app(settings, clock=clock, log_signer=log_signer)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    port = srv.servers[0].sockets[0].getsockname()[1]
     services: Services = app.state.services
-    yield f"http://127.0.0.1:{port}", services
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with support.served(app) as url:
+        yield url, services
     services.accounts.close()
     services.ledger.store.close()
 
