@@ -52,14 +52,19 @@ out = Console(soft_wrap=True)
 class State:
     settings: Settings
     _store: Store | None = None
+    creating: bool = False  # only init and demo may create a new SQLite ledger file
 
     @property
     def store(self) -> Store:
         if self._store is None:
             if self.settings.database_url.startswith("sqlite:///"):
-                Path(self.settings.database_url[len("sqlite:///") :]).parent.mkdir(
-                    parents=True, exist_ok=True
-                )
+                path = Path(self.settings.database_url[len("sqlite:///") :])
+                if not self.creating and not path.exists():
+                    raise LedgerError(
+                        f"no ledger at {path}: run `insutrace init` or `insutrace demo` first "
+                        "(or pass --home / --db)"
+                    )
+                path.parent.mkdir(parents=True, exist_ok=True)
             self._store = open_store(
                 self.settings.database_url, sqlite_synchronous=self.settings.sqlite_synchronous
             )
@@ -148,6 +153,7 @@ def init(
     state: State = ctx.obj
     s = state.settings
     origin = origin or s.origin
+    state.creating = True
     if state.store_size() > 0:
         raise fail(f"{s.database_url} already holds a ledger; nothing was written")
     if s.root_key_path.exists() or s.log_key_path.exists():
@@ -267,6 +273,7 @@ def demo(
     residence, a cold store, an indoor ice rink, a small filed project, existing buildings,
     a recalled batch. The same --start gives the same ledger."""
     state: State = ctx.obj
+    state.creating = True
     if state.store_size() > 0:
         raise fail(f"{state.settings.database_url} is not empty; the demo needs a new database")
     try:

@@ -126,3 +126,10 @@ def test_document_put_and_get(home: Path, tmp_path: Path) -> None:
     assert "no document" in run(
         home, "document", "get", "0" * 64, "-o", str(tmp_path / "x"), code=1
     )
+
+
+def test_read_commands_do_not_create_a_ledger_file(tmp_path: Path) -> None:
+    home = tmp_path / "nowhere"
+    out = run(home, "verify", code=1)
+    assert "no ledger at" in out and "insutrace init" in out
+    assert not (home / "ledger.db").exists()
