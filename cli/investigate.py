@@ -36,9 +36,9 @@ from insutrace.trace.backtrace import (
 from insutrace.trace.clock import SystemClock
 from insutrace.trace.domain.credit import credit_proposals, credit_status
 from insutrace.trace.domain.fields import local_date
+from insutrace.trace.domain.gate import STAGES, Stage, evaluate
 from insutrace.trace.dossier import build_dossier, load_dossier, render_html, verify_dossier
 from insutrace.trace.errors import MalformedInput
-from insutrace.trace.gate import STAGES, Stage, evaluate
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.policy import load_policy
 from insutrace.trace.store import Store, Tx

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import support
 
-from insutrace.trace.gate import Evaluation, Stage, evaluate
+from insutrace.trace.domain.gate import Evaluation, Stage, evaluate
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger, Receipt
 from insutrace.trace.policy import Policy, load_policy

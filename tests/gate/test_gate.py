@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from insutrace.trace.domain.gate import DEFAULT_RULES, Outcome, decisions
 from insutrace.trace.errors import Forbidden
-from insutrace.trace.gate import DEFAULT_RULES, Outcome, decisions
 from insutrace.trace.policy import load_policy
 
 from .conftest import (

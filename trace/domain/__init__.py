@@ -76,7 +76,7 @@ credit.repair_apply        listed subject  listing (<authority>|<number>), date,
 credit.repair_decide       listing         listing, granted, number, date, document, note?
                            authority
 permit.decide              regulator       project, stage, outcome, rules[], number,
-                                           document?, policy? (:mod:`insutrace.trace.gate`)
+                                           document?, policy? (:mod:`.gate`)
 incident.record            investigator,   id, building, date, kind, facades[]?,
                            regulator       description, document?
                                            (:mod:`insutrace.trace.backtrace`)
@@ -155,10 +155,10 @@ HANDLERS: Mapping[str, Handler] = {
 }
 
 # Issue 6: credit listings and joint punishment (.credit), permit decisions
-# (insutrace.trace.gate), incidents (insutrace.trace.backtrace). gate and backtrace import
+# (.gate), incidents (insutrace.trace.backtrace). gate and backtrace import
 # modules of this package, so they are bound late (a lambda) and import in either order.
 from .. import backtrace as _backtrace  # noqa: E402
-from .. import gate as _gate  # noqa: E402
+from . import gate as _gate  # noqa: E402
 from .credit import CREDIT_HANDLERS, check_listings, disqualify_reports  # noqa: E402
 
 if check_listings not in ADMISSION_CHECKS:

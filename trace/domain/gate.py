@@ -44,18 +44,11 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol, cast
 
-from .actors import Context
-from .combustion import BasicClass, CombustionClass, parse_class
-from .domain.batches import batch_class
-from .domain.credit import describe, listings_in_effect
-from .domain.fields import Reader, local_date, reader
-from .domain.orgs import Role, acting_org
-from .domain.projects import FILING_CLAUSE, design_of, policy_of, require_project
-from .domain.reports import QUALIFY_CLAUSE
-from .domain.site import adjoining_class
-from .entry import Entry
-from .errors import LedgerError, NotFound, RuleViolation
-from .policy import (
+from ..actors import Context
+from ..combustion import BasicClass, CombustionClass, parse_class
+from ..entry import Entry
+from ..errors import LedgerError, NotFound, RuleViolation
+from ..policy import (
     Confidence,
     MeasureCode,
     Policy,
@@ -63,7 +56,14 @@ from .policy import (
     ancillary_measures,
     required_class,
 )
-from .store.base import KV
+from ..store.base import KV
+from .batches import batch_class
+from .credit import describe, listings_in_effect
+from .fields import Reader, local_date, reader
+from .orgs import Role, acting_org
+from .projects import FILING_CLAUSE, design_of, policy_of, require_project
+from .reports import QUALIFY_CLAUSE
+from .site import adjoining_class
 
 __all__ = [
     "DEFAULT_RULES",
