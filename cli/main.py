@@ -90,9 +90,9 @@ class State:
         return load_signer(self.settings.root_key_path)
 
     def ledger(self) -> Ledger:
-        from insutrace.trace.domain import HANDLERS
+        from insutrace.trace.domain import ADMISSION, REGISTRY
 
-        return Ledger(self.store, log_signer=self.log_signer(), handlers=HANDLERS)
+        return Ledger(self.store, log_signer=self.log_signer(), types=REGISTRY, admission=ADMISSION)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
