@@ -399,6 +399,19 @@ def walls_cmd(
     _query(ctx, wall_identification, building)
 
 
+@app.command("entry-types")
+def entry_types_cmd(
+    fields: Annotated[
+        bool, typer.Option("--fields", help="Add each type's payload fields.")
+    ] = False,
+) -> None:
+    """The entry types the ledger admits: titles, signers, ownership, EPCIS events (Markdown)."""
+    from insutrace.trace.domain import REGISTRY
+    from insutrace.trace.entrytable import entry_type_table
+
+    sys.stdout.write(entry_type_table(REGISTRY, fields=fields))
+
+
 from insutrace.cli import investigate, remote  # noqa: E402  (issue 4; issue 6)
 
 remote.register(app)

@@ -19,7 +19,7 @@ import pytest
 
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import ADMISSION, REGISTRY
-from insutrace.trace.entrytype import EntryType
+from insutrace.trace.entrytype import AdmissionCheck, EntryType
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
@@ -126,11 +126,15 @@ def make_ledger(
 ) -> Iterator[Callable[..., Ledger]]:
     made: list[Ledger] = []
 
-    def make(types: Mapping[str, EntryType] | None = None) -> Ledger:
-        """A ledger over ``types`` (default: the domain's, with its admission checks)."""
-        admission = ADMISSION if types is None else ()
+    def make(
+        types: Mapping[str, EntryType] | None = None,
+        admission: tuple[AdmissionCheck, ...] | None = None,
+    ) -> Ledger:
+        """A ledger over ``types`` with ``admission`` checks (default: the domain's; with
+        other types, none unless given)."""
+        checks = (ADMISSION if types is None else ()) if admission is None else admission
         ledger = Ledger(
-            store, log_signer=log_signer, clock=clock, types=types or REGISTRY, admission=admission
+            store, log_signer=log_signer, clock=clock, types=types or REGISTRY, admission=checks
         )
         if ledger.size() == 0:
             ledger.initialize(root, origin=ORIGIN)

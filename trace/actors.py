@@ -231,6 +231,7 @@ def _key_holder(entry: Entry) -> list[str]:
 
 
 _EVERY_ROLE = frozenset(ROLES)
+_OWN_KEYS = "Only the organisation's own keys (the root authority: any actor's)."
 
 TYPES: tuple[EntryType, ...] = (
     EntryType(
@@ -248,13 +249,13 @@ TYPES: tuple[EntryType, ...] = (
     ),
     EntryType(
         "key.rotate", "轮换密钥", "Rotate a key", rotate_key, _EVERY_ROLE,
-        "An organisation rotates its own key.", owner=_own_keys,
+        "An organisation rotates its own key.", owner=_own_keys, owner_doc=_OWN_KEYS,
         epcis=None, records=(Record("actor", _key_holder),), admitted=False,
         fields="public_key, actor? (the root authority on an actor's behalf)",
     ),
     EntryType(
         "key.revoke", "吊销密钥", "Revoke a key", revoke_key, _EVERY_ROLE,
-        "An organisation revokes its own key.", owner=_own_keys,
+        "An organisation revokes its own key.", owner=_own_keys, owner_doc=_OWN_KEYS,
         epcis=None, records=(Record("actor", _key_holder),), admitted=False,
         fields="key (key id), actor?",
     ),

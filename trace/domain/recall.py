@@ -98,6 +98,7 @@ TYPES: tuple[EntryType, ...] = (
         roles("manufacturer", "regulator", "investigator"),
         "A manufacturer (its own batch), a regulator or an investigator recalls a batch.",
         owner=party("batch", "batch", "manufacturer", when_role="manufacturer"),
+        owner_doc="A manufacturer only for its own batches.",
         epcis=EventSpec("OBSERVE", epcis.voc("recalling"), "recalled", epcis.recall),
         records=(Record("batch", by_field("batch")),),
         fields="batch, reason (failed_retest | fraud), sample (<project>|<sample>) | "
