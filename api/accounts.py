@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
+from insutrace.trace.entrytype import ROLES
 from insutrace.trace.errors import Conflict, Forbidden, LedgerError, MalformedInput, NotFound
 from insutrace.trace.keys import Signer
 from insutrace.trace.store.sql import normalize_url
@@ -58,20 +59,6 @@ __all__ = [
     "metadata",
 ]
 
-# The roles an account can have: the domain's organisation roles (trace/domain/orgs.py,
-# ``Role``) and "authority", the root authority's staff. Regulators and investigators read
-# everything; every other role writes only what its organisation owns.
-ROLES = (
-    "authority",
-    "manufacturer",
-    "distributor",
-    "testing_lab",
-    "contractor",
-    "supervisor",
-    "building_owner",
-    "regulator",
-    "investigator",
-)
 TOKEN_PREFIX = "itk_"
 
 metadata = MetaData()

@@ -6,7 +6,7 @@ OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -28,7 +28,8 @@ from insutrace.api.migrate import upgrade
 from insutrace.api.problems import install_problem_handlers
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.clock import Clock
-from insutrace.trace.domain import HANDLERS
+from insutrace.trace.domain import ADMISSION, REGISTRY
+from insutrace.trace.entrytype import EntryType
 from insutrace.trace.keys import load_signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
@@ -80,8 +81,10 @@ def build_services(
     clock: Clock | None = None,
     log_signer: NoteSigner | None = None,
     migrate: bool = True,
+    types: Mapping[str, EntryType] = REGISTRY,
 ) -> Services:
-    """Open the store, bring the schema to the latest migration, build the ledger."""
+    """Open the store, bring the schema to the latest migration, build the ledger over the
+    entry ``types`` (default: the domain's registry) with the domain's admission checks."""
     _prepare_sqlite(settings.database_url)
     store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     if migrate:
@@ -89,7 +92,8 @@ def build_services(
     ledger = Ledger(
         store,
         log_signer=log_signer or _log_signer(settings),
-        handlers=HANDLERS,
+        types=types,
+        admission=ADMISSION,
         clock=clock,
         checkpoint_writes=True,  # each acknowledged entry is provable at once
     )
@@ -104,10 +108,12 @@ def create_app(
     clock: Clock | None = None,
     log_signer: NoteSigner | None = None,
     migrate: bool = True,
+    types: Mapping[str, EntryType] = REGISTRY,
 ) -> FastAPI:
-    """The FastAPI app over the ledger that ``settings`` names (default: the environment)."""
+    """The FastAPI app over the ledger that ``settings`` names (default: the environment),
+    admitting and serving the entry ``types`` (default: the domain's registry)."""
     services = build_services(
-        settings or Settings(), clock=clock, log_signer=log_signer, migrate=migrate
+        settings or Settings(), clock=clock, log_signer=log_signer, migrate=migrate, types=types
     )
 
     @asynccontextmanager
@@ -129,7 +135,7 @@ def create_app(
     app.include_router(account_routes.router)
     app.include_router(state_routes.router)
     app.include_router(document_routes.router)
-    entries.add_write_routes(app, list(services.ledger.handlers))
+    entries.add_write_routes(app, services.ledger.types)
     app.include_router(label_routes.router)
     app.include_router(web.router)
     return app

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -26,7 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from insutrace.api.accounts import Account
-from insutrace.api.authz import WRITE_RULES, authorize_read, authorize_write
+from insutrace.api.authz import authorize_read, authorize_write, write_rule
 from insutrace.api.deps import AccountDep, Services, ServicesDep
 from insutrace.api.problems import PROBLEM_RESPONSES
 from insutrace.api.queries import EntryQuery, run_query
@@ -35,6 +36,7 @@ from insutrace.trace.actors import GENESIS
 from insutrace.trace.canonical import canonical
 from insutrace.trace.clock import format_time
 from insutrace.trace.entry import GENESIS_PREV, Entry
+from insutrace.trace.entrytype import EntryType
 from insutrace.trace.errors import Forbidden, NotFound
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Receipt as LedgerReceipt
@@ -105,7 +107,9 @@ async def head(services: ServicesDep) -> Head:
 def _submit(services: Services, account: Account, data: bytes) -> Receipt:
     entry = Entry.from_bytes(data)
     with services.ledger.store.read() as tx:
-        authorize_write(tx, account, entry.type, entry.actor, entry.payload)
+        authorize_write(
+            tx, account, entry.type, entry.actor, entry.payload, types=services.ledger.types
+        )
     return _receipt(services, services.ledger.submit(data))
 
 
@@ -203,7 +207,7 @@ def _server_write(
 ) -> Receipt:
     ledger = services.ledger
     with ledger.store.read() as tx:
-        authorize_write(tx, account, type, account.org, payload)
+        authorize_write(tx, account, type, account.org, payload, types=ledger.types)
     signer = server_signer(services, account.org)
     if key is None:
         return _receipt(services, ledger.append(type, payload, signer))
@@ -239,10 +243,10 @@ def _write_endpoint(type: str) -> Any:
     return write
 
 
-def add_write_routes(app: FastAPI, types: list[str]) -> None:
+def add_write_routes(app: FastAPI, types: Mapping[str, EntryType]) -> None:
     """One ``POST /v1/<type>`` per entry type a role may write (server-held key)."""
     for type in sorted(types):
-        rule = WRITE_RULES.get(type)
+        rule = write_rule(types, type)
         if type == GENESIS or rule is None:
             continue
         roles = ", ".join(sorted(rule.roles))

@@ -90,9 +90,9 @@ class State:
         return load_signer(self.settings.root_key_path)
 
     def ledger(self) -> Ledger:
-        from insutrace.trace.domain import HANDLERS
+        from insutrace.trace.domain import ADMISSION, REGISTRY
 
-        return Ledger(self.store, log_signer=self.log_signer(), handlers=HANDLERS)
+        return Ledger(self.store, log_signer=self.log_signer(), types=REGISTRY, admission=ADMISSION)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -397,6 +397,19 @@ def walls_cmd(
     from insutrace.trace.domain.queries import wall_identification
 
     _query(ctx, wall_identification, building)
+
+
+@app.command("entry-types")
+def entry_types_cmd(
+    fields: Annotated[
+        bool, typer.Option("--fields", help="Add each type's payload fields.")
+    ] = False,
+) -> None:
+    """The entry types the ledger admits: titles, signers, ownership, EPCIS events (Markdown)."""
+    from insutrace.trace.domain import REGISTRY
+    from insutrace.trace.entrytable import entry_type_table
+
+    sys.stdout.write(entry_type_table(REGISTRY, fields=fields))
 
 
 from insutrace.cli import investigate, remote  # noqa: E402  (issue 4; issue 6)

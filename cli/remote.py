@@ -110,7 +110,7 @@ def _seed_demo(settings: Settings, start: datetime | None = None) -> None:
     services.accounts.close()
     services.ledger.store.close()
     from insutrace.trace.clock import FixedClock
-    from insutrace.trace.domain import HANDLERS
+    from insutrace.trace.domain import ADMISSION, REGISTRY
     from insutrace.trace.domain.demo import build_demo
     from insutrace.trace.keys import save_signer
     from insutrace.trace.ledger import Ledger
@@ -125,10 +125,10 @@ def _seed_demo(settings: Settings, start: datetime | None = None) -> None:
         start = start or demo_start()
         genesis_clock = FixedClock(start - timedelta(days=1))
         log_signer = NoteSigner(log.actor, log.private_key)
-        Ledger(store, log_signer=log_signer, handlers=HANDLERS, clock=genesis_clock).initialize(
-            root, origin=log.actor
-        )
-        ledger = Ledger(store, log_signer=log_signer, handlers=HANDLERS)
+        Ledger(
+            store, log_signer=log_signer, types=REGISTRY, admission=ADMISSION, clock=genesis_clock
+        ).initialize(root, origin=log.actor)
+        ledger = Ledger(store, log_signer=log_signer, types=REGISTRY, admission=ADMISSION)
         outcome = build_demo(ledger, root, start=start)
         ledger.checkpoint()
         tokens = {"root": accounts.create_account("root", "authority", "Root authority")[1]}

@@ -30,7 +30,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from insutrace.trace.actors import CORE_HANDLERS, Context
+from insutrace.trace.actors import TYPES, Context
+from insutrace.trace.entrytype import EntryType, Record, Registry, by_field
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
@@ -45,7 +46,12 @@ def _note(ctx: Context) -> None:
     ctx.ref(f"batch:{ctx.entry.payload['batch']}")
 
 
-HANDLERS = {**CORE_HANDLERS, "bench.note": _note}
+NOTE = EntryType(
+    "bench.note", "基准测试记录", "Benchmark note", _note, frozenset(),
+    "Nobody through the API: written by this benchmark only.",
+    epcis=None, records=(Record("batch", by_field("batch")),), admitted=False,
+)  # fmt: skip
+TYPES_WITH_NOTE = Registry((*TYPES, NOTE))
 
 
 def signer(name: str) -> Signer:
@@ -67,7 +73,7 @@ def payload(i: int) -> dict[str, Any]:
 def new_ledger(url: str) -> Ledger:
     store = open_store(url)
     ledger = Ledger(
-        store, log_signer=NoteSigner(ORIGIN, signer(ORIGIN).private_key), handlers=HANDLERS
+        store, log_signer=NoteSigner(ORIGIN, signer(ORIGIN).private_key), types=TYPES_WITH_NOTE
     )
     root, org = signer("root"), signer("bench-org")
     ledger.initialize(root, origin=ORIGIN)
@@ -109,7 +115,7 @@ def bulk_load(ledger: Ledger, n: int, batch: int = 1000) -> None:
 
 def _writer(url: str, n: int, offset: int, ready: Any, go: Any) -> None:
     store = open_store(url)
-    ledger = Ledger(store, handlers=HANDLERS)
+    ledger = Ledger(store, types=TYPES_WITH_NOTE)
     ready.release()
     go.wait()
     append_one_by_one(ledger, n, offset)

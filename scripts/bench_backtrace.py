@@ -34,7 +34,7 @@ from typing import Any
 
 from insutrace.trace.backtrace import recall_list, trace_section
 from insutrace.trace.clock import FixedClock
-from insutrace.trace.domain import HANDLERS
+from insutrace.trace.domain import ADMISSION, REGISTRY
 from insutrace.trace.identifiers import gtin_check_digit, uscc_check_char
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
@@ -311,7 +311,7 @@ def run(url: str, target: int, samples: int) -> None:
     try:
         clock = FixedClock(START)
         log = NoteSigner(ORIGIN, signer(ORIGIN).private_key)
-        ledger = Ledger(store, log_signer=log, handlers=HANDLERS, clock=clock)
+        ledger = Ledger(store, log_signer=log, types=REGISTRY, admission=ADMISSION, clock=clock)
         root = signer("root")
         ledger.initialize(root, origin=ORIGIN)
         started = time.perf_counter()

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from insutrace.trace.clock import FixedClock
-from insutrace.trace.domain import HANDLERS
+from insutrace.trace.domain import ADMISSION, REGISTRY
 from insutrace.trace.domain.demo import DEFAULT_SEED, DEFAULT_START, build_demo
 from insutrace.trace.epcis import export_epcis
 from insutrace.trace.keys import Signer
@@ -50,7 +50,8 @@ def main() -> None:
         store,
         log_signer=log,
         clock=FixedClock(DEFAULT_START - timedelta(days=5)),
-        handlers=HANDLERS,
+        types=REGISTRY,
+        admission=ADMISSION,
     )
     ledger.initialize(root, origin=ORIGIN, name="演示根机构 Demo root authority")
     outcome = build_demo(ledger, root, seed=args.seed)

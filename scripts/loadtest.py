@@ -40,7 +40,7 @@ import httpx
 from insutrace.api.accounts import AccountStore, KeyVault
 from insutrace.api.client import Client
 from insutrace.api.migrate import upgrade
-from insutrace.trace.domain import HANDLERS
+from insutrace.trace.domain import ADMISSION, REGISTRY
 from insutrace.trace.errors import LedgerError
 from insutrace.trace.identifiers import gtin_check_digit, uscc_check_char
 from insutrace.trace.keys import Signer, save_signer
@@ -128,7 +128,9 @@ def prepare(settings: Settings, clients: int) -> tuple[Signer, list[tuple[Signer
     store = open_store(settings.database_url)
     accounts = AccountStore(settings.database_url)
     vault = KeyVault(MASTER_KEY)
-    ledger = Ledger(store, log_signer=NoteSigner(ORIGIN, log.private_key), handlers=HANDLERS)
+    ledger = Ledger(
+        store, log_signer=NoteSigner(ORIGIN, log.private_key), types=REGISTRY, admission=ADMISSION
+    )
     ledger.initialize(root, origin=ORIGIN)
     parties = []
     for i in range(clients):
@@ -153,7 +155,7 @@ def prepare(settings: Settings, clients: int) -> tuple[Signer, list[tuple[Signer
 def library_rate(settings: Settings, root: Signer, count: int) -> float:
     """Entries per second through ``Ledger.append`` on the same database, no HTTP."""
     store = open_store(settings.database_url)
-    ledger = Ledger(store, handlers=HANDLERS)
+    ledger = Ledger(store, types=REGISTRY, admission=ADMISSION)
     maker = Signer.generate(uscc(9999))
     ledger.append(
         "actor.register",

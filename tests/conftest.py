@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 import pytest
 
-from insutrace.trace.actors import Handler
 from insutrace.trace.clock import FixedClock
-from insutrace.trace.domain import HANDLERS
+from insutrace.trace.domain import ADMISSION, REGISTRY
+from insutrace.trace.entrytype import AdmissionCheck, EntryType
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
@@ -126,8 +126,16 @@ def make_ledger(
 ) -> Iterator[Callable[..., Ledger]]:
     made: list[Ledger] = []
 
-    def make(handlers: dict[str, Handler] | None = None) -> Ledger:
-        ledger = Ledger(store, log_signer=log_signer, clock=clock, handlers=handlers or HANDLERS)
+    def make(
+        types: Mapping[str, EntryType] | None = None,
+        admission: tuple[AdmissionCheck, ...] | None = None,
+    ) -> Ledger:
+        """A ledger over ``types`` with ``admission`` checks (default: the domain's; with
+        other types, none unless given)."""
+        checks = (ADMISSION if types is None else ()) if admission is None else admission
+        ledger = Ledger(
+            store, log_signer=log_signer, clock=clock, types=types or REGISTRY, admission=checks
+        )
         if ledger.size() == 0:
             ledger.initialize(root, origin=ORIGIN)
         made.append(ledger)

@@ -17,12 +17,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .entry import Entry
+from .entrytype import AUTHORITY, ROLES, EntryType, Record, Registry, by_field
+from .epcis_map import EventSpec, organisation, voc
 from .errors import Forbidden, MalformedInput, RuleViolation, VerificationError
 from .keys import decode_public, key_id_of
 from .note import NoteVerifier
@@ -30,8 +33,10 @@ from .store.base import KV
 
 __all__ = [
     "CORE_HANDLERS",
+    "CORE_TYPES",
     "GENESIS",
     "ROOT",
+    "TYPES",
     "Context",
     "Handler",
     "check_signer",
@@ -210,9 +215,54 @@ def _register(ctx: Context) -> None:
     register_actor(ctx)
 
 
-CORE_HANDLERS: Mapping[str, Handler] = {
-    GENESIS: genesis,
-    "actor.register": _register,
-    "key.rotate": rotate_key,
-    "key.revoke": revoke_key,
-}
+def _own_keys(kv: KV, org: str, role: str, payload: Mapping[str, Any]) -> str | None:
+    target = payload.get("actor", org)
+    if target != org and org != ROOT:
+        return f"{org} may change only its own keys, not those of {target!r:.70}"
+    return None
+
+
+def _log(entry: Entry) -> list[str]:
+    return ["genesis"]
+
+
+def _key_holder(entry: Entry) -> list[str]:
+    return [str(entry.payload.get("actor", entry.actor))]
+
+
+_EVERY_ROLE = frozenset(ROLES)
+_OWN_KEYS = "Only the organisation's own keys (the root authority: any actor's)."
+
+TYPES: tuple[EntryType, ...] = (
+    EntryType(
+        GENESIS, "日志创世", "Log genesis", genesis, frozenset(),
+        "Nobody through the API: `insutrace init` writes it as entry 0.",
+        epcis=None, records=(Record("log", _log),), admitted=False,
+        fields="origin, name, log_key (C2SP vkey), root_key",
+    ),
+    EntryType(
+        "actor.register", "登记参与方", "Register an actor", _register, frozenset({AUTHORITY}),
+        "The root authority registers an organisation.",
+        epcis=EventSpec("ADD", voc("registering_organisation"), None, organisation),
+        records=(Record("actor", by_field("id")),), admitted=False,
+        fields="id, public_key, name",
+    ),
+    EntryType(
+        "key.rotate", "轮换密钥", "Rotate a key", rotate_key, _EVERY_ROLE,
+        "An organisation rotates its own key.", owner=_own_keys, owner_doc=_OWN_KEYS,
+        epcis=None, records=(Record("actor", _key_holder),), admitted=False,
+        fields="public_key, actor? (the root authority on an actor's behalf)",
+    ),
+    EntryType(
+        "key.revoke", "吊销密钥", "Revoke a key", revoke_key, _EVERY_ROLE,
+        "An organisation revokes its own key.", owner=_own_keys, owner_doc=_OWN_KEYS,
+        epcis=None, records=(Record("actor", _key_holder),), admitted=False,
+        fields="key (key id), actor?",
+    ),
+)  # fmt: skip
+"""The core's entry types: the log mechanics and the bare registration of an actor."""
+
+CORE_TYPES = Registry(TYPES)
+
+CORE_HANDLERS: Mapping[str, Handler] = MappingProxyType({t.name: t.handler for t in TYPES})
+"""The core's handlers by type, for verifiers that replay only the log mechanics."""

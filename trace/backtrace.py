@@ -19,31 +19,23 @@ Node ids are ``<kind>:<key>``: ``org:<uscc>``, ``product:<gtin>``, ``batch:<id>`
 ``acceptance:<project>``, ``permit:<project>|<stage>``, ``incident:<id>``,
 ``listing:<id>``.
 
-This module also holds ``incident.record`` (signed by an investigator or a regulator):
-payload ``id, building, date, kind (fire | detachment | falling | other), facades[]?,
-description, document?``; projection rows ``incident``/<id> and ``incidents``/<building>
-``{ids[]}``.
+``incident.record`` (the starting point of an accident back-trace) is declared in
+:mod:`insutrace.trace.domain.incidents`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from .actors import Context
-from .domain.fields import local_date, reader
-from .domain.orgs import Role, acting_org
-from .errors import MalformedInput, NotFound, RuleViolation
+from .errors import MalformedInput, NotFound
 from .identifiers import parse_digital_link
 from .store.base import Tx
 
 __all__ = [
-    "IncidentKind",
     "Trace",
     "recall_list",
-    "record_incident",
     "trace_batch",
     "trace_building",
     "trace_incident",
@@ -53,13 +45,6 @@ __all__ = [
 
 _STAGES = ("fire_design_review", "construction_permit", "fire_acceptance")
 _MAX_REFS = 200
-
-
-class IncidentKind(StrEnum):
-    FIRE = "fire"  # 火灾
-    DETACHMENT = "detachment"  # 脱落
-    FALLING = "falling"  # 坠落
-    OTHER = "other"
 
 
 # -- the graph --------------------------------------------------------------------------
@@ -622,41 +607,3 @@ def _project_summary(t: Trace, project_id: str) -> dict[str, Any]:
         "supervisor": p["supervisor"],
         "status": p["status"],
     }
-
-
-# -- incident.record -------------------------------------------------------------------------------
-
-
-def record_incident(ctx: Context) -> None:
-    """incident.record, by an investigator or a regulator: an accident on a building, the
-    starting point of an accident back-trace (2025 整治行动 problem area 6)."""
-    signer = acting_org(ctx, Role.INVESTIGATOR, Role.REGULATOR)
-    p = reader(ctx)
-    incident_id = p.ident("id")
-    if ctx.kv.get("incident", incident_id) is not None:
-        raise RuleViolation("incident.unique", f"incident {incident_id} is already recorded")
-    building = ctx.kv.get("building", p.ident("building"))
-    if building is None:
-        raise RuleViolation("building.known", f"no building {p.data['building']!r}")
-    day = p.date("date")
-    if day > local_date(ctx.time):
-        raise RuleViolation("incident.date", f"incident date {day} is after the entry's date")
-    facades = p.texts("facades", min_items=0) if p.has("facades") else []
-    ctx.kv.put(
-        "incident",
-        incident_id,
-        {
-            "id": incident_id,
-            "building": building["id"],
-            "date": day.isoformat(),
-            "kind": p.one("kind", IncidentKind),
-            "facades": facades,
-            "description": p.text("description", max_len=1000),
-            "document": p.sha256("document", optional=True),
-            "by": signer["uscc"],
-            "seq": ctx.entry.seq,
-        },
-    )
-    index = ctx.kv.get("incidents", building["id"]) or {"ids": []}
-    ctx.kv.put("incidents", building["id"], {"ids": [*index["ids"], incident_id]})
-    ctx.ref(f"incident:{incident_id}", f"building:{building['id']}")

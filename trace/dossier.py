@@ -32,14 +32,15 @@ import base64
 import binascii
 import html
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from .checkpoint import SignedCheckpoint
 from .clock import format_time
+from .domain import REGISTRY
 from .entry import Entry
+from .entrytype import Registry
 from .errors import LedgerError, MalformedInput, VerificationError
 from .keys import decode_public, key_id_of
 from .ledger import Ledger
@@ -244,39 +245,32 @@ def _check_signatures(entries: dict[int, Entry]) -> None:
             raise VerificationError(f"signature by {entry.actor}/{entry.key} does not verify", seq)
 
 
-def _created_by(kind: str, key: str, entry: Entry) -> bool:
-    """True when ``entry`` is one that creates or changes the record ``kind``/``key``."""
-    p, actor = entry.payload, entry.actor
-    checks: dict[str, Callable[[], bool]] = {
-        "org": lambda: entry.type in ("actor.register", "org.update") and p.get("id") == key,
-        "product": lambda: entry.type == "product.register" and p.get("gtin") == key,
-        "batch": lambda: (
-            entry.type in ("batch.register", "batch.recall")
-            and (f"{p.get('product')}.{p.get('lot')}" == key or p.get("batch") == key)
-        ),
-        "report": lambda: entry.type == "report.issue" and f"{actor}|{p.get('number')}" == key,
-        "project": lambda: (
-            entry.type in ("project.register", "project.file")
-            and key in (p.get("id"), p.get("project"))
-        ),
-        "permit": lambda: (
-            entry.type == "permit.decide" and f"{p.get('project')}|{p.get('stage')}" == key
-        ),
-        "incident": lambda: entry.type == "incident.record" and p.get("id") == key,
-        "listing": lambda: (
-            entry.type.startswith("credit.")
-            and key in (f"{actor}|{(p.get('decision') or {}).get('number')}", p.get("listing"))
-        ),
-        "sample": lambda: (
-            entry.type in ("site.sample", "site.retest_result")
-            and f"{p.get('project')}|{p.get('sample')}" == key
-        ),
-    }
-    check = checks.get(kind)
-    return True if check is None else check()
+def _records(types: Registry, kind: str, key: str, entry: Entry) -> bool:
+    """True when ``entry`` is one that creates or changes the record ``kind``/``key``, as
+    its type's declaration says (:attr:`EntryType.records`)."""
+    declared = types.get(entry.type)
+    return declared is not None and key in declared.record_keys(entry, kind)
 
 
-def _check_trace(dossier: dict[str, Any], entries: dict[int, Entry]) -> int:
+def _check_nodes(trace: dict[str, Any], entries: dict[int, Entry], types: Registry) -> None:
+    """Every node is of a record kind some entry type creates, and one of its cited entries
+    created or changed it."""
+    known = types.record_kinds()
+    for node in trace.get("nodes", []):
+        seqs = node.get("entries", [])
+        if node.get("kind") not in known:
+            raise VerificationError(
+                f"node {node.get('id')!r:.80} is of kind {node.get('kind')!r:.40}, which no "
+                f"entry type records (known: {', '.join(sorted(known))})",
+                seqs[0] if seqs else None,
+            )
+        if seqs and not any(_records(types, node["kind"], node["key"], entries[s]) for s in seqs):
+            raise VerificationError(
+                f"none of the entries {seqs[:6]} cited for {node['id']} records it", seqs[0]
+            )
+
+
+def _check_trace(dossier: dict[str, Any], entries: dict[int, Entry], types: Registry) -> int:
     trace = dossier.get("trace")
     if not isinstance(trace, dict):
         raise MalformedInput("dossier: no trace")
@@ -289,20 +283,18 @@ def _check_trace(dossier: dict[str, Any], entries: dict[int, Entry]) -> int:
         raise VerificationError(
             f"the trace cites entries the dossier does not prove: {missing[:8]}"
         )
-    for node in trace.get("nodes", []):
-        seqs = node.get("entries", [])
-        if seqs and not any(_created_by(node["kind"], node["key"], entries[s]) for s in seqs):
-            raise VerificationError(
-                f"none of the entries {seqs[:6]} cited for {node['id']} records it", seqs[0]
-            )
+    _check_nodes(trace, entries, types)
     return len(cited)
 
 
-def verify_dossier(dossier: dict[str, Any], *, vkey: str | None = None) -> DossierCheck:
+def verify_dossier(
+    dossier: dict[str, Any], *, vkey: str | None = None, types: Registry = REGISTRY
+) -> DossierCheck:
     """Check a dossier offline; raise VerificationError or MalformedInput at the first failure.
 
     ``vkey`` pins the log's verifier key (C2SP signed-note); without it the key inside the
     file is used and :attr:`DossierCheck.pinned` is False: compare it with the published one.
+    ``types``: the entry types whose declared records the trace's nodes are checked against.
     """
     if dossier.get("format") != FORMAT:
         raise MalformedInput(f"dossier: expected format {FORMAT!r}")
@@ -314,7 +306,7 @@ def verify_dossier(dossier: dict[str, Any], *, vkey: str | None = None) -> Dossi
     signed = SignedCheckpoint.open(str(log.get("checkpoint", "")), verifier)
     entries = _proven_entries(dossier, signed)
     _check_signatures(entries)
-    cited = _check_trace(dossier, entries)
+    cited = _check_trace(dossier, entries, types)
     notes = ["key revocations are not visible offline: verify the whole log to rule them out"]
     if vkey is None:
         notes.insert(0, f"log key not pinned: compare {inside} with the published one")

@@ -16,15 +16,16 @@ Checkpoints (C2SP tlog-checkpoint) are signed on demand by :meth:`Ledger.checkpo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .actors import CORE_HANDLERS, GENESIS, ROOT, Context, Handler, check_signer
+from .actors import CORE_TYPES, GENESIS, ROOT, Context, check_signer
 from .checkpoint import Checkpoint, SignedCheckpoint
 from .clock import Clock, SystemClock, format_time, parse_time
 from .entry import GENESIS_PREV, Entry
+from .entrytype import AdmissionCheck, EntryType
 from .errors import Conflict, LedgerError, MalformedInput, NotFound, RuleViolation
 from .keys import Signer
 from .merkle import (
@@ -57,19 +58,28 @@ class Receipt:
 
 
 class Ledger:
+    """The log over ``store``, admitting the entry ``types`` it is given (a registry of
+    :class:`~insutrace.trace.entrytype.EntryType`; the core's log mechanics by default).
+
+    ``admission``: checks run, in order, before the handler of every type declared
+    ``admitted`` (the domain's cross-cutting rules, e.g. the credit blacklist).
+    """
+
     def __init__(
         self,
         store: Store,
         *,
         log_signer: NoteSigner | None = None,
-        handlers: Mapping[str, Handler] = CORE_HANDLERS,
+        types: Mapping[str, EntryType] = CORE_TYPES,
+        admission: Iterable[AdmissionCheck] = (),
         clock: Clock | None = None,
         max_skew: timedelta = timedelta(minutes=5),
         checkpoint_writes: bool = False,
     ) -> None:
         self.store = store
         self.log_signer = log_signer
-        self.handlers = dict(handlers)
+        self.types = types
+        self.admission = tuple(admission)
         self.clock: Clock = clock or SystemClock()
         self.max_skew = max_skew
         self._cached: tuple[int, bytes, dict[Node, bytes]] | None = None
@@ -181,16 +191,20 @@ class Ledger:
     def run_handlers(
         self, tx: Tx, entry: Entry, when: datetime | None = None, signed_by: Signer | None = None
     ) -> Context:
-        """Check the signer and apply the entry type's rules and projections."""
+        """Check the signer, run the admission checks (for an admitted type) and apply the
+        entry type's rules and projections."""
         if (entry.seq == 0) != (entry.type == GENESIS):
             raise RuleViolation("log.genesis", "the genesis entry is entry 0 and only entry 0")
-        handler = self.handlers.get(entry.type)
-        if handler is None:
+        declared = self.types.get(entry.type)
+        if declared is None:
             raise MalformedInput(f"unknown entry type {entry.type!r}")
         check_signer(tx, entry, signed_by.public_key if signed_by else None)
         ctx = Context(tx, entry, when or parse_time(entry.time))
         ctx.ref(f"type:{entry.type}", f"actor:{entry.actor}")
-        handler(ctx)
+        if declared.admitted:
+            for check in self.admission:
+                check(ctx)
+        declared.handler(ctx)
         return ctx
 
     def checkpoint(self) -> SignedCheckpoint:

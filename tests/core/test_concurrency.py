@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from insutrace.trace.actors import CORE_HANDLERS
+from insutrace.trace.actors import CORE_TYPES
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
@@ -26,14 +26,14 @@ from insutrace.trace.verify import verify_store
 WRITER = textwrap.dedent(
     """
     import hashlib, sys
-    from insutrace.trace.actors import CORE_HANDLERS
+    from insutrace.trace.actors import CORE_TYPES
     from insutrace.trace.keys import Signer
     from insutrace.trace.ledger import Ledger
     from insutrace.trace.store import open_store
 
     url, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     root = Signer.from_seed("root", b"insutrace-test-only:root")
-    ledger = Ledger(open_store(url), handlers=dict(CORE_HANDLERS))
+    ledger = Ledger(open_store(url), types=CORE_TYPES)
     for i in range(count):
         org = Signer.from_seed(f"{name}-{i}", b"insutrace-test-only:" + f"{name}-{i}".encode())
         payload = {"id": org.actor, "public_key": org.public_b64, "name": org.actor}
@@ -77,9 +77,7 @@ def assert_log_holds(url: str, root: Signer, acknowledged: dict[int, str]) -> in
 @pytest.fixture
 def initialized(store_url: str, root: Signer, log_signer: NoteSigner) -> str:
     store = open_store(store_url)
-    Ledger(store, log_signer=log_signer, handlers=dict(CORE_HANDLERS)).initialize(
-        root, origin=log_signer.name
-    )
+    Ledger(store, log_signer=log_signer, types=CORE_TYPES).initialize(root, origin=log_signer.name)
     store.close()
     return store_url
 
@@ -88,7 +86,7 @@ def test_threads_never_fork_the_chain(
     initialized: str, root: Signer, signer_for: Callable[[str], Signer]
 ) -> None:
     store = open_store(initialized)
-    ledger = Ledger(store, handlers=dict(CORE_HANDLERS))
+    ledger = Ledger(store, types=CORE_TYPES)
     receipts: dict[int, str] = {}
     errors: list[BaseException] = []
 

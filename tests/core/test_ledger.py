@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from insutrace.trace.actors import CORE_HANDLERS
+from insutrace.trace.actors import CORE_TYPES
 from insutrace.trace.entry import Entry
 from insutrace.trace.errors import (
     Conflict,
@@ -23,7 +23,7 @@ from insutrace.trace.merkle import leaf_hash, verify_consistency, verify_inclusi
 
 @pytest.fixture
 def core(make_ledger: Callable[..., Ledger]) -> Ledger:
-    return make_ledger(dict(CORE_HANDLERS))
+    return make_ledger(CORE_TYPES)
 
 
 def register(ledger: Ledger, root: Signer, actor: Signer) -> None:

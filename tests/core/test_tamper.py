@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import text
 
-from insutrace.trace.actors import CORE_HANDLERS
+from insutrace.trace.actors import CORE_TYPES
 from insutrace.trace.checkpoint import Checkpoint, SignedCheckpoint
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
@@ -27,7 +27,7 @@ def tampered(
     signer_for: Callable[[str], Signer],
 ) -> Iterator[tuple[Store, Callable[[str, dict[str, object]], None]]]:
     store = open_store(store_url)
-    ledger = Ledger(store, log_signer=log_signer, handlers=dict(CORE_HANDLERS))
+    ledger = Ledger(store, log_signer=log_signer, types=CORE_TYPES)
     ledger.initialize(root, origin=log_signer.name)
     for i in range(1, N):
         org = signer_for(f"org-{i}")

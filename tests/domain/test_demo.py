@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from insutrace.trace.clock import FixedClock
-from insutrace.trace.domain import HANDLERS
+from insutrace.trace.domain import ADMISSION, REGISTRY
 from insutrace.trace.domain.demo import build_demo
 from insutrace.trace.domain.queries import open_rectifications, recall_notice, wall_identification
 from insutrace.trace.errors import Conflict
@@ -48,7 +48,8 @@ def test_demo_is_reproducible(
         open_store(f"sqlite:///{tmp_path / 'again.db'}"),
         log_signer=log_signer,
         clock=FixedClock(START),
-        handlers=HANDLERS,
+        types=REGISTRY,
+        admission=ADMISSION,
     )
     other.initialize(root, origin=ORIGIN)
     build_demo(other, root, seed=7)

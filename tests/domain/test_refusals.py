@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from insutrace.trace.actors import Context
-from insutrace.trace.domain import admission
+from insutrace.trace.domain import ADMISSION, REGISTRY
 from insutrace.trace.errors import RuleViolation
+from insutrace.trace.ledger import Ledger
 
 from .conftest import DOC, TODAY, World, gtin, refused
 
@@ -103,17 +106,21 @@ def test_corrected_values_are_checked_like_new_ones(world: World) -> None:
 
 
 def test_admission_checks_run_before_every_domain_handler(world: World) -> None:
-    """The extension point the credit-blacklist module uses."""
+    """The extension point the credit-blacklist module uses: checks given to the ledger."""
     listed = world.id("maker")
 
     def blacklist(ctx: Context) -> None:
         if ctx.entry.actor == listed:
             raise RuleViolation("credit.listed", f"{listed} is on a serious-dishonesty list")
 
-    admission.ADMISSION_CHECKS.append(blacklist)
-    try:
-        with refused("credit.listed"):
-            world.product()
-    finally:
-        admission.ADMISSION_CHECKS.remove(blacklist)
+    base = world.ledger
+    guarded = Ledger(
+        base.store,
+        log_signer=base.log_signer,
+        clock=base.clock,
+        types=REGISTRY,
+        admission=(*ADMISSION, blacklist),
+    )
+    with refused("credit.listed"):
+        replace(world, ledger=guarded).product()
     world.product()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from insutrace.trace.actors import CORE_HANDLERS
+from insutrace.trace.actors import CORE_TYPES
 from insutrace.trace.checkpoint import Checkpoint, SignedCheckpoint
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.export import export_static
@@ -129,7 +129,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
         open_store(f"sqlite:///{work / 'ledger.db'}"),
         log_signer=log_signer,
         clock=clock,
-        handlers=CORE_HANDLERS,
+        types=CORE_TYPES,
     )
     ledger.initialize(root, origin=ORIGIN)
     for i in range(1, ENTRIES):

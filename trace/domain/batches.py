@@ -17,13 +17,19 @@ The manufacturer starts holding the whole quantity: row ``holding``/<id>|<uscc>|
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from .. import epcis_map as epcis
 from ..actors import Context
 from ..combustion import BasicClass, CombustionClass, parse_class
+from ..entry import Entry
+from ..entrytype import EntryType, Record, roles
+from ..epcis_map import EventSpec
 from ..errors import MalformedInput, RuleViolation
 from ..identifiers import build_digital_link
+from ..store.base import KV
 from .fields import Reader, decimal_text, local_date, reader
 from .orgs import Role, acting_org
 from .products import require_product
@@ -31,6 +37,7 @@ from .products import require_product
 __all__ = [
     "BUCKETS",
     "CLASS_CLAUSE",
+    "TYPES",
     "Unit",
     "batch_class",
     "batch_id",
@@ -147,3 +154,33 @@ def require_batch(ctx: Context, key: str) -> dict[str, Any]:
         raise RuleViolation("batch.known", f"no batch {key!r} is registered")
     ctx.ref(f"batch:{key}")
     return row
+
+
+# -- entry types (issue 9: declared once, here) --------------------------------------
+
+
+def _batch_of(entry: Entry) -> list[str]:
+    return [f"{entry.payload.get('product')}.{entry.payload.get('lot')}"]
+
+
+def _batch_maker(kv: KV, org: str, role: str, payload: Mapping[str, Any]) -> str | None:
+    """Ownership of batch.register: the product must be the organisation's own."""
+    product = payload.get("product")
+    row = kv.get("product", product) if isinstance(product, str) else None
+    if row is None or row.get("manufacturer") == org:
+        return None
+    return f"product {product} is made by {row.get('manufacturer')}, not by {org}"
+
+
+TYPES: tuple[EntryType, ...] = (
+    EntryType(
+        "batch.register", "登记批次", "Register a batch", register_batch,
+        roles("manufacturer"), "A manufacturer registers a batch of its product.",
+        owner=_batch_maker, owner_doc="Only for products the organisation registered.",
+        epcis=EventSpec("ADD", "commissioning", "active", epcis.commission),
+        records=(Record("batch", _batch_of),),
+        fields="product (gtin), lot, quantity, unit (m2|m3|board|panel), production_date, "
+        "declared_class (GB 8624 label), conductivity (W/(m·K)), density (kg/m³)",
+    ),
+)  # fmt: skip
+"""Batches' entry types (:mod:`insutrace.trace.entrytype`)."""

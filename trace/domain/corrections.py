@@ -16,11 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..actors import ROOT, Context
+from ..entrytype import ORGANISATION_ROLES, EntryType
+from ..epcis_map import ERROR_DECLARATION
 from ..errors import Forbidden, MalformedInput, RuleViolation
 from .batches import class_row, parse_declared
 from .fields import Reader, decimal_text, local_date, reader
 
-__all__ = ["CORRECTABLE", "correct_entry"]
+__all__ = ["CORRECTABLE", "TYPES", "correct_entry"]
 
 Check = Callable[[Context, Reader, str], Any]
 
@@ -129,3 +131,18 @@ def correct_entry(ctx: Context) -> None:
     ]
     ctx.kv.put(kind, key, {**row, **values, "corrections": history})
     ctx.ref(f"entry:{row['seq']}", f"{kind}:{key}")
+
+
+# -- entry types (issue 9: declared once, here) --------------------------------------
+
+TYPES: tuple[EntryType, ...] = (
+    EntryType(
+        "entry.correct", "更正记录", "Correct a record", correct_entry,
+        ORGANISATION_ROLES, "The author of a record corrects it.",
+        epcis=ERROR_DECLARATION,
+        records=(),
+        fields="corrects (seq), target {kind, id}, reason, set {field: value} "
+        "(fields: corrections.CORRECTABLE)",
+    ),
+)  # fmt: skip
+"""Corrections' entry types (:mod:`insutrace.trace.entrytype`)."""

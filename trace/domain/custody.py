@@ -32,7 +32,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from .. import epcis_map as epcis
 from ..actors import Context
+from ..entrytype import EntryType, Record, by_actor, by_field
+from ..epcis_map import EventSpec
 from ..errors import Forbidden, RuleViolation
 from .batches import require_batch
 from .fields import Reader, distinct, milli_text, reader
@@ -41,6 +44,7 @@ from .orgs import Role, acting_org, require_org
 __all__ = [
     "BALANCE_CLAUSE",
     "HOLDER_ROLES",
+    "TYPES",
     "Discrepancy",
     "destroy",
     "give",
@@ -348,3 +352,42 @@ def destroy(ctx: Context) -> None:
         take(ctx, batch, ctx.entry.actor, site, qty)
         _destroyed(ctx, batch, qty, reason)
         ctx.kv.put("batch", batch["id"], batch)
+
+
+# -- entry types (issue 9: declared once, here) --------------------------------------
+
+_HOLDERS = frozenset(r.value for r in HOLDER_ROLES)
+
+TYPES: tuple[EntryType, ...] = (
+    EntryType(
+        "custody.ship", "发货", "Ship goods", ship,
+        _HOLDERS, "The holder ships goods it holds.",
+        epcis=EventSpec("OBSERVE", "shipping", "in_transit", epcis.ship),
+        records=(Record("shipment", by_actor("number")),),
+        fields="number, to, to_project?, from_project?, date, document?, "
+        "lines[{batch, unit, quantity}]",
+    ),
+    EntryType(
+        "custody.receive", "收货", "Receive a shipment", receive,
+        _HOLDERS, "The recipient receives a shipment.",
+        epcis=EventSpec("OBSERVE", "receiving", "in_progress", epcis.receive),
+        records=(Record("shipment", by_field("shipment")),),
+        fields="shipment (<shipper>|<number>), lines[], date, close?, "
+        "discrepancy? {kind: short|damaged|lost, note}",
+    ),
+    EntryType(
+        "custody.return", "退货", "Return goods", return_goods,
+        _HOLDERS, "The recipient returns received goods.",
+        epcis=EventSpec("OBSERVE", "shipping", "returned", epcis.ship),
+        records=(Record("shipment", by_actor("number")), Record("shipment", by_field("shipment"))),
+        fields="number, shipment (the original), from_project?, date, reason, lines[]",
+    ),
+    EntryType(
+        "custody.destroy", "销毁", "Destroy goods", destroy,
+        _HOLDERS, "The holder destroys goods it holds.",
+        epcis=EventSpec("DELETE", "destroying", "destroyed", epcis.destroy),
+        records=(),
+        fields="project?, date, reason, document?, lines[]",
+    ),
+)  # fmt: skip
+"""Custody's entry types (:mod:`insutrace.trace.entrytype`)."""

@@ -21,19 +21,13 @@ structured :class:`Evaluation` — pass or refuse, and every :class:`Finding` wi
 id, clause, message and the entries it rests on. A refusal of an earlier stage that has
 not been followed by a passing decision refuses every later stage (``gate.stage_order``).
 
-``permit.decide`` (signed by a regulator) records a decision. It is checked on append like
-every entry: the claimed outcome and refused rule ids must equal the evaluation at the
-entry's own time (China Standard Time date), so a replay reaches the same projections.
+``permit.decide`` (signed by a regulator, :mod:`.permits`) records a decision, checked
+against this evaluation at the entry's own date.
 
 Gate rules are policy: each has an id, a clause, a confidence tag and the stages it applies
 at. The defaults below encode the reference's national reading; a jurisdiction's policy
 file overrides one by carrying a rule with the same id whose values are stage flags
 (``{"fire_acceptance": true, ...}``), as :func:`gate_rule` reads.
-
-Payload of ``permit.decide``: project, stage, outcome (pass | refuse), rules[] (the refused
-rule ids, sorted; empty for pass), number (decision document), document? (SHA-256),
-policy? {id, version} (default: the project's). Projection row ``permit``/<project>|<stage>
-``{project, stage, latest {seq, outcome, rules, date, number, by, policy}, decisions[seq]}``.
 """
 
 from __future__ import annotations
@@ -42,12 +36,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from ..actors import Context
 from ..combustion import BasicClass, CombustionClass, parse_class
 from ..entry import Entry
-from ..errors import LedgerError, NotFound, RuleViolation
+from ..errors import NotFound
 from ..policy import (
     Confidence,
     MeasureCode,
@@ -59,9 +52,7 @@ from ..policy import (
 from ..store.base import KV
 from .batches import batch_class
 from .credit import describe, listings_in_effect
-from .fields import Reader, local_date, reader
-from .orgs import Role, acting_org
-from .projects import FILING_CLAUSE, design_of, policy_of, require_project
+from .projects import FILING_CLAUSE, design_of, policy_of
 from .reports import QUALIFY_CLAUSE
 from .site import adjoining_class
 
@@ -74,7 +65,6 @@ __all__ = [
     "LogView",
     "Outcome",
     "Stage",
-    "decide_permit",
     "decisions",
     "evaluate",
     "gate_rule",
@@ -709,69 +699,6 @@ def evaluate(
         tuple(findings),
         tuple(dict.fromkeys(case.notes)),
     )
-
-
-# -- the decision entry ---------------------------------------------------------------
-
-
-def _view(kv: KV) -> LogView:
-    if not callable(getattr(kv, "entries", None)):
-        raise LedgerError("the permit gate reads entries: evaluate it on a store transaction")
-    return cast(LogView, kv)
-
-
-def _summary(evaluation: Evaluation) -> str:
-    if not evaluation.reasons:
-        return "pass"
-    shown = "; ".join(f"{f.rule}: {f.message}" for f in evaluation.reasons[:4])
-    more = len(evaluation.reasons) - 4
-    return f"refuse — {shown}" + (f"; and {more} more" if more > 0 else "")
-
-
-def _policy_ref(p: Reader, project: dict[str, Any]) -> dict[str, str]:
-    """The jurisdiction policy the decision names, else the project's own."""
-    if not p.has("policy"):
-        return dict(project["policy"])
-    ref = p.obj("policy")
-    return {"id": ref.text("id", max_len=60), "version": ref.text("version", max_len=20)}
-
-
-def decide_permit(ctx: Context) -> None:
-    """permit.decide, by a regulator: the decision must state the evaluation's outcome and
-    refused rules at the entry's own date (公消〔2011〕65号 three-stage refusal)."""
-    regulator = acting_org(ctx, Role.REGULATOR)
-    p = reader(ctx)
-    project = require_project(ctx, p.ident("project"))
-    stage = p.one("stage", Stage)
-    policy_ref = _policy_ref(p, project)
-    day = local_date(ctx.time)
-    evaluation = evaluate(_view(ctx.kv), project["id"], stage, on=day, policy=policy_of(policy_ref))
-    claimed = p.one("outcome", Outcome)
-    rules = sorted(set(p.texts("rules", min_items=0))) if p.has("rules") else []
-    if claimed != evaluation.outcome or rules != evaluation.refused_rules:
-        first = evaluation.reasons[0].clause if evaluation.reasons else ""
-        raise RuleViolation(
-            "permit.outcome",
-            f"the decision states {claimed} {rules}; the evaluation on {day} is "
-            f"{_summary(evaluation)}",
-            first,
-        )
-    latest = {
-        "seq": ctx.entry.seq,
-        "outcome": claimed.value,
-        "rules": rules,
-        "date": day.isoformat(),
-        "number": p.ident("number"),
-        "document": p.sha256("document", optional=True),
-        "by": regulator["uscc"],
-        "policy": policy_ref,
-    }
-    key = f"{project['id']}|{stage}"
-    row = ctx.kv.get("permit", key) or {"project": project["id"], "stage": stage, "decisions": []}
-    row["latest"] = latest
-    row["decisions"] = [*row["decisions"], ctx.entry.seq]
-    ctx.kv.put("permit", key, row)
-    ctx.ref(f"permit:{project['id']}", f"building:{project['building']}")
 
 
 def decisions(kv: KV, project_id: str) -> dict[str, dict[str, Any]]:

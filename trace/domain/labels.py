@@ -62,7 +62,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from .. import epcis_map as epcis
 from ..actors import Context
+from ..entrytype import EntryType, Record, by_field, party, roles
+from ..epcis_map import EventSpec
 from ..errors import MalformedInput, RuleViolation
 from ..identifiers import CSET82, build_digital_link, validate_gtin
 from ..keys import decode_public, verify_signature
@@ -77,6 +80,7 @@ from .projects import require_party, require_project
 __all__ = [
     "GS1_SERIAL_CLAUSE",
     "MAX_LABELS_PER_ISSUE",
+    "TYPES",
     "Verdict",
     "alerts",
     "decode_signature",
@@ -630,3 +634,32 @@ def label_record(
     if issued is not None:
         out["label"]["uri"] = _uri(issued["resolver"], batch, serial)
     return out
+
+
+# -- entry types (issue 9: declared once, here) --------------------------------------
+
+TYPES: tuple[EntryType, ...] = (
+    EntryType(
+        "label.issue", "发放标签序列号", "Issue label serials", issue_labels,
+        roles("manufacturer"),
+        "A manufacturer records a range of label serials of its batch before printing them.",
+        owner=party("batch", "batch", "manufacturer"),
+        owner_doc="Only for the organisation's own batches.",
+        epcis=EventSpec("ADD", "encoding", "encoded", epcis.labels_issued),
+        records=(Record("labels", by_field("batch")),),
+        fields="batch, first (serial: CSET 82, <= 20, ends in digits), count, "
+        "resolver (domain), key (the key id that signs the labels)",
+    ),
+    EntryType(
+        "label.scan", "扫描标签", "Record a label scan", scan_label,
+        roles("supervisor", "contractor"),
+        "The project's supervisor or contractor records a label scan and its verdict.",
+        owner=party("project", "project", "supervisor", "contractor"),
+        owner_doc="Only on the organisation's own projects.",
+        epcis=EventSpec("OBSERVE", "inspecting", None, epcis.label_scanned),
+        records=(),
+        fields="project, gtin, lot, serial, key? + sig? (the label's k and s), verdict (as "
+        "the scanner saw it; must be the ledger's), by? (who scanned)",
+    ),
+)  # fmt: skip
+"""Labels' entry types (:mod:`insutrace.trace.entrytype`)."""

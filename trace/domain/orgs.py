@@ -18,13 +18,17 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from .. import epcis_map as epcis
 from ..actors import ROOT, Context, register_actor
+from ..entrytype import AUTHORITY, EntryType, Record, by_field, roles
+from ..epcis_map import EventSpec
 from ..errors import Forbidden, MalformedInput, RuleViolation
 from ..identifiers import CmaNumber, parse_cma, validate_uscc
 from .fields import Reader, local_date, reader
 
 __all__ = [
     "CMA_CLAUSE",
+    "TYPES",
     "Role",
     "acting_org",
     "lab_accreditation_problem",
@@ -177,3 +181,26 @@ def lab_accreditation_problem(lab: dict[str, Any], day: date) -> str | None:
     if day < date.fromisoformat(start):
         return f"CMA {cma['cma']} of {lab['uscc']} was issued only on {start}"
     return None
+
+
+# -- entry types (issue 9: declared once, here) --------------------------------------
+
+TYPES: tuple[EntryType, ...] = (
+    EntryType(
+        "actor.register", "登记单位", "Register an organisation", register_org,
+        roles(AUTHORITY), "The root authority registers an organisation.",
+        epcis=EventSpec("ADD", epcis.voc("registering_organisation"), None, epcis.organisation),
+        records=(Record("org", by_field("id")), Record("actor", by_field("id"))),
+        fields="id (USCC), public_key, name, name_en?, roles[], address, domain?, "
+        "lab {cma, issued_on?} (labs)",
+    ),
+    EntryType(
+        "org.update", "变更单位信息", "Update an organisation", update_org,
+        roles(AUTHORITY), "The root authority updates roles, address, CMA.",
+        epcis=EventSpec("OBSERVE", epcis.voc("updating_organisation"), None, epcis.organisation),
+        records=(Record("org", by_field("id")),),
+        fields="id, roles?, address?, lab? (CMA renewal)",
+    ),
+)  # fmt: skip
+"""Organisations' entry types (:mod:`insutrace.trace.entrytype`); the domain's
+``actor.register`` supersedes the core's bare actor registration."""

@@ -16,7 +16,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from .. import epcis_map as epcis
 from ..actors import Context
+from ..entrytype import EntryType, Record, by_field, roles
+from ..epcis_map import EventSpec
 from ..errors import MalformedInput, RuleViolation
 from ..identifiers import build_digital_link, validate_gtin
 from .fields import reader
@@ -24,6 +27,7 @@ from .orgs import Role, acting_org
 
 __all__ = [
     "GTIN_CLAUSE",
+    "TYPES",
     "InsulationType",
     "Polymer",
     "register_product",
@@ -158,3 +162,18 @@ def require_product(ctx: Context, gtin: str) -> dict[str, Any]:
     if row is None:
         raise RuleViolation("product.known", f"no product with GTIN {gtin} is registered")
     return row
+
+
+# -- entry types (issue 9: declared once, here) --------------------------------------
+
+TYPES: tuple[EntryType, ...] = (
+    EntryType(
+        "product.register", "登记产品", "Register a product", register_product,
+        roles("manufacturer"), "A manufacturer registers its product.",
+        epcis=EventSpec("ADD", "creating_class_instance", None, epcis.product),
+        records=(Record("product", by_field("gtin")),),
+        fields="gtin, name, name_en?, type, core? (composite), polymer, thermosetting, "
+        "standard, domain?",
+    ),
+)  # fmt: skip
+"""Products' entry types (:mod:`insutrace.trace.entrytype`)."""

@@ -26,7 +26,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from .. import epcis_map as epcis
 from ..actors import Context
+from ..entry import Entry
+from ..entrytype import EntryType, Record, by_field, roles
+from ..epcis_map import EventSpec
 from ..errors import Forbidden, MalformedInput, RuleViolation
 from ..policy import (
     BuildingDesign,
@@ -45,6 +49,7 @@ from .orgs import Role, acting_org, require_org
 __all__ = [
     "FILING_CLAUSE",
     "POSITIONS",
+    "TYPES",
     "design_of",
     "file_project",
     "policy_of",
@@ -347,3 +352,44 @@ def require_site_work_allowed(project: dict[str, Any]) -> None:
         )
     if project["status"] == "accepted":
         raise RuleViolation("project.accepted", f"project {project['id']} is already accepted")
+
+
+# -- entry types (issue 9: declared once, here) --------------------------------------
+
+
+def _building_of(entry: Entry) -> list[str]:
+    """A project names its building, or is its own new building."""
+    return [str(entry.payload.get("building") or entry.payload.get("id"))]
+
+
+def _sections_of(entry: Entry) -> list[str]:
+    sections = entry.payload.get("sections")
+    found = sections if isinstance(sections, list) else []
+    return [f"{entry.payload.get('id')}|{s.get('id')}" for s in found if isinstance(s, dict)]
+
+
+TYPES: tuple[EntryType, ...] = (
+    EntryType(
+        "project.register", "登记工程项目", "Register a project", register_project,
+        roles("building_owner"), "The owner registers a project.",
+        epcis=EventSpec("ADD", epcis.voc("registering_project"), None, epcis.at_project),
+        records=(
+            Record("project", by_field("id")),
+            Record("building", _building_of),
+            Record("section", _sections_of),
+        ),
+        fields="id, name, contractor, supervisor, location {province, city, address}, "
+        "design {use, height_m, cavity?, contains_crowded_place?, public_open?, elderly_*?, "
+        "composite_noncombustible_layer_mm?, roof_slab_fire_resistance_h?}, "
+        "policy {id, version}, permit {number, authority} | below_quota: true, building?, "
+        "sections[{id, name, facade, position, area_m2, design_class}]",
+    ),
+    EntryType(
+        "project.file", "属地备案", "File a small project", file_project,
+        roles("regulator"), "A regulator files a small project locally.",
+        epcis=EventSpec("OBSERVE", epcis.voc("filing_project"), None, epcis.at_project),
+        records=(Record("project", by_field("project")),),
+        fields="project, number, date (属地备案 of a small project)",
+    ),
+)  # fmt: skip
+"""Projects' entry types (:mod:`insutrace.trace.entrytype`)."""

@@ -17,14 +17,17 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from .. import epcis_map as epcis
 from ..actors import Context
+from ..entrytype import EntryType, Record, by_field, party, roles
+from ..epcis_map import EventSpec
 from ..errors import Forbidden, RuleViolation
 from .batches import require_batch
 from .fields import Reader, local_date, reader
 from .orgs import Role, acting_org
 from .queries import recall_notice
 
-__all__ = ["RecallReason", "recall_batch"]
+__all__ = ["TYPES", "RecallReason", "recall_batch"]
 
 
 class RecallReason(StrEnum):
@@ -85,3 +88,21 @@ def recall_batch(ctx: Context) -> None:
     ctx.ref(*(f"org:{h['holder']}" for h in notice["holders"]))
     ctx.ref(*(f"project:{w['project']}" for w in notice["walls"]))
     ctx.ref(*(f"building:{w['building']}" for w in notice["walls"] if w["building"]))
+
+
+# -- entry types (issue 9: declared once, here) --------------------------------------
+
+TYPES: tuple[EntryType, ...] = (
+    EntryType(
+        "batch.recall", "召回批次", "Recall a batch", recall_batch,
+        roles("manufacturer", "regulator", "investigator"),
+        "A manufacturer (its own batch), a regulator or an investigator recalls a batch.",
+        owner=party("batch", "batch", "manufacturer", when_role="manufacturer"),
+        owner_doc="A manufacturer only for its own batches.",
+        epcis=EventSpec("OBSERVE", epcis.voc("recalling"), "recalled", epcis.recall),
+        records=(Record("batch", by_field("batch")),),
+        fields="batch, reason (failed_retest | fraud), sample (<project>|<sample>) | "
+        "decision {number, document}, note?",
+    ),
+)  # fmt: skip
+"""Recalls' entry types (:mod:`insutrace.trace.entrytype`)."""

@@ -25,8 +25,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from .. import epcis_map as epcis
 from ..actors import Context
 from ..combustion import CombustionClass, parse_class
+from ..entrytype import EntryType, Record, by_actor, roles
+from ..epcis_map import EventSpec
 from ..errors import MalformedInput, RuleViolation
 from .batches import batch_class, parse_declared, require_batch
 from .fields import Reader, decimal_text, distinct, local_date, reader
@@ -34,6 +37,7 @@ from .orgs import Role, acting_org, lab_accreditation_problem
 
 __all__ = [
     "QUALIFY_CLAUSE",
+    "TYPES",
     "Property",
     "combustion_of",
     "issue_report",
@@ -174,3 +178,19 @@ def valid_qualifying_report(ctx: Context, batch: dict[str, Any], day: date) -> s
 def combustion_of(results: dict[str, dict[str, Any]]) -> CombustionClass | None:
     burn = results.get(Property.COMBUSTION)
     return None if burn is None else parse_class(burn["class"])
+
+
+# -- entry types (issue 9: declared once, here) --------------------------------------
+
+TYPES: tuple[EntryType, ...] = (
+    EntryType(
+        "report.issue", "出具检验报告", "Issue a test report", issue_report,
+        roles("testing_lab"), "A testing lab issues a report on a batch.",
+        epcis=EventSpec("OBSERVE", "inspecting", "conformant", epcis.report),
+        records=(Record("report", by_actor("number")),),
+        fields="number, batch, sample, issued_on, valid_until, document, standards[], "
+        "results[{property, standard, class|value, unit?, conforms?, sample?, lab?}]",
+    ),
+)  # fmt: skip
+"""Reports' entry types (:mod:`insutrace.trace.entrytype`); the domain assembly adds the
+credit module's joint punishment of listed labs to ``report.issue``."""

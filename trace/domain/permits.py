@@ -1,0 +1,103 @@
+"""Permit decisions: ``permit.decide``, a regulator's pass or refusal at one stage.
+
+The decision is checked on append like every entry: the claimed outcome and refused rule
+ids must equal the permit gate's evaluation (:func:`.gate.evaluate`) at the entry's own
+time (China Standard Time date), so a replay reaches the same projections
+(公消〔2011〕65号 three-stage refusal).
+
+Payload: project, stage, outcome (pass | refuse), rules[] (the refused rule ids, sorted;
+empty for pass), number (decision document), document? (SHA-256), policy? {id, version}
+(default: the project's). Projection row ``permit``/<project>|<stage>
+``{project, stage, latest {seq, outcome, rules, date, number, by, policy}, decisions[seq]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from .. import epcis_map as epcis
+from ..actors import Context
+from ..entrytype import EntryType, Record, by_fields, roles
+from ..epcis_map import EventSpec
+from ..errors import LedgerError, RuleViolation
+from ..store.base import KV
+from .fields import Reader, local_date, reader
+from .gate import Evaluation, LogView, Outcome, Stage, evaluate
+from .orgs import Role, acting_org
+from .projects import policy_of, require_project
+
+__all__ = ["TYPES", "decide_permit"]
+
+
+def _view(kv: KV) -> LogView:
+    if not callable(getattr(kv, "entries", None)):
+        raise LedgerError("the permit gate reads entries: evaluate it on a store transaction")
+    return cast(LogView, kv)
+
+
+def _summary(evaluation: Evaluation) -> str:
+    if not evaluation.reasons:
+        return "pass"
+    shown = "; ".join(f"{f.rule}: {f.message}" for f in evaluation.reasons[:4])
+    more = len(evaluation.reasons) - 4
+    return f"refuse — {shown}" + (f"; and {more} more" if more > 0 else "")
+
+
+def _policy_ref(p: Reader, project: dict[str, Any]) -> dict[str, str]:
+    """The jurisdiction policy the decision names, else the project's own."""
+    if not p.has("policy"):
+        return dict(project["policy"])
+    ref = p.obj("policy")
+    return {"id": ref.text("id", max_len=60), "version": ref.text("version", max_len=20)}
+
+
+def decide_permit(ctx: Context) -> None:
+    """permit.decide, by a regulator: the decision must state the evaluation's outcome and
+    refused rules at the entry's own date (公消〔2011〕65号 three-stage refusal)."""
+    regulator = acting_org(ctx, Role.REGULATOR)
+    p = reader(ctx)
+    project = require_project(ctx, p.ident("project"))
+    stage = p.one("stage", Stage)
+    policy_ref = _policy_ref(p, project)
+    day = local_date(ctx.time)
+    evaluation = evaluate(_view(ctx.kv), project["id"], stage, on=day, policy=policy_of(policy_ref))
+    claimed = p.one("outcome", Outcome)
+    rules = sorted(set(p.texts("rules", min_items=0))) if p.has("rules") else []
+    if claimed != evaluation.outcome or rules != evaluation.refused_rules:
+        first = evaluation.reasons[0].clause if evaluation.reasons else ""
+        raise RuleViolation(
+            "permit.outcome",
+            f"the decision states {claimed} {rules}; the evaluation on {day} is "
+            f"{_summary(evaluation)}",
+            first,
+        )
+    latest = {
+        "seq": ctx.entry.seq,
+        "outcome": claimed.value,
+        "rules": rules,
+        "date": day.isoformat(),
+        "number": p.ident("number"),
+        "document": p.sha256("document", optional=True),
+        "by": regulator["uscc"],
+        "policy": policy_ref,
+    }
+    key = f"{project['id']}|{stage}"
+    row = ctx.kv.get("permit", key) or {"project": project["id"], "stage": stage, "decisions": []}
+    row["latest"] = latest
+    row["decisions"] = [*row["decisions"], ctx.entry.seq]
+    ctx.kv.put("permit", key, row)
+    ctx.ref(f"permit:{project['id']}", f"building:{project['building']}")
+
+
+# -- entry types ---------------------------------------------------------------------
+
+TYPES: tuple[EntryType, ...] = (
+    EntryType(
+        "permit.decide", "行政许可决定", "Decide a permit stage", decide_permit,
+        roles("regulator"), "A regulator decides a permit stage.",
+        epcis=EventSpec("OBSERVE", epcis.voc("deciding_permit"), None, epcis.regulatory),
+        records=(Record("permit", by_fields("project", "stage")),),
+        fields="project, stage, outcome, rules[], number, document?, policy? {id, version}",
+    ),
+)  # fmt: skip
+"""Permit decisions' entry types (:mod:`insutrace.trace.entrytype`)."""
