@@ -32,7 +32,7 @@ file overrides one by carrying a rule with the same id whose values are stage fl
 
 Payload of ``permit.decide``: project, stage, outcome (pass | refuse), rules[] (the refused
 rule ids, sorted; empty for pass), number (decision document), document? (SHA-256),
-policy? {id, version} (default: the project's). Projection row ``permit``/<project>|<stage>
+policy? {id, version, sha256} (default: the project's). Projection row ``permit``/<project>|<stage>
 ``{project, stage, latest {seq, outcome, rules, date, number, by, policy}, decisions[seq]}``.
 """
 
@@ -61,7 +61,7 @@ from .batches import batch_class
 from .credit import describe, listings_in_effect
 from .fields import Reader, local_date, reader
 from .orgs import Role, acting_org
-from .projects import FILING_CLAUSE, design_of, policy_of, require_project
+from .projects import FILING_CLAUSE, design_of, policy_of, read_policy, require_project
 from .reports import QUALIFY_CLAUSE
 from .site import adjoining_class
 
@@ -705,7 +705,7 @@ def evaluate(
         project_id,
         stage,
         on,
-        {"id": policy.id, "version": policy.version},
+        {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
         tuple(findings),
         tuple(dict.fromkeys(case.notes)),
     )
@@ -728,12 +728,11 @@ def _summary(evaluation: Evaluation) -> str:
     return f"refuse — {shown}" + (f"; and {more} more" if more > 0 else "")
 
 
-def _policy_ref(p: Reader, project: dict[str, Any]) -> dict[str, str]:
-    """The jurisdiction policy the decision names, else the project's own."""
+def _policy_ref(p: Reader, project: dict[str, Any]) -> tuple[dict[str, str], Policy]:
+    """The jurisdiction policy the decision names, else exactly the version the project names."""
     if not p.has("policy"):
-        return dict(project["policy"])
-    ref = p.obj("policy")
-    return {"id": ref.text("id", max_len=60), "version": ref.text("version", max_len=20)}
+        return dict(project["policy"]), policy_of(project["policy"])
+    return read_policy(p)
 
 
 def decide_permit(ctx: Context) -> None:
@@ -743,9 +742,9 @@ def decide_permit(ctx: Context) -> None:
     p = reader(ctx)
     project = require_project(ctx, p.ident("project"))
     stage = p.one("stage", Stage)
-    policy_ref = _policy_ref(p, project)
+    policy_ref, policy = _policy_ref(p, project)
     day = local_date(ctx.time)
-    evaluation = evaluate(_view(ctx.kv), project["id"], stage, on=day, policy=policy_of(policy_ref))
+    evaluation = evaluate(_view(ctx.kv), project["id"], stage, on=day, policy=policy)
     claimed = p.one("outcome", Outcome)
     rules = sorted(set(p.texts("rules", min_items=0))) if p.has("rules") else []
     if claimed != evaluation.outcome or rules != evaluation.refused_rules:
