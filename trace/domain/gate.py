@@ -32,8 +32,9 @@ file overrides one by carrying a rule with the same id whose values are stage fl
 
 Payload of ``permit.decide``: project, stage, outcome (pass | refuse), rules[] (the refused
 rule ids, sorted; empty for pass), number (decision document), document? (SHA-256),
-policy? {id, version, sha256} (default: the project's). Projection row ``permit``/<project>|<stage>
-``{project, stage, latest {seq, outcome, rules, date, number, by, policy}, decisions[seq]}``.
+policy? {id, version, sha256} (default: exactly the version the project names). Projection
+row ``permit``/<project>|<stage> ``{project, stage, latest {seq, outcome, rules, date, number,
+by, policy}, decisions[seq]}``.
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@
 The owner (建设单位) registers a project naming its contractor and supervisor, its
 location, building use, height, cavity, and its wall sections (id, façade,
 insulation position, area, designed class). The required class of every position
-is computed from the versioned combustion policy named in the payload
-(:mod:`insutrace.trace.policy`: GB 55037-2022 §6.6, GB 50016 §6.7, GB 50072-2021
-§4.3.2, the ice/snow venue default) and a section whose designed class is below
-it is refused with the policy rule's id and clause: the design-stage permit gate.
+is computed from exactly the policy version the payload names, ``policy {id, version,
+sha256}`` (:func:`read_policy`; :mod:`insutrace.trace.policy`: GB 55037-2022 §6.6,
+GB 50016 §6.7, GB 50072-2021 §4.3.2, the ice/snow venue default) and a section whose
+designed class is below it is refused with the policy rule's id and clause: the
+design-stage permit gate. The projection's ``policy`` always carries the digest.
 
 A project either cites its construction permit (施工许可) or is a small project
 below the quota (限额以下), which must be filed locally (属地备案, ``project.file``
