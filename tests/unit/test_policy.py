@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date
 from importlib import resources
@@ -45,12 +45,15 @@ Pos = InsulationPosition
 
 
 def _raw() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(_packaged_file("2025.1").read_text("utf-8"))
+    data: dict[str, Any] = json.loads(TEXT_2025_1)
     return data
 
 
 def _packaged_file(version: str) -> Traversable:
     return resources.files("insutrace.trace") / "policies" / NAME / f"{version}.json"
+
+
+TEXT_2025_1 = _packaged_file("2025.1").read_text("utf-8")
 
 
 def _edited(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
@@ -653,3 +656,35 @@ def test_a_policy_file_must_be_utf8(tmp_path: Path) -> None:
     path.write_bytes('{"id": "café"}'.encode("latin-1"))
     with pytest.raises(MalformedInput, match=r"latin1\.json: expected UTF-8 text"):
         load_policy(path)
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A packaged-policy folder of our own (``tmp_path/policies``), caches cleared around it."""
+    import insutrace.trace.policy as policy_module
+
+    monkeypatch.setattr(policy_module.resources, "files", lambda package: tmp_path)
+    policy_module._packaged.cache_clear()
+    policy_module._versions.cache_clear()
+    yield tmp_path / "policies"
+    policy_module._packaged.cache_clear()
+    policy_module._versions.cache_clear()
+
+
+def _ship(folder: Path, name: str, **fields: str) -> None:
+    data = {**_raw(), **fields}
+    (folder / NAME).mkdir(parents=True, exist_ok=True)
+    (folder / NAME / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_a_misplaced_version_file_is_refused(package: Path) -> None:
+    _ship(package, "2027.1")  # says version 2025.1 inside
+    with pytest.raises(MalformedInput, match=r"2027\.1\.json: id and version: expected .* 2027\.1"):
+        load_policy(NAME, "2027.1")
+
+
+def test_two_versions_may_not_share_an_effective_date(package: Path) -> None:
+    _ship(package, "2025.1")
+    _ship(package, "2025.2", version="2025.2")
+    with pytest.raises(MalformedInput, match=r"one version per date, got '2025\.1 and 2025\.2"):
+        current_policy(NAME)
