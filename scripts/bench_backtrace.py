@@ -39,6 +39,7 @@ from insutrace.trace.identifiers import gtin_check_digit, uscc_check_char
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
+from insutrace.trace.policy import policy_ref
 from insutrace.trace.store import open_store
 
 ORIGIN = "bench.insutrace.local/backtrace"
@@ -46,7 +47,7 @@ PG_URL = os.environ.get("INSUTRACE_TEST_PG_URL", "postgresql://postgres@127.0.0.
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 TODAY = "2026-11-22"
 DOC = "ab" * 32
-POLICY = {"id": "cn-national-2025", "version": "2025.1"}
+POLICY = policy_ref("cn-national-2025", "2025.1")
 B1 = "GB 8624 B1(B-s1,d0,t1)"
 Item = tuple[str, dict[str, Any], Signer]
 

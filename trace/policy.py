@@ -1,7 +1,12 @@
 """Versioned combustion-class policy: which class an insulation product needs, and what else.
 
-A policy file (JSON, ``policies/{name}.json`` in this package or any path) holds an id, a
-version, a jurisdiction, an effective date, the external-wall table and named rules. Every
+A policy file (JSON, ``policies/{id}/{version}.json`` in this package or any path) holds an
+id, a version, a jurisdiction, an effective date, the external-wall table and named rules. Every
+version ever shipped stays in the package, so an entry is always judged by the version it
+names; the version in force on a date is the one with the latest effective date not after it
+(:func:`current_policy`). An entry names ``policy {id, version, sha256}`` (:func:`policy_ref`):
+the SHA-256 of the version file's exact bytes binds the entry to the text that judged it
+(docs/policies.md). Every
 rule carries its clause and a confidence tag — ``V`` read from the normative text, ``S`` from a
 secondary source quoting it, ``U`` expected but not confirmed — and every threshold the checks
 use is a value in the file, so a jurisdiction can review and override it without code changes.
@@ -25,6 +30,7 @@ Everything here is a pure function of a :class:`Policy` and typed inputs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -33,7 +39,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
+from itertools import pairwise
 from pathlib import Path
 from typing import TypeVar
 
@@ -47,6 +56,7 @@ from insutrace.trace.combustion import (
 from insutrace.trace.errors import MalformedInput, NotFound
 
 __all__ = [
+    "UNDIGESTED_VERSIONS",
     "BuildingDesign",
     "BuildingUse",
     "Confidence",
@@ -63,9 +73,11 @@ __all__ = [
     "WallRow",
     "ancillary_measures",
     "available_policies",
+    "current_policy",
     "is_serious_lab_case",
     "listing_period",
     "load_policy",
+    "policy_ref",
     "required_class",
     "retest_samples_required",
 ]
@@ -198,7 +210,7 @@ class WallRow:
 
 @dataclass(frozen=True)
 class Policy:
-    """A loaded, validated policy file."""
+    """A loaded, validated policy file; ``sha256`` is the hex SHA-256 of its exact bytes."""
 
     id: str
     version: str
@@ -207,6 +219,7 @@ class Policy:
     description: str
     wall_table: tuple[WallRow, ...]
     rules: Mapping[str, Rule] = field(hash=False)
+    sha256: str = field(kw_only=True)
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id; NotFound when the policy has none."""
@@ -327,6 +340,10 @@ class ListingPeriod:
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")
 _POLICY_PACKAGE = "insutrace.trace"
+
+# (id, version) shipped before entries named a policy's digest: the log is append-only, so an
+# entry naming one of these without ``sha256`` still reads as naming the shipped text.
+UNDIGESTED_VERSIONS = frozenset({("cn-national-2025", "2025.1")})
 
 # Values each named rule must carry: key -> kind ("number", "class", "flag"; "?" = optional).
 _RULE_SCHEMA: dict[str, dict[str, str]] = {
@@ -534,7 +551,7 @@ def _parse_date(obj: Mapping[str, object], where: str) -> date:
         raise _bad(f"{where}.effective_date", "an ISO date YYYY-MM-DD", text) from exc
 
 
-def _parse_policy(raw: object, where: str) -> Policy:
+def _parse_policy(raw: object, where: str, digest: str) -> Policy:
     obj = _obj(raw, where)
     rows = _list(obj.get("external_wall_table"), f"{where}.external_wall_table")
     if not rows:
@@ -550,47 +567,128 @@ def _parse_policy(raw: object, where: str) -> Policy:
         description=str(obj.get("description", "")),
         wall_table=table,
         rules=_parse_rules(obj.get("rules"), f"{where}.rules", table),
+        sha256=digest,
     )
 
 
-def _read_text(path_or_name: str | Path) -> tuple[str, str]:
-    """Return (display name, text) of a policy file path or a packaged policy name."""
-    if isinstance(path_or_name, Path) or "/" in path_or_name or path_or_name.endswith(".json"):
-        path = Path(path_or_name)
-        try:
-            return str(path), path.read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
-            raise NotFound(f"policy file {path}: no such file") from exc
-    if _NAME.fullmatch(path_or_name) is None:
-        raise _bad("policy name", "lower-case letters, digits, '.' and '-'", path_or_name)
-    resource = resources.files(_POLICY_PACKAGE) / "policies" / f"{path_or_name}.json"
-    if not resource.is_file():
-        raise NotFound(f"policy {path_or_name!r}: no such packaged policy")
-    return path_or_name, resource.read_text(encoding="utf-8")
+def _is_path(path_or_name: str | Path) -> bool:
+    return isinstance(path_or_name, Path) or "/" in path_or_name or path_or_name.endswith(".json")
 
 
-def load_policy(path_or_name: str | Path) -> Policy:
-    """Load and validate a policy file, by path or by packaged name (``"cn-national-2025"``).
+def _checked_name(what: str, name: str) -> str:
+    if _NAME.fullmatch(name) is None:
+        raise _bad(f"policy {what}", "lower-case letters, digits, '.' and '-'", name)
+    return name
 
-    Raises NotFound when there is no such file and MalformedInput, naming the JSON path of the
-    first problem, when the file is not a complete, well-typed policy.
-    """
-    source, text = _read_text(path_or_name)
+
+def _parse_bytes(source: str, data: bytes) -> Policy:
+    """Parse one policy file; its digest is the SHA-256 of exactly these bytes."""
     try:
-        raw = json.loads(text)
+        raw = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise MalformedInput(f"policy {source}: expected UTF-8 text, got {exc.reason}") from exc
     except json.JSONDecodeError as exc:
         raise MalformedInput(
             f"policy {source}: invalid JSON at line {exc.lineno}: {exc.msg}"
         ) from exc
-    return _parse_policy(raw, f"policy {source}")
+    return _parse_policy(raw, f"policy {source}", hashlib.sha256(data).hexdigest())
 
 
-def available_policies() -> list[str]:
-    """Names of the policies packaged with the ledger."""
-    folder = resources.files(_POLICY_PACKAGE) / "policies"
-    return sorted(
-        p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")
+def _load_path(path: Path) -> Policy:
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError) as exc:
+        raise NotFound(f"policy file {path}: no such file") from exc
+    return _parse_bytes(str(path), data)
+
+
+def _folder(policy_id: str) -> Traversable:
+    folder = resources.files(_POLICY_PACKAGE) / "policies" / _checked_name("name", policy_id)
+    if not folder.is_dir():
+        raise NotFound(f"policy {policy_id!r}: no such packaged policy")
+    return folder
+
+
+@lru_cache(maxsize=64)
+def _packaged(policy_id: str, version: str) -> Policy:
+    """``policies/{id}/{version}.json``; the file must name the id and version of its place."""
+    resource = _folder(policy_id) / f"{_checked_name('version', version)}.json"
+    if not resource.is_file():
+        shipped = ", ".join(p.version for p in _versions(policy_id))
+        raise NotFound(f"policy {policy_id}: no version {version!r} (shipped: {shipped})")
+    source = f"{policy_id}/{version}.json"
+    policy = _parse_bytes(source, resource.read_bytes())
+    if (policy.id, policy.version) != (policy_id, version):
+        placed, named = f"{policy_id} {version}", f"{policy.id} {policy.version}"
+        raise _bad(f"policy {source}: id and version", placed, named)
+    return policy
+
+
+@lru_cache(maxsize=16)
+def _versions(policy_id: str) -> tuple[Policy, ...]:
+    """Every shipped version of ``policy_id``, by effective date (one version per date)."""
+    folder = _folder(policy_id)
+    names = sorted(
+        f.name.removesuffix(".json") for f in folder.iterdir() if f.name.endswith(".json")
     )
+    if not names:
+        raise NotFound(f"policy {policy_id!r}: no version is shipped")
+    found = sorted((_packaged(policy_id, name) for name in names), key=lambda p: p.effective_date)
+    for older, newer in pairwise(found):
+        if older.effective_date == newer.effective_date:
+            both = f"{older.version} and {newer.version} on {newer.effective_date}"
+            raise _bad(f"policy {policy_id}: effective dates", "one version per date", both)
+    return tuple(found)
+
+
+def current_policy(policy_id: str, on: date | None = None) -> Policy:
+    """The version of ``policy_id`` in force on ``on``: the latest effective date not after
+    it (dated parameters, as OpenFisca's periods); with no date, the latest version."""
+    versions = _versions(policy_id)
+    in_force = [p for p in versions if on is None or p.effective_date <= on]
+    if not in_force:
+        first = versions[0]
+        raise NotFound(
+            f"policy {policy_id}: no version in force on {on} "
+            f"(the first, {first.version}, takes effect on {first.effective_date})"
+        )
+    return in_force[-1]
+
+
+def load_policy(path_or_name: str | Path, version: str | None = None) -> Policy:
+    """Load and validate a policy file: a path, or a packaged policy id with a version
+    (default: its latest, :func:`current_policy`).
+
+    Raises NotFound when there is no such file or version and MalformedInput, naming the JSON
+    path of the first problem, when the file is not a complete, well-typed policy.
+    """
+    if _is_path(path_or_name):
+        policy = _load_path(Path(path_or_name))
+        if version is not None and policy.version != version:
+            raise NotFound(f"policy file {path_or_name}: version {policy.version}, not {version}")
+        return policy
+    if version is None:
+        return current_policy(str(path_or_name))
+    return _packaged(str(path_or_name), version)
+
+
+def available_policies() -> list[tuple[str, str]]:
+    """Every (id, version) packaged with the ledger, each id's versions by effective date."""
+    folder = resources.files(_POLICY_PACKAGE) / "policies"
+    ids = sorted(f.name for f in folder.iterdir() if f.is_dir() and _NAME.fullmatch(f.name))
+    return [(policy_id, p.version) for policy_id in ids for p in _versions(policy_id)]
+
+
+def policy_ref(
+    policy_id: str, version: str | None = None, *, on: date | None = None
+) -> dict[str, str]:
+    """The ``policy {id, version, sha256}`` an entry names: a packaged version (default: the
+    one in force on ``on``, else the latest) or the policy file at a path."""
+    if version is None and not _is_path(policy_id):
+        policy = current_policy(policy_id, on)
+    else:
+        policy = load_policy(policy_id, version)
+    return {"id": policy_id, "version": policy.version, "sha256": policy.sha256}
 
 
 # --- required class -------------------------------------------------------------------------

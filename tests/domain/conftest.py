@@ -21,10 +21,11 @@ from insutrace.trace.errors import RuleViolation
 from insutrace.trace.identifiers import gtin_check_digit, uscc_check_char
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger, Receipt
+from insutrace.trace.policy import policy_ref
 
 DOC = "ab" * 32  # a document's SHA-256 (content irrelevant here)
 TODAY = "2026-11-22"  # the fixture clock's date in China Standard Time
-POLICY = {"id": "cn-national-2025", "version": "2025.1"}
+POLICY = policy_ref("cn-national-2025", "2025.1")
 B1 = "GB 8624 B1(B-s1,d0,t1)"
 
 

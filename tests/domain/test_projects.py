@@ -85,9 +85,11 @@ def test_cold_store_and_ice_rink_designs_that_comply(world: World) -> None:
 def test_project_form(world: World) -> None:
     with pytest.raises(MalformedInput, match="either permit"):
         world.project(below_quota=True)
-    with pytest.raises(RuleViolation, match=r"version 2025\.1, the entry names 1999") as err:
+    with pytest.raises(
+        RuleViolation, match=r"no version '1999' \(shipped: 2025\.1, 2026\.1"
+    ) as err:
         world.project(policy={"id": "cn-national-2025", "version": "1999"})
-    assert err.value.rule == "project.policy"
+    assert err.value.rule == "policy.version"
     with pytest.raises(Forbidden, match="building_owner"):
         world.add("project.register", {"id": "X"}, world["maker"])
     world.project(id="DUP")

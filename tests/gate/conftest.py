@@ -132,7 +132,7 @@ def edited_policy(tmp_path: Path, version: str, edit: Callable[[dict[str, Any]],
     """A copy of the national policy, edited, under a new version; returns its path."""
     from importlib import resources
 
-    text = (resources.files("insutrace.trace") / "policies" / "cn-national-2025.json").read_text(
+    text = (resources.files("insutrace.trace") / "policies/cn-national-2025/2025.1.json").read_text(
         "utf-8"
     )
     data = json.loads(text)
@@ -152,4 +152,4 @@ def rule_of(data: dict[str, Any], rule_id: str) -> dict[str, Any]:
 
 
 def national() -> Policy:
-    return load_policy("cn-national-2025")
+    return load_policy("cn-national-2025", "2025.1")

@@ -9,7 +9,7 @@ import pytest
 
 from insutrace.trace.domain.gate import DEFAULT_RULES, Outcome, decisions
 from insutrace.trace.errors import Forbidden
-from insutrace.trace.policy import load_policy
+from insutrace.trace.policy import load_policy, policy_ref
 
 from .conftest import (
     DOC,
@@ -64,7 +64,7 @@ def test_required_class_is_judged_by_the_regulators_policy(
         rule_of(data, "wall.row5.residential_27_to_100m")["values"]["required"] = "A"
 
     path = edited_policy(short_tmp, "strict.1", strict)
-    policy = {"id": path, "version": "strict.1"}
+    policy = policy_ref(path, "strict.1")
     found = world.evaluate(project, "fire_design_review", policy=national())
     assert found.outcome == Outcome.PASS
     with refused("permit.outcome", "gate.required_class"):
@@ -89,7 +89,7 @@ def test_ice_venue_is_a_crowded_place_by_default(world: GateWorld, short_tmp: Pa
 
     path = edited_policy(short_tmp, "lenient.1", lenient)
     b1 = [{**a_class[0], "design_class": "B1(B)"}]
-    weak = world.project(sections=b1, design=venue, policy={"id": path, "version": "lenient.1"})
+    weak = world.project(sections=b1, design=venue, policy=policy_ref(path, "lenient.1"))
     found = world.evaluate(weak, "fire_design_review", policy=national())
     assert found.refused_rules == ["gate.required_class"]
     assert "venue.ice_snow" in found.reasons[0].message
@@ -223,7 +223,7 @@ def test_a_cold_store_b1_core_must_be_a_thermoset(world: GateWorld, short_tmp: P
     pir = world.product(type="composite_panel", core="pir", polymer="polyisocyanurate",
                         thermosetting=True)  # fmt: skip
     verdicts = {}
-    for product, policy in ((xps, {"id": path, "version": "lenient.2"}), (pir, None)):
+    for product, policy in ((xps, policy_ref(path, "lenient.2")), (pir, None)):
         project = world.project(
             sections=core, design=design, **({"policy": policy} if policy else {})
         )

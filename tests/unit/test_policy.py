@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -25,24 +28,32 @@ from insutrace.trace.policy import (
     Policy,
     ancillary_measures,
     available_policies,
+    current_policy,
     is_serious_lab_case,
     listing_period,
     load_policy,
+    policy_ref,
     required_class,
     retest_samples_required,
 )
 
 NAME = "cn-national-2025"
-POLICY = load_policy(NAME)
+POLICY = load_policy(NAME, "2025.1")
 A1, A2, B, C, D, E, F = SubClass
 Use = BuildingUse
 Pos = InsulationPosition
 
 
 def _raw() -> dict[str, Any]:
-    text = (resources.files("insutrace.trace") / "policies" / f"{NAME}.json").read_text("utf-8")
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = json.loads(TEXT_2025_1)
     return data
+
+
+def _packaged_file(version: str) -> Traversable:
+    return resources.files("insutrace.trace") / "policies" / NAME / f"{version}.json"
+
+
+TEXT_2025_1 = _packaged_file("2025.1").read_text("utf-8")
 
 
 def _edited(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
@@ -66,16 +77,24 @@ def _codes(measures: Any) -> list[MeasureCode]:
 
 
 def test_packaged_policy_metadata() -> None:
-    assert NAME in available_policies()
+    assert (NAME, "2025.1") in available_policies()
     assert (POLICY.id, POLICY.jurisdiction, POLICY.version) == (NAME, "CN", "2025.1")
     assert POLICY.effective_date == date(2025, 1, 1)
     assert len(POLICY.wall_table) == 12
 
 
 def test_load_by_path_equals_load_by_name(tmp_path: Path) -> None:
-    path = _edited(tmp_path, lambda data: None)
+    path = tmp_path / "copy.json"
+    path.write_bytes(_packaged_file("2025.1").read_bytes())
     assert load_policy(path) == POLICY
     assert load_policy(str(path)) == POLICY
+
+
+def test_the_digest_binds_the_exact_bytes(tmp_path: Path) -> None:
+    assert POLICY.sha256 == hashlib.sha256(_packaged_file("2025.1").read_bytes()).hexdigest()
+    reserialised = load_policy(_edited(tmp_path, lambda data: None))
+    assert reserialised.sha256 != POLICY.sha256
+    assert replace(reserialised, sha256=POLICY.sha256) == POLICY
 
 
 def test_every_table_row_and_rule_has_clause_and_confidence() -> None:
@@ -563,4 +582,109 @@ def test_policy_rule_lookup_of_unknown_id() -> None:
 
 def test_policy_is_a_value() -> None:
     assert isinstance(POLICY, Policy)
-    assert load_policy(NAME) == POLICY
+    assert load_policy(NAME, "2025.1") == POLICY
+
+
+# --- versions ---------------------------------------------------------------------------------
+
+
+def _values(policy: Policy) -> dict[str, dict[str, Any]]:
+    return {rule.id: dict(rule.values) for rule in policy.rules.values()}
+
+
+def test_every_version_stays_loadable() -> None:
+    assert available_policies() == [(NAME, "2025.1"), (NAME, "2026.1")]
+    newer = load_policy(NAME, "2026.1")
+    assert (newer.id, newer.version, newer.effective_date) == (NAME, "2026.1", date(2026, 7, 1))
+    assert newer.sha256 == hashlib.sha256(_packaged_file("2026.1").read_bytes()).hexdigest()
+
+
+def test_the_second_version_changes_one_value() -> None:
+    old, new = _values(POLICY), _values(load_policy(NAME, "2026.1"))
+    changed = {
+        (rule_id, key): (values[key], new[rule_id][key])
+        for rule_id, values in old.items()
+        for key in values
+        if new[rule_id][key] != values[key]
+    }
+    assert changed == {
+        ("industrial.sandwich_core_noncombustible", "apply_to_cold_storage"): (False, True)
+    }
+    assert new.keys() == old.keys()
+    assert all(new[r].keys() == old[r].keys() for r in old)
+    rule = POLICY.rule("industrial.sandwich_core_noncombustible")
+    assert rule.confidence is Confidence.UNCONFIRMED
+    assert "apply_to_cold_storage" in load_policy(NAME, "2026.1").description
+
+
+def test_the_version_in_force_on_a_date() -> None:
+    assert current_policy(NAME, date(2026, 6, 30)).version == "2025.1"
+    assert current_policy(NAME, date(2026, 7, 1)).version == "2026.1"
+    assert current_policy(NAME).version == load_policy(NAME).version == "2026.1"
+    with pytest.raises(NotFound, match=r"no version in force on 2024-12-31 \(the first, 2025\.1"):
+        current_policy(NAME, date(2024, 12, 31))
+
+
+def test_policy_ref_names_id_version_and_digest(tmp_path: Path) -> None:
+    newer = load_policy(NAME, "2026.1")
+    assert policy_ref(NAME, "2025.1") == {"id": NAME, "version": "2025.1", "sha256": POLICY.sha256}
+    assert policy_ref(NAME, on=date(2026, 1, 1))["version"] == "2025.1"
+    assert policy_ref(NAME) == {"id": NAME, "version": "2026.1", "sha256": newer.sha256}
+    path = _edited(tmp_path, lambda data: data.update(version="js.1"))
+    assert policy_ref(str(path)) == {
+        "id": str(path),
+        "version": "js.1",
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+
+
+def test_unknown_version_lists_the_shipped_ones() -> None:
+    with pytest.raises(NotFound, match=r"no version '1999' \(shipped: 2025\.1, 2026\.1\)"):
+        load_policy(NAME, "1999")
+    with pytest.raises(MalformedInput, match=r"policy version: expected lower-case letters"):
+        load_policy(NAME, "../2025.1")
+
+
+def test_a_path_with_another_version_is_not_found(tmp_path: Path) -> None:
+    path = _edited(tmp_path, lambda data: None)
+    with pytest.raises(NotFound, match=r"version 2025\.1, not 2026\.1"):
+        load_policy(path, "2026.1")
+
+
+def test_a_policy_file_must_be_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.json"
+    path.write_bytes('{"id": "café"}'.encode("latin-1"))
+    with pytest.raises(MalformedInput, match=r"latin1\.json: expected UTF-8 text"):
+        load_policy(path)
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A packaged-policy folder of our own (``tmp_path/policies``), caches cleared around it."""
+    import insutrace.trace.policy as policy_module
+
+    monkeypatch.setattr(policy_module.resources, "files", lambda package: tmp_path)
+    policy_module._packaged.cache_clear()
+    policy_module._versions.cache_clear()
+    yield tmp_path / "policies"
+    policy_module._packaged.cache_clear()
+    policy_module._versions.cache_clear()
+
+
+def _ship(folder: Path, name: str, **fields: str) -> None:
+    data = {**_raw(), **fields}
+    (folder / NAME).mkdir(parents=True, exist_ok=True)
+    (folder / NAME / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_a_misplaced_version_file_is_refused(package: Path) -> None:
+    _ship(package, "2027.1")  # says version 2025.1 inside
+    with pytest.raises(MalformedInput, match=r"2027\.1\.json: id and version: expected .* 2027\.1"):
+        load_policy(NAME, "2027.1")
+
+
+def test_two_versions_may_not_share_an_effective_date(package: Path) -> None:
+    _ship(package, "2025.1")
+    _ship(package, "2025.2", version="2025.2")
+    with pytest.raises(MalformedInput, match=r"one version per date, got '2025\.1 and 2025\.2"):
+        current_policy(NAME)

@@ -38,7 +38,8 @@ entry type                 signed by       payload (besides ``schema``)
 credit.authorize           root            authority (USCC, a regulator), lists[] (list
                                            types it may publish on; [] withdraws)
 credit.list                an authorised   subject (USCC), subject_name (when the subject
-                           authority       is not registered), list, policy {id, version},
+                           authority       is not registered), list, policy {id, version,
+                                           sha256},
                                            decision {number, date, document}, min_date,
                                            max_date, reason
 credit.repair_apply        the subject     listing (<authority>|<number>), date,
@@ -74,11 +75,11 @@ from ..entrytype import AUTHORITY, ORGANISATION_ROLES, EntryType, Record, by_fie
 from ..epcis_map import EventSpec
 from ..errors import Forbidden, MalformedInput, RuleViolation
 from ..identifiers import is_valid_uscc, validate_uscc
-from ..policy import CreditList, Policy, is_serious_lab_case, listing_period, load_policy
+from ..policy import CreditList, Policy, current_policy, is_serious_lab_case, listing_period
 from ..store.base import KV, Tx
 from .fields import Reader, local_date, reader
 from .orgs import Role, acting_org, require_org
-from .projects import policy_of
+from .projects import read_policy
 
 __all__ = [
     "EFFECTS",
@@ -335,9 +336,7 @@ def list_subject(ctx: Context) -> None:
     _authorised(ctx, kind)
     uscc, name = _subject(ctx, p)
     decision = _decision(ctx, p)
-    ref = p.obj("policy")
-    policy_ref = {"id": ref.text("id", max_len=60), "version": ref.text("version", max_len=20)}
-    policy = policy_of(policy_ref)
+    policy_ref, policy = read_policy(p)
     low, high = p.date("min_date"), p.date("max_date")
     _period(policy, kind, date.fromisoformat(decision["date"]), low, high)
     rule = policy.rule(f"credit.{kind}")
@@ -605,7 +604,7 @@ def credit_proposals(tx: Tx, on: date, policy: Policy | None = None) -> list[dic
     manufacturer with a recalled batch. Reads only the re-test and recall entries (through
     their ``type:`` references) and the rows they name: never a scan of the log.
     """
-    policy = policy or load_policy("cn-national-2025")
+    policy = policy or current_policy("cn-national-2025", on)
     return [*_lab_proposals(tx, policy, on), *_maker_proposals(tx, policy, on)]
 
 

@@ -39,13 +39,14 @@ from ..errors import Conflict
 from ..identifiers import USCC_ALPHABET, build_digital_link, gtin_check_digit, uscc_check_char
 from ..keys import Signer
 from ..ledger import Ledger
+from ..policy import policy_ref
 from .fields import decimal_text, local_date
 
 __all__ = ["DEFAULT_SEED", "DEFAULT_START", "DemoOutcome", "build_demo"]
 
 DEFAULT_SEED = 2025
 DEFAULT_START = datetime(2025, 1, 6, 1, 0, tzinfo=UTC)  # Monday 09:00 CST
-POLICY = {"id": "cn-national-2025", "version": "2025.1"}
+POLICY = policy_ref("cn-national-2025", "2025.1")
 _STEP = timedelta(minutes=7)
 _TRADE_NAMES = [
     ("华泰", "Huatai"),

@@ -695,7 +695,7 @@ def evaluate(
         project_id,
         stage,
         on,
-        {"id": policy.id, "version": policy.version},
+        {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
         tuple(findings),
         tuple(dict.fromkeys(case.notes)),
     )

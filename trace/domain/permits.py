@@ -6,8 +6,8 @@ time (China Standard Time date), so a replay reaches the same projections
 (公消〔2011〕65号 three-stage refusal).
 
 Payload: project, stage, outcome (pass | refuse), rules[] (the refused rule ids, sorted;
-empty for pass), number (decision document), document? (SHA-256), policy? {id, version}
-(default: the project's). Projection row ``permit``/<project>|<stage>
+empty for pass), number (decision document), document? (SHA-256), policy? {id, version,
+sha256} (default: exactly the version the project names). Projection row ``permit``/<project>|<stage>
 ``{project, stage, latest {seq, outcome, rules, date, number, by, policy}, decisions[seq]}``.
 """
 
@@ -20,11 +20,12 @@ from ..actors import Context
 from ..entrytype import EntryType, Record, by_fields, roles
 from ..epcis_map import EventSpec
 from ..errors import LedgerError, RuleViolation
+from ..policy import Policy
 from ..store.base import KV
 from .fields import Reader, local_date, reader
 from .gate import Evaluation, LogView, Outcome, Stage, evaluate
 from .orgs import Role, acting_org
-from .projects import policy_of, require_project
+from .projects import policy_of, read_policy, require_project
 
 __all__ = ["TYPES", "decide_permit"]
 
@@ -43,12 +44,11 @@ def _summary(evaluation: Evaluation) -> str:
     return f"refuse — {shown}" + (f"; and {more} more" if more > 0 else "")
 
 
-def _policy_ref(p: Reader, project: dict[str, Any]) -> dict[str, str]:
-    """The jurisdiction policy the decision names, else the project's own."""
+def _policy_ref(p: Reader, project: dict[str, Any]) -> tuple[dict[str, str], Policy]:
+    """The jurisdiction policy the decision names, else exactly the version the project names."""
     if not p.has("policy"):
-        return dict(project["policy"])
-    ref = p.obj("policy")
-    return {"id": ref.text("id", max_len=60), "version": ref.text("version", max_len=20)}
+        return dict(project["policy"]), policy_of(project["policy"])
+    return read_policy(p)
 
 
 def decide_permit(ctx: Context) -> None:
@@ -58,9 +58,9 @@ def decide_permit(ctx: Context) -> None:
     p = reader(ctx)
     project = require_project(ctx, p.ident("project"))
     stage = p.one("stage", Stage)
-    policy_ref = _policy_ref(p, project)
+    policy_ref, policy = _policy_ref(p, project)
     day = local_date(ctx.time)
-    evaluation = evaluate(_view(ctx.kv), project["id"], stage, on=day, policy=policy_of(policy_ref))
+    evaluation = evaluate(_view(ctx.kv), project["id"], stage, on=day, policy=policy)
     claimed = p.one("outcome", Outcome)
     rules = sorted(set(p.texts("rules", min_items=0))) if p.has("rules") else []
     if claimed != evaluation.outcome or rules != evaluation.refused_rules:

@@ -3,10 +3,11 @@
 The owner (建设单位) registers a project naming its contractor and supervisor, its
 location, building use, height, cavity, and its wall sections (id, façade,
 insulation position, area, designed class). The required class of every position
-is computed from the versioned combustion policy named in the payload
-(:mod:`insutrace.trace.policy`: GB 55037-2022 §6.6, GB 50016 §6.7, GB 50072-2021
-§4.3.2, the ice/snow venue default) and a section whose designed class is below
-it is refused with the policy rule's id and clause: the design-stage permit gate.
+is computed from exactly the policy version the payload names, ``policy {id, version,
+sha256}`` (:func:`read_policy`; :mod:`insutrace.trace.policy`: GB 55037-2022 §6.6,
+GB 50016 §6.7, GB 50072-2021 §4.3.2, the ice/snow venue default) and a section whose
+designed class is below it is refused with the policy rule's id and clause: the
+design-stage permit gate. The projection's ``policy`` always carries the digest.
 
 A project either cites its construction permit (施工许可) or is a small project
 below the quota (限额以下), which must be filed locally (属地备案, ``project.file``
@@ -31,8 +32,9 @@ from ..actors import Context
 from ..entry import Entry
 from ..entrytype import EntryType, Record, by_field, roles
 from ..epcis_map import EventSpec
-from ..errors import Forbidden, MalformedInput, RuleViolation
+from ..errors import Forbidden, MalformedInput, NotFound, RuleViolation
 from ..policy import (
+    UNDIGESTED_VERSIONS,
     BuildingDesign,
     BuildingUse,
     InsulationPosition,
@@ -48,11 +50,13 @@ from .orgs import Role, acting_org, require_org
 
 __all__ = [
     "FILING_CLAUSE",
+    "POLICY_CLAUSE",
     "POSITIONS",
     "TYPES",
     "design_of",
     "file_project",
     "policy_of",
+    "read_policy",
     "register_project",
     "require_party",
     "require_project",
@@ -81,21 +85,61 @@ _DESIGN_NUMBERS = (
 )
 
 
-@lru_cache(maxsize=16)
-def _policy(name: str) -> Policy:
-    return load_policy(name)
+POLICY_CLAUSE = "docs/policies.md (policy versions and digests)"
+
+
+@lru_cache(maxsize=64)
+def _shipped(policy_id: str, version: str) -> Policy:
+    """Exactly the version named (a packaged id or a policy file's path), or policy.version.
+
+    Cached, as a replay reads the same few versions for every entry."""
+    try:
+        return load_policy(policy_id, version)
+    except NotFound as exc:
+        raise RuleViolation(
+            "policy.version", f"未发布的策略版本 / unknown policy version: {exc}", POLICY_CLAUSE
+        ) from exc
 
 
 def policy_of(ref: dict[str, Any]) -> Policy:
-    """The policy a project names, refused unless the installed file has that version."""
-    policy = _policy(ref["id"])
-    if policy.version != ref["version"]:
-        raise RuleViolation(
-            "project.policy",
-            f"policy {ref['id']} here is version {policy.version}, the entry names "
-            f"{ref['version']}: judge it with the version it names",
-        )
+    """The policy version a projection row names; its digest, when recorded, must match."""
+    policy = _shipped(ref["id"], ref["version"])
+    if "sha256" in ref and ref["sha256"] != policy.sha256:
+        raise _digest_mismatch(ref, policy)
     return policy
+
+
+def _digest_mismatch(ref: dict[str, Any], policy: Policy) -> RuleViolation:
+    return RuleViolation(
+        "policy.digest",
+        f"策略文本与摘要不符 / policy {ref['id']} {ref['version']}: expected sha256 "
+        f"{policy.sha256}, the entry names {ref['sha256']}",
+        POLICY_CLAUSE,
+    )
+
+
+def read_policy(p: Reader) -> tuple[dict[str, str], Policy]:
+    """The payload's ``policy {id, version, sha256}`` and the version it names.
+
+    The digest must be that of the shipped text; it may be left out only for a version
+    shipped before entries named digests (UNDIGESTED_VERSIONS), and the returned reference,
+    which projections record, always carries the digest of the version used.
+    """
+    obj = p.obj("policy")
+    ref = {"id": obj.text("id", max_len=60), "version": obj.text("version", max_len=20)}
+    policy = _shipped(ref["id"], ref["version"])
+    if obj.has("sha256"):
+        ref["sha256"] = obj.sha256("sha256")
+        if ref["sha256"] != policy.sha256:
+            raise _digest_mismatch(ref, policy)
+    elif (ref["id"], ref["version"]) not in UNDIGESTED_VERSIONS:
+        raise RuleViolation(
+            "policy.digest",
+            f"缺少策略摘要 / {obj.where}.sha256: expected the SHA-256 of policy {ref['id']} "
+            f"{ref['version']} ({policy.sha256}), got none",
+            POLICY_CLAUSE,
+        )
+    return {**ref, "sha256": policy.sha256}, policy
 
 
 def _design(p: Reader) -> dict[str, Any]:
@@ -238,9 +282,7 @@ def _location(p: Reader) -> dict[str, str]:
 
 def _design_gate(p: Reader) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(policy ref, design, sections): every section's designed class meets the policy."""
-    ref = p.obj("policy")
-    policy_ref = {"id": ref.text("id", max_len=60), "version": ref.text("version", max_len=20)}
-    policy = policy_of(policy_ref)
+    policy_ref, policy = read_policy(p)
     design = _design(p)
     readers = p.objs("sections", max_items=100)
     distinct(f"{p.where}.sections id", (s.ident("id") for s in readers))
