@@ -7,7 +7,8 @@ which actor at entry *n* follows only from entries 0 … n − 1, so a verifier 
 nothing but the log and the root key. A key is valid for the entries
 ``from <= seq < until``; entries signed before a rotation keep verifying.
 
-Projection rows (kind, key): ``actor``/<id> and ``key``/<key id>.
+Projection rows (kind, key): ``actor``/<id> and ``key``/<key id>. The core's entry types
+are declared at the end (:data:`TYPES`, :mod:`insutrace.trace.entrytype`).
 """
 
 from __future__ import annotations
@@ -216,6 +217,7 @@ def _register(ctx: Context) -> None:
 
 
 def _own_keys(kv: KV, org: str, role: str, payload: Mapping[str, Any]) -> str | None:
+    """Ownership of key.rotate / key.revoke: an organisation's own keys; root: anyone's."""
     target = payload.get("actor", org)
     if target != org and org != ROOT:
         return f"{org} may change only its own keys, not those of {target!r:.70}"

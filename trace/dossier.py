@@ -17,9 +17,10 @@ checkpoint, Merkle and entry modules: the checkpoint's signature by the log key 
 the caller, or the one in the file, reported as unpinned); every entry's inclusion; every
 entry's form and signature against the key its log registered before it; that every entry
 the trace cites is present; and that the records the trace names (organisations, batches,
-reports, projects, shipments, samples, permits, listings, incidents) are the ones their
-cited entries created. Key revocations cannot be seen without the whole log and are
-reported as a note.
+reports, projects, samples, permits, listings, incidents …) are the ones their cited entries
+created or changed, as those entries' types declare (``EntryType.records``, read from the
+entry-type registry); a node of a kind no type records fails verification. Key
+revocations cannot be seen without the whole log and are reported as a note.
 
 :func:`render_html` prints it bilingually (Chinese first, English beside it) with an SVG
 drawing of the chain (:func:`render_svg`, laid out by :func:`chain_layout`, which the PDF

@@ -5,10 +5,10 @@ mapping (:mod:`insutrace.trace.epcis_map`): event type, action, CBV 2.0 business
 disposition and the function adding what the entry itself says. A type whose mapping is
 None is not a supply-chain event and is not exported (the log mechanics ``log.genesis``,
 ``key.rotate``, ``key.revoke``). The export reads the mappings from the registry the
-ledger admits (default: the domain's, :data:`insutrace.trace.domain.REGISTRY`).
+ledger admits (:attr:`Ledger.types`); :func:`entry_event` defaults to the domain's registry.
 
-Identifiers are those of :class:`~insutrace.trace.epcis_map.Uris`. ``eventID`` is the entry's RFC 6920
-``ni:///sha-256;…`` leaf hash, so an event leads back to its Merkle leaf;
+Identifiers are those of :class:`~insutrace.trace.epcis_map.Uris`. ``eventID`` is the
+entry's RFC 6920 ``ni:///sha-256;…`` leaf hash, so an event leads back to its Merkle leaf;
 ``eventTime`` and ``recordTime`` are the entry time (UTC), ``eventTimeZoneOffset``
 China Standard Time. A correction (mapping
 :data:`~insutrace.trace.epcis_map.ERROR_DECLARATION`) is exported the EPCIS way: the

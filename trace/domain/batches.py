@@ -26,7 +26,6 @@ from ..actors import Context
 from ..combustion import BasicClass, CombustionClass, parse_class
 from ..entry import Entry
 from ..entrytype import EntryType, Record, roles
-from ..epcis_map import EventSpec
 from ..errors import MalformedInput, RuleViolation
 from ..identifiers import build_digital_link
 from ..store.base import KV
@@ -156,7 +155,7 @@ def require_batch(ctx: Context, key: str) -> dict[str, Any]:
     return row
 
 
-# -- entry types (issue 9: declared once, here) --------------------------------------
+# -- entry types ---------------------------------------------------------------------
 
 
 def _batch_of(entry: Entry) -> list[str]:
@@ -177,7 +176,7 @@ TYPES: tuple[EntryType, ...] = (
         "batch.register", "登记批次", "Register a batch", register_batch,
         roles("manufacturer"), "A manufacturer registers a batch of its product.",
         owner=_batch_maker, owner_doc="Only for products the organisation registered.",
-        epcis=EventSpec("ADD", "commissioning", "active", epcis.commission),
+        epcis=epcis.EventSpec("ADD", "commissioning", "active", epcis.commission),
         records=(Record("batch", _batch_of),),
         fields="product (gtin), lot, quantity, unit (m2|m3|board|panel), production_date, "
         "declared_class (GB 8624 label), conductivity (W/(m·K)), density (kg/m³)",

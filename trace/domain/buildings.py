@@ -26,7 +26,6 @@ from typing import Any
 from .. import epcis_map as epcis
 from ..actors import Context
 from ..entrytype import EntryType, Record, by_field, party, roles
-from ..epcis_map import EventSpec
 from ..errors import Forbidden, MalformedInput, RuleViolation
 from ..policy import BuildingUse, InsulationPosition
 from .batches import parse_declared
@@ -299,7 +298,7 @@ def complete_rectification(ctx: Context) -> None:
             ctx.kv.put("defect", f"{building['id']}|{defect_id}", {**row, "status": "rectified"})
 
 
-# -- entry types (issue 9: declared once, here) --------------------------------------
+# -- entry types ---------------------------------------------------------------------
 
 _OWN_BUILDINGS = "Only on the organisation's own buildings."
 
@@ -308,7 +307,7 @@ TYPES: tuple[EntryType, ...] = (
         "building.register_survey", "登记既有建筑", "Register a surveyed building",
         register_survey, roles("building_owner", "regulator", "investigator"),
         "An owner (its own building), a regulator or an investigator registers a survey.",
-        epcis=EventSpec("ADD", epcis.voc("surveying_building"), None, epcis.at_building),
+        epcis=epcis.EventSpec("ADD", epcis.voc("surveying_building"), None, epcis.at_building),
         records=(Record("building", by_field("id")),),
         fields="id, name, owner, address, use, height_m, survey {date, surveyor, document}, "
         "facades[{facade, position, insulation_type, class, manufacturer?, contractor?, "
@@ -318,7 +317,7 @@ TYPES: tuple[EntryType, ...] = (
         "building.inspect", "建筑检查", "Inspect a building", inspect_building,
         roles("building_owner"), "The owner records an inspection of its building.",
         owner=party("building", "building", "owner"), owner_doc=_OWN_BUILDINGS,
-        epcis=EventSpec("OBSERVE", "inspecting", "conformant", epcis.building_inspect),
+        epcis=epcis.EventSpec("OBSERVE", "inspecting", "conformant", epcis.building_inspect),
         records=(),
         fields="building, date, inspector, facades[], document, "
         "defects[{id, kind, facade, location, severity, description?}]",
@@ -326,7 +325,7 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "rectification.order", "责令整改", "Order a rectification", order_rectification,
         roles("regulator"), "A regulator orders a rectification.",
-        epcis=EventSpec(
+        epcis=epcis.EventSpec(
             "OBSERVE", epcis.voc("ordering_rectification"), "needs_replacement", epcis.at_building
         ),
         records=(),
@@ -337,7 +336,7 @@ TYPES: tuple[EntryType, ...] = (
         complete_rectification, roles("building_owner"),
         "The owner completes an ordered rectification.",
         owner=party("building", "building", "owner"), owner_doc=_OWN_BUILDINGS,
-        epcis=EventSpec("OBSERVE", "repairing", "conformant", epcis.at_building),
+        epcis=epcis.EventSpec("OBSERVE", "repairing", "conformant", epcis.at_building),
         records=(),
         fields="building, number, date, document, project?",
     ),

@@ -133,7 +133,7 @@ def correct_entry(ctx: Context) -> None:
     ctx.ref(f"entry:{row['seq']}", f"{kind}:{key}")
 
 
-# -- entry types (issue 9: declared once, here) --------------------------------------
+# -- entry types ---------------------------------------------------------------------
 
 TYPES: tuple[EntryType, ...] = (
     EntryType(

@@ -72,7 +72,6 @@ from ..actors import ROOT, Context, Handler
 from ..combustion import parse_class
 from ..entry import Entry
 from ..entrytype import AUTHORITY, ORGANISATION_ROLES, EntryType, Record, by_field, roles
-from ..epcis_map import EventSpec
 from ..errors import Forbidden, MalformedInput, RuleViolation
 from ..identifiers import is_valid_uscc, validate_uscc
 from ..policy import CreditList, Policy, current_policy, is_serious_lab_case, listing_period
@@ -608,7 +607,7 @@ def credit_proposals(tx: Tx, on: date, policy: Policy | None = None) -> list[dic
     return [*_lab_proposals(tx, policy, on), *_maker_proposals(tx, policy, on)]
 
 
-# -- entry types (issue 9: declared once, here) --------------------------------------
+# -- entry types ---------------------------------------------------------------------
 
 
 def _listed(entry: Entry) -> list[str]:
@@ -624,7 +623,7 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "credit.authorize", "授权名单发布机关", "Authorise a credit authority", authorize,
         roles(AUTHORITY), "The root authority authorises a lister.",
-        epcis=EventSpec(
+        epcis=epcis.EventSpec(
             "OBSERVE", epcis.voc("authorizing_credit_authority"), None, _REGULATORY
         ),
         records=(Record("credit_authority", by_field("authority")),),
@@ -634,7 +633,7 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "credit.list", "列入失信名单", "List a dishonest party", list_subject,
         roles("regulator"), "An authorised authority lists a subject.",
-        epcis=EventSpec("OBSERVE", epcis.voc("listing_dishonest_party"), None, _REGULATORY),
+        epcis=epcis.EventSpec("OBSERVE", epcis.voc("listing_dishonest_party"), None, _REGULATORY),
         records=(Record("listing", _listed),),
         fields="subject (USCC), subject_name?, list, policy {id, version}, "
         "decision {number, date, document}, min_date, max_date, reason",
@@ -642,14 +641,14 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "credit.repair_apply", "申请信用修复", "Apply for credit repair", request_repair,
         ORGANISATION_ROLES, "The listed subject applies for repair.",
-        epcis=EventSpec("OBSERVE", epcis.voc("applying_credit_repair"), None, _REGULATORY),
+        epcis=epcis.EventSpec("OBSERVE", epcis.voc("applying_credit_repair"), None, _REGULATORY),
         records=(Record("listing", by_field("listing")),),
         fields="listing (<authority>|<number>), date, commitment (SHA-256), evidence (SHA-256)",
     ),
     EntryType(
         "credit.repair_decide", "信用修复决定", "Decide a credit repair", decide_repair,
         roles("regulator"), "The listing authority decides a repair.",
-        epcis=EventSpec("OBSERVE", epcis.voc("deciding_credit_repair"), None, _REGULATORY),
+        epcis=epcis.EventSpec("OBSERVE", epcis.voc("deciding_credit_repair"), None, _REGULATORY),
         records=(Record("listing", by_field("listing")),),
         fields="listing, granted, number, date, document, note?",
     ),

@@ -35,7 +35,6 @@ from typing import Any
 from .. import epcis_map as epcis
 from ..actors import Context
 from ..entrytype import EntryType, Record, by_actor, by_field
-from ..epcis_map import EventSpec
 from ..errors import Forbidden, RuleViolation
 from .batches import require_batch
 from .fields import Reader, distinct, milli_text, reader
@@ -354,7 +353,7 @@ def destroy(ctx: Context) -> None:
         ctx.kv.put("batch", batch["id"], batch)
 
 
-# -- entry types (issue 9: declared once, here) --------------------------------------
+# -- entry types ---------------------------------------------------------------------
 
 _HOLDERS = frozenset(r.value for r in HOLDER_ROLES)
 
@@ -362,7 +361,7 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "custody.ship", "发货", "Ship goods", ship,
         _HOLDERS, "The holder ships goods it holds.",
-        epcis=EventSpec("OBSERVE", "shipping", "in_transit", epcis.ship),
+        epcis=epcis.EventSpec("OBSERVE", "shipping", "in_transit", epcis.ship),
         records=(Record("shipment", by_actor("number")),),
         fields="number, to, to_project?, from_project?, date, document?, "
         "lines[{batch, unit, quantity}]",
@@ -370,7 +369,7 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "custody.receive", "收货", "Receive a shipment", receive,
         _HOLDERS, "The recipient receives a shipment.",
-        epcis=EventSpec("OBSERVE", "receiving", "in_progress", epcis.receive),
+        epcis=epcis.EventSpec("OBSERVE", "receiving", "in_progress", epcis.receive),
         records=(Record("shipment", by_field("shipment")),),
         fields="shipment (<shipper>|<number>), lines[], date, close?, "
         "discrepancy? {kind: short|damaged|lost, note}",
@@ -378,14 +377,14 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "custody.return", "退货", "Return goods", return_goods,
         _HOLDERS, "The recipient returns received goods.",
-        epcis=EventSpec("OBSERVE", "shipping", "returned", epcis.ship),
+        epcis=epcis.EventSpec("OBSERVE", "shipping", "returned", epcis.ship),
         records=(Record("shipment", by_actor("number")), Record("shipment", by_field("shipment"))),
         fields="number, shipment (the original), from_project?, date, reason, lines[]",
     ),
     EntryType(
         "custody.destroy", "销毁", "Destroy goods", destroy,
         _HOLDERS, "The holder destroys goods it holds.",
-        epcis=EventSpec("DELETE", "destroying", "destroyed", epcis.destroy),
+        epcis=epcis.EventSpec("DELETE", "destroying", "destroyed", epcis.destroy),
         records=(),
         fields="project?, date, reason, document?, lines[]",
     ),

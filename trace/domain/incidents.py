@@ -13,7 +13,6 @@ from enum import StrEnum
 from .. import epcis_map as epcis
 from ..actors import Context
 from ..entrytype import EntryType, Record, by_field, roles
-from ..epcis_map import EventSpec
 from ..errors import RuleViolation
 from .fields import local_date, reader
 from .orgs import Role, acting_org
@@ -69,7 +68,7 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "incident.record", "记录事故", "Record an incident", record_incident,
         roles("investigator", "regulator"), "An investigator or regulator records an incident.",
-        epcis=EventSpec("OBSERVE", epcis.voc("recording_incident"), None, epcis.regulatory),
+        epcis=epcis.EventSpec("OBSERVE", epcis.voc("recording_incident"), None, epcis.regulatory),
         records=(Record("incident", by_field("id")),),
         fields="id, building, date, kind, facades[]?, description, document?",
     ),

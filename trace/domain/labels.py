@@ -65,7 +65,6 @@ from typing import Any
 from .. import epcis_map as epcis
 from ..actors import Context
 from ..entrytype import EntryType, Record, by_field, party, roles
-from ..epcis_map import EventSpec
 from ..errors import MalformedInput, RuleViolation
 from ..identifiers import CSET82, build_digital_link, validate_gtin
 from ..keys import decode_public, verify_signature
@@ -636,7 +635,7 @@ def label_record(
     return out
 
 
-# -- entry types (issue 9: declared once, here) --------------------------------------
+# -- entry types ---------------------------------------------------------------------
 
 TYPES: tuple[EntryType, ...] = (
     EntryType(
@@ -645,7 +644,7 @@ TYPES: tuple[EntryType, ...] = (
         "A manufacturer records a range of label serials of its batch before printing them.",
         owner=party("batch", "batch", "manufacturer"),
         owner_doc="Only for the organisation's own batches.",
-        epcis=EventSpec("ADD", "encoding", "encoded", epcis.labels_issued),
+        epcis=epcis.EventSpec("ADD", "encoding", "encoded", epcis.labels_issued),
         records=(Record("labels", by_field("batch")),),
         fields="batch, first (serial: CSET 82, <= 20, ends in digits), count, "
         "resolver (domain), key (the key id that signs the labels)",
@@ -656,7 +655,7 @@ TYPES: tuple[EntryType, ...] = (
         "The project's supervisor or contractor records a label scan and its verdict.",
         owner=party("project", "project", "supervisor", "contractor"),
         owner_doc="Only on the organisation's own projects.",
-        epcis=EventSpec("OBSERVE", "inspecting", None, epcis.label_scanned),
+        epcis=epcis.EventSpec("OBSERVE", "inspecting", None, epcis.label_scanned),
         records=(),
         fields="project, gtin, lot, serial, key? + sig? (the label's k and s), verdict (as "
         "the scanner saw it; must be the ledger's), by? (who scanned)",

@@ -21,7 +21,6 @@ from typing import Any
 from .. import epcis_map as epcis
 from ..actors import ROOT, Context, register_actor
 from ..entrytype import AUTHORITY, EntryType, Record, by_field, roles
-from ..epcis_map import EventSpec
 from ..errors import Forbidden, MalformedInput, RuleViolation
 from ..identifiers import CmaNumber, parse_cma, validate_uscc
 from .fields import Reader, local_date, reader
@@ -183,13 +182,15 @@ def lab_accreditation_problem(lab: dict[str, Any], day: date) -> str | None:
     return None
 
 
-# -- entry types (issue 9: declared once, here) --------------------------------------
+# -- entry types ---------------------------------------------------------------------
 
 TYPES: tuple[EntryType, ...] = (
     EntryType(
         "actor.register", "登记单位", "Register an organisation", register_org,
         roles(AUTHORITY), "The root authority registers an organisation.",
-        epcis=EventSpec("ADD", epcis.voc("registering_organisation"), None, epcis.organisation),
+        epcis=epcis.EventSpec(
+            "ADD", epcis.voc("registering_organisation"), None, epcis.organisation
+        ),
         records=(Record("org", by_field("id")), Record("actor", by_field("id"))),
         fields="id (USCC), public_key, name, name_en?, roles[], address, domain?, "
         "lab {cma, issued_on?} (labs)",
@@ -197,7 +198,9 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "org.update", "变更单位信息", "Update an organisation", update_org,
         roles(AUTHORITY), "The root authority updates roles, address, CMA.",
-        epcis=EventSpec("OBSERVE", epcis.voc("updating_organisation"), None, epcis.organisation),
+        epcis=epcis.EventSpec(
+            "OBSERVE", epcis.voc("updating_organisation"), None, epcis.organisation
+        ),
         records=(Record("org", by_field("id")),),
         fields="id, roles?, address?, lab? (CMA renewal)",
     ),

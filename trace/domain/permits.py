@@ -18,7 +18,6 @@ from typing import Any, cast
 from .. import epcis_map as epcis
 from ..actors import Context
 from ..entrytype import EntryType, Record, by_fields, roles
-from ..epcis_map import EventSpec
 from ..errors import LedgerError, RuleViolation
 from ..policy import Policy
 from ..store.base import KV
@@ -95,7 +94,7 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "permit.decide", "行政许可决定", "Decide a permit stage", decide_permit,
         roles("regulator"), "A regulator decides a permit stage.",
-        epcis=EventSpec("OBSERVE", epcis.voc("deciding_permit"), None, epcis.regulatory),
+        epcis=epcis.EventSpec("OBSERVE", epcis.voc("deciding_permit"), None, epcis.regulatory),
         records=(Record("permit", by_fields("project", "stage")),),
         fields="project, stage, outcome, rules[], number, document?, policy? {id, version}",
     ),

@@ -19,7 +19,6 @@ from typing import Any
 from .. import epcis_map as epcis
 from ..actors import Context
 from ..entrytype import EntryType, Record, by_field, roles
-from ..epcis_map import EventSpec
 from ..errors import MalformedInput, RuleViolation
 from ..identifiers import build_digital_link, validate_gtin
 from .fields import reader
@@ -164,13 +163,13 @@ def require_product(ctx: Context, gtin: str) -> dict[str, Any]:
     return row
 
 
-# -- entry types (issue 9: declared once, here) --------------------------------------
+# -- entry types ---------------------------------------------------------------------
 
 TYPES: tuple[EntryType, ...] = (
     EntryType(
         "product.register", "登记产品", "Register a product", register_product,
         roles("manufacturer"), "A manufacturer registers its product.",
-        epcis=EventSpec("ADD", "creating_class_instance", None, epcis.product),
+        epcis=epcis.EventSpec("ADD", "creating_class_instance", None, epcis.product),
         records=(Record("product", by_field("gtin")),),
         fields="gtin, name, name_en?, type, core? (composite), polymer, thermosetting, "
         "standard, domain?",

@@ -31,7 +31,6 @@ from .. import epcis_map as epcis
 from ..actors import Context
 from ..entry import Entry
 from ..entrytype import EntryType, Record, by_field, roles
-from ..epcis_map import EventSpec
 from ..errors import Forbidden, MalformedInput, NotFound, RuleViolation
 from ..policy import (
     UNDIGESTED_VERSIONS,
@@ -396,7 +395,7 @@ def require_site_work_allowed(project: dict[str, Any]) -> None:
         raise RuleViolation("project.accepted", f"project {project['id']} is already accepted")
 
 
-# -- entry types (issue 9: declared once, here) --------------------------------------
+# -- entry types ---------------------------------------------------------------------
 
 
 def _building_of(entry: Entry) -> list[str]:
@@ -414,7 +413,7 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "project.register", "登记工程项目", "Register a project", register_project,
         roles("building_owner"), "The owner registers a project.",
-        epcis=EventSpec("ADD", epcis.voc("registering_project"), None, epcis.at_project),
+        epcis=epcis.EventSpec("ADD", epcis.voc("registering_project"), None, epcis.at_project),
         records=(
             Record("project", by_field("id")),
             Record("building", _building_of),
@@ -429,7 +428,7 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "project.file", "属地备案", "File a small project", file_project,
         roles("regulator"), "A regulator files a small project locally.",
-        epcis=EventSpec("OBSERVE", epcis.voc("filing_project"), None, epcis.at_project),
+        epcis=epcis.EventSpec("OBSERVE", epcis.voc("filing_project"), None, epcis.at_project),
         records=(Record("project", by_field("project")),),
         fields="project, number, date (属地备案 of a small project)",
     ),

@@ -20,7 +20,6 @@ from typing import Any
 from .. import epcis_map as epcis
 from ..actors import Context
 from ..entrytype import EntryType, Record, by_field, party, roles
-from ..epcis_map import EventSpec
 from ..errors import Forbidden, RuleViolation
 from .batches import require_batch
 from .fields import Reader, local_date, reader
@@ -90,7 +89,7 @@ def recall_batch(ctx: Context) -> None:
     ctx.ref(*(f"building:{w['building']}" for w in notice["walls"] if w["building"]))
 
 
-# -- entry types (issue 9: declared once, here) --------------------------------------
+# -- entry types ---------------------------------------------------------------------
 
 TYPES: tuple[EntryType, ...] = (
     EntryType(
@@ -99,7 +98,7 @@ TYPES: tuple[EntryType, ...] = (
         "A manufacturer (its own batch), a regulator or an investigator recalls a batch.",
         owner=party("batch", "batch", "manufacturer", when_role="manufacturer"),
         owner_doc="A manufacturer only for its own batches.",
-        epcis=EventSpec("OBSERVE", epcis.voc("recalling"), "recalled", epcis.recall),
+        epcis=epcis.EventSpec("OBSERVE", epcis.voc("recalling"), "recalled", epcis.recall),
         records=(Record("batch", by_field("batch")),),
         fields="batch, reason (failed_retest | fraud), sample (<project>|<sample>) | "
         "decision {number, document}, note?",

@@ -29,7 +29,6 @@ from .. import epcis_map as epcis
 from ..actors import Context
 from ..combustion import CombustionClass, parse_class
 from ..entrytype import EntryType, Record, by_actor, roles
-from ..epcis_map import EventSpec
 from ..errors import MalformedInput, RuleViolation
 from .batches import batch_class, parse_declared, require_batch
 from .fields import Reader, decimal_text, distinct, local_date, reader
@@ -180,13 +179,13 @@ def combustion_of(results: dict[str, dict[str, Any]]) -> CombustionClass | None:
     return None if burn is None else parse_class(burn["class"])
 
 
-# -- entry types (issue 9: declared once, here) --------------------------------------
+# -- entry types ---------------------------------------------------------------------
 
 TYPES: tuple[EntryType, ...] = (
     EntryType(
         "report.issue", "出具检验报告", "Issue a test report", issue_report,
         roles("testing_lab"), "A testing lab issues a report on a batch.",
-        epcis=EventSpec("OBSERVE", "inspecting", "conformant", epcis.report),
+        epcis=epcis.EventSpec("OBSERVE", "inspecting", "conformant", epcis.report),
         records=(Record("report", by_actor("number")),),
         fields="number, batch, sample, issued_on, valid_until, document, standards[], "
         "results[{property, standard, class|value, unit?, conforms?, sample?, lab?}]",

@@ -35,7 +35,6 @@ from .. import epcis_map as epcis
 from ..actors import Context
 from ..combustion import BasicClass, CombustionClass, parse_class
 from ..entrytype import EntryType, Record, by_field, by_fields, party, roles
-from ..epcis_map import EventSpec
 from ..errors import Forbidden, RuleViolation
 from ..policy import InsulationPosition, MeasureCode, ancillary_measures, retest_samples_required
 from .batches import batch_class, parse_declared, require_batch
@@ -538,7 +537,7 @@ def _building_in_use(ctx: Context, project: dict[str, Any]) -> None:
         ctx.ref(f"building:{building['id']}")
 
 
-# -- entry types (issue 9: declared once, here) --------------------------------------
+# -- entry types ---------------------------------------------------------------------
 
 _OWN_PROJECTS = "Only on the organisation's own projects."
 
@@ -547,7 +546,7 @@ TYPES: tuple[EntryType, ...] = (
         "site.briefing", "技术交底", "Record a briefing", brief,
         roles("contractor"), "The project's contractor records a briefing.",
         owner=party("project", "project", "contractor"), owner_doc=_OWN_PROJECTS,
-        epcis=EventSpec("OBSERVE", epcis.voc("briefing"), None, epcis.briefing),
+        epcis=epcis.EventSpec("OBSERVE", epcis.voc("briefing"), None, epcis.briefing),
         records=(),
         fields="project, kind (technical_briefing | risk_notification), date, attendees[], "
         "topics[], document",
@@ -556,7 +555,7 @@ TYPES: tuple[EntryType, ...] = (
         "site.inspect", "进场验收", "Inspect arriving material", inspect_arrival,
         roles("supervisor"), "The project's supervisor inspects arriving material.",
         owner=party("project", "project", "supervisor"), owner_doc=_OWN_PROJECTS,
-        epcis=EventSpec("OBSERVE", "inspecting", "conformant", epcis.inspect),
+        epcis=epcis.EventSpec("OBSERVE", "inspecting", "conformant", epcis.inspect),
         records=(Record("inspection", by_fields("project", "batch")),),
         fields="project, batch, date, label_class, accepted",
     ),
@@ -565,7 +564,7 @@ TYPES: tuple[EntryType, ...] = (
         roles("supervisor", "building_owner"),
         "The supervisor (or the owner, witnessing) takes a retest sample.",
         owner=party("project", "project", "supervisor", "owner"), owner_doc=_OWN_PROJECTS,
-        epcis=EventSpec("OBSERVE", "sampling", None, epcis.sample),
+        epcis=epcis.EventSpec("OBSERVE", "sampling", None, epcis.sample),
         records=(Record("sample", by_fields("project", "sample")),),
         fields="project, sample, batch, quantity, date, lab, sampler {name, org}, "
         "witness (name)",
@@ -573,7 +572,7 @@ TYPES: tuple[EntryType, ...] = (
     EntryType(
         "site.retest_result", "复验结果", "Record a retest result", record_retest,
         roles("testing_lab"), "The sample's lab records a retest result.",
-        epcis=EventSpec("OBSERVE", "inspecting", "conformant", epcis.retest),
+        epcis=epcis.EventSpec("OBSERVE", "inspecting", "conformant", epcis.retest),
         records=(Record("sample", by_fields("project", "sample")),),
         fields="project, sample, number, date, document, results[]",
     ),
@@ -581,7 +580,7 @@ TYPES: tuple[EntryType, ...] = (
         "site.install", "安装", "Record an installation", install,
         roles("contractor"), "The project's contractor records an installation.",
         owner=party("project", "project", "contractor"), owner_doc=_OWN_PROJECTS,
-        epcis=EventSpec("OBSERVE", "installing", "active", epcis.install),
+        epcis=epcis.EventSpec("OBSERVE", "installing", "active", epcis.install),
         records=(),
         fields="project, section, batch, quantity, area_m2, date",
     ),
@@ -589,7 +588,7 @@ TYPES: tuple[EntryType, ...] = (
         "project.accept", "竣工验收", "Accept a project", accept_project,
         roles("supervisor", "building_owner"), "The supervisor and the owner accept the project.",
         owner=party("project", "project", "supervisor", "owner"), owner_doc=_OWN_PROJECTS,
-        epcis=EventSpec("OBSERVE", "accepting", "conformant", epcis.at_project),
+        epcis=epcis.EventSpec("OBSERVE", "accepting", "conformant", epcis.at_project),
         records=(Record("acceptance", by_field("project")),),
         fields="project, date, document, measures[] (supervisor: ancillary measures attested)",
     ),
