@@ -23,6 +23,7 @@ from insutrace.api import (
     web,
 )
 from insutrace.api.accounts import AccountStore, KeyVault
+from insutrace.api.bodies import RefuseDuplicateKeys
 from insutrace.api.deps import Services
 from insutrace.api.migrate import upgrade
 from insutrace.api.problems import install_problem_handlers
@@ -130,6 +131,7 @@ def create_app(
     )
     app.state.services = services
     install_problem_handlers(app)
+    app.add_middleware(RefuseDuplicateKeys)  # before any route parses a write body
     app.include_router(log_routes.router)
     app.include_router(entries.router)
     app.include_router(account_routes.router)

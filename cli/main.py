@@ -166,8 +166,7 @@ def init(
         raise fail(str(exc)) from None
     save_signer(root, s.root_key_path)
     save_signer(log, s.log_key_path)
-    (s.keys_dir / "root.pub").write_text(root.public_b64 + "\n")
-    (s.keys_dir / "log.vkey").write_text(ledger.log_verifier().vkey() + "\n")
+    remote.write_anchors(s, root, ledger.log_verifier().vkey())
     out.print(f"created ledger {origin} in {s.database_url}; keys in {s.keys_dir}")
 
 
@@ -317,7 +316,7 @@ def export_epcis_cmd(
         resolver=state.settings.resolver,
     )
     if schema is not None:
-        problems = validate_epcis(doc, json.loads(schema.read_text(encoding="utf-8")))
+        problems = validate_epcis(doc, _read_schema(schema))
         if problems:
             raise fail(
                 f"EPCIS document does not validate: {problems[0]} ({len(problems)} problems); nothing was written"
@@ -325,6 +324,19 @@ def export_epcis_cmd(
     output.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     events = len(doc.get("epcisBody", {}).get("eventList", []))
     out.print(f"wrote {events} EPCIS events to {output}")
+
+
+def _read_schema(path: Path) -> dict[str, Any]:
+    """The JSON Schema file ``--schema`` names; a one-line error when it cannot be read."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise fail(f"cannot read the schema {path}: {exc.strerror}; nothing was written") from None
+    except ValueError as exc:
+        raise fail(f"the schema {path} is not JSON: {exc}; nothing was written") from None
+    if not isinstance(found, dict):
+        raise fail(f"the schema {path} is not a JSON object; nothing was written")
+    return found
 
 
 document_app = typer.Typer(

@@ -89,6 +89,15 @@ def _keys(settings: Settings) -> tuple[Signer, Signer]:
     return load_signer(settings.root_key_path), load_signer(settings.log_key_path)
 
 
+def write_anchors(settings: Settings, root: Signer, log_vkey: str) -> None:
+    """The trust anchors a ledger home carries beside its keys: ``keys/root.pub`` (what
+    ``insutrace verify`` checks genesis against) and ``keys/log.vkey`` (the C2SP note
+    verifier key of its checkpoints)."""
+    settings.keys_dir.mkdir(parents=True, exist_ok=True)
+    (settings.keys_dir / "root.pub").write_text(root.public_b64 + "\n")
+    (settings.keys_dir / "log.vkey").write_text(log_vkey + "\n")
+
+
 def demo_start(day: date | None = None) -> datetime:
     """The demo's first day: ``day``, or the Monday about 200 days back, so the scenario
     (about 190 days) is over and its factory reports (valid a year) are in force today.
@@ -128,6 +137,7 @@ def _seed_demo(settings: Settings, start: datetime | None = None) -> None:
         Ledger(
             store, log_signer=log_signer, types=REGISTRY, admission=ADMISSION, clock=genesis_clock
         ).initialize(root, origin=log.actor)
+        write_anchors(settings, root, log_signer.verifier.vkey())
         ledger = Ledger(store, log_signer=log_signer, types=REGISTRY, admission=ADMISSION)
         outcome = build_demo(ledger, root, start=start)
         ledger.checkpoint()

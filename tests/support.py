@@ -1,22 +1,50 @@
 """Helpers shared across test folders (``tests/`` is on pytest's ``pythonpath`` but is not
-a package): the scenario modules loaded by path, once per session, and a uvicorn server in
-a thread for tests that need a real socket."""
+a package): the scenario modules loaded by path, once per session, a uvicorn server in
+a thread for tests that need a real socket, and the reference files beside the checkout."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
 import uvicorn
 
 _TESTS = Path(__file__).parent
+# The demo's first day in tests: the Monday after the test ledgers' genesis (conftest
+# START), since entry times never go back along the log (rule log.time_order).
+DEMO_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+# reference material kept beside the checkout, not in it (a fresh clone has none)
+SHARED = _TESTS.resolve().parents[1] / "shared"
+EPCIS_SCHEMA = "data/epcis-2.0/EPCIS-JSON-Schema.json"
+
+
+def shared_file(relative: str, override: str | None = None) -> Path:
+    """A reference file from ``../shared`` (or the path in the environment variable
+    ``override``). When it is absent the calling test skips with one line — unless
+    INSUTRACE_REQUIRE_SHARED=1 (CI), where the absence fails the test."""
+    given = os.environ.get(override) if override else None
+    path = Path(given) if given else SHARED / relative
+    if path.is_file():
+        return path
+    reason = f"{relative} not found at {path}" + (f" (set {override})" if override else "")
+    if os.environ.get("INSUTRACE_REQUIRE_SHARED") == "1":
+        pytest.fail(f"{reason}; INSUTRACE_REQUIRE_SHARED=1 requires it", pytrace=False)
+    pytest.skip(reason)
+
+
+def epcis_schema() -> Path:
+    """The EPCIS 2.0 JSON Schema (GS1), from ../shared or INSUTRACE_EPCIS_SCHEMA."""
+    return shared_file(EPCIS_SCHEMA, "INSUTRACE_EPCIS_SCHEMA")
 
 
 def _load(name: str, relative: str) -> ModuleType:

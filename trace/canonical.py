@@ -7,6 +7,12 @@ Speed: ``orjson`` with sorted keys writes exactly the RFC 8785 bytes for the val
 entries hold — strings, booleans, null, integers within I-JSON's ±2^53, keys without
 astral characters (whose UTF-16 order differs from code-point order). Any other value
 goes through the reference encoder (``rfc8785``).
+
+Refusals: every value the scheme cannot encode — lone surrogates (RFC 8785 §3.2.2.2
+encodes strings as UTF-8, which has none), integers outside I-JSON's range (RFC 7493
+§2.2), non-finite numbers, non-string keys — and every value nested more than
+:data:`MAX_DEPTH` levels deep is a :class:`MalformedInput` with one line, never a
+crash of the encoder.
 """
 
 from __future__ import annotations
@@ -20,8 +26,12 @@ import rfc8785
 
 from .errors import MalformedInput
 
-__all__ = ["canonical", "parse_canonical"]
+__all__ = ["MAX_DEPTH", "canonical", "parse_canonical"]
 
+# Objects and arrays nested deeper than this are refused. Entries need a handful of
+# levels; the bound stays well below orjson's own limit (254) and Python's recursion
+# limit, so neither encoder can fail on depth before this check does.
+MAX_DEPTH = 64
 _MAX_SAFE = 2**53 - 1
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 # byte classes: digit -> "d", a 4-byte UTF-8 lead (astral character) -> "A", else "."
@@ -35,50 +45,88 @@ def _fast(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
+def _too_deep() -> MalformedInput:
+    return MalformedInput(f"JSON nested more than {MAX_DEPTH} levels deep")
+
+
 def _simple(value: Any) -> bool:
     """True when :func:`_fast` already is RFC 8785: no floats, integers in the I-JSON
-    range, and no keys whose UTF-16 order differs from code-point order."""
-    if isinstance(value, str) or value is None or isinstance(value, bool):
-        return True
-    if isinstance(value, int):
-        return -_MAX_SAFE <= value <= _MAX_SAFE
-    if isinstance(value, dict):
-        return all(
-            isinstance(k, str) and (k.isascii() or not _ASTRAL.search(k)) and _simple(v)
-            for k, v in value.items()
+    range, and no keys whose UTF-16 order differs from code-point order.
+
+    Walks the whole value without recursion and without stopping early, so the checks
+    that refuse hold for every value whichever encoder writes it: MalformedInput past
+    :data:`MAX_DEPTH`, and for a float that would not decode (:func:`_check_float`)."""
+    simple = True
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str | bool) or item is None:
+            continue
+        if isinstance(item, int):
+            simple = simple and -_MAX_SAFE <= item <= _MAX_SAFE
+        elif isinstance(item, float):
+            _check_float(item)
+            simple = False
+        elif isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise _too_deep()
+            simple = simple and (isinstance(item, list) or all(map(_fast_key, item)))
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+        else:
+            simple = False  # not JSON: the reference encoder names it
+    return simple
+
+
+def _fast_key(key: Any) -> bool:
+    return isinstance(key, str) and (key.isascii() or not _ASTRAL.search(key))
+
+
+def _check_float(x: float) -> None:
+    """RFC 8785 §3.2.2.3 writes an integral double below 10^21 as digits alone; beyond
+    ±2^53 those digits are an integer outside I-JSON's range (RFC 7493 §2.2), which
+    :func:`parse_canonical` refuses — so the encoder refuses it first."""
+    if x.is_integer() and _MAX_SAFE < abs(x) < 1e21:
+        raise MalformedInput(
+            f"number {x!r} would be written as an integer beyond ±2^53 (RFC 7493 §2.2)"
         )
-    if isinstance(value, list):
-        return all(_simple(v) for v in value)
-    return False
 
 
 def canonical(value: Any) -> bytes:
-    """RFC 8785 canonical bytes of a JSON value."""
-    if _simple(value):
-        return _fast(value)
+    """RFC 8785 canonical bytes of a JSON value; MalformedInput for what it cannot encode."""
     try:
+        if _simple(value):
+            return _fast(value)
         return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise MalformedInput(f"value cannot be canonicalized: {exc}") from None
+    except (rfc8785.CanonicalizationError, TypeError, ValueError, RecursionError) as exc:
+        # orjson.JSONEncodeError is a TypeError, UnicodeEncodeError a ValueError; deep
+        # nesting inside a non-JSON container (a tuple) is past the walk's sight
+        raise MalformedInput(f"value cannot be canonicalized: {_one_line(exc)}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _plain(data: bytes, value: Any) -> bool:
     """The bytes hold no astral character and no run of 16 digits (every integer beyond
     2^53 has one; a long digit run inside a string only costs the slower encoder), and the
-    value no float. C-speed scans, then a walk without recursion."""
+    value no float. C-speed scans, then a walk without recursion, which refuses (like
+    :func:`_simple`) any value nested past :data:`MAX_DEPTH`."""
     classes = data.translate(_CLASSES)
     if classes.find(b"A") >= 0 or classes.find(b"d" * 16) >= 0:
-        return False
-    stack = [value]
+        return False  # canonical() then checks the depth
+    stack = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         kind = type(item)
         if kind is float:
             return False
-        if kind is dict:
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
+        if kind is dict or kind is list:
+            if depth >= MAX_DEPTH:
+                raise _too_deep()
+            children = item.values() if kind is dict else item
+            stack.extend((child, depth + 1) for child in children)
     return True
 
 

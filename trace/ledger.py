@@ -4,8 +4,9 @@ One append, inside one exclusive store transaction:
 
 1. read the head (size, previous leaf hash) — the transaction excludes every
    other writer, so nothing can move it until commit;
-2. check the entry's place (``seq`` = size, ``prev`` = head), time and signature
-   against the key valid for its actor at that place;
+2. check the entry's place (``seq`` = size, ``prev`` = head), time (never before the
+   head entry's: ``log.time_order``) and signature against the key valid for its actor
+   at that place;
 3. run the entry type's handler: it checks the domain rules against the
    projections and writes the projection rows the entry implies;
 4. store the entry and the Merkle subtrees it completes (RFC 9162 §2.1).
@@ -17,7 +18,7 @@ Checkpoints (C2SP tlog-checkpoint) are signed on demand by :meth:`Ledger.checkpo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,7 +45,19 @@ from .proof import TlogProof
 from .store.base import Store, Tx
 from .tiles import WIDTH, TileRef, encode_bundle
 
-__all__ = ["Ledger", "Receipt"]
+__all__ = ["TIME_ORDER_CLAUSE", "Ledger", "Receipt"]
+
+TIME_ORDER_CLAUSE = "log invariant: entry n's time is not before entry n-1's"
+
+
+@dataclass(frozen=True)
+class _Tip:
+    """The head as this ledger last committed it: size, leaf, frontier, entry time."""
+
+    size: int
+    head: bytes
+    frontier: dict[Node, bytes]
+    time: str | None
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,7 @@ class Ledger:
         self.admission = tuple(admission)
         self.clock: Clock = clock or SystemClock()
         self.max_skew = max_skew
-        self._cached: tuple[int, bytes, dict[Node, bytes]] | None = None
+        self._cached: _Tip | None = None
         # sign a checkpoint inside every write transaction, so each entry is provable at once
         self.checkpoint_writes = checkpoint_writes and log_signer is not None
 
@@ -117,31 +130,44 @@ class Ledger:
         receipts: list[Receipt] = []
         with self.store.write() as tx:
             size, prev = tx.head()
-            frontier = self._frontier(tx, size, prev)
+            tip = self._tip(tx, size, prev)
+            last = tip.time
             for type, payload, signer in items:
                 entry = Entry(
                     seq=size,
                     type=type,
                     actor=signer.actor,
                     key=signer.key_id,
-                    time=format_time(time or self.clock.now()),
+                    time=self._stamp(time, last),
                     prev=prev.hex() if size else GENESIS_PREV,
                     payload=payload,
                 ).signed(signer)
-                receipt = self._admit(tx, entry, entry.to_bytes(), frontier, signed_by=signer)
+                receipt = self._admit(tx, entry, entry.to_bytes(), tip.frontier, last, signer)
                 receipts.append(receipt)
-                size, prev = size + 1, receipt.leaf
+                size, prev, last = size + 1, receipt.leaf, entry.time
             if self.checkpoint_writes:
-                self._sign_checkpoint(tx, size, frontier)
-        self._cached = (size, prev, frontier)  # only once committed
+                self._sign_checkpoint(tx, size, tip.frontier)
+        self._cached = _Tip(size, prev, tip.frontier, last)  # only once committed
         return receipts
 
-    def _frontier(self, tx: Tx, size: int, head: bytes) -> dict[Node, bytes]:
-        """The right edge of the tree: from memory when this ledger wrote the head itself,
-        otherwise O(log n) reads."""
-        if self._cached is not None and self._cached[:2] == (size, head):
-            return dict(self._cached[2])
-        return tx.nodes(frontier_nodes(size))
+    def _stamp(self, time: datetime | None, last: str | None) -> str:
+        """A server-built entry's time: the one asked for, else the clock's reading clamped
+        to the head entry's, so a clock stepping back cannot break :data:`TIME_ORDER_CLAUSE`."""
+        if time is not None:
+            return format_time(time)
+        now = format_time(self.clock.now())
+        return last if last is not None and now < last else now
+
+    def _tip(self, tx: Tx, size: int, head: bytes) -> _Tip:
+        """The head's frontier and entry time: from memory when this ledger wrote the head
+        itself, otherwise O(log n) reads. The cache is read once, so a commit of another
+        thread in between cannot pair one head's check with another head's frontier."""
+        cached = self._cached
+        if cached is not None and (cached.size, cached.head) == (size, head):
+            return replace(cached, frontier=dict(cached.frontier))
+        rows = tx.entries(size - 1, size) if size else []
+        last = Entry.from_bytes(rows[0]).time if rows else None
+        return _Tip(size, head, tx.nodes(frontier_nodes(size)), last)
 
     def submit(self, data: bytes) -> Receipt:
         """Admit an entry signed elsewhere (client-held key). Idempotent on identical bytes."""
@@ -156,11 +182,11 @@ class Ledger:
                     f"stale entry: the log is at seq {size} with head {head[:16]}…, "
                     f"the entry says seq {entry.seq} prev {entry.prev[:16]}…; re-sign on the new head"
                 )
-            frontier = self._frontier(tx, size, prev)
-            receipt = self._admit(tx, entry, data, frontier, check_time=True)
+            tip = self._tip(tx, size, prev)
+            receipt = self._admit(tx, entry, data, tip.frontier, tip.time, check_time=True)
             if self.checkpoint_writes:
-                self._sign_checkpoint(tx, size + 1, frontier)
-        self._cached = (size + 1, receipt.leaf, frontier)
+                self._sign_checkpoint(tx, size + 1, tip.frontier)
+        self._cached = _Tip(size + 1, receipt.leaf, tip.frontier, entry.time)
         return receipt
 
     def _admit(
@@ -169,15 +195,17 @@ class Ledger:
         entry: Entry,
         data: bytes,
         frontier: dict[Node, bytes],
+        last_time: str | None,
+        signed_by: Signer | None = None,
         *,
         check_time: bool = False,
-        signed_by: Signer | None = None,
     ) -> Receipt:
         when = parse_time(entry.time)
         if check_time and abs(when - self.clock.now()) > self.max_skew:
             raise RuleViolation(
                 "entry.time", f"entry time {entry.time} is more than {self.max_skew} from now"
             )
+        _check_time_order(entry, last_time)
         ctx = self.run_handlers(tx, entry, when, signed_by)
         leaf = leaf_hash(data)
         new = append_leaf(entry.seq, leaf, frontier)
@@ -216,7 +244,7 @@ class Ledger:
             latest = tx.latest_checkpoint()
             if latest and latest[0] == size:
                 return SignedCheckpoint(Checkpoint.parse(_text(latest[1])), latest[1])
-            return self._sign_checkpoint(tx, size, self._frontier(tx, size, head))
+            return self._sign_checkpoint(tx, size, self._tip(tx, size, head).frontier)
 
     def _sign_checkpoint(self, tx: Tx, size: int, frontier: dict[Node, bytes]) -> SignedCheckpoint:
         """C2SP tlog-checkpoint of the tree of ``size`` leaves, stored in ``tx``."""
@@ -332,6 +360,17 @@ class Ledger:
         current, _ = tx.head()
         if not 0 <= size <= current:
             raise NotFound(f"tree size {size} is beyond the log (size {current})")
+
+
+def _check_time_order(entry: Entry, last_time: str | None) -> None:
+    """Entry times never decrease along the log (:data:`TIME_ORDER_CLAUSE`). The fixed
+    width of the time form (clock.format_time) makes string order time order."""
+    if last_time is not None and entry.time < last_time:
+        raise RuleViolation(
+            "log.time_order",
+            f"entry {entry.seq} time {entry.time} is before entry {entry.seq - 1}'s {last_time}",
+            TIME_ORDER_CLAUSE,
+        )
 
 
 def _text(note: str) -> str:

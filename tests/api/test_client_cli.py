@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +13,10 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from insutrace.api.client import Client
+from insutrace.cli import remote
 from insutrace.cli.main import app as cli
 from insutrace.labels.codec import sign_label
-from insutrace.trace.clock import SystemClock
+from insutrace.trace.clock import FixedClock
 from insutrace.trace.errors import Conflict, RuleViolation
 from insutrace.trace.keys import save_signer
 from insutrace.trace.ledger import Ledger
@@ -29,6 +30,21 @@ def server(app: FastAPI) -> Iterator[str]:
     """The app served by uvicorn on 127.0.0.1, a free port, in a thread."""
     with support.served(app) as url:
         yield url
+
+
+@pytest.fixture
+def cli_clock(monkeypatch: pytest.MonkeyPatch, world: World) -> FixedClock:
+    """The remote CLI signs by the test's fixed clock, the one the server reads: its
+    client is made by ``Remote.client``, which takes no clock of its own."""
+    make = remote.Remote.client
+
+    def client(self: remote.Remote) -> Any:
+        made = make(self)
+        made.clock = world.clock
+        return made
+
+    monkeypatch.setattr(remote.Remote, "client", client)
+    return world.clock
 
 
 def test_client_appends_with_its_own_key_and_verifies(
@@ -66,18 +82,17 @@ def test_client_re_signs_on_a_stale_head(server: str, world: World) -> None:
 
 
 def test_cli_registers_a_batch_and_prints_its_labels(
-    server: str, world: World, ledger: Ledger, tmp_path: Path
+    server: str, world: World, ledger: Ledger, tmp_path: Path, cli_clock: FixedClock
 ) -> None:
-    world.services.ledger.clock = SystemClock()  # the CLI signs with the wall clock
     maker = world["manufacturer"]
     key = tmp_path / "maker.key"
     save_signer(maker.signer, key)
     env = {"INSUTRACE_SERVER": server, "INSUTRACE_TOKEN": maker.token}
     runner = CliRunner()
-    with Client(server, token=maker.token, signer=maker.signer) as c:
+    with Client(server, token=maker.token, signer=maker.signer, clock=cli_clock) as c:
         c.append("product.register", product_payload())
     b = batch_payload()
-    b["production_date"] = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
+    b["production_date"] = (cli_clock.now() - timedelta(days=2)).date().isoformat()
     args = [
         "--key", str(key), "remote", "batch-register",
         "--product", GTIN, "--lot", b["lot"], "--quantity", b["quantity"], "--unit", b["unit"],
@@ -120,9 +135,9 @@ def test_public_label_verification(client: Any, world: World) -> None:
 
 
 def qualify(world: World, batch: str, number: str = "R-2026-001") -> None:
-    """The lab's factory report that qualifies ``batch`` (issued today, wall clock)."""
+    """The lab's factory report that qualifies ``batch`` (issued today, by the fixed clock)."""
     lab = world["testing_lab"]
-    today = datetime.now(UTC).date()
+    today = world.clock.now().date()
     results = [
         {"property": "combustion", "standard": "GB 8624-2012", "class": "B1(B-s1,d0,t1)"},
         {"property": "thermal_conductivity", "standard": "GB/T 10294", "value": "0.029"},
@@ -134,21 +149,20 @@ def qualify(world: World, batch: str, number: str = "R-2026-001") -> None:
         "valid_until": (today + timedelta(days=365)).isoformat(), "document": "ab" * 32,
         "standards": ["GB 8624-2012"], "results": results,
     }  # fmt: skip
-    world.ledger.append("report.issue", payload, lab.signer, time=datetime.now(UTC))
+    world.ledger.append("report.issue", payload, lab.signer)
 
 
 def test_cli_labels_refuses_a_batch_no_valid_report_qualifies(
-    server: str, world: World, ledger: Ledger, tmp_path: Path
+    server: str, world: World, ledger: Ledger, tmp_path: Path, cli_clock: FixedClock
 ) -> None:
-    world.services.ledger.clock = SystemClock()
     maker = world["manufacturer"]
     key = tmp_path / "maker.key"
     save_signer(maker.signer, key)
     env = {"INSUTRACE_SERVER": server, "INSUTRACE_TOKEN": maker.token}
-    now = datetime.now(UTC)
-    ledger.append("product.register", product_payload(), maker.signer, time=now)
+    now = cli_clock.now()
+    ledger.append("product.register", product_payload(), maker.signer)
     b = dict(batch_payload(), production_date=(now - timedelta(days=2)).date().isoformat())
-    ledger.append("batch.register", b, maker.signer, time=now)
+    ledger.append("batch.register", b, maker.signer)
     batch, pdf = f"{GTIN}.{b['lot']}", tmp_path / "labels.pdf"
     size = ledger.size()
     labels = ["--key", str(key), "remote", "labels", batch, "--count", "2", "-o", str(pdf)]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
+import support
 from typer.testing import CliRunner
 
 from insutrace.cli.main import app
@@ -16,7 +18,6 @@ from insutrace.trace.proof import TlogProof
 from insutrace.trace.store import open_store
 
 runner = CliRunner()
-REPO = Path(__file__).resolve().parents[2]
 ORIGIN = "cli.insutrace.local/ledger"
 SIZE = 300
 
@@ -100,15 +101,40 @@ def test_demo_then_verify_epcis_rebuild(tmp_path: Path) -> None:
     assert "demo ledger ready" in run(home, "demo")
     assert "is not empty" in run(home, "demo", code=1)
     assert "chain and signatures verified" in run(home, "verify")
-    out = run(
-        home,
-        "export-epcis",
-        str(tmp_path / "all.jsonld"),
-        "--schema",
-        str(REPO.parent / "shared/data/epcis-2.0/EPCIS-JSON-Schema.json"),
-    )
-    assert "EPCIS events" in out
     assert "identical to before" in run(home, "rebuild")
+    schema = str(support.epcis_schema())
+    out = run(home, "export-epcis", str(tmp_path / "all.jsonld"), "--schema", schema)
+    assert "EPCIS events" in out
+
+
+def test_export_epcis_with_an_unreadable_schema_is_one_line(home: Path, tmp_path: Path) -> None:
+    target = tmp_path / "x.jsonld"
+    missing = tmp_path / "MISSING.json"
+    out = run(home, "export-epcis", str(target), "--schema", str(missing), code=1)
+    assert out.strip().splitlines() == [
+        f"error: cannot read the schema {missing}: No such file or directory; nothing was written"
+    ]
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    out = run(home, "export-epcis", str(target), "--schema", str(broken), code=1)
+    assert out.startswith(f"error: the schema {broken} is not JSON:") and out.count("\n") == 1
+    assert not target.exists()
+
+
+def test_a_demo_home_verifies_against_its_own_anchors_only(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    run(first, "demo", "--start", "2026-01-05")
+    run(second, "demo", "--start", "2026-01-05")
+    for home in (first, second):
+        root = load_signer(home / "keys/root.key")
+        assert (home / "keys/root.pub").read_text() == root.public_b64 + "\n"
+        log = load_signer(home / "keys/log.key")
+        vkey = NoteSigner(log.actor, log.private_key).verifier.vkey()
+        assert (home / "keys/log.vkey").read_text() == vkey + "\n"
+    assert "chain and signatures verified" in run(first, "verify")
+    shutil.copy(second / "ledger.db", first / "ledger.db")  # the same story, other keys
+    out = run(first, "verify", code=1)
+    assert "does not verify" in out and "root" in out
 
 
 def test_export_epcis_of_empty_ledger_is_one_line(home: Path, tmp_path: Path) -> None:

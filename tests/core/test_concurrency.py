@@ -138,7 +138,10 @@ def test_writer_killed_mid_append_loses_nothing_acknowledged(
         first = writer.stdout.readline()  # wait until it is really appending
         time.sleep(rng.uniform(0.05, 0.4))
         os.kill(writer.pid, signal.SIGKILL)
-        rest, _ = writer.communicate(timeout=30)
+        # read() drains what readline() already buffered, then the pipe to its end;
+        # communicate() alone reads the pipe past that buffer and would drop those lines
+        rest = writer.stdout.read()
+        writer.communicate(timeout=30)
         acknowledged.update(acked(first + rest))
         assert_log_holds(initialized, root, acknowledged)
     assert len(acknowledged) > 4

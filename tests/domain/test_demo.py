@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+import support
 
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import ADMISSION, REGISTRY
@@ -24,7 +25,7 @@ def test_demo_fills_an_empty_ledger_quickly_and_tells_the_story(
     ledger: Ledger, root: Signer
 ) -> None:
     began = time.perf_counter()
-    out = build_demo(ledger, root)
+    out = build_demo(ledger, root, start=support.DEMO_START)
     assert time.perf_counter() - began < 10
     with ledger.store.read() as tx:
         projects = {k: r["status"] for k, r in tx.scan("project")}
@@ -43,7 +44,7 @@ def test_demo_fills_an_empty_ledger_quickly_and_tells_the_story(
 def test_demo_is_reproducible(
     ledger: Ledger, root: Signer, log_signer: NoteSigner, tmp_path: Path
 ) -> None:
-    build_demo(ledger, root, seed=7)
+    build_demo(ledger, root, seed=7, start=support.DEMO_START)
     other = Ledger(
         open_store(f"sqlite:///{tmp_path / 'again.db'}"),
         log_signer=log_signer,
@@ -52,8 +53,8 @@ def test_demo_is_reproducible(
         admission=ADMISSION,
     )
     other.initialize(root, origin=ORIGIN)
-    build_demo(other, root, seed=7)
+    build_demo(other, root, seed=7, start=support.DEMO_START)
     assert list(ledger.store.iter_entries()) == list(other.store.iter_entries())
     other.store.close()
     with pytest.raises(Conflict, match="needs an empty ledger"):
-        build_demo(ledger, root, seed=7)
+        build_demo(ledger, root, seed=7, start=support.DEMO_START)

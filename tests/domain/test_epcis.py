@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
+import support
 
 from insutrace.trace.actors import CORE_HANDLERS
 from insutrace.trace.domain import HANDLERS
@@ -17,24 +16,15 @@ from insutrace.trace.epcis import EVENTS, export_epcis, validate_epcis
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 
-SCHEMA = Path(
-    os.environ.get(
-        "INSUTRACE_EPCIS_SCHEMA",
-        Path(__file__).resolve().parents[2] / "../shared/data/epcis-2.0/EPCIS-JSON-Schema.json",
-    )
-)
-
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    if not SCHEMA.is_file():
-        pytest.skip(f"EPCIS 2.0 JSON Schema not found at {SCHEMA} (set INSUTRACE_EPCIS_SCHEMA)")
-    return dict(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    return dict(json.loads(support.epcis_schema().read_text(encoding="utf-8")))
 
 
 @pytest.fixture
 def demo(ledger: Ledger, root: Signer) -> DemoOutcome:
-    return build_demo(ledger, root)
+    return build_demo(ledger, root, start=support.DEMO_START)
 
 
 # Types the demo does not write (entry.correct is exported as the event it corrects).
