@@ -1,8 +1,8 @@
 """A printable PDF of an investigation dossier (:mod:`insutrace.trace.dossier`).
 
-The core builds and verifies dossiers and lays out the chain drawing
-(:func:`insutrace.trace.dossier.chain_layout`); this module only draws them with reportlab,
-which the core may not import. Chinese runs use the embedded WenQuanYi Micro Hei subset
+The core builds and verifies dossiers; the chain drawing is laid out by
+:func:`insutrace.render.chain.chain_layout`, which the SVG shares; this module only draws
+them with reportlab, which the core may not import. Chinese runs use the embedded WenQuanYi Micro Hei subset
 (``CJK_PDF_FONT``) and Latin runs Bitstream Vera, both registered by
 :func:`insutrace.labels.fonts.register_pdf_fonts` (nothing is downloaded). Text is
 bilingual, Chinese first with English beside it.
@@ -20,7 +20,7 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfgen.canvas import Canvas
 
 from insutrace.labels.fonts import CJK_PDF_FONT, latin_font_name, register_pdf_fonts, runs
-from insutrace.trace.dossier import TERMS, chain_layout, role_of
+from insutrace.render.chain import TERMS, chain_layout, role_of
 from insutrace.trace.entry import Entry
 from insutrace.trace.merkle import leaf_hash
 
