@@ -35,11 +35,16 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from ..errors import Conflict
-from ..identifiers import USCC_ALPHABET, build_digital_link, gtin_check_digit, uscc_check_char
-from ..keys import Signer
-from ..ledger import Ledger
-from .fields import decimal_text, local_date
+from insutrace.trace.domain.fields import decimal_text, local_date
+from insutrace.trace.errors import Conflict
+from insutrace.trace.identifiers import (
+    USCC_ALPHABET,
+    build_digital_link,
+    gtin_check_digit,
+    uscc_check_char,
+)
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
 
 __all__ = ["DEFAULT_SEED", "DEFAULT_START", "DemoOutcome", "build_demo"]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from insutrace.demo.story import build_demo
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import HANDLERS
-from insutrace.trace.domain.demo import build_demo
 from insutrace.trace.domain.queries import open_rectifications, recall_notice, wall_identification
 from insutrace.trace.errors import Conflict
 from insutrace.trace.keys import Signer
