@@ -184,7 +184,7 @@ class Scenario:
         code = code or uscc(len(self.orgs) + 1)
         defaults: dict[str, Any] = {
             "id": code,
-            "public_key": self.signer_for(code).public_b64,
+            "public_key": extra.pop("public_key", None) or self.signer_for(code).public_b64,
             "name": name,
             "roles": roles,
             "address": ADDRESS,
@@ -196,10 +196,12 @@ class Scenario:
     def org(
         self, key: str, name: str, *roles: str, code: str | None = None, **extra: Any
     ) -> Signer:
-        """Register an organisation (signed by the root authority) under ``key``."""
-        payload = self.org_payload(name, list(roles), code, **extra)
+        """Register an organisation (signed by the root authority) under ``key``; its key
+        is ``signer_for(code)``, asked once."""
+        code = code or uscc(len(self.orgs) + 1)
+        signer = self.signer_for(code)
+        payload = self.org_payload(name, list(roles), code, public_key=signer.public_b64, **extra)
         self.add("actor.register", payload, self.root)
-        signer = self.signer_for(payload["id"])
         self.orgs[key] = signer
         return signer
 
