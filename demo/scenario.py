@@ -205,6 +205,15 @@ class Scenario:
         self.orgs[key] = signer
         return signer
 
+    def trade_parties(self, **maker: Any) -> None:
+        """The default manufacturer (``maker``, extra fields ``maker``), distributor
+        (``dist``) and accredited lab (``lab``)."""
+        self.org(
+            "maker", "江苏测试保温材料有限公司", "manufacturer", domain="insul.example.cn", **maker
+        )
+        self.org("dist", "南京测试建材贸易有限公司", "distributor")
+        self.org("lab", "江苏省测试建设工程质量检测中心有限公司", "testing_lab")
+
     def __getitem__(self, key: str) -> Signer:
         return self.orgs[key]
 

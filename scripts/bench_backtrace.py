@@ -44,8 +44,6 @@ from insutrace.trace.store import open_store
 ORIGIN = "bench.insutrace.local/backtrace"
 PG_URL = os.environ.get("INSUTRACE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-PARTIES = {"maker": "manufacturer", "dist": "distributor", "lab": "testing_lab",
-           "contractor": "contractor", "supervisor": "supervisor", "owner": "building_owner"}  # fmt: skip
 
 
 def signer(name: str) -> Signer:
@@ -54,8 +52,8 @@ def signer(name: str) -> Signer:
 
 def setup(s: Scenario) -> str:
     """The six parties and the one product every batch is a lot of; its GTIN."""
-    for key, role in PARTIES.items():
-        s.org(key, f"测试单位{key}", role)
+    s.trade_parties()
+    s.site_parties()
     return s.product()
 
 

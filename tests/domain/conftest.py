@@ -36,7 +36,5 @@ __all__ = [
 def world(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) -> World:
     """A ledger with a manufacturer, a distributor and an accredited lab."""
     w = World(ledger, root, signer_for)
-    w.org("maker", "江苏测试保温材料有限公司", "manufacturer", domain="insul.example.cn")
-    w.org("dist", "南京测试建材贸易有限公司", "distributor")
-    w.org("lab", "江苏省测试建设工程质量检测中心有限公司", "testing_lab")
+    w.trade_parties()
     return w

@@ -117,9 +117,7 @@ class GateWorld(Scenario):
 def world(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) -> GateWorld:
     """A ledger with a manufacturer, a distributor, an accredited lab and a regulator."""
     w = GateWorld(ledger, root, signer_for)
-    w.org("maker", "江苏测试保温材料有限公司", "manufacturer", domain="insul.example.cn")
-    w.org("dist", "南京测试建材贸易有限公司", "distributor")
-    w.org("lab", "江苏省测试建设工程质量检测中心有限公司", "testing_lab")
+    w.trade_parties()
     w.authorities()
     return w
 
