@@ -5,7 +5,8 @@ byte-identical entries: organisations get Chinese names drawn from the seed, val
 unified social credit codes (GB 32100-2015, with a valid GB 11714 organisation code
 inside), CMA numbers and GS1 China GTINs; every entry carries an explicit time on a
 fixed timeline (never the wall clock). Organisation keys are derived from the seed:
-**demo-only keys, never for production**.
+**demo-only keys, never for production**. Every entry is written through the scenario
+builder (:class:`insutrace.demo.scenario.Scenario`) with the story's own values.
 
 The story (2025 建筑保温材料安全隐患全链条整治行动):
 
