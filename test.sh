@@ -10,7 +10,7 @@ ruff format --check --quiet .
 ruff check --quiet .
 echo "== mypy --strict"
 (cd .build && MYPYPATH=shim mypy --config-file ../pyproject.toml \
-  -p insutrace.trace -p insutrace.api -p insutrace.labels -p insutrace.cli)
+  -p insutrace.trace -p insutrace.api -p insutrace.labels -p insutrace.render -p insutrace.demo -p insutrace.cli)
 echo "== import contracts"
 PYTHONPATH=.build/shim lint-imports --no-cache | tail -n 1
 echo "== pytest (SQLite and PostgreSQL)"

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Protocol
 
 import typer
 
+from insutrace.render.dossier_html import render_html
 from insutrace.trace.backtrace import (
     Trace,
     recall_list,
@@ -37,7 +38,7 @@ from insutrace.trace.clock import SystemClock
 from insutrace.trace.domain.credit import credit_proposals, credit_status
 from insutrace.trace.domain.fields import local_date
 from insutrace.trace.domain.gate import STAGES, Stage, evaluate
-from insutrace.trace.dossier import build_dossier, load_dossier, render_html, verify_dossier
+from insutrace.trace.dossier import build_dossier, load_dossier, verify_dossier
 from insutrace.trace.errors import MalformedInput
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.policy import load_policy
@@ -153,7 +154,7 @@ def dossier(
     if html is not None:
         html.write_text(render_html(made), encoding="utf-8")
     if pdf is not None:
-        from insutrace.labels.dossier_pdf import render_dossier_pdf
+        from insutrace.render.dossier_pdf import render_dossier_pdf
 
         pdf.write_bytes(render_dossier_pdf(made))
     sys.stderr.write(

@@ -109,7 +109,7 @@ def demo_start(day: date | None = None) -> datetime:
 
 
 def _seed_demo(settings: Settings, start: datetime | None = None) -> None:
-    """An empty ledger gets genesis and the domain's demo; every demo organisation gets an
+    """An empty ledger gets genesis and the demo story (insutrace.demo); every demo organisation gets an
     account (tokens in INSUTRACE_HOME/demo-tokens.json), its demo-only key file in
     INSUTRACE_HOME/keys/demo/ and, with a master key, a server-held copy of that key."""
     from insutrace.api.accounts import ROLES, AccountStore, KeyVault
@@ -118,9 +118,9 @@ def _seed_demo(settings: Settings, start: datetime | None = None) -> None:
     services = build_services(settings)  # migrates the schema
     services.accounts.close()
     services.ledger.store.close()
+    from insutrace.demo.story import build_demo
     from insutrace.trace.clock import FixedClock
     from insutrace.trace.domain import ADMISSION, REGISTRY
-    from insutrace.trace.domain.demo import build_demo
     from insutrace.trace.keys import save_signer
     from insutrace.trace.ledger import Ledger
     from insutrace.trace.note import NoteSigner

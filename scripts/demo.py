@@ -18,9 +18,9 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from insutrace.demo.story import DEFAULT_SEED, DEFAULT_START, build_demo
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import ADMISSION, REGISTRY
-from insutrace.trace.domain.demo import DEFAULT_SEED, DEFAULT_START, build_demo
 from insutrace.trace.epcis import export_epcis
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger

@@ -20,5 +20,5 @@ fi
 # A view of the source folders under their import name, for tools that cannot
 # follow setuptools' editable mapping (mypy, import-linter).
 mkdir -p .build/shim/insutrace
-for d in trace api labels cli; do ln -sfn "../../../$d" ".build/shim/insutrace/$d"; done
+for d in trace api labels render demo cli; do ln -sfn "../../../$d" ".build/shim/insutrace/$d"; done
 export PATH="$PWD/.venv/bin:$PATH"

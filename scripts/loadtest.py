@@ -2,7 +2,8 @@
 
 For each backend (a SQLite file, then a fresh PostgreSQL schema) it
 
-1. creates a ledger, registers one manufacturer per client (server-held keys, accounts),
+1. creates a ledger, registers one manufacturer per client through the scenario builder
+   (:class:`insutrace.demo.scenario.Scenario`; server-held keys, accounts),
    and measures the library-level append rate on that same database;
 2. starts ``uvicorn --workers N`` on 127.0.0.1 (a free port) and drives M client threads
    for at most R requests or T seconds: mostly server-signed ``product.register``, every
@@ -40,9 +41,10 @@ import httpx
 from insutrace.api.accounts import AccountStore, KeyVault
 from insutrace.api.client import Client
 from insutrace.api.migrate import upgrade
+from insutrace.demo.scenario import Scenario, uscc
 from insutrace.trace.domain import ADMISSION, REGISTRY
 from insutrace.trace.errors import LedgerError
-from insutrace.trace.identifiers import gtin_check_digit, uscc_check_char
+from insutrace.trace.identifiers import gtin_check_digit
 from insutrace.trace.keys import Signer, save_signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.merkle import leaf_hash
@@ -69,11 +71,6 @@ class Stats:
             self.statuses[outcome] = self.statuses.get(outcome, 0) + 1
             if ack is not None:
                 self.acks.append(ack)
-
-
-def uscc(n: int) -> str:
-    first17 = f"91110000LT{n:07d}"
-    return first17 + uscc_check_char(first17)
 
 
 def gtin(client: int, n: int) -> str:
@@ -132,18 +129,10 @@ def prepare(settings: Settings, clients: int) -> tuple[Signer, list[tuple[Signer
         store, log_signer=NoteSigner(ORIGIN, log.private_key), types=REGISTRY, admission=ADMISSION
     )
     ledger.initialize(root, origin=ORIGIN)
-    parties = []
+    scenario, parties = Scenario(ledger, root, Signer.generate), []
     for i in range(clients):
-        signer = Signer.generate(uscc(i))
-        payload = {
-            "schema": 1,
-            "id": signer.actor,
-            "name": f"负载测试厂 {i}",
-            "public_key": signer.public_b64,
-            "roles": ["manufacturer"],
-            "address": "北京市测试路1号",
-        }
-        ledger.append("actor.register", payload, root)
+        signer = scenario.org(f"client{i}", f"负载测试厂 {i}", "manufacturer",
+                              address="北京市测试路1号")  # fmt: skip
         accounts.store_key(vault, signer)
         parties.append((signer, accounts.create_account(signer.actor, "manufacturer", "load")[1]))
     ledger.checkpoint()
@@ -156,19 +145,9 @@ def library_rate(settings: Settings, root: Signer, count: int) -> float:
     """Entries per second through ``Ledger.append`` on the same database, no HTTP."""
     store = open_store(settings.database_url)
     ledger = Ledger(store, types=REGISTRY, admission=ADMISSION)
-    maker = Signer.generate(uscc(9999))
-    ledger.append(
-        "actor.register",
-        {
-            "schema": 1,
-            "id": maker.actor,
-            "name": "library rate",
-            "public_key": maker.public_b64,
-            "roles": ["manufacturer"],
-            "address": "北京市测试路2号",
-        },
-        root,
-    )
+    scenario = Scenario(ledger, root, Signer.generate)
+    maker = scenario.org("maker", "library rate", "manufacturer", code=uscc(9999),
+                         address="北京市测试路2号")  # fmt: skip
     start = time.perf_counter()
     for n in range(count):
         ledger.append("product.register", product(gtin(9999, n)), maker)

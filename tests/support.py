@@ -1,11 +1,13 @@
 """Helpers shared across test folders (``tests/`` is on pytest's ``pythonpath`` but is not
-a package): the scenario modules loaded by path, once per session, a uvicorn server in
-a thread for tests that need a real socket, and the reference files beside the checkout."""
+a package): the refusal check, the label scenario module loaded by path, once per session,
+a uvicorn server in a thread for tests that need a real socket, and the reference files
+beside the checkout. The scenario builder itself is :mod:`insutrace.demo.scenario`."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 import threading
 import time
@@ -18,6 +20,8 @@ from typing import Any
 
 import pytest
 import uvicorn
+
+from insutrace.trace.errors import RuleViolation
 
 _TESTS = Path(__file__).parent
 # The demo's first day in tests: the Monday after the test ledgers' genesis (conftest
@@ -57,14 +61,17 @@ def _load(name: str, relative: str) -> ModuleType:
     return sys.modules[name]
 
 
-def domain_scenarios() -> ModuleType:
-    """The domain tests' scenario builders (tests/domain/conftest.py)."""
-    return _load("insutrace_tests_domain_scenarios", "domain/conftest.py")
-
-
 def label_world() -> ModuleType:
     """Label scenarios on a real ledger (tests/labels/world.py)."""
     return _load("insutrace_tests_label_world", "labels/world.py")
+
+
+@contextmanager
+def refused(rule: str, match: str | None = None) -> Iterator[None]:
+    """Expect a RuleViolation with this rule id (and ``match`` literally in its message)."""
+    with pytest.raises(RuleViolation, match=re.escape(match) if match else None) as info:
+        yield
+    assert info.value.rule == rule, info.value
 
 
 @contextmanager

@@ -37,6 +37,7 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path: Path) -> None:
 
     probe = (
         "import trace, insutrace.trace.ledger, insutrace.trace.policy;"
+        "import insutrace.render.dossier_html, insutrace.render.dossier_pdf, insutrace.demo.story;"
         "assert 'site-packages' not in trace.__file__, trace.__file__;"  # stdlib trace intact
         "print(insutrace.trace.ledger.__file__)"
     )

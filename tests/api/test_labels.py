@@ -28,10 +28,7 @@ MEASURES = ["door_window_fire_integrity", "fire_barrier_belt", "protective_layer
 @pytest.fixture
 def lw(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) -> Any:
     w = W.LabelWorld(ledger, root, signer_for)
-    w.org("maker", "江苏测试保温材料有限公司", "manufacturer", domain="insul.example.cn",
-          name_en="Jiangsu Test Insulation Co., Ltd.")  # fmt: skip
-    w.org("dist", "南京测试建材贸易有限公司", "distributor")
-    w.org("lab", "江苏省测试建设工程质量检测中心有限公司", "testing_lab")
+    w.trade_parties(name_en="Jiangsu Test Insulation Co., Ltd.")
     w.site_parties()
     return w
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import support
 
+from insutrace.demo.story import build_demo
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import ADMISSION, REGISTRY
-from insutrace.trace.domain.demo import build_demo
 from insutrace.trace.domain.queries import open_rectifications, recall_notice, wall_identification
 from insutrace.trace.errors import Conflict
 from insutrace.trace.keys import Signer

@@ -135,7 +135,7 @@ def test_admission_checks_run_only_for_admitted_types(world: World) -> None:
         admission=(*ADMISSION, refuse_maker),
     )  # fmt: skip
     with refused("test.refused"):
-        replace(world, ledger=guarded).product()
+        world.on(guarded).product()
     signer = world["maker"]
     new_key = world.signer_for(f"{maker}/2")
     guarded.append("key.rotate", {"public_key": new_key.public_b64}, signer)

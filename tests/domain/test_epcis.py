@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import support
 
+from insutrace.demo.story import DemoOutcome, build_demo
 from insutrace.trace.actors import CORE_HANDLERS
 from insutrace.trace.domain import HANDLERS
-from insutrace.trace.domain.demo import DemoOutcome, build_demo
 from insutrace.trace.epcis import EVENTS, export_epcis, validate_epcis
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger

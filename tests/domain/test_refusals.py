@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from insutrace.trace.actors import Context
 from insutrace.trace.domain import ADMISSION, REGISTRY
 from insutrace.trace.errors import RuleViolation
@@ -122,5 +120,5 @@ def test_admission_checks_run_before_every_domain_handler(world: World) -> None:
         admission=(*ADMISSION, blacklist),
     )
     with refused("credit.listed"):
-        replace(world, ledger=guarded).product()
+        world.on(guarded).product()
     world.product()

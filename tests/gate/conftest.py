@@ -1,7 +1,6 @@
 """Scenario builders for the permit gate, credit listings, back-tracing and dossiers.
 
-Reuses the domain tests' :class:`World` (loaded by path: ``tests/`` is not a package) and
-adds a regulator authorised to publish credit listings, an investigator, listings,
+Extends the scenario builder (:class:`insutrace.demo.scenario.Scenario`) with a regulator authorised to publish credit listings, an investigator, listings,
 permit decisions and a complete accepted project. Every test runs on SQLite and
 PostgreSQL and ends with the whole-ledger verify + rebuild check of ``make_ledger``.
 """
@@ -17,27 +16,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import support
+from support import refused
 
+from insutrace.demo.scenario import DOC, POLICY, RETEST_EXTRAS, TODAY, Scenario, results, uscc
 from insutrace.trace.domain.gate import Evaluation, Stage, evaluate
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger, Receipt
 from insutrace.trace.policy import Policy, load_policy
 
-scenarios = support.domain_scenarios()
+__all__ = [
+    "DOC",
+    "MEASURES",
+    "POLICY",
+    "RETEST_EXTRAS",
+    "TODAY",
+    "GateWorld",
+    "refused",
+    "results",
+    "uscc",
+]
 
-DOC = scenarios.DOC
-TODAY = scenarios.TODAY
-POLICY = scenarios.POLICY
-RETEST_EXTRAS = scenarios.RETEST_EXTRAS
-refused = scenarios.refused
-results = scenarios.results
 MEASURES = ["door_window_fire_integrity", "fire_barrier_belt", "protective_layer"]
 DAY = date.fromisoformat(TODAY)
 
 
-class GateWorld(scenarios.World):  # type: ignore[misc,name-defined]
-    """The domain World plus regulators, listings, decisions and whole projects."""
+class GateWorld(Scenario):
+    """The scenario builder plus regulators, listings, decisions and whole projects."""
 
     def authorities(self) -> None:
         """A regulator authorised for every credit list, and an investigator (once)."""
@@ -78,7 +82,7 @@ class GateWorld(scenarios.World):  # type: ignore[misc,name-defined]
             "number": f"JD{self.next():04d}",
             **over,
         }
-        return self.add("permit.decide", payload, self["regulator"])
+        return self.append("permit.decide", payload, self["regulator"])
 
     def evaluate(
         self, project: str, stage: str, on: date = DAY, policy: Policy | None = None
@@ -113,9 +117,7 @@ class GateWorld(scenarios.World):  # type: ignore[misc,name-defined]
 def world(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) -> GateWorld:
     """A ledger with a manufacturer, a distributor, an accredited lab and a regulator."""
     w = GateWorld(ledger, root, signer_for)
-    w.org("maker", "江苏测试保温材料有限公司", "manufacturer", domain="insul.example.cn")
-    w.org("dist", "南京测试建材贸易有限公司", "distributor")
-    w.org("lab", "江苏省测试建设工程质量检测中心有限公司", "testing_lab")
+    w.trade_parties()
     w.authorities()
     return w
 

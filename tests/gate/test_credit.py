@@ -10,7 +10,7 @@ from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain.credit import add_months, credit_proposals, credit_status
 from insutrace.trace.errors import Forbidden
 
-from .conftest import DOC, RETEST_EXTRAS, TODAY, GateWorld, refused, results, scenarios
+from .conftest import DOC, POLICY, RETEST_EXTRAS, TODAY, GateWorld, refused, results, uscc
 
 DAY = date.fromisoformat(TODAY)
 
@@ -27,7 +27,7 @@ def test_add_months_clamps_to_the_month_end() -> None:
 
 def test_only_authorised_authorities_publish(world: GateWorld) -> None:
     world.org("other", "某市市场监督管理局", "regulator")
-    payload = {"subject": world.id("maker"), "list": "ndrc_serious", "policy": scenarios.POLICY,
+    payload = {"subject": world.id("maker"), "list": "ndrc_serious", "policy": POLICY,
                "decision": {"number": "N1", "date": TODAY, "document": DOC},
                "min_date": "2027-11-22", "max_date": "2028-11-22", "reason": "x"}  # fmt: skip
     with pytest.raises(Forbidden, match="not authorised to publish on the ndrc_serious list"):
@@ -133,7 +133,7 @@ def test_repair_after_the_minimum_period(world: GateWorld, clock: FixedClock) ->
 
 
 def test_anyone_queries_by_code_or_name(world: GateWorld) -> None:
-    outsider = scenarios.uscc(900)
+    outsider = uscc(900)
     world.listing(outsider, subject_name="无锡测试保温科技有限公司", number="O-1")
     by_name = _status(world, "测试保温科技")
     assert [s["uscc"] for s in by_name] == [outsider] and by_name[0]["status"] == "listed"

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from insutrace.labels.dossier_pdf import render_dossier_pdf
+from insutrace.render.dossier_html import render_html
+from insutrace.render.dossier_pdf import render_dossier_pdf
 from insutrace.trace.backtrace import trace_section
-from insutrace.trace.dossier import build_dossier, load_dossier, render_html, verify_dossier
+from insutrace.trace.dossier import build_dossier, load_dossier, verify_dossier
 from insutrace.trace.errors import MalformedInput, VerificationError
 
 from .conftest import GateWorld

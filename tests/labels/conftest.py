@@ -129,7 +129,5 @@ def load_world() -> Any:
 def label_world(ledger: Any, root: Any, signer_for: Any) -> Any:
     """A ledger with a manufacturer, a distributor and an accredited lab (LabelWorld)."""
     w = load_world().LabelWorld(ledger, root, signer_for)
-    w.org("maker", "江苏测试保温材料有限公司", "manufacturer", domain="insul.example.cn")
-    w.org("dist", "南京测试建材贸易有限公司", "distributor")
-    w.org("lab", "江苏省测试建设工程质量检测中心有限公司", "testing_lab")
+    w.trade_parties()
     return w

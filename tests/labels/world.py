@@ -1,7 +1,6 @@
 """Label scenarios on a real ledger: issued ranges, signed payloads, scans, the six verdicts.
 
-Reuses the domain tests' :class:`World` (loaded by path: ``tests/`` is not a package) and
-adds a regulator authorised to list and recall, label issuing, signed label payloads and
+Extends the scenario builder (:class:`insutrace.demo.scenario.Scenario`) with a regulator authorised to list and recall, label issuing, signed label payloads and
 scans. Loaded by path from the label, API and browser tests: ``load_world()``.
 """
 
@@ -9,19 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
-import support
+from support import refused
 
+from insutrace.demo.scenario import DOC, POLICY, TODAY, Scenario
 from insutrace.labels.codec import sign_label
 from insutrace.trace.identifiers import build_digital_link
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Receipt
 
-scenarios = support.domain_scenarios()
+__all__ = [
+    "DOC",
+    "POLICY",
+    "RESOLVER",
+    "TODAY",
+    "VERDICTS",
+    "LabelWorld",
+    "refused",
+    "scan_fields",
+    "tamper",
+]
 
-DOC = scenarios.DOC
-TODAY = scenarios.TODAY
-POLICY = scenarios.POLICY
-refused = scenarios.refused
 RESOLVER = "id.insutrace.test"
 VERDICTS = (
     "genuine",
@@ -40,8 +46,8 @@ def tamper(payload: str) -> str:
     return f"{head}&s={sig[:10]}{flipped}{sig[11:]}"
 
 
-class LabelWorld(scenarios.World):  # type: ignore[misc,name-defined]
-    """The domain World plus a regulator, listings, label ranges, payloads and scans."""
+class LabelWorld(Scenario):
+    """The scenario builder plus a regulator, listings, label ranges, payloads and scans."""
 
     def authorities(self) -> None:
         """A regulator authorised for the serious-dishonesty list (once)."""
@@ -84,7 +90,7 @@ class LabelWorld(scenarios.World):  # type: ignore[misc,name-defined]
             "key": self[maker].key_id,
             **over,
         }
-        return self.add("label.issue", payload, self[maker])
+        return self.append("label.issue", payload, self[maker])
 
     def label(
         self, batch: str, serial: str, maker: str = "maker", signer: Signer | None = None
@@ -96,7 +102,7 @@ class LabelWorld(scenarios.World):  # type: ignore[misc,name-defined]
         return sign_label(uri, key.key_id, key.private_key)
 
     def scan(self, project: str, payload: str, verdict: str, who: str = "supervisor") -> Receipt:
-        return self.add("label.scan", {"project": project, **scan_fields(payload),
+        return self.append("label.scan", {"project": project, **scan_fields(payload),
                                        "verdict": verdict}, self[who])  # fmt: skip
 
     def six_cases(self) -> dict[str, str]:

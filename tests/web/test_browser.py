@@ -78,10 +78,7 @@ def seeded(
     ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]
 ) -> tuple[Any, dict[str, str]]:
     w = W.LabelWorld(ledger, root, signer_for)
-    w.org("maker", "江苏测试保温材料有限公司", "manufacturer", domain="insul.example.cn",
-          name_en="Jiangsu Test Insulation Co., Ltd.")  # fmt: skip
-    w.org("dist", "南京测试建材贸易有限公司", "distributor")
-    w.org("lab", "江苏省测试建设工程质量检测中心有限公司", "testing_lab")
+    w.trade_parties(name_en="Jiangsu Test Insulation Co., Ltd.")
     cases = w.six_cases()
     genuine = W.scan_fields(cases["genuine"])
     project = w.project(id="P-NJ-2026-018")

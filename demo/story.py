@@ -5,7 +5,8 @@ byte-identical entries: organisations get Chinese names drawn from the seed, val
 unified social credit codes (GB 32100-2015, with a valid GB 11714 organisation code
 inside), CMA numbers and GS1 China GTINs; every entry carries an explicit time on a
 fixed timeline (never the wall clock). Organisation keys are derived from the seed:
-**demo-only keys, never for production**.
+**demo-only keys, never for production**. Every entry is written through the scenario
+builder (:class:`insutrace.demo.scenario.Scenario`) with the story's own values.
 
 The story (2025 建筑保温材料安全隐患全链条整治行动):
 
@@ -35,18 +36,22 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from ..errors import Conflict
-from ..identifiers import USCC_ALPHABET, build_digital_link, gtin_check_digit, uscc_check_char
-from ..keys import Signer
-from ..ledger import Ledger
-from ..policy import policy_ref
-from .fields import decimal_text, local_date
+from insutrace.demo.scenario import OMIT, Scenario
+from insutrace.trace.domain.fields import decimal_text, local_date
+from insutrace.trace.errors import Conflict
+from insutrace.trace.identifiers import (
+    USCC_ALPHABET,
+    build_digital_link,
+    gtin_check_digit,
+    uscc_check_char,
+)
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
 
 __all__ = ["DEFAULT_SEED", "DEFAULT_START", "DemoOutcome", "build_demo"]
 
 DEFAULT_SEED = 2025
 DEFAULT_START = datetime(2025, 1, 6, 1, 0, tzinfo=UTC)  # Monday 09:00 CST
-POLICY = policy_ref("cn-national-2025", "2025.1")
 _STEP = timedelta(minutes=7)
 _TRADE_NAMES = [
     ("华泰", "Huatai"),
@@ -107,16 +112,6 @@ def _gb11714_check(first8: str) -> str:
 
 
 @dataclass
-class _Org:
-    key: str
-    uscc: str
-    name: str
-    name_en: str
-    roles: list[str]
-    signer: Signer
-
-
-@dataclass
 class DemoOutcome:
     """What the demo created: demo-only signers by USCC and the ids worth looking at."""
 
@@ -140,20 +135,21 @@ class DemoOutcome:
         }
 
 
-class _Demo:
-    """The scenario's writer: a seeded generator, a timeline and the ledger."""
+class _Demo(Scenario):
+    """The story's writer: the scenario builder with a seeded generator and a timeline."""
+
+    now: datetime  # the demo always keeps its own timeline
 
     def __init__(self, ledger: Ledger, root: Signer, seed: int, start: datetime) -> None:
-        self.ledger = ledger
-        self.root = root
+        def signer_for(uscc: str) -> Signer:
+            return Signer.from_seed(uscc, f"insutrace-demo-only:{seed}:{uscc}".encode())
+
+        super().__init__(ledger, root, signer_for, now=start, step=_STEP)
         self.seed = seed
         self.rng = random.Random(seed)
         self.start = start
-        self.now = start
         self.names = self.rng.sample(_TRADE_NAMES, len(_TRADE_NAMES))
-        self.orgs: dict[str, _Org] = {}
         self.out = DemoOutcome()
-        self.docs = 0
         self.gtins: dict[str, str] = {}
         self._serial = self.rng.randint(100, 600)
 
@@ -162,34 +158,19 @@ class _Demo:
         self._serial += 1
         return self._serial
 
-    # -- timeline and writing ---------------------------------------------------
+    # -- timeline -----------------------------------------------------------------
 
     def day(self, offset: int) -> None:
         """Move to 09:00 CST of day ``start + offset`` (never backwards)."""
         target = self.start + timedelta(days=offset)
         self.now = max(self.now, target)
 
-    @property
-    def today(self) -> str:
-        return local_date(self.now).isoformat()
-
     def date_before(self, days: int) -> str:
         return (local_date(self.now) - timedelta(days=days)).isoformat()
 
-    def add(self, type: str, payload: dict[str, Any], who: str) -> int:
-        signer = self.root if who == "root" else self.orgs[who].signer
-        receipt = self.ledger.append(type, {"schema": 1, **payload}, signer, time=self.now)
-        self.now += _STEP
-        self.out.entries += 1
-        return receipt.seq
-
     def doc(self) -> str:
         """A document's SHA-256 (the demo has no blob bytes: a seeded stand-in)."""
-        self.docs += 1
         return f"{self.rng.getrandbits(256):064x}"
-
-    def id(self, key: str) -> str:
-        return self.orgs[key].uscc
 
     # -- identifiers ------------------------------------------------------------
 
@@ -216,29 +197,18 @@ class _Demo:
 
     # -- organisations ------------------------------------------------------------
 
-    def org(self, key: str, pattern: str, roles: list[str], region: str, **extra: Any) -> None:
+    def register(self, key: str, pattern: str, roles: list[str], region: str, **extra: Any) -> None:
+        """An organisation named from the seeded trade names, with a seeded credit code."""
         cn, en = self.names.pop()
         name, name_en = pattern.format(cn, en).split("|")
-        organ = extra.pop("organ", False)
-        uscc = self.uscc(region, organ)
-        signer = Signer.from_seed(uscc, f"insutrace-demo-only:{self.seed}:{uscc}".encode())
-        self.orgs[key] = _Org(key, uscc, name, name_en, roles, signer)
-        payload = {
-            "id": uscc,
-            "public_key": signer.public_b64,
-            "name": name,
-            "name_en": name_en,
-            "roles": roles,
-            "address": extra.pop("address"),
-            **extra,
-        }
-        self.add("actor.register", payload, "root")
-        self.out.signers[uscc] = signer
-        self.out.orgs[key] = {"uscc": uscc, "name": name, "name_en": name_en, "roles": roles}
+        code = self.uscc(region, extra.pop("organ", False))
+        self.org(key, name, *roles, code=code, name_en=name_en, **extra)
+        self.out.signers[code] = self[key]
+        self.out.orgs[key] = {"uscc": code, "name": name, "name_en": name_en, "roles": roles}
 
     def organisations(self) -> None:
         self.day(0)
-        org = self.org
+        org = self.register
         org("xps", "江苏{0}新型建材有限公司|Jiangsu {1} New Building Materials Co., Ltd.",
             ["manufacturer"], "320115", address="江苏省南京市江宁区秣陵街道工业园8号",
             domain="xps.demo.insutrace.cn")  # fmt: skip
@@ -258,16 +228,16 @@ class _Demo:
 
     def labs(self) -> None:
         cma_js, issued_js = self.cma("10", 2)
-        self.org("lab_js", "江苏省{0}建设工程质量检测中心有限公司|Jiangsu {1} Construction Quality Testing Center Co., Ltd.",
+        self.register("lab_js", "江苏省{0}建设工程质量检测中心有限公司|Jiangsu {1} Construction Quality Testing Center Co., Ltd.",
                  ["testing_lab"], "320102", address="江苏省南京市玄武区中山东路300号",
                  lab={"cma": cma_js, "issued_on": issued_js})  # fmt: skip
         cma_nat, issued_nat = self.cma("00", 3)
-        self.org("lab_nat", "国家{0}建筑材料质量检验检测中心有限公司|National {1} Building Materials Testing Center Co., Ltd.",
+        self.register("lab_nat", "国家{0}建筑材料质量检验检测中心有限公司|National {1} Building Materials Testing Center Co., Ltd.",
                  ["testing_lab"], "110108", address="北京市海淀区西三环北路58号",
                  lab={"cma": cma_nat, "issued_on": issued_nat})  # fmt: skip
 
     def builders(self) -> None:
-        org = self.org
+        org = self.register
         org("cscec", "中建{0}工程局有限公司|China Construction {1} Engineering Bureau Co., Ltd.",
             ["contractor"], "320105", address="江苏省南京市建邺区江东中路311号")  # fmt: skip
         org("local_builder", "南京{0}建筑安装工程有限公司|Nanjing {1} Building Installation Co., Ltd.",
@@ -296,13 +266,13 @@ class _Demo:
     def authorities(self) -> None:
         # Government organs carry USCCs starting "11"; their trade-name slot is unused.
         self.names.append(("", ""))
-        self.org("mohurd_nj", "南京市住房和城乡建设局{0}|Nanjing Housing and Urban-Rural Development Bureau{1}",
+        self.register("mohurd_nj", "南京市住房和城乡建设局{0}|Nanjing Housing and Urban-Rural Development Bureau{1}",
                  ["regulator"], "320100", address="江苏省南京市建邺区江东中路265号", organ=True)  # fmt: skip
         self.names.append(("", ""))
-        self.org("mohurd_xw", "南京市玄武区住房和城乡建设局{0}|Xuanwu District Housing and Construction Bureau{1}",
+        self.register("mohurd_xw", "南京市玄武区住房和城乡建设局{0}|Xuanwu District Housing and Construction Bureau{1}",
                  ["regulator"], "320102", address="江苏省南京市玄武区珠江路666号", organ=True)  # fmt: skip
         self.names.append(("", ""))
-        self.org("fire_nj", "南京市消防救援支队{0}|Nanjing Fire and Rescue Detachment{1}",
+        self.register("fire_nj", "南京市消防救援支队{0}|Nanjing Fire and Rescue Detachment{1}",
                  ["investigator"], "320100", address="江苏省南京市秦淮区龙蟠中路311号", organ=True)  # fmt: skip
 
     # -- products, batches, reports -------------------------------------------------
@@ -312,33 +282,21 @@ class _Demo:
         company = {k: f"{self.rng.randint(10000, 99999)}" for k in _ITEMS.values()}
         self.gtins = {key: self.gtin(company[maker], _ITEM_REFS[key]) for key, maker in _ITEMS.items()}  # fmt: skip
         for key, (name, kind, core, polymer, thermoset, standard) in _PRODUCTS.items():
-            payload: dict[str, Any] = {
-                "gtin": self.gtins[key],
-                "name": name,
-                "type": kind,
-                "polymer": polymer,
-                "thermosetting": thermoset,
-                "standard": standard,
-            }
-            if core:
-                payload["core"] = core
-            self.add("product.register", payload, _ITEMS[key])
+            self.product(
+                _ITEMS[key], gtin=self.gtins[key], name=name, type=kind, polymer=polymer,
+                thermosetting=thermoset, standard=standard, core=core or OMIT,
+            )  # fmt: skip
 
-    def batch(self, label: str, maker: str, key: str, qty: str) -> str:
-        lot = f"{self.today.replace('-', '')[2:]}-{self.serial():03d}"
+    def lot(self, label: str, maker: str, key: str, qty: str) -> str:
+        """A batch of product ``key`` made today, as the story names it ``label``."""
         cls, conductivity, density = _DECLARED[key]
-        payload = {
-            "product": self.gtins[key],
-            "lot": lot,
-            "quantity": qty,
-            "unit": _UNITS.get(key, "m2"),
-            "production_date": self.date_before(self.rng.randint(1, 4)),
-            "declared_class": f"GB 8624 {cls}",
-            "conductivity": conductivity,
-            "density": density,
-        }
-        self.add("batch.register", payload, maker)
-        batch = f"{self.gtins[key]}.{lot}"
+        batch = self.batch(
+            self.gtins[key], maker, qty,
+            lot=f"{self.today.replace('-', '')[2:]}-{self.serial():03d}",
+            unit=_UNITS.get(key, "m2"),
+            production_date=self.date_before(self.rng.randint(1, 4)),
+            declared_class=f"GB 8624 {cls}", conductivity=conductivity, density=density,
+        )  # fmt: skip
         self.out.batches[label] = batch
         return batch
 
@@ -358,123 +316,76 @@ class _Demo:
             {"property": "density", "standard": "GB/T 6343-2009", "value": density},
         ]  # fmt: skip
 
-    def report(self, lab: str, batch: str, key: str, **over: Any) -> None:
-        number = (
-            f"{'JS' if lab == 'lab_js' else 'GJ'}{local_date(self.now):%Y}-BW{self.serial():04d}"
-        )
-        payload = {
-            "number": number,
-            "batch": batch,
-            "sample": f"YP{self.rng.randint(10000, 99999)}",
-            "issued_on": self.today,
-            "valid_until": (local_date(self.now) + timedelta(days=364)).isoformat(),
-            "document": self.doc(),
-            "standards": ["GB 8624-2012", "GB/T 10294-2008", "GB/T 6343-2009"],
-            "results": over.pop("results", None) or self.results(key),
+    def factory_report(self, lab: str, batch: str, key: str, **over: Any) -> None:
+        """A year-long factory test report by ``lab``, numbered by the lab's series."""
+        series = "JS" if lab == "lab_js" else "GJ"
+        self.report(
+            batch, lab,
+            number=f"{series}{local_date(self.now):%Y}-BW{self.serial():04d}",
+            sample=f"YP{self.rng.randint(10000, 99999)}",
+            issued_on=self.today,
+            valid_until=(local_date(self.now) + timedelta(days=364)).isoformat(),
+            document=self.doc(),
+            results=over.pop("results", None) or self.results(key),
             **over,
-        }
-        self.add("report.issue", payload, lab)
+        )  # fmt: skip
 
     def produce(self, label: str, maker: str, key: str, qty: str, lab: str) -> str:
-        batch = self.batch(label, maker, key, qty)
+        batch = self.lot(label, maker, key, qty)
         self.now += timedelta(days=2)
-        self.report(lab, batch, key)
+        self.factory_report(lab, batch, key)
         return batch
 
     # -- custody ------------------------------------------------------------------
-
-    def ship(self, sender: str, to: str, lines: list[tuple[str, str]], project: str | None = None, **extra: Any) -> str:  # fmt: skip
-        number = f"SH{local_date(self.now):%y%m%d}{self.serial():03d}"
-        payload: dict[str, Any] = {
-            "number": number,
-            "to": self.id(to),
-            "date": self.today,
-            "document": self.doc(),
-            "lines": [self.line(b, q) for b, q in lines],
-            **extra,
-        }
-        if project:
-            payload["to_project"] = project
-        self.add("custody.ship", payload, sender)
-        return f"{self.id(sender)}|{number}"
 
     def line(self, batch: str, qty: str) -> dict[str, str]:
         unit = "panel" if batch.startswith(self.gtins["pir"]) else "m2"
         return {"batch": batch, "unit": unit, "quantity": qty}
 
-    def receive(self, to: str, shipment: str, lines: list[tuple[str, str]], **extra: Any) -> None:
-        payload = {
-            "shipment": shipment,
-            "date": self.today,
-            "lines": [self.line(b, q) for b, q in lines],
-            **extra,
-        }
-        self.add("custody.receive", payload, to)
-
-    def deliver(self, sender: str, to: str, lines: list[tuple[str, str]], project: str | None = None) -> None:  # fmt: skip
-        shipment = self.ship(sender, to, lines, project)
+    def hand_over(self, sender: str, to: str, lines: list[tuple[str, str]], project: str | None = None) -> None:  # fmt: skip
+        """A delivery note to ``to`` (for ``project``'s site), received the next morning."""
+        number = f"SH{local_date(self.now):%y%m%d}{self.serial():03d}"
+        shipment = self.shipment(
+            sender, to, lines, number=number, document=self.doc(), to_project=project or OMIT
+        )
         self.now += timedelta(hours=20)
-        self.receive(to, shipment, lines)
+        self.receipt(to, shipment, lines)
 
     # -- projects -----------------------------------------------------------------
 
-    def project(self, label: str, owner: str, contractor: str, supervisor: str, **fields: Any) -> str:  # fmt: skip
-        project_id = str(fields.pop("id"))
-        payload = {
-            "id": project_id,
-            "contractor": self.id(contractor),
-            "supervisor": self.id(supervisor),
-            "policy": POLICY,
-            **fields,
-        }
-        self.add("project.register", payload, owner)
+    def site(self, label: str, owner: str, contractor: str, supervisor: str, **fields: Any) -> str:  # fmt: skip
+        """A project the story names ``label``; ``fields`` as the owner files them."""
+        building = str(fields.get("building", fields["id"]))
+        fields.setdefault("permit", OMIT)
+        project_id = self.project(parties=(owner, contractor, supervisor), **fields)
         self.out.projects[label] = project_id
-        self.out.buildings[label] = str(payload.get("building", project_id))
+        self.out.buildings[label] = building
         return project_id
 
-    def brief(self, project: str, contractor: str) -> None:
+    def brief(self, project: str, contractor: str = "contractor") -> None:
         topics = {
             "technical_briefing": ["保温板粘贴与锚固工艺", "防火隔离带设置", "抹面层厚度控制"],
             "risk_notification": ["动火作业与保温材料隔离", "施工现场可燃物清理", "高处作业防坠落"],
         }
         for kind, items in topics.items():
-            payload = {
-                "project": project,
-                "kind": kind,
-                "date": self.today,
-                "attendees": ["项目经理 陈建国", "技术负责人 刘伟", "班组长 孙强"],
-                "topics": items,
-                "document": self.doc(),
-            }
-            self.add("site.briefing", payload, contractor)
+            attendees = ["项目经理 陈建国", "技术负责人 刘伟", "班组长 孙强"]
+            self.briefing(
+                project, kind, contractor, attendees=attendees, topics=items, document=self.doc()
+            )
 
-    def inspect(self, project: str, supervisor: str, batch: str, key: str) -> None:
+    def arrival(self, project: str, supervisor: str, batch: str, key: str) -> None:
         label = re.sub(r"-s\d,d\d(,t\d)?", "", _DECLARED[key][0])  # as printed on the board
-        payload = {
-            "project": project,
-            "batch": batch,
-            "date": self.today,
-            "label_class": f"{label}级",
-            "accepted": True,
-        }
-        self.add("site.inspect", payload, supervisor)
+        self.inspect(project, batch, f"{label}级", supervisor=supervisor)
 
-    def sample(self, project: str, witness: str, contractor: str, batch: str, lab: str, qty: str) -> str:  # fmt: skip
-        sample = f"JZ{local_date(self.now):%y%m%d}-{self.serial():03d}"
-        payload = {
-            "project": project,
-            "sample": sample,
-            "batch": batch,
-            "quantity": qty,
-            "date": self.today,
-            "lab": self.id(lab),
-            "sampler": {"name": "取样员 周敏", "org": self.id(contractor)},
-            "witness": "见证员 吴刚",
-        }
-        self.add("site.sample", payload, witness)
-        return sample
+    def witnessed(self, project: str, witness: str, contractor: str, batch: str, lab: str, qty: str) -> str:  # fmt: skip
+        """A sample the contractor takes under the supervisor's witness, for ``lab``."""
+        return self.sample(
+            project, batch, f"JZ{local_date(self.now):%y%m%d}-{self.serial():03d}", qty,
+            parties=(witness, contractor, lab),
+            sampler={"name": "取样员 周敏", "org": self.id(contractor)}, witness="见证员 吴刚",
+        )  # fmt: skip
 
-    def retest(self, project: str, lab: str, sample: str, key: str, cls: str | None = None, walls: bool = True) -> None:  # fmt: skip
+    def retest_of(self, project: str, lab: str, sample: str, key: str, cls: str | None = None, walls: bool = True) -> None:  # fmt: skip
         results = self.results(key, cls)
         results += [
             {"property": "compressive_strength", "standard": "GB/T 8813-2020", "value": "250", "unit": "kPa"},
@@ -484,47 +395,33 @@ class _Demo:
             results.append({"property": "tensile_strength_perpendicular", "standard": "JGJ 144-2019", "value": "0.18", "unit": "MPa"})  # fmt: skip
         if cls is not None:
             results[0]["conforms"] = False
-        payload = {
-            "project": project,
-            "sample": sample,
-            "number": f"FY{local_date(self.now):%Y}-{self.serial():04d}",
-            "date": self.today,
-            "document": self.doc(),
-            "results": results,
-        }
-        self.add("site.retest_result", payload, lab)
+        number = f"FY{local_date(self.now):%Y}-{self.serial():04d}"
+        self.retest(project, sample, lab, number=number, document=self.doc(), results=results)
 
     def site_checks(self, project: str, parties: tuple[str, str, str], batches: list[tuple[str, str]], sample_qty: str, walls: bool = True) -> None:  # fmt: skip
         contractor, supervisor, lab = parties
         for batch, key in batches:
-            self.inspect(project, supervisor, batch, key)
+            self.arrival(project, supervisor, batch, key)
         samples = [
-            self.sample(project, supervisor, contractor, b, lab, sample_qty) for b, _ in batches
+            self.witnessed(project, supervisor, contractor, b, lab, sample_qty) for b, _ in batches
         ]
         self.now += timedelta(days=6)
         for (_, key), sample in zip(batches, samples, strict=True):
-            self.retest(project, lab, sample, key, walls=walls)
+            self.retest_of(project, lab, sample, key, walls=walls)
 
-    def install(self, project: str, contractor: str, section: str, plan: list[tuple[str, Decimal]], per_unit: Decimal, chunk: Decimal) -> None:  # fmt: skip
+    def install_plan(self, project: str, contractor: str, section: str, plan: list[tuple[str, Decimal]], per_unit: Decimal, chunk: Decimal) -> None:  # fmt: skip
         """Install ``plan`` [(batch, area)] into ``section`` in daily chunks of ``chunk`` m²."""
         for batch, area in plan:
             for part in _chunks(area, chunk):
                 qty = (part / per_unit).quantize(Decimal("0.001"), rounding=ROUND_CEILING)
-                payload = {
-                    "project": project,
-                    "section": section,
-                    "batch": batch,
-                    "quantity": decimal_text(qty),
-                    "area_m2": decimal_text(part),
-                    "date": self.today,
-                }
-                self.add("site.install", payload, contractor)
+                self.install(project, batch, decimal_text(qty), decimal_text(part), section, contractor)  # fmt: skip
                 self.now += timedelta(days=1)
 
-    def accept(self, project: str, supervisor: str, owner: str, measures: list[str]) -> None:
-        self.add("project.accept", {"project": project, "date": self.today, "document": self.doc(), "measures": measures}, supervisor)  # fmt: skip
+    def acceptance(self, project: str, supervisor: str, owner: str, measures: list[str]) -> None:
+        """The supervisor's acceptance (attesting ``measures``), the owner's two days later."""
+        self.accept(project, supervisor, measures, document=self.doc())
         self.now += timedelta(days=2)
-        self.add("project.accept", {"project": project, "date": self.today, "document": self.doc()}, owner)  # fmt: skip
+        self.accept(project, owner, document=self.doc())
 
 
 def _chunks(total: Decimal, size: Decimal) -> Iterator[Decimal]:
@@ -580,7 +477,7 @@ def _install_all(
     d: _Demo, project: str, contractor: str, plan: list[tuple[str, str, Decimal]], per_unit: Decimal, chunk: Decimal
 ) -> None:  # fmt: skip
     for sid, batch, area in plan:
-        d.install(project, contractor, sid, [(batch, area)], per_unit, chunk)
+        d.install_plan(project, contractor, sid, [(batch, area)], per_unit, chunk)
 
 
 def _small_project(d: _Demo) -> None:
@@ -588,9 +485,9 @@ def _small_project(d: _Demo) -> None:
     d.day(28)
     x1 = d.produce("xps_recalled", "xps", "xps", "3000", "lab_js")
     d.day(32)
-    d.deliver("xps", "dist_nj", [(x1, "3000")])
+    d.hand_over("xps", "dist_nj", [(x1, "3000")])
     d.day(40)
-    project = d.project(
+    project = d.site(
         "community_centre", "owner_street", "local_builder", "supervisor_js",
         id="XW-2025-BA-0117", name="玄武区锁金村社区服务中心外墙保温改造",
         location=_location("江苏省", "南京市", "玄武区锁金村路18号"),
@@ -607,16 +504,16 @@ def _small_project(d: _Demo) -> None:
     d.day(45)
     d.brief(project, "local_builder")
     d.day(48)
-    d.deliver("dist_nj", "local_builder", [(x1, "400")], project)
+    d.hand_over("dist_nj", "local_builder", [(x1, "400")], project)
     d.site_checks(project, ("local_builder", "supervisor_js", "lab_js"), [(x1, "xps")], "2")
     plan = _allocate([("S", Decimal(260)), ("N", Decimal(120))], [(x1, Decimal(398))], Decimal(1))
     _install_all(d, project, "local_builder", plan, Decimal(1), Decimal(130))
-    d.accept(project, "supervisor_js", "owner_street", _measures(d, project))
+    d.acceptance(project, "supervisor_js", "owner_street", _measures(d, project))
 
 
 def _high_rise_start(d: _Demo) -> tuple[str, dict[str, str]]:
     d.day(60)
-    project = d.project(
+    project = d.site(
         "high_rise", "owner_res", "cscec", "supervisor_js",
         id="JY-2025-0231", name="建邺区河西南部G18地块住宅项目1号楼",
         location=_location("江苏省", "南京市", "建邺区江东南路188号"),
@@ -633,18 +530,18 @@ def _high_rise_start(d: _Demo) -> tuple[str, dict[str, str]]:
     batches["r1"] = d.produce("rockwool_1", "rockwool", "rockwool", "1000", "lab_nat")
     d.day(86)
     d.brief(project, "cscec")
-    d.deliver("rockwool", "dist_nj", [(batches["r1"], "1000")])
+    d.hand_over("rockwool", "dist_nj", [(batches["r1"], "1000")])
     return project, batches
 
 
 def _recall(d: _Demo, project: str, x1: str) -> None:
     """X1 fails its witnessed re-test on the high-rise: recalled, returned, destroyed."""
     d.day(88)
-    d.deliver("dist_nj", "cscec", [(x1, "1500")], project)
-    d.inspect(project, "supervisor_js", x1, "xps")
-    sample = d.sample(project, "supervisor_js", "cscec", x1, "lab_js", "2")
+    d.hand_over("dist_nj", "cscec", [(x1, "1500")], project)
+    d.arrival(project, "supervisor_js", x1, "xps")
+    sample = d.witnessed(project, "supervisor_js", "cscec", x1, "lab_js", "2")
     d.now += timedelta(days=6)
-    d.retest(project, "lab_js", sample, "xps", cls="GB 8624 B2(E)")
+    d.retest_of(project, "lab_js", sample, "xps", cls="GB 8624 B2(E)")
     d.day(100)
     d.add("batch.recall", {"batch": x1, "reason": "failed_retest", "sample": f"{project}|{sample}",
                            "note": "见证取样复验燃烧性能为B2(E)级，低于标称B1级"}, "mohurd_nj")  # fmt: skip
@@ -654,9 +551,9 @@ def _recall(d: _Demo, project: str, x1: str) -> None:
     back = f"TH{local_date(d.now):%y%m%d}01"
     d.add("custody.return", {"number": back, "shipment": original, "date": d.today, "reason": "批次召回退货",
                              "lines": [d.line(x1, "1498")]}, "cscec")  # fmt: skip
-    d.receive("dist_nj", f"{d.id('cscec')}|{back}", [(x1, "1498")])
+    d.receipt("dist_nj", f"{d.id('cscec')}|{back}", [(x1, "1498")])
     d.day(106)
-    d.deliver("dist_nj", "xps", [(x1, "2598")])
+    d.hand_over("dist_nj", "xps", [(x1, "2598")])
     d.day(110)
     d.add("custody.destroy", {"date": d.today, "reason": "召回批次集中销毁", "document": d.doc(),
                               "lines": [d.line(x1, "2598")]}, "xps")  # fmt: skip
@@ -674,16 +571,16 @@ def _high_rise_finish(d: _Demo, project: str, batches: dict[str, str]) -> None:
     d.day(105)
     batches["x3"] = d.produce("xps_3", "xps", "xps", "3600", "lab_js")
     batches["x4"] = d.produce("xps_4", "xps", "xps", "3600", "lab_js")
-    x5 = d.batch("xps_5", "xps", "xps", "2000")
+    x5 = d.lot("xps_5", "xps", "xps", "2000")
     d.now += timedelta(days=2)
-    d.report(
+    d.factory_report(
         "lab_js", x5, "xps", results=d.results("xps", combustion_lab="lab_nat")
     )  # not qualifying
-    d.report("lab_js", x5, "xps")
+    d.factory_report("lab_js", x5, "xps")
     xps = [batches["x2"], batches["x3"], batches["x4"], x5]
     d.day(112)
-    d.deliver("xps", "cscec", [(b, "3600" if b != x5 else "2000") for b in xps], project)
-    d.deliver("dist_nj", "cscec", [(batches["r1"], "800")], project)
+    d.hand_over("xps", "cscec", [(b, "3600" if b != x5 else "2000") for b in xps], project)
+    d.hand_over("dist_nj", "cscec", [(batches["r1"], "800")], project)
     checks = [(b, "xps") for b in xps] + [(batches["r1"], "rockwool")]
     d.site_checks(project, ("cscec", "supervisor_js", "lab_js"), checks, "2")
     walls = [(s, Decimal(a)) for s, a in (("N1", 3100), ("S1", 3400), ("E1", 1850), ("W1", 1850))]
@@ -691,13 +588,13 @@ def _high_rise_finish(d: _Demo, project: str, batches: dict[str, str]) -> None:
     _install_all(d, project, "cscec", _allocate(walls, stock, Decimal(1)), Decimal(1), Decimal(900))
     belt = _allocate([("FB", Decimal(620))], [(batches["r1"], Decimal(798))], Decimal(1))
     _install_all(d, project, "cscec", belt, Decimal(1), Decimal(310))
-    d.accept(project, "supervisor_js", "owner_res", _measures(d, project))
+    d.acceptance(project, "supervisor_js", "owner_res", _measures(d, project))
 
 
 def _cold_store(d: _Demo) -> None:
     """PIR sandwich panels in a cold store (GB 50072-2021 §4.3.2: B1 core, thermoset)."""
     d.day(120)
-    project = d.project(
+    project = d.site(
         "cold_store", "owner_cold", "coldchain_builder", "supervisor_sd",
         id="QD-HD-2025-0088", name="前湾冷链物流园2号低温冷库",
         location=_location("山东省", "青岛市", "黄岛区前湾港路288号"),
@@ -709,20 +606,20 @@ def _cold_store(d: _Demo) -> None:
     c1 = d.produce("pir_1", "panels", "pir", "220", "lab_nat")
     c2 = d.produce("pir_2", "panels", "pir", "180", "lab_nat")
     d.day(130)
-    d.deliver("panels", "dist_qd", [(c1, "220"), (c2, "180")])
+    d.hand_over("panels", "dist_qd", [(c1, "220"), (c2, "180")])
     d.brief(project, "coldchain_builder")
-    d.deliver("dist_qd", "coldchain_builder", [(c1, "220"), (c2, "180")], project)
+    d.hand_over("dist_qd", "coldchain_builder", [(c1, "220"), (c2, "180")], project)
     d.site_checks(project, ("coldchain_builder", "supervisor_sd", "lab_nat"), [(c1, "pir"), (c2, "pir")], "1", walls=False)  # fmt: skip
     panel = Decimal("11.5")
     plan = _allocate([("W", Decimal(2415)), ("R", Decimal(1725))], [(c1, Decimal(219)), (c2, Decimal(179))], panel)  # fmt: skip
     _install_all(d, project, "coldchain_builder", plan, panel, Decimal(460))
-    d.accept(project, "supervisor_sd", "owner_cold", _measures(d, project))
+    d.acceptance(project, "supervisor_sd", "owner_cold", _measures(d, project))
 
 
 def _ice_rink(d: _Demo) -> None:
     """An indoor ice rink open to the public: 人员密集场所 by policy, A class throughout."""
     d.day(150)
-    project = d.project(
+    project = d.site(
         "ice_rink", "owner_rink", "zj_builder", "supervisor_js",
         id="HZ-XH-2025-0305", name="之江冰上运动中心",
         location=_location("浙江省", "杭州市", "西湖区之江路1号"),
@@ -738,14 +635,14 @@ def _ice_rink(d: _Demo) -> None:
     ]
     d.day(160)
     d.brief(project, "zj_builder")
-    d.deliver("rockwool", "zj_builder", [(b, "1500") for b in rock], project)
-    d.deliver("glasswool", "zj_builder", [(b, "2000") for b in glass], project)
+    d.hand_over("rockwool", "zj_builder", [(b, "1500") for b in rock], project)
+    d.hand_over("glasswool", "zj_builder", [(b, "2000") for b in glass], project)
     checks = [(b, "rockwool") for b in rock] + [(b, "glasswool") for b in glass]
     d.site_checks(project, ("zj_builder", "supervisor_js", "lab_nat"), checks, "2")
     walls = _allocate([("E", Decimal(1400)), ("W", Decimal(1400))], [(b, Decimal(1498)) for b in rock], Decimal(1))  # fmt: skip
     roof = _allocate([("RF", Decimal(3600))], [(b, Decimal(1998)) for b in glass], Decimal(1))
     _install_all(d, project, "zj_builder", walls + roof, Decimal(1), Decimal(700))
-    d.accept(project, "supervisor_js", "owner_rink", _measures(d, project))
+    d.acceptance(project, "supervisor_js", "owner_rink", _measures(d, project))
 
 
 def _survey_facades(rows: list[tuple[str, str, str, str, int, str]]) -> list[dict[str, Any]]:
@@ -761,7 +658,7 @@ def _existing_buildings(d: _Demo) -> None:
     d.day(170)
     estate = {"id": "GL-HNL-008-03", "name": "颐和苑小区3号楼", "owner": d.id("owner_estate"),
               "address": "江苏省南京市鼓楼区湖南路8号颐和苑3号楼", "use": "residential", "height_m": "54.3",
-              "survey": {"date": d.today, "surveyor": d.orgs["lab_js"].name, "document": d.doc()},
+              "survey": {"date": d.today, "surveyor": d.out.orgs["lab_js"]["name"], "document": d.doc()},
               "facades": _survey_facades([("north", "eps", "B2", "不详", 2011, "2100"),
                                           ("south", "eps", "B2", "不详", 2011, "2350"),
                                           ("east", "eps", "B2", "不详", 2011, "980"),
@@ -769,7 +666,7 @@ def _existing_buildings(d: _Demo) -> None:
     d.add("building.register_survey", estate, "owner_estate")
     mall = {"id": "QH-ZSN-001", "name": "中山南路商业综合体", "owner": d.id("owner_mall"),
             "address": "江苏省南京市秦淮区中山南路1号", "use": "public", "height_m": "36",
-            "survey": {"date": d.today, "surveyor": d.orgs["lab_js"].name, "document": d.doc()},
+            "survey": {"date": d.today, "surveyor": d.out.orgs["lab_js"]["name"], "document": d.doc()},
             "facades": _survey_facades([("south", "rock_wool", "A(A1)", "河北某岩棉厂", 2016, "4200"),
                                         ("west", "rock_wool", "A(A1)", "河北某岩棉厂", 2016, "2600")])}  # fmt: skip
     d.add("building.register_survey", mall, "owner_mall")
@@ -827,7 +724,7 @@ LABEL_RESOLVER = "id.insutrace.local"  # the default INSUTRACE_RESOLVER
 
 def _issue_labels(d: _Demo, maker: str, batch: str, first: str, count: int) -> None:
     """label.issue: the batch's serials (unique per GTIN) are on record before printing."""
-    signer = d.orgs[maker].signer
+    signer = d[maker]
     d.add("label.issue", {"batch": batch, "first": first, "count": count,
                           "resolver": LABEL_RESOLVER, "key": signer.key_id}, maker)  # fmt: skip
 
@@ -836,7 +733,7 @@ def _scan(d: _Demo, project: str, scanner: str, maker: str, batch: str, serial: 
     """label.scan of a label as printed: its URI signed by the manufacturer (labels.codec)."""
     gtin, lot = batch.split(".", 1)
     uri = build_digital_link(LABEL_RESOLVER, gtin, lot=lot, serial=serial)
-    signer = d.orgs[maker].signer
+    signer = d[maker]
     sig = base64.urlsafe_b64encode(signer.sign(uri.encode())).rstrip(b"=").decode()
     d.add("label.scan", {"project": project, "gtin": gtin, "lot": lot, "serial": serial,
                          "key": signer.key_id, "sig": sig, "verdict": verdict,
@@ -896,4 +793,5 @@ def build_demo(
     _ice_rink(d)
     _existing_buildings(d)
     _correction(d, _project_seq(d, project))
+    d.out.entries = d.written
     return d.out

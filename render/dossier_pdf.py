@@ -1,8 +1,8 @@
 """A printable PDF of an investigation dossier (:mod:`insutrace.trace.dossier`).
 
-The core builds and verifies dossiers and lays out the chain drawing
-(:func:`insutrace.trace.dossier.chain_layout`); this module only draws them with reportlab,
-which the core may not import. Chinese runs use the embedded WenQuanYi Micro Hei subset
+The core builds and verifies dossiers; the chain drawing is laid out by
+:func:`insutrace.render.chain.chain_layout`, which the SVG shares; this module only draws
+them with reportlab, which the core may not import. Chinese runs use the embedded WenQuanYi Micro Hei subset
 (``CJK_PDF_FONT``) and Latin runs Bitstream Vera, both registered by
 :func:`insutrace.labels.fonts.register_pdf_fonts` (nothing is downloaded). Text is
 bilingual, Chinese first with English beside it.
@@ -20,7 +20,7 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfgen.canvas import Canvas
 
 from insutrace.labels.fonts import CJK_PDF_FONT, latin_font_name, register_pdf_fonts, runs
-from insutrace.trace.dossier import TERMS, chain_layout, role_of
+from insutrace.render.chain import TERMS, chain_layout, display_name, role_of
 from insutrace.trace.entry import Entry
 from insutrace.trace.merkle import leaf_hash
 
@@ -143,9 +143,8 @@ def _records(w: _Writer, trace: dict[str, Any]) -> None:
     w.heading("上游记录", "Upstream records")
     for node in sorted(trace["nodes"], key=lambda n: (role_of(n), n["id"])):
         zh, en = TERMS.get(role_of(node), (node["kind"], node["kind"]))
-        name = node["facts"].get("name") or node["facts"].get("number") or node["key"]
         seqs = ", ".join(f"#{s}" for s in node["entries"][:8])
-        w.line(f"{zh} {en}: {name}  ({node['key']})  {seqs}", 9)
+        w.line(f"{zh} {en}: {display_name(node)}  ({node['key']})  {seqs}", 9)
 
 
 def _recall(w: _Writer, trace: dict[str, Any]) -> None:

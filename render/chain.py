@@ -1,0 +1,155 @@
+"""The dossier's chain drawing as data: bilingual vocabulary, drawing roles and box layout.
+
+One layout serves every drawing of a back-trace (:mod:`insutrace.trace.backtrace`): the SVG
+of the HTML page (:mod:`insutrace.render.svg`) and the PDF (:mod:`insutrace.render.dossier_pdf`)
+draw the same boxes and arrows. Terms are Chinese first with English beside them, as every
+text a person reads in the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "TERMS",
+    "Box",
+    "Layout",
+    "chain_layout",
+    "display_name",
+    "role_of",
+    "seq_list",
+    "short",
+]
+
+TERMS: dict[str, tuple[str, str]] = {
+    "manufacturer": ("制造商", "Manufacturer"),
+    "product": ("产品", "Product"),
+    "batch": ("批次", "Batch"),
+    "report": ("出厂检验报告", "Factory test report"),
+    "lab": ("检测机构", "Testing lab"),
+    "holder": ("经销/持有方", "Holder"),
+    "inspection": ("进场验收", "Arrival inspection"),
+    "sample": ("见证取样复验", "Witnessed re-test"),
+    "contractor": ("施工单位", "Contractor"),
+    "sampler": ("取样人单位", "Sampler"),
+    "section": ("墙体部位", "Wall section"),
+    "project": ("工程项目", "Project"),
+    "supervisor": ("监理单位", "Supervisor"),
+    "owner": ("建设单位", "Owner"),
+    "acceptance": ("竣工验收", "Acceptance"),
+    "building": ("建筑", "Building"),
+    "permit": ("行政许可决定", "Permit decision"),
+    "regulator": ("主管部门", "Regulator"),
+    "incident": ("事故", "Incident"),
+    "investigator": ("调查机构", "Investigator"),
+    "listing": ("失信名单", "Credit listing"),
+    "org": ("单位", "Organisation"),
+}
+_ROLE_ORDER = (
+    "manufacturer", "lab", "contractor", "supervisor", "owner", "regulator", "investigator",
+    "sampler", "holder",
+)  # fmt: skip
+_COLUMNS = (
+    ("manufacturer", "product"),
+    ("batch",),
+    ("report", "lab"),
+    ("holder",),
+    ("inspection", "sample", "sampler"),
+    ("contractor", "section"),
+    ("project", "supervisor", "owner", "acceptance"),
+    ("building", "permit", "regulator", "incident", "investigator", "listing"),
+)
+
+
+def role_of(node: dict[str, Any]) -> str:
+    """The drawing role of a node: its kind, or for an organisation its main role here."""
+    if node["kind"] != "org":
+        return str(node["kind"])
+    roles = node["facts"].get("as", [])
+    return next((r for r in _ROLE_ORDER if r in roles), "holder")
+
+
+def display_name(node: dict[str, Any]) -> str:
+    """What a box or table row calls a node: its name, else its number, else its key."""
+    facts = node["facts"]
+    return str(facts.get("name") or facts.get("number") or node["key"])
+
+
+@dataclass(frozen=True)
+class Box:
+    """One node's box: position and size in points, and its two text lines."""
+
+    node: str
+    x: float
+    y: float
+    w: float
+    h: float
+    title: str
+    name: str
+    seqs: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The chain drawing: boxes by column, arrows between box centres' edges."""
+
+    width: float
+    height: float
+    boxes: tuple[Box, ...]
+    arrows: tuple[tuple[float, float, float, float], ...]
+
+
+BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 170.0, 46.0, 34.0, 12.0, 16.0
+MAX_PER_COLUMN = 10
+
+
+def short(text: str, n: int) -> str:
+    """``text`` cut to ``n`` characters, the last one an ellipsis when cut."""
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def seq_list(entries: list[int]) -> str:
+    """The first four sequence numbers as ``#n`` and how many more there are."""
+    shown = ", ".join(f"#{s}" for s in entries[:4])
+    return shown + (f" +{len(entries) - 4}" if len(entries) > 4 else "")
+
+
+def chain_layout(trace: dict[str, Any]) -> Layout:
+    """Boxes in columns along the chain (maker → batch → reports → custody → site → wall →
+    project → building and decisions); at most ``MAX_PER_COLUMN`` per column, then a
+    "+n more" box."""
+    columns: list[list[dict[str, Any]]] = [[] for _ in _COLUMNS]
+    for node in trace["nodes"]:
+        role = role_of(node)
+        index = next((i for i, kinds in enumerate(_COLUMNS) if role in kinds), len(_COLUMNS) - 1)
+        columns[index].append(node)
+    boxes: list[Box] = []
+    used = [c for c in columns if c]
+    for col, nodes in enumerate(used):
+        x = MARGIN + col * (BOX_W + GAP_X)
+        for row, node in enumerate(nodes[:MAX_PER_COLUMN]):
+            zh, en = TERMS.get(role_of(node), (node["kind"], node["kind"]))
+            y = MARGIN + row * (BOX_H + GAP_Y)
+            boxes.append(
+                Box(node["id"], x, y, BOX_W, BOX_H, f"{zh} {en}", short(display_name(node), 26),
+                    seq_list(node["entries"]))
+            )  # fmt: skip
+        if len(nodes) > MAX_PER_COLUMN:
+            y = MARGIN + MAX_PER_COLUMN * (BOX_H + GAP_Y)
+            more = len(nodes) - MAX_PER_COLUMN
+            boxes.append(Box("", x, y, BOX_W, BOX_H, f"另有 {more} 项 +{more} more", "", ""))
+    at = {b.node: b for b in boxes if b.node}
+    arrows = []
+    for edge in trace["edges"]:
+        a, b = at.get(edge["from"]), at.get(edge["to"])
+        if a is None or b is None or a is b:
+            continue
+        if a.x <= b.x:
+            arrows.append((a.x + a.w, a.y + a.h / 2, b.x, b.y + b.h / 2))
+        else:
+            arrows.append((a.x, a.y + a.h / 2, b.x + b.w, b.y + b.h / 2))
+    rows = max((len(c[:MAX_PER_COLUMN]) + (len(c) > MAX_PER_COLUMN) for c in used), default=1)
+    width = 2 * MARGIN + len(used) * BOX_W + max(len(used) - 1, 0) * GAP_X
+    height = 2 * MARGIN + rows * BOX_H + max(rows - 1, 0) * GAP_Y
+    return Layout(width, height, tuple(boxes), tuple(dict.fromkeys(arrows)))
