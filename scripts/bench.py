@@ -50,6 +50,7 @@ NOTE = EntryType(
     "bench.note", "基准测试记录", "Benchmark note", _note, frozenset(),
     "Nobody through the API: written by this benchmark only.",
     epcis=None, records=(Record("batch", by_field("batch")),), admitted=False,
+    fields="batch, lot, quantity {value, unit}, class, lambda, note",
 )  # fmt: skip
 TYPES_WITH_NOTE = Registry((*TYPES, NOTE))
 
