@@ -10,6 +10,12 @@ Two ways to sign, one way to verify:
   signs with the organisation's key sealed under the master key. An ``Idempotency-Key``
   header makes a retried request return the first result instead of appending again.
 
+Either way the payload must validate against its type's model
+(:data:`insutrace.trace.domain.payloads.MODELS`): the server-signed routes take the model
+as their body, so the OpenAPI document shows each type's fields, units and an example. A
+payload the model refuses is a 422 problem whose ``errors`` list a JSON Pointer into the
+entry (``/payload/lines/0/unit``) and a detail for each member; nothing is written.
+
 Both produce ordinary entries: the log verifies them the same way. After every
 successful write the server signs a checkpoint, so the entry is provable at once.
 """
@@ -21,9 +27,12 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from insutrace.api.accounts import Account
 from insutrace.api.authz import WRITE_RULES, authorize_read, authorize_write
@@ -34,6 +43,7 @@ from insutrace.api.schemas import ORG_PATTERN, EntryPage, EntryPublic, Head, Rec
 from insutrace.trace.actors import GENESIS
 from insutrace.trace.canonical import canonical
 from insutrace.trace.clock import format_time
+from insutrace.trace.domain.payloads import MODELS, PayloadInvalid, check_payload, field_errors
 from insutrace.trace.entry import GENESIS_PREV, Entry
 from insutrace.trace.errors import Forbidden, NotFound
 from insutrace.trace.keys import Signer
@@ -103,9 +113,11 @@ async def head(services: ServicesDep) -> Head:
 
 
 def _submit(services: Services, account: Account, data: bytes) -> Receipt:
-    entry = Entry.from_bytes(data)
+    entry = Entry.from_bytes(data)  # canonical bytes: no duplicate keys, no floats
     with services.ledger.store.read() as tx:
         authorize_write(tx, account, entry.type, entry.actor, entry.payload)
+    if entry.type in MODELS:
+        check_payload(entry.type, entry.payload)
     return _receipt(services, services.ledger.submit(data))
 
 
@@ -221,32 +233,99 @@ def _server_write(
     return _receipt(services, receipt)
 
 
+def _may_write(type: str) -> Any:
+    """A dependency: the account's role may write ``type`` at all. Dependencies run before
+    the body is validated, so a role that may not write the type is 403 whatever it sent."""
+    roles = WRITE_RULES[type].roles
+
+    def check(account: AccountDep) -> Account:
+        if account.role not in roles:
+            allowed = ", ".join(sorted(roles))
+            raise Forbidden(f"role {account.role} may not write {type} (allowed: {allowed})")
+        return account
+
+    return check
+
+
 def _write_endpoint(type: str) -> Any:
+    model = MODELS[type]
+
     async def write(
         services: ServicesDep,
-        account: AccountDep,
-        payload: Annotated[dict[str, Any], Body(description=f"The {type} payload.")],
+        account: Account,
+        payload: BaseModel,
         idempotency_key: Annotated[
             str | None,
             Header(max_length=200, description="Retries with the same key append once."),
         ] = None,
     ) -> JSONResponse:
+        # Exactly the members the client sent: the entry signs what was asked for.
+        sent = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
         receipt = await run_in_threadpool(
-            _server_write, services, account, type, payload, idempotency_key
+            _server_write, services, account, type, sent, idempotency_key
         )
         return _written(receipt)
 
+    # The model and the role check differ per type: set as annotations FastAPI reads.
+    write.__annotations__["account"] = Annotated[Account, Depends(_may_write(type))]
+    write.__annotations__["payload"] = Annotated[model, Body(**_body_docs(type, model))]
     return write
 
 
+def _body_docs(type: str, model: type[BaseModel]) -> dict[str, Any]:
+    extra = model.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    if not isinstance(examples, list):
+        examples = []
+    return {
+        "description": f"The {type} payload (signed by the server as the entry's payload).",
+        "openapi_examples": {
+            f"example_{i + 1}": {"summary": f"A valid {type} payload", "value": example}
+            for i, example in enumerate(examples)
+        },
+    }
+
+
+class PayloadRoute(APIRoute):
+    """A ``POST /v1/<type>`` route: a body its payload model refuses is :class:`PayloadInvalid`,
+    with pointers into the entry's ``/payload``, instead of a generic request error."""
+
+    def get_route_handler(self) -> Any:
+        handler = super().get_route_handler()
+        type = self.path.removeprefix("/v1/")
+
+        async def handle(request: Request) -> Response:
+            try:
+                response: Response = await handler(request)
+            except RequestValidationError as exc:
+                errors = list(exc.errors())
+                if not errors or not all(_in_body(e) for e in errors):
+                    raise  # a header, or a body that is not JSON at all
+                raise PayloadInvalid(type, field_errors(_within(errors), exc.body)) from None
+            return response
+
+        return handle
+
+
+def _in_body(error: Any) -> bool:
+    loc = error.get("loc", ())
+    return bool(loc) and loc[0] == "body" and error.get("type") != "json_invalid"
+
+
+def _within(errors: list[Any]) -> list[dict[str, Any]]:
+    """FastAPI's errors with the ``body`` prefix dropped: locations inside the payload."""
+    return [{**e, "loc": tuple(e["loc"][1:])} for e in errors]
+
+
 def add_write_routes(app: FastAPI, types: list[str]) -> None:
-    """One ``POST /v1/<type>`` per entry type a role may write (server-held key)."""
+    """One ``POST /v1/<type>`` per entry type a role may write (server-held key), its body
+    the type's payload model."""
     for type in sorted(types):
         rule = WRITE_RULES.get(type)
         if type == GENESIS or rule is None:
             continue
         roles = ", ".join(sorted(rule.roles))
-        app.add_api_route(
+        app.router.add_api_route(
             f"/v1/{type}",
             _write_endpoint(type),
             methods=["POST"],
@@ -260,4 +339,5 @@ def add_write_routes(app: FastAPI, types: list[str]) -> None:
             description=f"{rule.doc}\n\nRoles: {roles}. {rule.owner_doc}".strip(),
             operation_id=f"write_{type.replace('.', '_')}",
             tags=["writes (server-held keys)"],
+            route_class_override=PayloadRoute,
         )
