@@ -10,6 +10,12 @@ Two ways to sign, one way to verify:
   signs with the organisation's key sealed under the master key. An ``Idempotency-Key``
   header makes a retried request return the first result instead of appending again.
 
+Either way the payload must validate against its type's model
+(the ``payload`` model of its declaration, :mod:`insutrace.trace.domain.payloads`): the server-signed routes take the model
+as their body, so the OpenAPI document shows each type's fields, units and an example. A
+payload the model refuses is a 422 problem whose ``errors`` list a JSON Pointer into the
+entry (``/payload/lines/0/unit``) and a detail for each member; nothing is written.
+
 Both produce ordinary entries: the log verifies them the same way. After every
 successful write the server signs a checkpoint, so the entry is provable at once.
 """
@@ -22,9 +28,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from insutrace.api.accounts import Account
 from insutrace.api.authz import authorize_read, authorize_write, write_rule
@@ -35,6 +44,7 @@ from insutrace.api.schemas import ORG_PATTERN, EntryPage, EntryPublic, Head, Rec
 from insutrace.trace.actors import GENESIS
 from insutrace.trace.canonical import canonical
 from insutrace.trace.clock import format_time
+from insutrace.trace.domain.payloads import PayloadInvalid, field_errors, validate
 from insutrace.trace.entry import GENESIS_PREV, Entry
 from insutrace.trace.entrytype import EntryType
 from insutrace.trace.errors import Forbidden, NotFound
@@ -105,11 +115,12 @@ async def head(services: ServicesDep) -> Head:
 
 
 def _submit(services: Services, account: Account, data: bytes) -> Receipt:
-    entry = Entry.from_bytes(data)
+    entry = Entry.from_bytes(data)  # canonical bytes: no duplicate keys, no floats
     with services.ledger.store.read() as tx:
         authorize_write(
             tx, account, entry.type, entry.actor, entry.payload, types=services.ledger.types
         )
+    check_declared_payload(services.ledger.types, entry.type, entry.payload)
     return _receipt(services, services.ledger.submit(data))
 
 
@@ -225,34 +236,114 @@ def _server_write(
     return _receipt(services, receipt)
 
 
-def _write_endpoint(type: str) -> Any:
+def _may_write(type: str, roles: frozenset[str]) -> Any:
+    """A dependency: the account's role may write ``type`` at all. Dependencies run before
+    the body is validated, so a role that may not write the type is 403 whatever it sent."""
+
+    def check(account: AccountDep) -> Account:
+        if account.role not in roles:
+            allowed = ", ".join(sorted(roles))
+            raise Forbidden(f"role {account.role} may not write {type} (allowed: {allowed})")
+        return account
+
+    return check
+
+
+def check_declared_payload(types: Mapping[str, EntryType], name: str, payload: Any) -> None:
+    """A payload its type's declared model refuses is :class:`PayloadInvalid`."""
+    declared = types.get(name)
+    model = declared.payload if declared is not None else None
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        validate(model, name, payload)
+
+
+def _model(declared: EntryType) -> type[BaseModel]:
+    model = declared.payload
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"{declared.name} is written through the API but declares no payload model")
+    return model
+
+
+def _write_endpoint(type: str, model: type[BaseModel], roles: frozenset[str]) -> Any:
+
     async def write(
         services: ServicesDep,
-        account: AccountDep,
-        payload: Annotated[dict[str, Any], Body(description=f"The {type} payload.")],
+        account: Account,
+        payload: BaseModel,
         idempotency_key: Annotated[
             str | None,
             Header(max_length=200, description="Retries with the same key append once."),
         ] = None,
     ) -> JSONResponse:
+        # Exactly the members the client sent: the entry signs what was asked for.
+        sent = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
         receipt = await run_in_threadpool(
-            _server_write, services, account, type, payload, idempotency_key
+            _server_write, services, account, type, sent, idempotency_key
         )
         return _written(receipt)
 
+    # The model and the role check differ per type: set as annotations FastAPI reads.
+    write.__annotations__["account"] = Annotated[Account, Depends(_may_write(type, roles))]
+    write.__annotations__["payload"] = Annotated[model, Body(**_body_docs(type, model))]
     return write
 
 
+def _body_docs(type: str, model: type[BaseModel]) -> dict[str, Any]:
+    extra = model.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    if not isinstance(examples, list):
+        examples = []
+    return {
+        "description": f"The {type} payload (signed by the server as the entry's payload).",
+        "openapi_examples": {
+            f"example_{i + 1}": {"summary": f"A valid {type} payload", "value": example}
+            for i, example in enumerate(examples)
+        },
+    }
+
+
+class PayloadRoute(APIRoute):
+    """A ``POST /v1/<type>`` route: a body its payload model refuses is :class:`PayloadInvalid`,
+    with pointers into the entry's ``/payload``, instead of a generic request error."""
+
+    def get_route_handler(self) -> Any:
+        handler = super().get_route_handler()
+        type = self.path.removeprefix("/v1/")
+
+        async def handle(request: Request) -> Response:
+            try:
+                response: Response = await handler(request)
+            except RequestValidationError as exc:
+                errors = list(exc.errors())
+                if not errors or not all(_in_body(e) for e in errors):
+                    raise  # a header, or a body that is not JSON at all
+                raise PayloadInvalid(type, field_errors(_within(errors), exc.body)) from None
+            return response
+
+        return handle
+
+
+def _in_body(error: Any) -> bool:
+    loc = error.get("loc", ())
+    return bool(loc) and loc[0] == "body" and error.get("type") != "json_invalid"
+
+
+def _within(errors: list[Any]) -> list[dict[str, Any]]:
+    """FastAPI's errors with the ``body`` prefix dropped: locations inside the payload."""
+    return [{**e, "loc": tuple(e["loc"][1:])} for e in errors]
+
+
 def add_write_routes(app: FastAPI, types: Mapping[str, EntryType]) -> None:
-    """One ``POST /v1/<type>`` per entry type a role may write (server-held key)."""
+    """One ``POST /v1/<type>`` per entry type a role may write (server-held key), its body
+    the type's payload model."""
     for type in sorted(types):
         rule = write_rule(types, type)
         if type == GENESIS or rule is None:
             continue
         roles = ", ".join(sorted(rule.roles))
-        app.add_api_route(
+        app.router.add_api_route(
             f"/v1/{type}",
-            _write_endpoint(type),
+            _write_endpoint(type, _model(types[type]), rule.roles),
             methods=["POST"],
             response_model=Receipt,
             status_code=201,
@@ -264,4 +355,5 @@ def add_write_routes(app: FastAPI, types: Mapping[str, EntryType]) -> None:
             description=f"{rule.doc}\n\nRoles: {roles}. {rule.owner_doc}".strip(),
             operation_id=f"write_{type.replace('.', '_')}",
             tags=["writes (server-held keys)"],
+            route_class_override=PayloadRoute,
         )

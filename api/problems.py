@@ -11,6 +11,7 @@ errors; this is the boundary that translates)::
     RuleViolation        422  rule-violation        + "rule", "clause"
     VerificationError    422  verification-failed   + "index"
     request validation   422  invalid-request       + "errors"
+    PayloadInvalid       422  invalid-request       + "errors": [{pointer, detail}]
 
 A problem body always has ``type``, ``title``, ``status`` and ``detail``; ``instance`` is the
 request path.
@@ -28,6 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from insutrace.trace.domain.payloads import PayloadInvalid
 from insutrace.trace.errors import (
     Conflict,
     Forbidden,
@@ -138,6 +140,12 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "invalid-request", detail, request.url.path, errors=errors)
 
 
+def _payload_error(request: Request, exc: Exception) -> JSONResponse:
+    """A payload its model refuses: each member's JSON Pointer (RFC 6901) and what is wrong."""
+    assert isinstance(exc, PayloadInvalid)
+    return problem_response(422, "invalid-request", str(exc), request.url.path, errors=exc.errors)
+
+
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     slug = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
@@ -150,5 +158,6 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer every core error, validation error and HTTP error with a problem body."""
     app.add_exception_handler(LedgerError, _ledger_error)
+    app.add_exception_handler(PayloadInvalid, _payload_error)  # found before MalformedInput's (MRO)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -53,7 +53,7 @@ def _row(t: EntryType, fields: bool) -> list[str]:
         t.owner_doc,
         epcis_text(t.epcis),
     ]
-    return [*cells, t.fields] if fields else cells
+    return [*cells, t.payload_fields()] if fields else cells
 
 
 def entry_type_table(types: Mapping[str, EntryType], *, fields: bool = False) -> str:

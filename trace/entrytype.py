@@ -103,8 +103,21 @@ class EntryType:
     admitted: bool = True
     schema: int = 1
     payload: type | None = None
+    """The typed payload model (a pydantic class, :mod:`insutrace.trace.domain.payloads`):
+    the API's request schema and the check of every payload before admission."""
     fields: str = ""
-    """The payload's fields besides ``schema``, as the documentation shows them."""
+    """The payload's fields besides ``schema`` for a type without a payload model."""
+
+    def payload_fields(self) -> str:
+        """The payload's fields besides ``schema`` (``?`` optional), from the model if any."""
+        model_fields = getattr(self.payload, "model_fields", None)
+        if not isinstance(model_fields, dict):
+            return self.fields
+        names = [
+            (info.alias or name) + ("" if info.is_required() else "?")
+            for name, info in model_fields.items()
+        ]
+        return ", ".join(n for n in names if n.rstrip("?") != "schema")
 
     def __post_init__(self) -> None:
         unknown = self.signers - set(ROLES)

@@ -4,11 +4,12 @@ key), exported to EPCIS 2.0 and known to the dossier verifier, with nothing else
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import BaseModel, ConfigDict, Field
 
 from insutrace.api.app import create_app
 from insutrace.api.deps import Services
@@ -46,6 +47,16 @@ def note_details(u: Uris, e: Entry, kv: KV) -> dict[str, Any]:
     return {"epcList": [], "bizLocation": {"id": u.org(e.actor)}, "insu:note": e.payload["text"]}
 
 
+class NotePayload(BaseModel):
+    """product.note's payload: declared with the type, like every domain type's."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    version: Literal[1] = Field(alias="schema")
+    product: str = Field(pattern=r"^[0-9]{14}$", description="GTIN-14 of the product")
+    number: str = Field(min_length=1, max_length=40)
+    text: str = Field(min_length=1, max_length=512)
+
+
 NOTE = EntryType(
     "product.note", "产品备注", "Note on a product", record_note,
     roles("manufacturer"), "A manufacturer notes something on its product.",
@@ -53,7 +64,7 @@ NOTE = EntryType(
     owner_doc="Only on the organisation's own products.",
     epcis=EventSpec("OBSERVE", voc("noting"), None, note_details),
     records=(Record("note", by_actor("number")),),
-    fields="product (gtin), number, text",
+    payload=NotePayload,
 )  # fmt: skip
 WITH_NOTE = Registry((*TYPES, NOTE))
 

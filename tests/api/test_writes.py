@@ -216,3 +216,77 @@ def test_validation_errors_are_problem_json(client: TestClient, world: World) ->
 def test_unknown_routes_are_problem_json(client: TestClient) -> None:
     assert_problem(client.get("/nope"), 404, "not-found")
     assert_problem(client.put("/log/checkpoint"), 405, "method-not-allowed")
+
+
+# -- typed payloads (trace/domain/payloads.py) ------------------------------------------------
+
+PRODUCT = {
+    "schema": 1,
+    "gtin": "06901234000016",
+    "name": "挤塑聚苯板 XPS-30",
+    "name_en": None,
+    "type": "xps",
+    "polymer": "polystyrene",
+    "thermosetting": False,
+    "standard": "GB/T 10801.2-2018",
+}
+
+
+def pointers(body: dict[str, object]) -> list[str]:
+    errors = body["errors"]
+    assert isinstance(errors, list) and errors
+    assert all(set(e) == {"pointer", "detail"} and e["detail"] for e in errors)
+    return [str(e["pointer"]) for e in errors]
+
+
+def test_server_signed_body_refused_by_its_model_points_at_the_member(
+    client: TestClient, world: World, ledger: Ledger
+) -> None:
+    party = world["manufacturer"]
+    world.hold_key(party)
+    size = ledger.size()
+    wrong = {**PRODUCT, "thermosetting": "false", "colour": "pink"}
+    del wrong["gtin"]
+    r = client.post("/v1/product.register", json=wrong, headers=party.auth)
+    body = assert_problem(r, 422, "invalid-request")
+    assert set(pointers(body)) == {"/payload/gtin", "/payload/thermosetting", "/payload/colour"}
+    assert "product.register: /payload/" in str(body["detail"])
+    lines = {"schema": 1, "number": "D1", "to": world["distributor"].org, "date": "2026-11-22",
+             "lines": [{"batch": "06901234000016.L1", "unit": "kg", "quantity": 5}]}  # fmt: skip
+    r = client.post("/v1/custody.ship", json=lines, headers=party.auth)
+    found = pointers(assert_problem(r, 422, "invalid-request"))
+    assert found == ["/payload/lines/0/unit", "/payload/lines/0/quantity"]
+    assert ledger.size() == size
+
+
+def test_server_signed_entry_carries_exactly_the_payload_sent(
+    client: TestClient, world: World
+) -> None:
+    party = world["manufacturer"]
+    world.hold_key(party)
+    r = client.post("/v1/product.register", json=PRODUCT, headers=party.auth)
+    assert r.status_code == 201, r.text
+    entry = client.get(f"/v1/entries/{r.json()['seq']}", headers=party.auth).json()["entry"]
+    assert entry["payload"] == PRODUCT
+
+
+def test_client_signed_payload_refused_by_its_model_points_at_the_member(
+    client: TestClient, world: World, ledger: Ledger
+) -> None:
+    party = world["manufacturer"]
+    size = ledger.size()
+    signed = world.sign(party.signer, "product.register", {**PRODUCT, "type": "straw"})
+    r = client.post("/v1/entries", content=signed, headers=party.auth)
+    assert pointers(assert_problem(r, 422, "invalid-request")) == ["/payload/type"]
+    signed = world.sign(party.signer, "product.register", {**PRODUCT, "extra": 1})
+    r = client.post("/v1/entries", content=signed, headers=party.auth)
+    assert pointers(assert_problem(r, 422, "invalid-request")) == ["/payload/extra"]
+    twice = signed.replace(b'"extra":1,', b'"extra":1,"extra":1,')
+    assert_problem(client.post("/v1/entries", content=twice, headers=party.auth), 400,
+                   "malformed-input")  # fmt: skip
+    floated = world.sign(party.signer, "product.register", {**PRODUCT, "name": 1.5})
+    r = client.post("/v1/entries", content=floated, headers=party.auth)
+    assert pointers(assert_problem(r, 422, "invalid-request")) == ["/payload/name"]
+    assert ledger.size() == size
+    good = world.sign(party.signer, "product.register", PRODUCT)
+    assert client.post("/v1/entries", content=good, headers=party.auth).status_code == 201

@@ -21,6 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
+from typing import Any
+
+from pydantic import BaseModel
 
 from .. import actors
 from ..actors import Handler
@@ -34,6 +37,7 @@ from . import (
     incidents,
     labels,
     orgs,
+    payloads,
     permits,
     products,
     projects,
@@ -43,7 +47,7 @@ from . import (
 )
 from .admission import ADMISSION
 
-__all__ = ["ADMISSION", "HANDLERS", "REGISTRY", "TYPES"]
+__all__ = ["ADMISSION", "HANDLERS", "MODELS", "REGISTRY", "TYPES", "check_payload"]
 
 
 def _report_issue() -> tuple[EntryType, ...]:
@@ -69,7 +73,14 @@ _DOMAIN: tuple[EntryType, ...] = (
     *labels.TYPES,
 )
 
-TYPES: tuple[EntryType, ...] = superseding(actors.TYPES, *_DOMAIN)
+
+def _core_key_types() -> tuple[EntryType, ...]:
+    """The core's key.rotate and key.revoke with the payload models the API checks them by."""
+    models = {"key.rotate": payloads.KeyRotate, "key.revoke": payloads.KeyRevoke}
+    return tuple(replace(t, payload=models[t.name]) for t in actors.TYPES if t.name in models)
+
+
+TYPES: tuple[EntryType, ...] = superseding(actors.TYPES, *_core_key_types(), *_DOMAIN)
 """Every entry type the ledger admits: the core's log mechanics, with the domain's
 ``actor.register`` (an organisation with roles) in place of the core's, then the domain's."""
 
@@ -77,3 +88,18 @@ REGISTRY = Registry(TYPES)
 
 HANDLERS: Mapping[str, Handler] = MappingProxyType({t.name: t.handler for t in TYPES})
 """The handler of every type by name (the admission checks are the ledger's to run)."""
+
+MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
+    {
+        t.name: t.payload
+        for t in TYPES
+        if isinstance(t.payload, type) and issubclass(t.payload, BaseModel)
+    }
+)
+"""The payload model of every type that declares one (every type the API writes)."""
+
+
+def check_payload(type: str, payload: Any) -> BaseModel:
+    """Validate a ``type`` entry's payload against its declared model
+    (:class:`~.payloads.PayloadInvalid` names each bad member)."""
+    return payloads.validate(MODELS[type], type, payload)

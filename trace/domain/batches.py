@@ -29,6 +29,7 @@ from ..entrytype import EntryType, Record, roles
 from ..errors import MalformedInput, RuleViolation
 from ..identifiers import build_digital_link
 from ..store.base import KV
+from . import payloads
 from .fields import Reader, decimal_text, local_date, reader
 from .orgs import Role, acting_org
 from .products import require_product
@@ -178,8 +179,7 @@ TYPES: tuple[EntryType, ...] = (
         owner=_batch_maker, owner_doc="Only for products the organisation registered.",
         epcis=epcis.EventSpec("ADD", "commissioning", "active", epcis.commission),
         records=(Record("batch", _batch_of),),
-        fields="product (gtin), lot, quantity, unit (m2|m3|board|panel), production_date, "
-        "declared_class (GB 8624 label), conductivity (W/(m·K)), density (kg/m³)",
+        payload=payloads.BatchRegister,
     ),
 )  # fmt: skip
 """Batches' entry types (:mod:`insutrace.trace.entrytype`)."""

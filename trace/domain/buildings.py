@@ -28,6 +28,7 @@ from ..actors import Context
 from ..entrytype import EntryType, Record, by_field, party, roles
 from ..errors import Forbidden, MalformedInput, RuleViolation
 from ..policy import BuildingUse, InsulationPosition
+from . import payloads
 from .batches import parse_declared
 from .fields import Reader, decimal_text, distinct, local_date, reader
 from .orgs import Role, acting_org, require_org
@@ -309,9 +310,7 @@ TYPES: tuple[EntryType, ...] = (
         "An owner (its own building), a regulator or an investigator registers a survey.",
         epcis=epcis.EventSpec("ADD", epcis.voc("surveying_building"), None, epcis.at_building),
         records=(Record("building", by_field("id")),),
-        fields="id, name, owner, address, use, height_m, survey {date, surveyor, document}, "
-        "facades[{facade, position, insulation_type, class, manufacturer?, contractor?, "
-        "installed_year?, area_m2}]",
+        payload=payloads.BuildingRegisterSurvey,
     ),
     EntryType(
         "building.inspect", "建筑检查", "Inspect a building", inspect_building,
@@ -319,8 +318,7 @@ TYPES: tuple[EntryType, ...] = (
         owner=party("building", "building", "owner"), owner_doc=_OWN_BUILDINGS,
         epcis=epcis.EventSpec("OBSERVE", "inspecting", "conformant", epcis.building_inspect),
         records=(),
-        fields="building, date, inspector, facades[], document, "
-        "defects[{id, kind, facade, location, severity, description?}]",
+        payload=payloads.BuildingInspect,
     ),
     EntryType(
         "rectification.order", "责令整改", "Order a rectification", order_rectification,
@@ -329,7 +327,7 @@ TYPES: tuple[EntryType, ...] = (
             "OBSERVE", epcis.voc("ordering_rectification"), "needs_replacement", epcis.at_building
         ),
         records=(),
-        fields="building, number, date, deadline, defects[], measures",
+        payload=payloads.RectificationOrder,
     ),
     EntryType(
         "rectification.complete", "完成整改", "Complete a rectification",
@@ -338,7 +336,7 @@ TYPES: tuple[EntryType, ...] = (
         owner=party("building", "building", "owner"), owner_doc=_OWN_BUILDINGS,
         epcis=epcis.EventSpec("OBSERVE", "repairing", "conformant", epcis.at_building),
         records=(),
-        fields="building, number, date, document, project?",
+        payload=payloads.RectificationComplete,
     ),
 )  # fmt: skip
 """Buildings' entry types (:mod:`insutrace.trace.entrytype`)."""

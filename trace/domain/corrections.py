@@ -19,6 +19,7 @@ from ..actors import ROOT, Context
 from ..entrytype import ORGANISATION_ROLES, EntryType
 from ..epcis_map import ERROR_DECLARATION
 from ..errors import Forbidden, MalformedInput, RuleViolation
+from . import payloads
 from .batches import class_row, parse_declared
 from .fields import Reader, decimal_text, local_date, reader
 
@@ -141,8 +142,7 @@ TYPES: tuple[EntryType, ...] = (
         ORGANISATION_ROLES, "The author of a record corrects it.",
         epcis=ERROR_DECLARATION,
         records=(),
-        fields="corrects (seq), target {kind, id}, reason, set {field: value} "
-        "(fields: corrections.CORRECTABLE)",
+        payload=payloads.EntryCorrect,
     ),
 )  # fmt: skip
 """Corrections' entry types (:mod:`insutrace.trace.entrytype`)."""

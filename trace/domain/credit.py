@@ -76,6 +76,7 @@ from ..errors import Forbidden, MalformedInput, RuleViolation
 from ..identifiers import is_valid_uscc, validate_uscc
 from ..policy import CreditList, Policy, current_policy, is_serious_lab_case, listing_period
 from ..store.base import KV, Tx
+from . import payloads
 from .fields import Reader, local_date, reader
 from .orgs import Role, acting_org, require_org
 from .projects import read_policy
@@ -627,30 +628,28 @@ TYPES: tuple[EntryType, ...] = (
             "OBSERVE", epcis.voc("authorizing_credit_authority"), None, _REGULATORY
         ),
         records=(Record("credit_authority", by_field("authority")),),
-        fields="authority (USCC, a regulator), lists[] (list types it may publish on; "
-        "[] withdraws)",
+        payload=payloads.CreditAuthorize,
     ),
     EntryType(
         "credit.list", "列入失信名单", "List a dishonest party", list_subject,
         roles("regulator"), "An authorised authority lists a subject.",
         epcis=epcis.EventSpec("OBSERVE", epcis.voc("listing_dishonest_party"), None, _REGULATORY),
         records=(Record("listing", _listed),),
-        fields="subject (USCC), subject_name?, list, policy {id, version}, "
-        "decision {number, date, document}, min_date, max_date, reason",
+        payload=payloads.CreditList,
     ),
     EntryType(
         "credit.repair_apply", "申请信用修复", "Apply for credit repair", request_repair,
         ORGANISATION_ROLES, "The listed subject applies for repair.",
         epcis=epcis.EventSpec("OBSERVE", epcis.voc("applying_credit_repair"), None, _REGULATORY),
         records=(Record("listing", by_field("listing")),),
-        fields="listing (<authority>|<number>), date, commitment (SHA-256), evidence (SHA-256)",
+        payload=payloads.CreditRepairApply,
     ),
     EntryType(
         "credit.repair_decide", "信用修复决定", "Decide a credit repair", decide_repair,
         roles("regulator"), "The listing authority decides a repair.",
         epcis=epcis.EventSpec("OBSERVE", epcis.voc("deciding_credit_repair"), None, _REGULATORY),
         records=(Record("listing", by_field("listing")),),
-        fields="listing, granted, number, date, document, note?",
+        payload=payloads.CreditRepairDecide,
     ),
 )  # fmt: skip
 """Credit listings' entry types (:mod:`insutrace.trace.entrytype`)."""

@@ -36,6 +36,7 @@ from .. import epcis_map as epcis
 from ..actors import Context
 from ..entrytype import EntryType, Record, by_actor, by_field
 from ..errors import Forbidden, RuleViolation
+from . import payloads
 from .batches import require_batch
 from .fields import Reader, distinct, milli_text, reader
 from .orgs import Role, acting_org, require_org
@@ -363,30 +364,28 @@ TYPES: tuple[EntryType, ...] = (
         _HOLDERS, "The holder ships goods it holds.",
         epcis=epcis.EventSpec("OBSERVE", "shipping", "in_transit", epcis.ship),
         records=(Record("shipment", by_actor("number")),),
-        fields="number, to, to_project?, from_project?, date, document?, "
-        "lines[{batch, unit, quantity}]",
+        payload=payloads.CustodyShip,
     ),
     EntryType(
         "custody.receive", "收货", "Receive a shipment", receive,
         _HOLDERS, "The recipient receives a shipment.",
         epcis=epcis.EventSpec("OBSERVE", "receiving", "in_progress", epcis.receive),
         records=(Record("shipment", by_field("shipment")),),
-        fields="shipment (<shipper>|<number>), lines[], date, close?, "
-        "discrepancy? {kind: short|damaged|lost, note}",
+        payload=payloads.CustodyReceive,
     ),
     EntryType(
         "custody.return", "退货", "Return goods", return_goods,
         _HOLDERS, "The recipient returns received goods.",
         epcis=epcis.EventSpec("OBSERVE", "shipping", "returned", epcis.ship),
         records=(Record("shipment", by_actor("number")), Record("shipment", by_field("shipment"))),
-        fields="number, shipment (the original), from_project?, date, reason, lines[]",
+        payload=payloads.CustodyReturn,
     ),
     EntryType(
         "custody.destroy", "销毁", "Destroy goods", destroy,
         _HOLDERS, "The holder destroys goods it holds.",
         epcis=epcis.EventSpec("DELETE", "destroying", "destroyed", epcis.destroy),
         records=(),
-        fields="project?, date, reason, document?, lines[]",
+        payload=payloads.CustodyDestroy,
     ),
 )  # fmt: skip
 """Custody's entry types (:mod:`insutrace.trace.entrytype`)."""

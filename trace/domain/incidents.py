@@ -14,6 +14,7 @@ from .. import epcis_map as epcis
 from ..actors import Context
 from ..entrytype import EntryType, Record, by_field, roles
 from ..errors import RuleViolation
+from . import payloads
 from .fields import local_date, reader
 from .orgs import Role, acting_org
 
@@ -70,7 +71,7 @@ TYPES: tuple[EntryType, ...] = (
         roles("investigator", "regulator"), "An investigator or regulator records an incident.",
         epcis=epcis.EventSpec("OBSERVE", epcis.voc("recording_incident"), None, epcis.regulatory),
         records=(Record("incident", by_field("id")),),
-        fields="id, building, date, kind, facades[]?, description, document?",
+        payload=payloads.IncidentRecord,
     ),
 )  # fmt: skip
 """Incidents' entry types (:mod:`insutrace.trace.entrytype`)."""

@@ -69,6 +69,7 @@ from ..errors import MalformedInput, RuleViolation
 from ..identifiers import CSET82, build_digital_link, validate_gtin
 from ..keys import decode_public, verify_signature
 from ..store.base import KV
+from . import payloads
 from .batches import batch_id, require_batch
 from .credit import describe, listings_in_effect
 from .fields import Reader, local_date, reader
@@ -646,8 +647,7 @@ TYPES: tuple[EntryType, ...] = (
         owner_doc="Only for the organisation's own batches.",
         epcis=epcis.EventSpec("ADD", "encoding", "encoded", epcis.labels_issued),
         records=(Record("labels", by_field("batch")),),
-        fields="batch, first (serial: CSET 82, <= 20, ends in digits), count, "
-        "resolver (domain), key (the key id that signs the labels)",
+        payload=payloads.LabelIssue,
     ),
     EntryType(
         "label.scan", "扫描标签", "Record a label scan", scan_label,
@@ -657,8 +657,7 @@ TYPES: tuple[EntryType, ...] = (
         owner_doc="Only on the organisation's own projects.",
         epcis=epcis.EventSpec("OBSERVE", "inspecting", None, epcis.label_scanned),
         records=(),
-        fields="project, gtin, lot, serial, key? + sig? (the label's k and s), verdict (as "
-        "the scanner saw it; must be the ledger's), by? (who scanned)",
+        payload=payloads.LabelScan,
     ),
 )  # fmt: skip
 """Labels' entry types (:mod:`insutrace.trace.entrytype`)."""

@@ -23,6 +23,7 @@ from ..actors import ROOT, Context, register_actor
 from ..entrytype import AUTHORITY, EntryType, Record, by_field, roles
 from ..errors import Forbidden, MalformedInput, RuleViolation
 from ..identifiers import CmaNumber, parse_cma, validate_uscc
+from . import payloads
 from .fields import Reader, local_date, reader
 
 __all__ = [
@@ -192,8 +193,7 @@ TYPES: tuple[EntryType, ...] = (
             "ADD", epcis.voc("registering_organisation"), None, epcis.organisation
         ),
         records=(Record("org", by_field("id")), Record("actor", by_field("id"))),
-        fields="id (USCC), public_key, name, name_en?, roles[], address, domain?, "
-        "lab {cma, issued_on?} (labs)",
+        payload=payloads.ActorRegister,
     ),
     EntryType(
         "org.update", "变更单位信息", "Update an organisation", update_org,
@@ -202,7 +202,7 @@ TYPES: tuple[EntryType, ...] = (
             "OBSERVE", epcis.voc("updating_organisation"), None, epcis.organisation
         ),
         records=(Record("org", by_field("id")),),
-        fields="id, roles?, address?, lab? (CMA renewal)",
+        payload=payloads.OrgUpdate,
     ),
 )  # fmt: skip
 """Organisations' entry types (:mod:`insutrace.trace.entrytype`); the domain's

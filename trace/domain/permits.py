@@ -21,6 +21,7 @@ from ..entrytype import EntryType, Record, by_fields, roles
 from ..errors import LedgerError, RuleViolation
 from ..policy import Policy
 from ..store.base import KV
+from . import payloads
 from .fields import Reader, local_date, reader
 from .gate import Evaluation, LogView, Outcome, Stage, evaluate
 from .orgs import Role, acting_org
@@ -96,7 +97,7 @@ TYPES: tuple[EntryType, ...] = (
         roles("regulator"), "A regulator decides a permit stage.",
         epcis=epcis.EventSpec("OBSERVE", epcis.voc("deciding_permit"), None, epcis.regulatory),
         records=(Record("permit", by_fields("project", "stage")),),
-        fields="project, stage, outcome, rules[], number, document?, policy? {id, version}",
+        payload=payloads.PermitDecide,
     ),
 )  # fmt: skip
 """Permit decisions' entry types (:mod:`insutrace.trace.entrytype`)."""

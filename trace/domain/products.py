@@ -21,6 +21,7 @@ from ..actors import Context
 from ..entrytype import EntryType, Record, by_field, roles
 from ..errors import MalformedInput, RuleViolation
 from ..identifiers import build_digital_link, validate_gtin
+from . import payloads
 from .fields import reader
 from .orgs import Role, acting_org
 
@@ -171,8 +172,7 @@ TYPES: tuple[EntryType, ...] = (
         roles("manufacturer"), "A manufacturer registers its product.",
         epcis=epcis.EventSpec("ADD", "creating_class_instance", None, epcis.product),
         records=(Record("product", by_field("gtin")),),
-        fields="gtin, name, name_en?, type, core? (composite), polymer, thermosetting, "
-        "standard, domain?",
+        payload=payloads.ProductRegister,
     ),
 )  # fmt: skip
 """Products' entry types (:mod:`insutrace.trace.entrytype`)."""

@@ -43,6 +43,7 @@ from ..policy import (
     load_policy,
     required_class,
 )
+from . import payloads
 from .batches import parse_declared
 from .fields import Reader, decimal_text, distinct, local_date, reader
 from .orgs import Role, acting_org, require_org
@@ -419,18 +420,14 @@ TYPES: tuple[EntryType, ...] = (
             Record("building", _building_of),
             Record("section", _sections_of),
         ),
-        fields="id, name, contractor, supervisor, location {province, city, address}, "
-        "design {use, height_m, cavity?, contains_crowded_place?, public_open?, elderly_*?, "
-        "composite_noncombustible_layer_mm?, roof_slab_fire_resistance_h?}, "
-        "policy {id, version}, permit {number, authority} | below_quota: true, building?, "
-        "sections[{id, name, facade, position, area_m2, design_class}]",
+        payload=payloads.ProjectRegister,
     ),
     EntryType(
         "project.file", "属地备案", "File a small project", file_project,
         roles("regulator"), "A regulator files a small project locally.",
         epcis=epcis.EventSpec("OBSERVE", epcis.voc("filing_project"), None, epcis.at_project),
         records=(Record("project", by_field("project")),),
-        fields="project, number, date (属地备案 of a small project)",
+        payload=payloads.ProjectFile,
     ),
 )  # fmt: skip
 """Projects' entry types (:mod:`insutrace.trace.entrytype`)."""

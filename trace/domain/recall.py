@@ -21,6 +21,7 @@ from .. import epcis_map as epcis
 from ..actors import Context
 from ..entrytype import EntryType, Record, by_field, party, roles
 from ..errors import Forbidden, RuleViolation
+from . import payloads
 from .batches import require_batch
 from .fields import Reader, local_date, reader
 from .orgs import Role, acting_org
@@ -100,8 +101,7 @@ TYPES: tuple[EntryType, ...] = (
         owner_doc="A manufacturer only for its own batches.",
         epcis=epcis.EventSpec("OBSERVE", epcis.voc("recalling"), "recalled", epcis.recall),
         records=(Record("batch", by_field("batch")),),
-        fields="batch, reason (failed_retest | fraud), sample (<project>|<sample>) | "
-        "decision {number, document}, note?",
+        payload=payloads.BatchRecall,
     ),
 )  # fmt: skip
 """Recalls' entry types (:mod:`insutrace.trace.entrytype`)."""

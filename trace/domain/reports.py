@@ -30,6 +30,7 @@ from ..actors import Context
 from ..combustion import CombustionClass, parse_class
 from ..entrytype import EntryType, Record, by_actor, roles
 from ..errors import MalformedInput, RuleViolation
+from . import payloads
 from .batches import batch_class, parse_declared, require_batch
 from .fields import Reader, decimal_text, distinct, local_date, reader
 from .orgs import Role, acting_org, lab_accreditation_problem
@@ -187,8 +188,7 @@ TYPES: tuple[EntryType, ...] = (
         roles("testing_lab"), "A testing lab issues a report on a batch.",
         epcis=epcis.EventSpec("OBSERVE", "inspecting", "conformant", epcis.report),
         records=(Record("report", by_actor("number")),),
-        fields="number, batch, sample, issued_on, valid_until, document, standards[], "
-        "results[{property, standard, class|value, unit?, conforms?, sample?, lab?}]",
+        payload=payloads.ReportIssue,
     ),
 )  # fmt: skip
 """Reports' entry types (:mod:`insutrace.trace.entrytype`); the domain assembly adds the

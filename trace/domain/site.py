@@ -37,6 +37,7 @@ from ..combustion import BasicClass, CombustionClass, parse_class
 from ..entrytype import EntryType, Record, by_field, by_fields, party, roles
 from ..errors import Forbidden, RuleViolation
 from ..policy import InsulationPosition, MeasureCode, ancillary_measures, retest_samples_required
+from . import payloads
 from .batches import batch_class, parse_declared, require_batch
 from .custody import onsite, put_onsite, take
 from .fields import Reader, local_date, milli_text, reader
@@ -548,8 +549,7 @@ TYPES: tuple[EntryType, ...] = (
         owner=party("project", "project", "contractor"), owner_doc=_OWN_PROJECTS,
         epcis=epcis.EventSpec("OBSERVE", epcis.voc("briefing"), None, epcis.briefing),
         records=(),
-        fields="project, kind (technical_briefing | risk_notification), date, attendees[], "
-        "topics[], document",
+        payload=payloads.SiteBriefing,
     ),
     EntryType(
         "site.inspect", "进场验收", "Inspect arriving material", inspect_arrival,
@@ -557,7 +557,7 @@ TYPES: tuple[EntryType, ...] = (
         owner=party("project", "project", "supervisor"), owner_doc=_OWN_PROJECTS,
         epcis=epcis.EventSpec("OBSERVE", "inspecting", "conformant", epcis.inspect),
         records=(Record("inspection", by_fields("project", "batch")),),
-        fields="project, batch, date, label_class, accepted",
+        payload=payloads.SiteInspect,
     ),
     EntryType(
         "site.sample", "见证取样", "Take a witnessed sample", take_sample,
@@ -566,15 +566,14 @@ TYPES: tuple[EntryType, ...] = (
         owner=party("project", "project", "supervisor", "owner"), owner_doc=_OWN_PROJECTS,
         epcis=epcis.EventSpec("OBSERVE", "sampling", None, epcis.sample),
         records=(Record("sample", by_fields("project", "sample")),),
-        fields="project, sample, batch, quantity, date, lab, sampler {name, org}, "
-        "witness (name)",
+        payload=payloads.SiteSample,
     ),
     EntryType(
         "site.retest_result", "复验结果", "Record a retest result", record_retest,
         roles("testing_lab"), "The sample's lab records a retest result.",
         epcis=epcis.EventSpec("OBSERVE", "inspecting", "conformant", epcis.retest),
         records=(Record("sample", by_fields("project", "sample")),),
-        fields="project, sample, number, date, document, results[]",
+        payload=payloads.SiteRetestResult,
     ),
     EntryType(
         "site.install", "安装", "Record an installation", install,
@@ -582,7 +581,7 @@ TYPES: tuple[EntryType, ...] = (
         owner=party("project", "project", "contractor"), owner_doc=_OWN_PROJECTS,
         epcis=epcis.EventSpec("OBSERVE", "installing", "active", epcis.install),
         records=(),
-        fields="project, section, batch, quantity, area_m2, date",
+        payload=payloads.SiteInstall,
     ),
     EntryType(
         "project.accept", "竣工验收", "Accept a project", accept_project,
@@ -590,7 +589,7 @@ TYPES: tuple[EntryType, ...] = (
         owner=party("project", "project", "supervisor", "owner"), owner_doc=_OWN_PROJECTS,
         epcis=epcis.EventSpec("OBSERVE", "accepting", "conformant", epcis.at_project),
         records=(Record("acceptance", by_field("project")),),
-        fields="project, date, document, measures[] (supervisor: ancillary measures attested)",
+        payload=payloads.ProjectAccept,
     ),
 )  # fmt: skip
 """Site work's entry types (:mod:`insutrace.trace.entrytype`)."""
