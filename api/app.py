@@ -83,9 +83,9 @@ def build_services(
 ) -> Services:
     """Open the store, bring the schema to the latest migration, build the ledger."""
     _prepare_sqlite(settings.database_url)
-    store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     if migrate:
         upgrade(settings.database_url)
+    store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     ledger = Ledger(
         store,
         log_signer=log_signer or _log_signer(settings),
@@ -95,7 +95,8 @@ def build_services(
     )
     vault = KeyVault(settings.master_key) if settings.master_key else None
     blobs = BlobStore(settings.blob_dir)
-    return Services(settings, ledger, AccountStore(settings.database_url), vault, blobs)
+    accounts = AccountStore(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    return Services(settings, ledger, accounts, vault, blobs)
 
 
 def create_app(

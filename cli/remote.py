@@ -250,23 +250,26 @@ def run_uvicorn(host: str, port: int, workers: int) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(
-    ctx: typer.Context, revision: Annotated[str, typer.Option(help="Target revision.")] = "head"
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Option(help="Target revision (e.g. api@head).")] = "heads",
 ) -> None:
-    """Create or upgrade the schema to ``revision`` (INSUTRACE_DATABASE_URL or --db)."""
-    from insutrace.api.migrate import current_revision, upgrade
+    """Create or upgrade the schema to ``revision`` (INSUTRACE_DATABASE_URL or --db): the
+    log's tables and the API's, each branch to its newest revision by default."""
+    from insutrace.api.migrate import current_heads, upgrade
 
     url = _settings(ctx).database_url
     upgrade(url, revision)
-    out.print(f"schema at revision {current_revision(url)}")
+    out.print(f"schema at revision {', '.join(current_heads(url)) or 'none'}")
 
 
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """The schema's current and latest revision."""
-    from insutrace.api.migrate import current_revision, head_revision
+    from insutrace.api.migrate import current_heads, head_revisions
 
     url = _settings(ctx).database_url
-    out.print(f"current {current_revision(url)}, latest {head_revision()}")
+    current = ", ".join(current_heads(url)) or "none"
+    out.print(f"current {current}, latest {', '.join(head_revisions())}")
 
 
 @account_app.command("create")

@@ -30,6 +30,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from insutrace.api.migrate import upgrade
 from insutrace.trace.actors import CORE_HANDLERS, Context
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
@@ -65,6 +66,7 @@ def payload(i: int) -> dict[str, Any]:
 
 
 def new_ledger(url: str) -> Ledger:
+    upgrade(url)
     store = open_store(url)
     ledger = Ledger(
         store, log_signer=NoteSigner(ORIGIN, signer(ORIGIN).private_key), handlers=HANDLERS

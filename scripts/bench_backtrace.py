@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from insutrace.api.migrate import upgrade
 from insutrace.trace.backtrace import recall_list, trace_section
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import HANDLERS
@@ -307,6 +308,7 @@ def pg_schema() -> Iterator[str]:
 
 
 def run(url: str, target: int, samples: int) -> None:
+    upgrade(url)
     store = open_store(url)
     try:
         clock = FixedClock(START)

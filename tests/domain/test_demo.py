@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from databases import migrated_sqlite
 
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import HANDLERS
@@ -45,7 +46,7 @@ def test_demo_is_reproducible(
 ) -> None:
     build_demo(ledger, root, seed=7)
     other = Ledger(
-        open_store(f"sqlite:///{tmp_path / 'again.db'}"),
+        open_store(migrated_sqlite(tmp_path / "again.db")),
         log_signer=log_signer,
         clock=FixedClock(START),
         handlers=HANDLERS,

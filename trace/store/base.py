@@ -44,7 +44,7 @@ class Tx(KV, Protocol):
         ...
 
     def nodes(self, wanted: Iterable[Node]) -> dict[Node, bytes]:
-        """Hashes of complete subtrees; level 0 are leaf hashes. KeyError if missing."""
+        """Hashes of complete subtrees; level 0 are leaf hashes. StorageError if any is missing."""
         ...
 
     def leaf(self, seq: int) -> bytes | None:
