@@ -16,6 +16,8 @@ Checkpoints (C2SP tlog-checkpoint) are signed on demand by :meth:`Ledger.checkpo
 
 from __future__ import annotations
 
+import logging
+import time as _time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +46,8 @@ from .store.base import Store, Tx
 from .tiles import WIDTH, TileRef, encode_bundle
 
 __all__ = ["Ledger", "Receipt"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class Ledger:
         self, items: list[tuple[str, dict[str, Any], Signer]], *, time: datetime | None = None
     ) -> list[Receipt]:
         """Admit several entries in one transaction: all of them, or none."""
+        started = _time.perf_counter()
         receipts: list[Receipt] = []
         with self.store.write() as tx:
             size, prev = tx.head()
@@ -124,7 +129,7 @@ class Ledger:
             if self.checkpoint_writes:
                 self._sign_checkpoint(tx, size, frontier)
         self._cached = (size, prev, frontier)  # only once committed
-        return receipts
+        return _logged(receipts, started)
 
     def _frontier(self, tx: Tx, size: int, head: bytes) -> dict[Node, bytes]:
         """The right edge of the tree: from memory when this ledger wrote the head itself,
@@ -135,6 +140,7 @@ class Ledger:
 
     def submit(self, data: bytes) -> Receipt:
         """Admit an entry signed elsewhere (client-held key). Idempotent on identical bytes."""
+        started = _time.perf_counter()
         entry = Entry.from_bytes(data)
         with self.store.write() as tx:
             if tx.entries(entry.seq, entry.seq + 1) == [data]:  # a retry of a logged entry
@@ -151,7 +157,7 @@ class Ledger:
             if self.checkpoint_writes:
                 self._sign_checkpoint(tx, size + 1, frontier)
         self._cached = (size + 1, receipt.leaf, frontier)
-        return receipt
+        return _logged([receipt], started)[0]
 
     def _admit(
         self,
@@ -325,3 +331,13 @@ def _text(note: str) -> str:
 
 
 assert WIDTH == 256  # tiles.HEIGHT 8, as C2SP tlog-tiles fixes
+
+
+def _logged(receipts: list[Receipt], started: float) -> list[Receipt]:
+    """One log line per committed entry: seq, type, actor and the transaction's duration."""
+    if _log.isEnabledFor(logging.INFO):
+        ms = round((_time.perf_counter() - started) * 1000, 1)
+        for r in receipts:
+            fields = {"seq": r.seq, "type": r.entry.type, "actor": r.entry.actor, "duration_ms": ms}
+            _log.info("appended seq=%d type=%s actor=%s in %.1f ms", *fields.values(), extra=fields)
+    return receipts

@@ -14,7 +14,14 @@ from sqlalchemy.exc import DBAPIError
 
 from ..errors import StorageError
 
-__all__ = ["SQLITE_SYNCHRONOUS", "first_line", "make_engine", "normalize_url", "safe_url"]
+__all__ = [
+    "SQLITE_SYNCHRONOUS",
+    "database_kind",
+    "first_line",
+    "make_engine",
+    "normalize_url",
+    "safe_url",
+]
 
 SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
@@ -30,6 +37,15 @@ def normalize_url(url: str) -> str:
 def safe_url(url: str) -> str:
     """The URL with any password masked, for messages and logs."""
     return make_url(normalize_url(url)).render_as_string(hide_password=True)
+
+
+def database_kind(url: str) -> str:
+    """The kind and place of a database with no credentials: ``postgresql db:5432/x``."""
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        return f"sqlite {parsed.database}"
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+    return f"{parsed.get_backend_name()} {where}"
 
 
 def first_line(exc: BaseException) -> str:
