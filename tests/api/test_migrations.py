@@ -130,3 +130,19 @@ def test_the_store_refuses_a_database_behind_its_schema(blank_url: str) -> None:
     _create_as_before(blank_url, log_metadata, revision="0000")
     with pytest.raises(StorageError, match=r"not at the log schema 0001 \(found 0000\)"):
         open_store(blank_url)
+
+
+def test_db_commands_upgrade_both_branches(blank_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from insutrace.cli.main import app
+
+    def db(*args: str) -> str:
+        result = CliRunner().invoke(app, ["--home", str(tmp_path), "--db", blank_url, "db", *args])
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    assert db("current") == "current none, latest 0001, a0001"
+    assert db("upgrade", "--revision", "log@head") == "schema at revision 0001"
+    assert db("upgrade") == "schema at revision 0001, a0001"
+    assert db("current") == "current 0001, a0001, latest 0001, a0001"

@@ -120,3 +120,12 @@ def test_only_sqlite_and_postgresql(tmp_path: Path) -> None:
         open_store("mysql://localhost/x")
     with pytest.raises(StorageError, match=r"needs a file path"):
         open_store("sqlite://")
+
+
+def test_a_missing_head_row_is_storage_error(ledger: Ledger) -> None:
+    sql(ledger.store, "UPDATE log_head SET id = 2")
+    try:
+        with pytest.raises(StorageError, match=r"log_head row is missing"):
+            ledger.size()
+    finally:
+        sql(ledger.store, "UPDATE log_head SET id = 1")

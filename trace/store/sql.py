@@ -123,6 +123,13 @@ def _loads(kind: str, key: str, data: str) -> dict[str, Any]:
     return value
 
 
+def _head_row(row: Any) -> tuple[int, bytes]:
+    """The log_head row; the migrations write it, so its absence is damaged storage."""
+    if row is None:
+        raise StorageError("the log_head row is missing: the database is damaged")
+    return int(row[0]), bytes(row[1])
+
+
 def _revisions(conn: Connection) -> list[str]:
     """The Alembic revisions the database is at (none before its first migration)."""
     if not inspect(conn).has_table("alembic_version"):
@@ -195,8 +202,7 @@ class SQLTx:
 
     def head(self) -> tuple[int, bytes]:
         if self._head is None:  # PostgreSQL writers already read it with the row lock
-            size, leaf = self._one(self.sql.head)
-            return int(size), bytes(leaf)
+            return _head_row(self._one(self.sql.head))
         return self._head
 
     def nodes(self, wanted: Iterable[Node]) -> dict[Node, bytes]:
@@ -351,8 +357,7 @@ class SQLStore:
             if self.dialect == "sqlite":
                 tx.cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             elif write:
-                size, leaf = tx._one(self._sql.lock_head)
-                tx._head = (int(size), bytes(leaf))
+                tx._head = _head_row(tx._one(self._sql.lock_head))
             else:
                 tx.cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             try:
