@@ -8,8 +8,9 @@ sealed with AES-256-GCM (NIST SP 800-38D) under a key derived by HKDF-SHA-256
 (RFC 5869) from ``INSUTRACE_MASTER_KEY``; the organisation id and key id are the
 associated data, so a sealed key cannot be moved to another organisation.
 
-The tables are created by the Alembic migrations (``insutrace db upgrade``);
-``metadata`` here is the model those migrations are checked against.
+The tables are created only by the Alembic migrations of the ``api`` branch
+(``api/migrations/versions``, applied by ``insutrace db upgrade``); ``metadata`` here is
+the model those migrations are checked against.
 """
 
 from __future__ import annotations
@@ -36,19 +37,16 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
-    event,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from insutrace.trace.entrytype import ROLES
 from insutrace.trace.errors import Conflict, Forbidden, LedgerError, MalformedInput, NotFound
 from insutrace.trace.keys import Signer
-from insutrace.trace.store.sql import normalize_url
+from insutrace.trace.store.engine import make_engine, normalize_url
 
 __all__ = [
     "ROLES",
@@ -168,9 +166,9 @@ class KeyVault:
 class AccountStore:
     """Accounts, tokens, sealed keys and idempotency records in the ledger's database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
         self.url = normalize_url(url)
-        self.engine = _engine(self.url)
+        self.engine = make_engine(self.url, sqlite_synchronous=sqlite_synchronous)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -291,16 +289,3 @@ class AccountStore:
                 conn.execute(idempotency_table.delete().where(where))
             else:
                 conn.execute(update(idempotency_table).where(where).values(seq=seq))
-
-
-def _engine(url: str) -> Engine:
-    if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 60})
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi: Any, _record: Any) -> None:
-        dbapi.execute("PRAGMA busy_timeout=60000")
-        dbapi.execute("PRAGMA foreign_keys=ON")
-
-    return engine

@@ -25,6 +25,12 @@ from insutrace.api import (
 from insutrace.api.accounts import AccountStore, KeyVault
 from insutrace.api.bodies import RefuseDuplicateKeys
 from insutrace.api.deps import Services
+from insutrace.api.logs import (
+    RequestIdMiddleware,
+    configure_logging,
+    install_refusal_log,
+    log_startup,
+)
 from insutrace.api.migrate import upgrade
 from insutrace.api.problems import install_problem_handlers
 from insutrace.trace.blobs import BlobStore
@@ -36,6 +42,7 @@ from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
 from insutrace.trace.settings import Settings
 from insutrace.trace.store import open_store
+from insutrace.trace.store.engine import database_kind
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -87,9 +94,9 @@ def build_services(
     """Open the store, bring the schema to the latest migration, build the ledger over the
     entry ``types`` (default: the domain's registry) with the domain's admission checks."""
     _prepare_sqlite(settings.database_url)
-    store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     if migrate:
         upgrade(settings.database_url)
+    store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     ledger = Ledger(
         store,
         log_signer=log_signer or _log_signer(settings),
@@ -100,7 +107,8 @@ def build_services(
     )
     vault = KeyVault(settings.master_key) if settings.master_key else None
     blobs = BlobStore(settings.blob_dir)
-    return Services(settings, ledger, AccountStore(settings.database_url), vault, blobs)
+    accounts = AccountStore(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    return Services(settings, ledger, accounts, vault, blobs)
 
 
 def create_app(
@@ -119,6 +127,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _log_startup(services)
         yield
         services.accounts.close()
         services.ledger.store.close()
@@ -132,6 +141,8 @@ def create_app(
     app.state.services = services
     install_problem_handlers(app)
     app.add_middleware(RefuseDuplicateKeys)  # before any route parses a write body
+    install_refusal_log(app)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(log_routes.router)
     app.include_router(entries.router)
     app.include_router(account_routes.router)
@@ -143,6 +154,17 @@ def create_app(
     return app
 
 
+def _log_startup(services: Services) -> None:
+    ledger, settings = services.ledger, services.settings
+    with ledger.store.read() as tx:
+        size = tx.head()[0]
+        origin = ledger.origin_of(tx) if size else settings.origin
+    log_startup(_version(), database_kind(settings.database_url), size, origin)
+
+
 def app_from_env() -> FastAPI:
-    """The uvicorn factory: settings from ``INSUTRACE_*`` environment variables."""
-    return create_app(Settings())
+    """The uvicorn factory: settings from ``INSUTRACE_*`` environment variables; the
+    server's log lines go to stderr in the configured format."""
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)

@@ -10,6 +10,7 @@ errors; this is the boundary that translates)::
     Conflict             409  conflict              (stale head: re-sign and retry)
     RuleViolation        422  rule-violation        + "rule", "clause"
     VerificationError    422  verification-failed   + "index"
+    StorageError         503  storage-unavailable   (the database; retry later)
     request validation   422  invalid-request       + "errors"
     PayloadInvalid       422  invalid-request       + "errors": [{pointer, detail}]
 
@@ -37,6 +38,7 @@ from insutrace.trace.errors import (
     MalformedInput,
     NotFound,
     RuleViolation,
+    StorageError,
     VerificationError,
 )
 
@@ -80,12 +82,13 @@ _MAPPING: tuple[tuple[type[LedgerError], int, str], ...] = (
     (Forbidden, 403, "forbidden"),
     (NotFound, 404, "not-found"),
     (Conflict, 409, "conflict"),
+    (StorageError, 503, "storage-unavailable"),
 )
 
 _CONTENT = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": HTTPStatus(status).phrase, "content": _CONTENT}
-    for status in (400, 401, 403, 404, 409, 422)
+    for status in (400, 401, 403, 404, 409, 422, 503)
 }
 
 

@@ -52,7 +52,7 @@ out = Console(soft_wrap=True)
 class State:
     settings: Settings
     _store: Store | None = None
-    creating: bool = False  # only init and demo may create a new SQLite ledger file
+    creating: bool = False  # only init and demo may create (and migrate) a new database
 
     @property
     def store(self) -> Store:
@@ -65,6 +65,10 @@ class State:
                         "(or pass --home / --db)"
                     )
                 path.parent.mkdir(parents=True, exist_ok=True)
+            if self.creating:
+                from insutrace.api.migrate import upgrade
+
+                upgrade(self.settings.database_url)
             self._store = open_store(
                 self.settings.database_url, sqlite_synchronous=self.settings.sqlite_synchronous
             )

@@ -1,6 +1,6 @@
 """Server commands (``serve``, ``db``, ``account``) and the remote commands that sign locally.
 
-    insutrace serve [--host --port --workers --demo-if-empty]
+    insutrace serve [--host --port --workers --demo-if-empty --log-format --access-log]
     insutrace db upgrade | db current
     insutrace account create --org ORG --role ROLE --name NAME      (prints the token once)
     insutrace account import-key KEYFILE                             (seal under the master key)
@@ -207,13 +207,29 @@ def serve(
     demo_if_empty: Annotated[
         bool, typer.Option(help="Seed the demo on an empty SQLite ledger.")
     ] = False,
+    log_format: Annotated[
+        str | None,
+        typer.Option(help="Server log lines: text or json (default INSUTRACE_LOG_FORMAT, text)."),
+    ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(help="Also log every request (uvicorn's access log; default off)."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs): migrate the schema, then run uvicorn."""
+    import dataclasses
     import os
 
     from insutrace.api.app import build_services
+    from insutrace.api.logs import configure_logging
 
     settings = _settings(ctx)
+    settings = dataclasses.replace(
+        settings,
+        log_format=log_format or settings.log_format,
+        access_log=settings.access_log if access_log is None else access_log,
+    )
+    configure_logging(settings)
     services = build_services(settings)
     empty = services.ledger.size() == 0
     services.accounts.close()
@@ -222,12 +238,14 @@ def serve(
         _seed_demo(settings)
     os.environ["INSUTRACE_HOME"] = str(settings.home)
     os.environ["INSUTRACE_DATABASE_URL"] = settings.database_url
+    os.environ["INSUTRACE_LOG_FORMAT"] = settings.log_format  # read again by each worker
+    os.environ["INSUTRACE_ACCESS_LOG"] = "1" if settings.access_log else "0"
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
     err.print(f"serving {shown} on http://{host}:{port} ({workers} worker(s))")
-    run_uvicorn(host, port, workers)
+    run_uvicorn(host, port, workers, access_log=settings.access_log)
 
 
-def run_uvicorn(host: str, port: int, workers: int) -> None:
+def run_uvicorn(host: str, port: int, workers: int, *, access_log: bool = False) -> None:
     """uvicorn with ``workers`` processes on one listening socket with TCP_NODELAY.
 
     uvicorn's worker processes accept on a socket the parent bound, and asyncio sets
@@ -245,8 +263,8 @@ def run_uvicorn(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
-        access_log=False,
+        log_config=None,  # the app's own logging (insutrace.api.logs) formats uvicorn's too
+        access_log=access_log,
     )
     server = uvicorn.Server(config)
     if workers <= 1:
@@ -260,23 +278,26 @@ def run_uvicorn(host: str, port: int, workers: int) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(
-    ctx: typer.Context, revision: Annotated[str, typer.Option(help="Target revision.")] = "head"
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Option(help="Target revision (e.g. api@head).")] = "heads",
 ) -> None:
-    """Create or upgrade the schema to ``revision`` (INSUTRACE_DATABASE_URL or --db)."""
-    from insutrace.api.migrate import current_revision, upgrade
+    """Create or upgrade the schema to ``revision`` (INSUTRACE_DATABASE_URL or --db): the
+    log's tables and the API's, each branch to its newest revision by default."""
+    from insutrace.api.migrate import current_heads, upgrade
 
     url = _settings(ctx).database_url
     upgrade(url, revision)
-    out.print(f"schema at revision {current_revision(url)}")
+    out.print(f"schema at revision {', '.join(current_heads(url)) or 'none'}")
 
 
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """The schema's current and latest revision."""
-    from insutrace.api.migrate import current_revision, head_revision
+    from insutrace.api.migrate import current_heads, head_revisions
 
     url = _settings(ctx).database_url
-    out.print(f"current {current_revision(url)}, latest {head_revision()}")
+    current = ", ".join(current_heads(url)) or "none"
+    out.print(f"current {current}, latest {', '.join(head_revisions())}")
 
 
 @account_app.command("create")

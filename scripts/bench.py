@@ -30,6 +30,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from insutrace.api.migrate import upgrade
 from insutrace.trace.actors import TYPES, Context
 from insutrace.trace.entrytype import EntryType, Record, Registry, by_field
 from insutrace.trace.keys import Signer
@@ -72,6 +73,7 @@ def payload(i: int) -> dict[str, Any]:
 
 
 def new_ledger(url: str) -> Ledger:
+    upgrade(url)
     store = open_store(url)
     ledger = Ledger(
         store, log_signer=NoteSigner(ORIGIN, signer(ORIGIN).private_key), types=TYPES_WITH_NOTE

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from insutrace.api.migrate import upgrade
 from insutrace.demo.scenario import Scenario, section
 from insutrace.trace.backtrace import recall_list, trace_section
 from insutrace.trace.clock import FixedClock
@@ -177,6 +178,7 @@ def pg_schema() -> Iterator[str]:
 
 
 def run(url: str, target: int, samples: int) -> None:
+    upgrade(url)
     store = open_store(url)
     try:
         clock = FixedClock(START)

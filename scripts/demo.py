@@ -18,6 +18,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from insutrace.api.migrate import upgrade
 from insutrace.demo.story import DEFAULT_SEED, DEFAULT_START, build_demo
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import ADMISSION, REGISTRY
@@ -44,7 +45,9 @@ def main() -> None:
     parser.add_argument("--db", help="database URL (default: sqlite:///OUT/ledger.db)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    store = open_store(args.db or f"sqlite:///{args.out / 'ledger.db'}")
+    url = args.db or f"sqlite:///{args.out / 'ledger.db'}"
+    upgrade(url)
+    store = open_store(url)
     root, log = demo_keys(args.seed)
     ledger = Ledger(
         store,

@@ -4,6 +4,9 @@ PostgreSQL comes from INSUTRACE_TEST_PG_URL (default: the local server at
 127.0.0.1:5432, database ``test``); each test gets its own schema, dropped after.
 Without a reachable server the PostgreSQL cases skip with a one-line reason,
 unless INSUTRACE_REQUIRE_PG=1 (CI), where they fail.
+
+``store_url`` is a database at the migrations' heads (see ``tests/databases.py``);
+``blank_url`` an empty one, for the tests of the migrations themselves.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 import pytest
+from databases import PG_URL, migrate_pg_schema, migrated_sqlite, pg_schema_url
 
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import ADMISSION, REGISTRY
@@ -26,7 +31,6 @@ from insutrace.trace.note import NoteSigner
 from insutrace.trace.store import Store, open_store
 from insutrace.trace.verify import verify_store
 
-PG_URL = os.environ.get("INSUTRACE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ORIGIN = "test.insutrace.local/ledger"
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
@@ -53,17 +57,9 @@ def require_pg() -> None:
     pytest.skip(reason)
 
 
-def _pg_schema_url(schema: str) -> str:
-    base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{schema}"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
+@contextmanager
+def _pg_schema() -> Iterator[str]:
+    """A new schema of its own for one test, dropped after it."""
     require_pg()
     import psycopg
 
@@ -71,10 +67,31 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     try:
-        yield _pg_schema_url(schema)
+        yield schema
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: no tables, no migrations."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    with _pg_schema() as schema:
+        yield pg_schema_url(schema)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database at the migrations' heads, as ``insutrace db upgrade`` leaves it."""
+    if request.param == "sqlite":
+        yield migrated_sqlite(tmp_path / "ledger.db")
+        return
+    with _pg_schema() as schema:
+        migrate_pg_schema(schema)
+        yield pg_schema_url(schema)
 
 
 @pytest.fixture

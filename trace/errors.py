@@ -13,7 +13,9 @@ and an RFC 9457 problem body::
     ├── Conflict                     the request races the log: stale prev hash,
     │                                  duplicate identifier (409)
     ├── NotFound                     no such entry, tile, batch ... (404)
-    └── Forbidden                    the actor may not do this (403)
+    ├── Forbidden                    the actor may not do this (403)
+    └── StorageError                 the database is unreachable, unmigrated or
+                                       damaged; the request may be retried (503)
 
 Messages name the field and say what was expected and what was found.
 """
@@ -27,6 +29,7 @@ __all__ = [
     "MalformedInput",
     "NotFound",
     "RuleViolation",
+    "StorageError",
     "VerificationError",
 ]
 
@@ -71,3 +74,7 @@ class NotFound(LedgerError):
 
 class Forbidden(LedgerError):
     """The actor is not allowed to perform this operation."""
+
+
+class StorageError(LedgerError):
+    """The database failed or is not at the schema this release needs; nothing was written."""

@@ -17,6 +17,8 @@ Checkpoints (C2SP tlog-checkpoint) are signed on demand by :meth:`Ledger.checkpo
 
 from __future__ import annotations
 
+import logging
+import time as _time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -58,6 +60,9 @@ class _Tip:
     head: bytes
     frontier: dict[Node, bytes]
     time: str | None
+
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ class Ledger:
         self, items: list[tuple[str, dict[str, Any], Signer]], *, time: datetime | None = None
     ) -> list[Receipt]:
         """Admit several entries in one transaction: all of them, or none."""
+        started = _time.perf_counter()
         receipts: list[Receipt] = []
         with self.store.write() as tx:
             size, prev = tx.head()
@@ -148,7 +154,7 @@ class Ledger:
             if self.checkpoint_writes:
                 self._sign_checkpoint(tx, size, tip.frontier)
         self._cached = _Tip(size, prev, tip.frontier, last)  # only once committed
-        return receipts
+        return _logged(receipts, started)
 
     def _stamp(self, time: datetime | None, last: str | None) -> str:
         """A server-built entry's time: the one asked for, else the clock's reading clamped
@@ -171,6 +177,7 @@ class Ledger:
 
     def submit(self, data: bytes) -> Receipt:
         """Admit an entry signed elsewhere (client-held key). Idempotent on identical bytes."""
+        started = _time.perf_counter()
         entry = Entry.from_bytes(data)
         with self.store.write() as tx:
             if tx.entries(entry.seq, entry.seq + 1) == [data]:  # a retry of a logged entry
@@ -187,7 +194,7 @@ class Ledger:
             if self.checkpoint_writes:
                 self._sign_checkpoint(tx, size + 1, tip.frontier)
         self._cached = _Tip(size + 1, receipt.leaf, tip.frontier, entry.time)
-        return receipt
+        return _logged([receipt], started)[0]
 
     def _admit(
         self,
@@ -378,3 +385,13 @@ def _text(note: str) -> str:
 
 
 assert WIDTH == 256  # tiles.HEIGHT 8, as C2SP tlog-tiles fixes
+
+
+def _logged(receipts: list[Receipt], started: float) -> list[Receipt]:
+    """One log line per committed entry: seq, type, actor and the transaction's duration."""
+    if _log.isEnabledFor(logging.INFO):
+        ms = round((_time.perf_counter() - started) * 1000, 1)
+        for r in receipts:
+            fields = {"seq": r.seq, "type": r.entry.type, "actor": r.entry.actor, "duration_ms": ms}
+            _log.info("appended seq=%d type=%s actor=%s in %.1f ms", *fields.values(), extra=fields)
+    return receipts

@@ -14,7 +14,7 @@ from .actors import CORE_HANDLERS, Context, check_signer
 from .checkpoint import SignedCheckpoint
 from .clock import parse_time
 from .entry import GENESIS_PREV, Entry
-from .errors import LedgerError, MalformedInput, NotFound, VerificationError
+from .errors import LedgerError, MalformedInput, NotFound, StorageError, VerificationError
 from .merkle import EMPTY_ROOT, frontier_nodes, leaf_hash, node_hash, root_from_frontier
 from .note import NoteVerifier
 from .store.base import MemoryKV, Store
@@ -207,7 +207,7 @@ def _check_head(store: Store, report: Report) -> None:
             raise VerificationError(f"head says {size} entries, the log holds {report.size}")
         try:
             stored_root = root_from_frontier(size, tx.nodes(frontier_nodes(size)))
-        except KeyError as exc:
+        except StorageError as exc:  # a missing node: the stored tree is incomplete
             raise VerificationError(f"stored Merkle nodes incomplete: {exc}") from None
     if stored_root != report.root:
         raise VerificationError("stored Merkle nodes do not match the entries' root")

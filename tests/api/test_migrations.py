@@ -1,15 +1,26 @@
-"""Alembic migrations: create the schema from nothing, upgrade one `init` made, match the models."""
+"""Alembic migrations: the only creator of the schema; the ``log`` and ``api`` branches
+build it from nothing, adopt what earlier releases made, and match the models."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, create_engine, inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, inspect, text
 
 from insutrace.api.accounts import metadata as api_metadata
-from insutrace.api.migrate import current_revision, head_revision, upgrade
+from insutrace.api.migrate import alembic_config, current_heads, head_revisions, upgrade
+from insutrace.trace.errors import StorageError
+from insutrace.trace.store import open_store
+from insutrace.trace.store.engine import make_engine
+from insutrace.trace.store.sql import SCHEMA_REVISION
 from insutrace.trace.store.sql import metadata as log_metadata
-from insutrace.trace.store.sql import normalize_url
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _models() -> MetaData:
@@ -22,7 +33,7 @@ def _models() -> MetaData:
 
 def _diff(url: str) -> list[object]:
     """What differs between the migrated database and the table models (alembic check)."""
-    engine = create_engine(normalize_url(url))
+    engine = make_engine(url)
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": False})
@@ -31,37 +42,107 @@ def _diff(url: str) -> list[object]:
         engine.dispose()
 
 
-def test_upgrade_builds_the_schema_from_nothing(store_url: str) -> None:
-    assert current_revision(store_url) is None
-    upgrade(store_url)
-    assert current_revision(store_url) == head_revision()
-    assert _diff(store_url) == []
-    upgrade(store_url)  # at head: nothing to do
-
-
-def test_upgrade_adopts_a_database_the_store_created(store_url: str) -> None:
-    from insutrace.trace.store import open_store
-
-    open_store(store_url).close()  # what `insutrace init` leaves: log tables, no version
-    upgrade(store_url)
-    assert current_revision(store_url) == head_revision()
-    assert _diff(store_url) == []
-
-
-def test_downgrade_keeps_the_log(store_url: str) -> None:
-    from alembic import command
-
-    from insutrace.api.migrate import alembic_config
-
-    upgrade(store_url)
-    command.downgrade(alembic_config(store_url), "base")
-    engine = create_engine(normalize_url(store_url))
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            tables = set(inspect(conn).get_table_names())
+            return set(inspect(conn).get_table_names())
     finally:
         engine.dispose()
+
+
+def _create_as_before(url: str, *sources: MetaData, revision: str | None = None) -> None:
+    """What an earlier release left: its tables made by ``create_all``, maybe a revision."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for source in sources:
+                source.create_all(conn)
+            if revision is not None:
+                conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+                conn.execute(text(f"INSERT INTO alembic_version VALUES ('{revision}')"))
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_builds_the_schema_from_nothing(blank_url: str) -> None:
+    assert current_heads(blank_url) == ()
+    upgrade(blank_url)
+    assert current_heads(blank_url) == head_revisions() == ("0001", "a0001")
+    assert _diff(blank_url) == []
+    upgrade(blank_url)  # at the heads: nothing to do
+    store = open_store(blank_url)
+    try:
+        with store.read() as tx:
+            assert tx.head() == (0, bytes(32))
+    finally:
+        store.close()
+
+
+def test_the_test_databases_match_an_online_upgrade(store_url: str) -> None:
+    """The fixtures' template copy (SQLite) and offline SQL (PostgreSQL) are the migrations."""
+    assert current_heads(store_url) == head_revisions()
+    assert _diff(store_url) == []
+
+
+def test_upgrade_adopts_the_log_tables_of_an_unmigrated_init(blank_url: str) -> None:
+    _create_as_before(blank_url, log_metadata)  # an earlier `insutrace init`: no version
+    upgrade(blank_url)
+    assert current_heads(blank_url) == head_revisions()
+    assert _diff(blank_url) == []
+
+
+def test_upgrade_adopts_the_api_tables_of_the_single_branch_release(blank_url: str) -> None:
+    """Before the split, revision 0001 created the log's and the API's tables together."""
+    _create_as_before(blank_url, log_metadata, api_metadata, revision="0001")
+    upgrade(blank_url)
+    assert current_heads(blank_url) == head_revisions()
+    assert _diff(blank_url) == []
+
+
+def test_downgrading_the_api_branch_keeps_the_log(store_url: str) -> None:
+    command.downgrade(alembic_config(store_url), "api@base")
+    tables = _tables(store_url)
     assert "log_entry" in tables
     assert "api_account" not in tables
+    assert current_heads(store_url) == (SCHEMA_REVISION,)
     upgrade(store_url)
-    assert current_revision(store_url) == head_revision()
+    assert current_heads(store_url) == head_revisions()
+
+
+def test_each_branch_lives_beside_its_models() -> None:
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite:///unused.db"))
+    log_head = scripts.get_revision("log@head")
+    api_head = scripts.get_revision("api@head")
+    assert log_head is not None and api_head is not None
+    assert log_head.revision == SCHEMA_REVISION  # what the store insists on
+    assert Path(log_head.path).is_relative_to(ROOT / "trace" / "store" / "migrations")
+    assert Path(api_head.path).is_relative_to(ROOT / "api" / "migrations")
+
+
+def test_the_store_refuses_an_unmigrated_database(blank_url: str) -> None:
+    with pytest.raises(StorageError, match=r"found no migrations\): run `insutrace db upgrade`"):
+        open_store(blank_url)
+    assert _tables(blank_url) == set()  # refusing created nothing
+
+
+def test_the_store_refuses_a_database_behind_its_schema(blank_url: str) -> None:
+    _create_as_before(blank_url, log_metadata, revision="0000")
+    with pytest.raises(StorageError, match=r"not at the log schema 0001 \(found 0000\)"):
+        open_store(blank_url)
+
+
+def test_db_commands_upgrade_both_branches(blank_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from insutrace.cli.main import app
+
+    def db(*args: str) -> str:
+        result = CliRunner().invoke(app, ["--home", str(tmp_path), "--db", blank_url, "db", *args])
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    assert db("current") == "current none, latest 0001, a0001"
+    assert db("upgrade", "--revision", "log@head") == "schema at revision 0001"
+    assert db("upgrade") == "schema at revision 0001, a0001"
+    assert db("current") == "current 0001, a0001, latest 0001, a0001"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import support
+from databases import migrated_sqlite
 
 from insutrace.demo.story import build_demo
 from insutrace.trace.clock import FixedClock
@@ -46,7 +47,7 @@ def test_demo_is_reproducible(
 ) -> None:
     build_demo(ledger, root, seed=7, start=support.DEMO_START)
     other = Ledger(
-        open_store(f"sqlite:///{tmp_path / 'again.db'}"),
+        open_store(migrated_sqlite(tmp_path / "again.db")),
         log_signer=log_signer,
         clock=FixedClock(START),
         types=REGISTRY,

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from databases import migrated_sqlite
 
 from insutrace.trace.actors import CORE_TYPES
 from insutrace.trace.checkpoint import Checkpoint, SignedCheckpoint
@@ -126,7 +127,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
     root = _signer("root")
     clock = FixedClock(datetime(2026, 11, 22, 8, 0, tzinfo=UTC), step=timedelta(seconds=1))
     ledger = Ledger(
-        open_store(f"sqlite:///{work / 'ledger.db'}"),
+        open_store(migrated_sqlite(work / "ledger.db")),
         log_signer=log_signer,
         clock=clock,
         types=CORE_TYPES,

@@ -8,7 +8,11 @@ __all__ = ["KV", "MemoryKV", "Store", "Tx", "open_store"]
 
 
 def open_store(url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
-    """Open (and create if needed) a store; ``sqlite:///file.db`` or ``postgresql://…``."""
+    """Open the store of a migrated database, ``sqlite:///file.db`` or ``postgresql://…``.
+
+    Creates nothing: ``insutrace db upgrade`` makes the tables. StorageError if the
+    database cannot be reached or is not at this release's schema.
+    """
     from .sql import SQLStore
 
     return SQLStore(url, sqlite_synchronous=sqlite_synchronous)

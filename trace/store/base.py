@@ -15,6 +15,10 @@ Contracts every implementation keeps:
 * ``Tx.append`` is the only way an entry row is written; no method updates or
   deletes an entry, a node or a checkpoint.
 * The head (size, last leaf hash) moves only with ``Tx.append``.
+* Every failure of the database underneath (unreachable, damaged, a missing table or
+  row, a schema the migrations have not brought up to date) is raised as
+  :class:`~insutrace.trace.errors.StorageError`, never as the driver's own exception,
+  ``KeyError`` or ``ValueError``.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ class Tx(KV, Protocol):
         ...
 
     def nodes(self, wanted: Iterable[Node]) -> dict[Node, bytes]:
-        """Hashes of complete subtrees; level 0 are leaf hashes. KeyError if missing."""
+        """Hashes of complete subtrees; level 0 are leaf hashes. StorageError if any is missing."""
         ...
 
     def leaf(self, seq: int) -> bytes | None:

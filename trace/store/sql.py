@@ -1,6 +1,9 @@
 """SQL storage for the ledger: SQLite (embedded default) and PostgreSQL.
 
-Tables are declared with SQLModel; the hot path runs SQLAlchemy Core statements.
+The tables are declared here, once, with SQLModel; the Alembic migrations in
+``migrations/`` are the only thing that creates or changes them (``insutrace db
+upgrade``), and the store refuses a database they have not brought to
+:data:`SCHEMA_REVISION`. The hot path runs plain DBAPI statements.
 Writers serialize on the database itself, so threads and separate processes are
 equally safe: SQLite takes its write lock with ``BEGIN IMMEDIATE``, PostgreSQL
 locks the single ``log_head`` row ``FOR UPDATE`` before reading anything.
@@ -11,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,21 +27,18 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
-    create_engine,
-    event,
-    func,
-    insert,
-    select,
+    inspect,
     text,
 )
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, SQLModel
 
-from ..errors import LedgerError
+from ..errors import LedgerError, StorageError
 from ..merkle import Node
+from .engine import first_line, make_engine, normalize_url, safe_url
 
-__all__ = ["SQLStore", "metadata", "normalize_url"]
+__all__ = ["SCHEMA_REVISION", "SQLStore", "metadata", "normalize_url"]
 
 _SeqType = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY = rowid
 
@@ -101,19 +100,41 @@ _checkpoint = LogCheckpoint.__table__  # type: ignore[attr-defined]
 _proj = Projection.__table__  # type: ignore[attr-defined]
 _ref = EntryRef.__table__  # type: ignore[attr-defined]
 _LOG_TABLES = ("log_entry", "log_node", "log_head", "log_checkpoint")
-_ZERO = bytes(32)
 
 
-def normalize_url(url: str) -> str:
-    """Accept ``postgresql://`` and ``postgres://`` as psycopg 3 URLs."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+# The head of the "log" branch in migrations/versions: the store opens only a database
+# migrated to it (tests/api/test_migrations.py keeps the two equal).
+SCHEMA_REVISION = "0001"
+UPGRADE_HINT = "run `insutrace db upgrade`"
 
 
 def _dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _loads(kind: str, key: str, data: str) -> dict[str, Any]:
+    """A projection row; one that is not a JSON object is damaged storage."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise StorageError(f"projection row ({kind}, {key:.80}) is not a JSON object")
+    return value
+
+
+def _head_row(row: Any) -> tuple[int, bytes]:
+    """The log_head row; the migrations write it, so its absence is damaged storage."""
+    if row is None:
+        raise StorageError("the log_head row is missing: the database is damaged")
+    return int(row[0]), bytes(row[1])
+
+
+def _revisions(conn: Connection) -> list[str]:
+    """The Alembic revisions the database is at (none before its first migration)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return []
+    return sorted(str(r) for (r,) in conn.execute(text("SELECT version_num FROM alembic_version")))
 
 
 class _SQL:
@@ -181,8 +202,7 @@ class SQLTx:
 
     def head(self) -> tuple[int, bytes]:
         if self._head is None:  # PostgreSQL writers already read it with the row lock
-            size, leaf = self._one(self.sql.head)
-            return int(size), bytes(leaf)
+            return _head_row(self._one(self.sql.head))
         return self._head
 
     def nodes(self, wanted: Iterable[Node]) -> dict[Node, bytes]:
@@ -207,7 +227,7 @@ class SQLTx:
             n for lv, idx in by_level.items() for n in ((lv, i) for i in idx) if n not in out
         ]
         if missing:
-            raise KeyError(f"Merkle nodes missing from storage: {sorted(missing)[:4]}")
+            raise StorageError(f"Merkle nodes missing from storage: {sorted(missing)[:4]}")
         return out
 
     def leaf(self, seq: int) -> bytes | None:
@@ -245,7 +265,7 @@ class SQLTx:
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         row = self._one(self.sql.get, (kind, key))
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else _loads(kind, key, row[0])
 
     def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
         self.cur.execute(self.sql.put, (kind, key, _dumps(data)))
@@ -255,7 +275,7 @@ class SQLTx:
             rows = self._all(self.sql.scan_prefix, (kind, prefix, prefix + "\U0010ffff"))
         else:
             rows = self._all(self.sql.scan, (kind,))
-        return [(str(k), dict(json.loads(d))) for k, d in rows]
+        return [(str(k), _loads(kind, str(k), d)) for k, d in rows]
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         row = self._one(self.sql.latest_checkpoint)
@@ -273,59 +293,56 @@ class SQLTx:
 
 
 class SQLStore:
-    """A ledger store on SQLite or PostgreSQL; ``url`` as SQLAlchemy takes it."""
+    """A ledger store on SQLite or PostgreSQL; ``url`` as SQLAlchemy takes it.
+
+    Opens only a database the migrations brought to :data:`SCHEMA_REVISION`; every
+    driver failure leaves it as a :class:`~insutrace.trace.errors.StorageError`.
+    """
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
         self.url = normalize_url(url)
-        parsed = make_url(self.url)
-        self.dialect = parsed.get_backend_name()
-        if self.dialect not in ("sqlite", "postgresql"):
-            raise LedgerError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
-        self.engine = self._engine(parsed.database or "", sqlite_synchronous)
+        self.engine = make_engine(self.url, sqlite_synchronous=sqlite_synchronous)
+        self.dialect = self.engine.dialect.name
+        self._driver_errors = (self.engine.dialect.loaded_dbapi.Error, SQLAlchemyError, OSError)
         self._sql = _SQL(self.dialect)
-        self._lock_path = f"{parsed.database}.lock" if self.dialect == "sqlite" else None
-        self._sqlite = (parsed.database or "", sqlite_synchronous)
+        database = make_url(self.url).database
+        self._lock_path = f"{database}.lock" if self.dialect == "sqlite" else None
         # SQLite: one connection and one lock-file handle per thread, kept open (a pool
         # checkout and an open() per append cost more than the append's own statements)
         self._local = threading.local()
         self._opened: list[Any] = []
         self._opened_guard = threading.Lock()
-        self._create()
-
-    def _engine(self, database: str, synchronous: str) -> Engine:
-        if self.dialect == "postgresql":
-            return create_engine(self.url, pool_size=8, pool_recycle=1800)
-        if database in ("", ":memory:"):
-            raise LedgerError("SQLite needs a file path: sqlite:///path/to/ledger.db")
-        engine = create_engine(self.url, pool_size=8, connect_args={"timeout": 60})
-
-        @event.listens_for(engine, "connect")
-        def _connect(dbapi: Any, _record: Any) -> None:
-            dbapi.isolation_level = None  # we issue BEGIN ourselves
-            dbapi.execute("PRAGMA journal_mode=WAL")
-            dbapi.execute(f"PRAGMA synchronous={synchronous}")
-            dbapi.execute("PRAGMA busy_timeout=60000")
-
-        return engine
-
-    def _create(self) -> None:
         try:
-            with self.engine.begin() as conn:
-                if self.dialect == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(724211)"))
-                metadata.create_all(conn)
-                if conn.execute(select(func.count()).select_from(_head)).scalar() == 0:
-                    conn.execute(insert(_head).values(id=1, size=0, leaf=_ZERO))
-        except OperationalError as exc:
-            raise LedgerError(f"cannot open database {self.safe_url}: {exc.orig}") from None
+            self._check_schema()
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def _check_schema(self) -> None:
+        """Refuse a database before (or past) this release's log schema, in one line."""
+        with self._translated(), self.engine.connect() as conn:
+            found = _revisions(conn)
+        if SCHEMA_REVISION not in found:
+            raise StorageError(
+                f"the database {self.safe_url} is not at the log schema {SCHEMA_REVISION} "
+                f"(found {', '.join(found) or 'no migrations'}): {UPGRADE_HINT}"
+            )
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """The store's boundary: a driver's exception leaves as one StorageError line."""
+        try:
+            yield
+        except self._driver_errors as exc:
+            raise StorageError(f"storage failed on {self.safe_url}: {first_line(exc)}") from exc
 
     @property
     def safe_url(self) -> str:
-        return make_url(self.url).render_as_string(hide_password=True)
+        return safe_url(self.url)
 
     @contextmanager
     def write(self) -> Iterator[SQLTx]:
-        with self._writer_lock(), self._transaction(write=True) as tx:
+        with self._translated(), self._writer_lock(), self._transaction(write=True) as tx:
             yield tx
 
     @contextmanager
@@ -340,8 +357,7 @@ class SQLStore:
             if self.dialect == "sqlite":
                 tx.cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             elif write:
-                size, leaf = tx._one(self._sql.lock_head)
-                tx._head = (int(size), bytes(leaf))
+                tx._head = _head_row(tx._one(self._sql.lock_head))
             else:
                 tx.cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             try:
@@ -362,13 +378,12 @@ class SQLStore:
         return resource
 
     def _thread_connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
+        conn: Any = getattr(self._local, "conn", None)
         if conn is None:
-            path, synchronous = self._sqlite
-            conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={synchronous}")
-            conn.execute("PRAGMA busy_timeout=60000")
+            pooled = self.engine.raw_connection()  # set up by the engine's connect hook
+            conn = pooled.driver_connection
+            pooled.detach()  # owned by this thread from now on, closed by close()
+            conn.isolation_level = None  # the store issues BEGIN itself
             self._local.conn = self._keep(conn)
         return conn
 
@@ -391,7 +406,7 @@ class SQLStore:
 
     @contextmanager
     def read(self) -> Iterator[SQLTx]:
-        with self._transaction(write=False) as tx:
+        with self._translated(), self._transaction(write=False) as tx:
             yield tx
 
     def clear_projections(self) -> None:

@@ -1,9 +1,10 @@
-"""Alembic environment of the ledger's database (log tables and the API's tables).
+"""Alembic environment of the ledger's database: the ``log`` and ``api`` branches.
 
 Run through ``insutrace db upgrade`` (or :func:`insutrace.api.migrate.upgrade`), which
 passes the database URL (``config.attributes["url"]``) or an open connection
 (``config.attributes["connection"]``) and the table models to compare against
-(``config.attributes["target_metadata"]``). On PostgreSQL the whole upgrade holds a
+(``config.attributes["target_metadata"]``), and where both branches' scripts are
+(``version_locations``). On PostgreSQL the whole upgrade holds a
 transaction-scoped advisory lock, so several servers starting at once migrate once.
 """
 
@@ -12,15 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import context
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from insutrace.trace.settings import Settings
+from insutrace.trace.store.engine import make_engine, normalize_url
 from insutrace.trace.store.sql import metadata as log_metadata
-from insutrace.trace.store.sql import normalize_url
 
 config = context.config
-MIGRATION_LOCK = 724212  # beside the store's own create lock (724211)
+MIGRATION_LOCK = 724212  # a fixed key: every process of every release takes the same lock
 
 
 def _target() -> Any:
@@ -56,7 +57,7 @@ def run_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(_url())
+    engine = make_engine(_url())
     try:
         with engine.connect() as conn:
             _run(conn)

@@ -1,7 +1,8 @@
-"""The log's tables and the API's account tables.
+"""The log's tables: entries, Merkle nodes, head, checkpoints, projections, entry refs.
 
-The log tables may already exist: ``insutrace init`` and the store create them on
-first use (``SQLStore`` runs ``create_all``), so each is created only when missing.
+The root of the ``log`` branch. A database that an earlier release's ``insutrace init``
+created without migrations already holds these tables: online, each is created only
+when missing (offline ``--sql`` output creates them all).
 
 Revision ID: 0001
 Revises:
@@ -13,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ("log",)
 depends_on: str | Sequence[str] | None = None
 
 _SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY = rowid
@@ -80,57 +81,32 @@ def _log_tables() -> list[tuple[str, list[sa.Column[object] | sa.Constraint], di
     ]
 
 
-def _api_tables() -> None:
-    op.create_table(
-        "api_account",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("org", sa.String(64), nullable=False),
-        sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("role", sa.String(32), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created", sa.String(32), nullable=False),
-    )
-    op.create_index("ix_api_account_org", "api_account", ["org"])
-    op.create_table(
-        "api_token",
-        sa.Column("hash", sa.String(64), primary_key=True),
-        sa.Column("account_id", sa.Integer(), sa.ForeignKey("api_account.id"), nullable=False),
-        sa.Column("label", sa.String(100), nullable=False),
-        sa.Column("created", sa.String(32), nullable=False),
-        sa.Column("revoked", sa.String(32), nullable=True),
-    )
-    op.create_index("ix_api_token_account_id", "api_token", ["account_id"])
-    op.create_table(
-        "api_org_key",
-        sa.Column("key_id", sa.String(16), primary_key=True),
-        sa.Column("org", sa.String(64), nullable=False),
-        sa.Column("public", sa.String(64), nullable=False),
-        sa.Column("nonce", sa.LargeBinary(), nullable=False),
-        sa.Column("sealed", sa.LargeBinary(), nullable=False),
-        sa.Column("created", sa.String(32), nullable=False),
-    )
-    op.create_index("ix_api_org_key_org", "api_org_key", ["org"])
-    op.create_table(
-        "api_idempotency",
-        sa.Column("account_id", sa.Integer(), sa.ForeignKey("api_account.id"), primary_key=True),
-        sa.Column("key", sa.String(200), primary_key=True),
-        sa.Column("digest", sa.String(64), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=True),
-        sa.Column("created", sa.String(32), nullable=False),
-    )
+# 32 zero bytes, written as SQL so that offline (--sql) output can carry it too
+_ZERO_LEAF = {"sqlite": "zeroblob(32)", "postgresql": "decode(repeat('00', 32), 'hex')"}
+
+
+def _existing() -> set[str]:
+    if context.is_offline_mode():
+        return set()
+    return set(sa.inspect(op.get_bind()).get_table_names())
+
+
+def _needs_head() -> bool:
+    if context.is_offline_mode():
+        return True
+    head = sa.table("log_head")
+    return op.get_bind().execute(sa.select(sa.func.count()).select_from(head)).scalar() == 0
 
 
 def upgrade() -> None:
-    existing = set(sa.inspect(op.get_bind()).get_table_names())
+    existing = _existing()
     for name, columns, options in _log_tables():
         if name not in existing:
             op.create_table(name, *columns, **options)  # type: ignore[arg-type]
-    head = sa.table("log_head", sa.column("id"), sa.column("size"), sa.column("leaf"))
-    if op.get_bind().execute(sa.select(sa.func.count()).select_from(head)).scalar() == 0:
-        op.execute(head.insert().values(id=1, size=0, leaf=bytes(32)))
-    _api_tables()
+    if _needs_head():  # the empty log: size 0, no last leaf (32 zero bytes)
+        zero = _ZERO_LEAF[context.get_context().dialect.name]
+        op.execute(f"INSERT INTO log_head (id, size, leaf) VALUES (1, 0, {zero})")
 
 
 def downgrade() -> None:
-    for name in ("api_idempotency", "api_org_key", "api_token", "api_account"):
-        op.drop_table(name)
+    """Nothing: the log is append-only, and no migration drops it."""

@@ -1,0 +1,131 @@
+"""The store's boundary: every database failure leaves as one StorageError line, never as a
+driver exception, KeyError or ValueError; the command line prints it as one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from insutrace.cli.main import app
+from insutrace.trace.errors import StorageError
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.store import Store, open_store
+
+runner = CliRunner()
+
+
+def sql(store: Store, statement: str) -> None:
+    """Change the database behind the store's back."""
+    with store.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text(statement))
+
+
+def cli(home: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["--home", str(home), *args])
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    code, out = cli(home, "init")
+    assert code == 0, out
+    return home
+
+
+def test_init_migrates_the_database_it_creates(home: Path) -> None:
+    code, out = cli(home, "verify")
+    assert (code, out.count("\n")) == (0, 1), out
+    assert out.startswith("ok: 1 entries")
+
+
+def test_verify_on_a_corrupt_sqlite_file_is_one_line(home: Path) -> None:
+    (home / "ledger.db").write_bytes(b"this is not an SQLite database" * 200)
+    for name in ("ledger.db-wal", "ledger.db-shm"):
+        (home / name).unlink(missing_ok=True)
+    code, out = cli(home, "verify")
+    assert code == 1
+    assert out.count("\n") == 1 and "Traceback" not in out, out
+    assert out.startswith("error: storage failed on sqlite:///")
+    assert "file is not a database" in out
+
+
+def test_verify_with_a_missing_table_is_one_line(home: Path) -> None:
+    store = open_store(f"sqlite:///{home / 'ledger.db'}")
+    sql(store, "DROP TABLE log_checkpoint")
+    store.close()
+    code, out = cli(home, "verify")
+    assert code == 1
+    assert out.count("\n") == 1 and "Traceback" not in out, out
+    assert "no such table: log_checkpoint" in out
+
+
+def test_an_unmigrated_database_names_the_command_to_run(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "ledger.db").touch()  # an empty SQLite file: no tables, no migrations
+    code, out = cli(home, "verify")
+    assert code == 1
+    assert out.count("\n") == 1, out
+    assert out.rstrip().endswith("(found no migrations): run `insutrace db upgrade`")
+
+
+def test_a_missing_table_in_a_write_is_storage_error(ledger: Ledger) -> None:
+    sql(ledger.store, "ALTER TABLE entry_ref RENAME TO entry_ref_moved")
+    refused = pytest.raises(StorageError, match=r"^storage failed on .*entry_ref")
+    with refused, ledger.store.write() as tx:
+        tx.add_refs(0, ["batch:B1"])
+    sql(ledger.store, "ALTER TABLE entry_ref_moved RENAME TO entry_ref")
+
+
+def test_a_duplicate_row_is_storage_error_not_integrity_error(ledger: Ledger) -> None:
+    with pytest.raises(StorageError, match=r"^storage failed on "), ledger.store.write() as tx:
+        tx.add_checkpoint(0, "x")  # harmless: ON CONFLICT DO NOTHING
+        tx.add_refs(0, ["org:root"])
+        tx.add_refs(0, ["org:root"])  # the primary key (ref, seq) again
+    with ledger.store.read() as tx:
+        assert tx.checkpoint_at(0) is None  # the whole transaction rolled back
+
+
+def test_missing_merkle_nodes_are_storage_error(ledger: Ledger) -> None:
+    with ledger.store.read() as tx, pytest.raises(StorageError, match=r"nodes missing"):
+        tx.nodes([(5, 0)])
+
+
+def test_a_damaged_projection_row_is_storage_error(ledger: Ledger) -> None:
+    with ledger.store.write() as tx:
+        tx.put("orgs", "X", {"name": "x"})
+    sql(ledger.store, "UPDATE projection SET data = '[1, 2' WHERE kind = 'orgs' AND key = 'X'")
+    with ledger.store.read() as tx, pytest.raises(StorageError, match=r"\(orgs, X\)"):
+        tx.get("orgs", "X")
+    sql(ledger.store, "DELETE FROM projection WHERE kind = 'orgs' AND key = 'X'")
+
+
+def test_an_unreachable_server_is_storage_error() -> None:
+    with pytest.raises(StorageError, match=r"^storage failed on postgresql\+psycopg://"):
+        open_store("postgresql://nobody:secret@127.0.0.1:1/none")
+
+
+def test_the_password_never_appears_in_the_message() -> None:
+    with pytest.raises(StorageError) as failed:
+        open_store("postgresql://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(failed.value)
+
+
+def test_only_sqlite_and_postgresql(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match=r"unsupported database 'mysql'"):
+        open_store("mysql://localhost/x")
+    with pytest.raises(StorageError, match=r"needs a file path"):
+        open_store("sqlite://")
+
+
+def test_a_missing_head_row_is_storage_error(ledger: Ledger) -> None:
+    sql(ledger.store, "UPDATE log_head SET id = 2")
+    try:
+        with pytest.raises(StorageError, match=r"log_head row is missing"):
+            ledger.size()
+    finally:
+        sql(ledger.store, "UPDATE log_head SET id = 1")

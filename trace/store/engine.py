@@ -1,0 +1,94 @@
+"""The one way to connect to the ledger's database: URLs, engines, connection settings.
+
+The store, the API's account tables and the Alembic migrations all connect through
+:func:`make_engine`, so every connection to one database is set up the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
+
+from ..errors import StorageError
+
+__all__ = [
+    "SQLITE_SYNCHRONOUS",
+    "database_kind",
+    "first_line",
+    "make_engine",
+    "normalize_url",
+    "safe_url",
+]
+
+SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` as psycopg 3 URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    return make_url(normalize_url(url)).render_as_string(hide_password=True)
+
+
+def database_kind(url: str) -> str:
+    """The kind and place of a database with no credentials: ``postgresql db:5432/x``."""
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        return f"sqlite {parsed.database}"
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+    return f"{parsed.get_backend_name()} {where}"
+
+
+def first_line(exc: BaseException) -> str:
+    """A driver exception's own message, without SQLAlchemy's statement and links."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+    """An engine for ``sqlite:///file`` or ``postgresql://…``; anything else is refused.
+
+    SQLite connections run in WAL mode (readers never block the writer), wait up to
+    60 s for a lock instead of failing, and enforce foreign keys.
+    """
+    url = normalize_url(url)
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return create_engine(url, pool_size=8, pool_recycle=1800, pool_pre_ping=True)
+    if backend != "sqlite":
+        raise StorageError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    if parsed.database in (None, "", ":memory:"):
+        raise StorageError("SQLite needs a file path: sqlite:///path/to/ledger.db")
+    if sqlite_synchronous.upper() not in SQLITE_SYNCHRONOUS:
+        raise StorageError(
+            f"INSUTRACE_SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS)}; "
+            f"got {sqlite_synchronous!r:.40}"
+        )
+    return _sqlite_engine(url, sqlite_synchronous.upper())
+
+
+def _sqlite_engine(url: str, synchronous: str) -> Engine:
+    engine = create_engine(
+        url, pool_size=8, connect_args={"timeout": 60, "check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi: Any, _record: Any) -> None:
+        dbapi.execute("PRAGMA journal_mode=WAL")
+        dbapi.execute(f"PRAGMA synchronous={synchronous}")
+        dbapi.execute("PRAGMA busy_timeout=60000")
+        dbapi.execute("PRAGMA foreign_keys=ON")
+
+    return engine
