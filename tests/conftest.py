@@ -23,6 +23,7 @@ from insutrace.trace.domain import HANDLERS
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
+from insutrace.trace.rules import watch_faults
 from insutrace.trace.store import Store, open_store
 from insutrace.trace.verify import verify_store
 
@@ -57,6 +58,18 @@ def _pg_schema_url(schema: str) -> str:
     base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
     sep = "&" if "?" in base else "?"
     return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(autouse=True)
+def rule_catalogue_faults() -> Iterator[None]:
+    """Fail a test whose code refuses with a rule id, clause or message field the rule
+    catalogue does not give (ids built at run time included)."""
+    faults: list[str] = []
+    watch_faults(faults.append)
+    yield
+    watch_faults(None)
+    if faults:
+        pytest.fail("rule catalogue: " + "; ".join(sorted(set(faults))))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

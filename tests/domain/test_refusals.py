@@ -108,11 +108,13 @@ def test_admission_checks_run_before_every_domain_handler(world: World) -> None:
 
     def blacklist(ctx: Context) -> None:
         if ctx.entry.actor == listed:
-            raise RuleViolation("credit.listed", f"{listed} is on a serious-dishonesty list")
+            raise RuleViolation(
+                "credit.manufacturer_listed", f"{listed} is on a serious-dishonesty list"
+            )
 
     admission.ADMISSION_CHECKS.append(blacklist)
     try:
-        with refused("credit.listed"):
+        with refused("credit.manufacturer_listed"):
             world.product()
     finally:
         admission.ADMISSION_CHECKS.remove(blacklist)

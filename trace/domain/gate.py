@@ -749,12 +749,10 @@ def decide_permit(ctx: Context) -> None:
     claimed = p.one("outcome", Outcome)
     rules = sorted(set(p.texts("rules", min_items=0))) if p.has("rules") else []
     if claimed != evaluation.outcome or rules != evaluation.refused_rules:
-        first = evaluation.reasons[0].clause if evaluation.reasons else ""
         raise RuleViolation(
             "permit.outcome",
             f"the decision states {claimed} {rules}; the evaluation on {day} is "
             f"{_summary(evaluation)}",
-            first,
         )
     latest = {
         "seq": ctx.entry.seq,
