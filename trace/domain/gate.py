@@ -47,7 +47,7 @@ from typing import Any, Protocol, cast
 from ..actors import Context
 from ..combustion import BasicClass, CombustionClass, parse_class
 from ..entry import Entry
-from ..errors import LedgerError, NotFound, RuleViolation
+from ..errors import NotFound, RuleViolation
 from ..policy import (
     Confidence,
     MeasureCode,
@@ -716,7 +716,8 @@ def evaluate(
 
 def _view(kv: KV) -> LogView:
     if not callable(getattr(kv, "entries", None)):
-        raise LedgerError("the permit gate reads entries: evaluate it on a store transaction")
+        # a programming error, not a ledger condition: the caller passed the wrong object
+        raise TypeError("the permit gate reads entries: evaluate it on a store transaction")
     return cast(LogView, kv)
 
 

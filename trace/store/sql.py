@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Field, SQLModel
 
-from ..errors import LedgerError
+from ..errors import Conflict, MalformedInput, Unavailable
 from ..merkle import Node
 
 __all__ = ["SQLStore", "metadata", "normalize_url"]
@@ -221,7 +221,7 @@ class SQLTx:
             self.cur.executemany(self.sql.insert_node, inner)
         self.cur.execute(self.sql.move_head, (seq + 1, leaf, seq))
         if self.cur.rowcount != 1:
-            raise LedgerError(f"log head moved under an exclusive writer (appending {seq})")
+            raise Conflict(f"log head moved under an exclusive writer (appending {seq})")
         if self._head is not None:
             self._head = (seq + 1, leaf)
 
@@ -280,7 +280,7 @@ class SQLStore:
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
-            raise LedgerError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
+            raise MalformedInput(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
         self.engine = self._engine(parsed.database or "", sqlite_synchronous)
         self._sql = _SQL(self.dialect)
         self._lock_path = f"{parsed.database}.lock" if self.dialect == "sqlite" else None
@@ -296,7 +296,7 @@ class SQLStore:
         if self.dialect == "postgresql":
             return create_engine(self.url, pool_size=8, pool_recycle=1800)
         if database in ("", ":memory:"):
-            raise LedgerError("SQLite needs a file path: sqlite:///path/to/ledger.db")
+            raise MalformedInput("SQLite needs a file path: sqlite:///path/to/ledger.db")
         engine = create_engine(self.url, pool_size=8, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -317,7 +317,7 @@ class SQLStore:
                 if conn.execute(select(func.count()).select_from(_head)).scalar() == 0:
                     conn.execute(insert(_head).values(id=1, size=0, leaf=_ZERO))
         except OperationalError as exc:
-            raise LedgerError(f"cannot open database {self.safe_url}: {exc.orig}") from None
+            raise Unavailable(f"cannot open database {self.safe_url}: {exc.orig}") from None
 
     @property
     def safe_url(self) -> str:
