@@ -16,10 +16,10 @@ not confirmed. Where sources give one id different clauses (two policy versions,
 overriding a gate rule), every clause is kept in :attr:`RuleEntry.clauses`.
 
 :func:`explain` is what :class:`~insutrace.trace.errors.RuleViolation` asks: the clause and the
-Chinese and English message of a refusal. A rule id missing from the catalogue, a clause the
-catalogue does not give, or a template field nobody supplies is a fault: the refusal still
-carries what it has, and a watcher installed with :func:`watch_faults` (the test suite's)
-hears of it.
+Chinese and English message of a refusal. A rule id missing from the catalogue, a clause a
+ledger rule's entry does not give, or a template field nobody supplies is a fault: the
+refusal still carries what it has, and a watcher installed with :func:`watch_faults` (the
+test suite's) hears of it.
 """
 
 from __future__ import annotations
@@ -308,15 +308,15 @@ def _fault(problem: str) -> None:
 def explain(rule_id: str, clause: str, fields: Mapping[str, object]) -> tuple[str, dict[str, str]]:
     """The clause and ``{zh, en}`` message of a refusal of ``rule_id``.
 
-    ``clause``, when given, must be (part of) a clause the catalogue gives the rule: it
-    narrows the citation, or names the policy version's clause. Otherwise the catalogue's
-    clause stands.
+    ``clause``, when given, narrows a ledger rule's citation and must be (part of) the
+    catalogue's clause, else the catalogue's clause stands. For a gate or policy rule it is the
+    clause of the policy applied (a jurisdiction's file may re-cite a rule) and stands as given.
     """
     entry = catalogue().get(rule_id)
     if entry is None:
         _fault(f"rule {rule_id!r} is not in the rule catalogue ({CATALOGUE_FILE})")
         return clause, {"zh": f"规则 {rule_id}", "en": f"rule {rule_id}"}
-    if clause and not entry.admits(clause):
+    if clause and entry.source == "ledger" and not entry.admits(clause):
         _fault(f"rule {rule_id}: clause {clause!r} is not part of {entry.clauses}")
         clause = ""
     return clause or entry.clause, entry.message(fields)

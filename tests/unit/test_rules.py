@@ -143,6 +143,14 @@ def test_an_unregistered_rule_is_a_fault() -> None:
     assert seen == ["rule 'no.such_rule' is not in the rule catalogue (catalogue/rules.json)"]
 
 
+def test_a_policy_rule_keeps_the_clause_of_the_policy_applied() -> None:
+    with faults() as seen:
+        exc = RuleViolation(
+            "wall.row5.residential_27_to_100m", "designed B2", "某省 §1 (provincial)"
+        )
+    assert (seen, exc.clause) == ([], "某省 §1 (provincial)")
+
+
 def test_fields_override_a_template_default() -> None:
     with faults() as seen:
         exc = RuleViolation("wall.row5.residential_27_to_100m", "designed B2", required="A")
