@@ -44,7 +44,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from insutrace.trace.entrytype import ROLES
-from insutrace.trace.errors import Conflict, Forbidden, LedgerError, MalformedInput, NotFound
+from insutrace.trace.errors import (
+    Conflict,
+    Forbidden,
+    MalformedInput,
+    NotFound,
+    Unavailable,
+    VerificationError,
+)
 from insutrace.trace.keys import Signer
 from insutrace.trace.store.engine import make_engine, normalize_url
 
@@ -154,12 +161,14 @@ class KeyVault:
         try:
             raw = self._aead.decrypt(nonce, sealed, self._aad(org, key_id))
         except InvalidTag:
-            raise LedgerError(
+            raise Unavailable(
                 f"server-held key {key_id} of {org} does not open: wrong INSUTRACE_MASTER_KEY?"
             ) from None
         signer = Signer(org, Ed25519PrivateKey.from_private_bytes(raw))
         if signer.key_id != key_id:
-            raise LedgerError(f"server-held key {key_id} of {org} opened to key {signer.key_id}")
+            raise VerificationError(
+                f"server-held key {key_id} of {org} opened to key {signer.key_id}"
+            )
         return signer
 
 

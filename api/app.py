@@ -19,6 +19,7 @@ from insutrace.api import (
     entries,
     label_routes,
     log_routes,
+    rule_routes,
     state_routes,
     web,
 )
@@ -150,6 +151,7 @@ def create_app(
     app.include_router(document_routes.router)
     entries.add_write_routes(app, services.ledger.types)
     app.include_router(label_routes.router)
+    app.include_router(rule_routes.router)
     app.include_router(web.router)
     return app
 

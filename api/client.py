@@ -32,6 +32,7 @@ from insutrace.trace.errors import (
     MalformedInput,
     NotFound,
     RuleViolation,
+    Unavailable,
     VerificationError,
 )
 from insutrace.trace.keys import Signer
@@ -56,20 +57,21 @@ _ERRORS: dict[str, type[LedgerError]] = {
     "malformed-input": MalformedInput,
     "invalid-request": MalformedInput,
     "verification-failed": VerificationError,
+    "unavailable": Unavailable,
 }
 
 
 def problem_error(status: int, body: Any) -> LedgerError:
     """The core error an RFC 9457 problem body stands for."""
     if not isinstance(body, dict):
-        return LedgerError(f"HTTP {status}: {str(body)[:200]}")
+        return Unavailable(f"HTTP {status}: {str(body)[:200]}")
     slug = str(body.get("type", "")).rsplit(":", 1)[-1]
     detail = str(body.get("detail", f"HTTP {status}"))
     if slug == "rule-violation":
         return RuleViolation(str(body.get("rule", "")), detail, str(body.get("clause") or ""))
     if slug == "verification-failed":
         return VerificationError(detail, body.get("index"))
-    return _ERRORS.get(slug, LedgerError)(f"{detail} (HTTP {status})")
+    return _ERRORS.get(slug, Unavailable)(f"{detail} (HTTP {status})")
 
 
 class Client:

@@ -1,21 +1,26 @@
 """RFC 9457 problem details: every error the API answers is one ``application/problem+json``.
 
-Each class of :mod:`insutrace.trace.errors` maps to one status (the core never raises HTTP
-errors; this is the boundary that translates)::
+Each class of :mod:`insutrace.trace.errors` maps to exactly one status in :data:`STATUSES`
+(the core never raises HTTP errors; this is the boundary that translates)::
 
-    MalformedInput       400  malformed-input
+    MalformedInput       400  malformed-input       + "rule", "clause", "message", "errors"
     Unauthenticated      401  unauthenticated       (API layer: no or unknown token)
     Forbidden            403  forbidden
     NotFound             404  not-found
     Conflict             409  conflict              (stale head: re-sign and retry)
-    RuleViolation        422  rule-violation        + "rule", "clause"
+    RuleViolation        422  rule-violation        + "rule", "clause", "message", "errors"
     VerificationError    422  verification-failed   + "index"
     StorageError         503  storage-unavailable   (the database; retry later)
-    request validation   422  invalid-request       + "errors"
+    Unavailable          503  unavailable           (no log key, no database)
+    request validation   422  invalid-request       + "rule", "clause", "message", "errors"
     PayloadInvalid       422  invalid-request       + "errors": [{pointer, detail}]
 
-A problem body always has ``type``, ``title``, ``status`` and ``detail``; ``instance`` is the
-request path.
+A problem body always has ``type``, ``title``, ``status`` and ``detail`` (the English detail
+of this instance); ``instance`` is the request path. A refusal also carries the rule id, its
+clause and ``message``, one object ``{"zh": …, "en": …}`` with the rule catalogue's text
+(:mod:`insutrace.trace.rules`); input faults use the rule ``input.malformed``. ``errors`` lists
+each fault as ``{"pointer", "detail", "rule"?}``, ``pointer`` an RFC 6901 JSON Pointer into the
+submitted entry (or request body) or null where unknown; a single fault is one item.
 """
 
 from __future__ import annotations
@@ -39,11 +44,15 @@ from insutrace.trace.errors import (
     NotFound,
     RuleViolation,
     StorageError,
+    Unavailable,
     VerificationError,
 )
+from insutrace.trace.rules import explain
 
 __all__ = [
+    "INPUT_RULE",
     "PROBLEM_RESPONSES",
+    "STATUSES",
     "Problem",
     "Unauthenticated",
     "install_problem_handlers",
@@ -70,20 +79,26 @@ class Problem(BaseModel):
     instance: str | None = None
     rule: str | None = None
     clause: str | None = None
+    message: dict[str, str] | None = None
+    errors: list[dict[str, Any]] | None = None
     index: int | None = None
 
 
-# Most specific class first: isinstance picks the first match.
-_MAPPING: tuple[tuple[type[LedgerError], int, str], ...] = (
-    (RuleViolation, 422, "rule-violation"),
-    (VerificationError, 422, "verification-failed"),
-    (MalformedInput, 400, "malformed-input"),
-    (Unauthenticated, 401, "unauthenticated"),
-    (Forbidden, 403, "forbidden"),
-    (NotFound, 404, "not-found"),
-    (Conflict, 409, "conflict"),
-    (StorageError, 503, "storage-unavailable"),
-)
+STATUSES: dict[type[LedgerError], tuple[int, str]] = {
+    MalformedInput: (400, "malformed-input"),
+    Unauthenticated: (401, "unauthenticated"),
+    Forbidden: (403, "forbidden"),
+    NotFound: (404, "not-found"),
+    Conflict: (409, "conflict"),
+    RuleViolation: (422, "rule-violation"),
+    VerificationError: (422, "verification-failed"),
+    StorageError: (503, "storage-unavailable"),
+    Unavailable: (503, "unavailable"),
+}
+"""The one HTTP status and problem slug of each error class (none is a subclass of another)."""
+
+INPUT_RULE = "input.malformed"
+"""The catalogue rule every input fault cites."""
 
 _CONTENT = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -112,35 +127,71 @@ def problem_response(
 
 
 def classify(exc: LedgerError) -> tuple[int, str]:
-    """The status and problem slug of a core error (500 for the bare base class)."""
-    for cls, status, slug in _MAPPING:
+    """The status and problem slug of a core error, from :data:`STATUSES` (500 for a class
+    the table lacks, which a test rules out)."""
+    for cls, answer in STATUSES.items():
         if isinstance(exc, cls):
-            return status, slug
+            return answer
     return 500, "internal"
+
+
+def _refusal(rule: str, clause: str, message: dict[str, str]) -> dict[str, Any]:
+    return {"rule": rule, "clause": clause, "message": message}
+
+
+def _input_rule(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The members of an input fault: the catalogue's ``input.malformed`` and the faults."""
+    clause, message = explain(INPUT_RULE, "", {})
+    return {**_refusal(INPUT_RULE, clause, message), "errors": errors}
+
+
+def _members(exc: LedgerError) -> tuple[str, dict[str, Any]]:
+    """The detail and extension members of a core error's problem body."""
+    if isinstance(exc, RuleViolation):
+        item = {"pointer": None, "detail": exc.reason, "rule": exc.rule}
+        return exc.reason, {**_refusal(exc.rule, exc.clause, exc.message), "errors": [item]}
+    if isinstance(exc, MalformedInput):
+        return str(exc), _input_rule([{"pointer": exc.pointer, "detail": str(exc)}])
+    if isinstance(exc, VerificationError):
+        return str(exc), {"index": exc.index}
+    return str(exc), {}
 
 
 def _ledger_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LedgerError)
     status, slug = classify(exc)
-    extra: dict[str, Any] = {}
-    if isinstance(exc, RuleViolation):
-        extra = {"rule": exc.rule, "clause": exc.clause, "detail": exc.reason}
-    elif isinstance(exc, VerificationError):
-        extra = {"index": exc.index}
-    detail = extra.pop("detail", str(exc))
+    detail, extra = _members(exc)
     return problem_response(status, slug, detail, request.url.path, **extra)
+
+
+def _body_pointer(loc: list[Any]) -> str | None:
+    """RFC 6901 pointer of a request-body location (``["body", "payload", "x"]``)."""
+    if not loc or loc[0] != "body":
+        return None
+    return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in loc[1:])
+
+
+def _validation_item(e: Any) -> dict[str, Any]:
+    loc, msg = list(e.get("loc", ())), str(e.get("msg", ""))
+    where = ".".join(str(p) for p in loc)
+    detail = f"{where}: {msg}" if where else msg
+    return {
+        "loc": loc,
+        "msg": msg,
+        "type": e.get("type", ""),
+        "pointer": _body_pointer(loc),
+        "detail": detail,
+    }
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type", "")}
-        for e in exc.errors()
-    ]
-    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-    where = ".".join(str(p) for p in first["loc"])
-    detail = f"{where}: {first['msg']}" if where else str(first["msg"])
-    return problem_response(422, "invalid-request", detail, request.url.path, errors=errors)
+    errors = [_validation_item(e) for e in exc.errors()]
+    detail = errors[0]["detail"] if errors else "invalid request"
+    extra = _input_rule(errors)
+    return problem_response(
+        422, "invalid-request", detail or "invalid request", request.url.path, **extra
+    )
 
 
 def _payload_error(request: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
-from insutrace.trace.errors import LedgerError
+from insutrace.trace.errors import LedgerError, NotFound
 from insutrace.trace.export import export_static
 from insutrace.trace.keys import Signer, load_signer, save_signer
 from insutrace.trace.ledger import Ledger
@@ -60,7 +60,7 @@ class State:
             if self.settings.database_url.startswith("sqlite:///"):
                 path = Path(self.settings.database_url[len("sqlite:///") :])
                 if not self.creating and not path.exists():
-                    raise LedgerError(
+                    raise NotFound(
                         f"no ledger at {path}: run `insutrace init` or `insutrace demo` first "
                         "(or pass --home / --db)"
                     )

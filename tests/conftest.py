@@ -28,6 +28,7 @@ from insutrace.trace.entrytype import AdmissionCheck, EntryType
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
+from insutrace.trace.rules import watch_faults
 from insutrace.trace.store import Store, open_store
 from insutrace.trace.verify import verify_store
 
@@ -55,6 +56,18 @@ def require_pg() -> None:
     if os.environ.get("INSUTRACE_REQUIRE_PG") == "1":
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def rule_catalogue_faults() -> Iterator[None]:
+    """Fail a test whose code refuses with a rule id, clause or message field the rule
+    catalogue does not give (ids built at run time included)."""
+    faults: list[str] = []
+    watch_faults(faults.append)
+    yield
+    watch_faults(None)
+    if faults:
+        pytest.fail("rule catalogue: " + "; ".join(sorted(set(faults))))
 
 
 @contextmanager

@@ -67,7 +67,8 @@ class Context:
         if not isinstance(value, str) or not value.strip() or len(value) > max_len:
             raise MalformedInput(
                 f"{self.entry.type}: payload.{name} must be a non-empty string of at most "
-                f"{max_len} characters, got {value!r:.40}"
+                f"{max_len} characters, got {value!r:.40}",
+                f"/payload/{name}",
             )
         return value
 

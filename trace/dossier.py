@@ -40,7 +40,7 @@ from .clock import format_time
 from .domain import REGISTRY
 from .entry import Entry
 from .entrytype import Registry
-from .errors import LedgerError, MalformedInput, VerificationError
+from .errors import MalformedInput, NotFound, Unavailable, VerificationError
 from .keys import decode_public, key_id_of
 from .ledger import Ledger
 from .merkle import frontier_nodes, inclusion_proof, inclusion_proof_nodes, leaf_hash
@@ -81,7 +81,7 @@ def _checkpoint(ledger: Ledger, needed: int) -> SignedCheckpoint:
     if latest.checkpoint.size > needed:
         return latest
     if ledger.log_signer is None:
-        raise LedgerError(
+        raise Unavailable(
             f"the latest checkpoint (size {latest.checkpoint.size}) does not cover entry "
             f"{needed}; sign a checkpoint first (insutrace checkpoint)"
         )
@@ -109,7 +109,7 @@ def build_dossier(
         nodes.update(tx.nodes(frontier_nodes(size)))
         genesis = tx.get("log", "genesis")
     if genesis is None:  # pragma: no cover - a checkpoint exists, so genesis does
-        raise LedgerError("the log has no genesis entry")
+        raise NotFound("the log has no genesis entry")
     items = [
         {
             "seq": seq,

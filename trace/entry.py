@@ -86,7 +86,8 @@ class Entry:
         if len(data) > MAX_ENTRY_SIZE:
             raise MalformedInput(
                 f"entry is {len(data)} bytes, more than {MAX_ENTRY_SIZE}: "
-                "put large documents in the blob store and reference them by SHA-256"
+                "put large documents in the blob store and reference them by SHA-256",
+                "",
             )
         return data
 
@@ -121,7 +122,7 @@ class Entry:
     def from_bytes(cls, data: bytes) -> Entry:
         """Parse and check the form of an entry (not its signature or place in the log)."""
         if len(data) > MAX_ENTRY_SIZE:
-            raise MalformedInput(f"entry is {len(data)} bytes, more than {MAX_ENTRY_SIZE}")
+            raise MalformedInput(f"entry is {len(data)} bytes, more than {MAX_ENTRY_SIZE}", "")
         entry = cls.from_json(parse_canonical(data))
         object.__setattr__(entry, "raw", data)
         return entry
@@ -131,10 +132,11 @@ class Entry:
         if set(obj) != _MEMBERS:
             missing, extra = _MEMBERS - set(obj), set(obj) - _MEMBERS
             raise MalformedInput(
-                f"entry members: missing {sorted(missing)}, unknown {sorted(extra)}"
+                f"entry members: missing {sorted(missing)}, unknown {sorted(extra)}",
+                _pointer(sorted(missing or extra)[0]),
             )
         if obj["v"] != VERSION:
-            raise MalformedInput(f"entry version must be {VERSION}, got {obj['v']!r}")
+            raise MalformedInput(f"entry version must be {VERSION}, got {obj['v']!r}", "/v")
         entry = cls(
             seq=_field(obj, "seq", int),
             type=_matching(obj, "type", _TYPE),
@@ -145,21 +147,35 @@ class Entry:
             payload=_field(obj, "payload", dict),
             sig=_field(obj, "sig", str),
         )
-        parse_time(entry.time)
+        try:
+            parse_time(entry.time)
+        except MalformedInput as exc:
+            raise MalformedInput(str(exc), "/time") from None
         if entry.seq < 0 or isinstance(obj["seq"], bool):
-            raise MalformedInput(f"entry seq must be a non-negative integer, got {obj['seq']!r}")
+            raise MalformedInput(
+                f"entry seq must be a non-negative integer, got {obj['seq']!r}", "/seq"
+            )
         return entry
+
+
+def _pointer(name: str) -> str:
+    """RFC 6901 JSON Pointer to a top-level member (§3 escapes ``~`` and ``/``)."""
+    return "/" + name.replace("~", "~0").replace("/", "~1")
 
 
 def _field(obj: dict[str, Any], name: str, kind: type) -> Any:
     value = obj[name]
     if not isinstance(value, kind):
-        raise MalformedInput(f"entry {name} must be {kind.__name__}, got {type(value).__name__}")
+        raise MalformedInput(
+            f"entry {name} must be {kind.__name__}, got {type(value).__name__}", _pointer(name)
+        )
     return value
 
 
 def _matching(obj: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str:
     value: str = _field(obj, name, str)
     if not pattern.fullmatch(value):
-        raise MalformedInput(f"entry {name} {value!r:.70} does not match {pattern.pattern}")
+        raise MalformedInput(
+            f"entry {name} {value!r:.70} does not match {pattern.pattern}", _pointer(name)
+        )
     return value

@@ -29,7 +29,7 @@ from .checkpoint import Checkpoint, SignedCheckpoint
 from .clock import Clock, SystemClock, format_time, parse_time
 from .entry import GENESIS_PREV, Entry
 from .entrytype import AdmissionCheck, EntryType
-from .errors import Conflict, LedgerError, MalformedInput, NotFound, RuleViolation
+from .errors import Conflict, MalformedInput, NotFound, RuleViolation, Unavailable
 from .keys import Signer
 from .merkle import (
     Node,
@@ -245,7 +245,7 @@ class Ledger:
     def checkpoint(self) -> SignedCheckpoint:
         """Sign a checkpoint at the current size unless the latest already covers it."""
         if self.log_signer is None:
-            raise LedgerError("this ledger has no log key: it cannot sign checkpoints")
+            raise Unavailable("this ledger has no log key: it cannot sign checkpoints")
         with self.store.write() as tx:
             size, head = tx.head()
             latest = tx.latest_checkpoint()

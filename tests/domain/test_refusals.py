@@ -109,7 +109,9 @@ def test_admission_checks_run_before_every_domain_handler(world: World) -> None:
 
     def blacklist(ctx: Context) -> None:
         if ctx.entry.actor == listed:
-            raise RuleViolation("credit.listed", f"{listed} is on a serious-dishonesty list")
+            raise RuleViolation(
+                "credit.manufacturer_listed", f"{listed} is on a serious-dishonesty list"
+            )
 
     base = world.ledger
     guarded = Ledger(
@@ -119,6 +121,6 @@ def test_admission_checks_run_before_every_domain_handler(world: World) -> None:
         types=REGISTRY,
         admission=(*ADMISSION, blacklist),
     )
-    with refused("credit.listed"):
+    with refused("credit.manufacturer_listed"):
         world.on(guarded).product()
     world.product()

@@ -168,8 +168,8 @@ def refuse_if_listed(kv: KV, uscc: str, day: date, role: str, doing: str) -> Non
         first = current[0]
         raise RuleViolation(
             f"credit.{role}_listed",
-            f"{describe(first)}: a listed {role} may not {doing} on {day.isoformat()}",
-            first["clause"],
+            f"{describe(first)}: a listed {role} may not {doing} on {day.isoformat()} "
+            f"({first['clause']})",
         )
 
 
@@ -308,7 +308,7 @@ def _period(policy: Policy, kind: CreditList, decided: date, low: date, high: da
     if high < low:
         problems.append(f"max_date {high} is before min_date {low}")
     if problems:
-        raise RuleViolation("credit.period", "; ".join(problems), period.clause)
+        raise RuleViolation("credit.period", f"{'; '.join(problems)} ({period.clause})")
 
 
 def _punishing(policy: Policy, kind: CreditList) -> bool:

@@ -32,6 +32,7 @@ __all__ = [
     "from_milli",
     "local_date",
     "milli_text",
+    "pointer_token",
     "reader",
 ]
 
@@ -64,17 +65,27 @@ def milli_text(milli: int) -> str:
     return decimal_text(from_milli(milli))
 
 
+def pointer_token(name: str | int) -> str:
+    """One reference token of an RFC 6901 JSON Pointer (§3: ``~`` as ``~0``, ``/`` as ``~1``)."""
+    return str(name).replace("~", "~0").replace("/", "~1")
+
+
 @dataclass(frozen=True)
 class Reader:
-    """Typed access to one JSON object of a payload; ``where`` names it in errors."""
+    """Typed access to one JSON object of a payload; ``where`` names it in errors and
+    ``pointer`` is its RFC 6901 JSON Pointer within the entry (``/payload/sections/0``)."""
 
     data: dict[str, Any]
     where: str
+    pointer: str = "/payload"
 
     def _bad(self, name: str, expected: str, got: Any) -> MalformedInput:
         shown = repr(got)
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        return MalformedInput(f"{self.where}.{name}: expected {expected}, got {shown}")
+        return MalformedInput(
+            f"{self.where}.{name}: expected {expected}, got {shown}",
+            f"{self.pointer}/{pointer_token(name)}",
+        )
 
     def has(self, name: str) -> bool:
         return self.data.get(name) is not None
@@ -173,7 +184,7 @@ class Reader:
         value = self.data.get(name)
         if not isinstance(value, dict):
             raise self._bad(name, "an object", value)
-        return Reader(value, f"{self.where}.{name}")
+        return Reader(value, f"{self.where}.{name}", f"{self.pointer}/{pointer_token(name)}")
 
     def objs(self, name: str, *, min_items: int = 1, max_items: int = 200) -> list[Reader]:
         value = self.data.get(name)
@@ -183,7 +194,8 @@ class Reader:
             or not all(isinstance(v, dict) for v in value)
         ):
             raise self._bad(name, f"a list of {min_items}-{max_items} objects", value)
-        return [Reader(v, f"{self.where}.{name}[{i}]") for i, v in enumerate(value)]
+        base = f"{self.pointer}/{pointer_token(name)}"
+        return [Reader(v, f"{self.where}.{name}[{i}]", f"{base}/{i}") for i, v in enumerate(value)]
 
     def texts(self, name: str, *, min_items: int = 1, max_items: int = 50) -> list[str]:
         value = self.data.get(name)

@@ -18,7 +18,7 @@ from typing import Any, cast
 from .. import epcis_map as epcis
 from ..actors import Context
 from ..entrytype import EntryType, Record, by_fields, roles
-from ..errors import LedgerError, RuleViolation
+from ..errors import RuleViolation
 from ..policy import Policy
 from ..store.base import KV
 from . import payloads
@@ -32,7 +32,8 @@ __all__ = ["TYPES", "decide_permit"]
 
 def _view(kv: KV) -> LogView:
     if not callable(getattr(kv, "entries", None)):
-        raise LedgerError("the permit gate reads entries: evaluate it on a store transaction")
+        # a programming error, not a ledger condition: the caller passed the wrong object
+        raise TypeError("the permit gate reads entries: evaluate it on a store transaction")
     return cast(LogView, kv)
 
 
@@ -64,12 +65,10 @@ def decide_permit(ctx: Context) -> None:
     claimed = p.one("outcome", Outcome)
     rules = sorted(set(p.texts("rules", min_items=0))) if p.has("rules") else []
     if claimed != evaluation.outcome or rules != evaluation.refused_rules:
-        first = evaluation.reasons[0].clause if evaluation.reasons else ""
         raise RuleViolation(
             "permit.outcome",
             f"the decision states {claimed} {rules}; the evaluation on {day} is "
             f"{_summary(evaluation)}",
-            first,
         )
     latest = {
         "seq": ctx.entry.seq,

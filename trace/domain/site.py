@@ -39,7 +39,7 @@ from ..errors import Forbidden, RuleViolation
 from ..policy import InsulationPosition, MeasureCode, ancillary_measures, retest_samples_required
 from . import payloads
 from .batches import batch_class, parse_declared, require_batch
-from .custody import onsite, put_onsite, take
+from .custody import RECALL_CLAUSE, onsite, put_onsite, take
 from .fields import Reader, local_date, milli_text, reader
 from .orgs import Role, lab_accreditation_problem, require_org
 from .products import require_product
@@ -50,7 +50,13 @@ from .projects import (
     require_project,
     require_site_work_allowed,
 )
-from .reports import Property, judge_results, read_results, valid_qualifying_report
+from .reports import (
+    QUALIFY_CLAUSE,
+    Property,
+    judge_results,
+    read_results,
+    valid_qualifying_report,
+)
 
 __all__ = [
     "RETEST_CLAUSE",
@@ -154,7 +160,7 @@ def _accredited(ctx: Context, lab_id: str, day: date, rule: str) -> dict[str, An
     lab = require_org(ctx, lab_id, Role.TESTING_LAB, what="lab")
     problem = lab_accreditation_problem(lab, day)
     if problem:
-        raise RuleViolation(rule, problem, RETEST_CLAUSE)
+        raise RuleViolation(rule, problem)
     return lab
 
 
@@ -275,7 +281,7 @@ def _evidence(ctx: Context, project: dict[str, Any], batch: dict[str, Any], day:
             "install.qualified",
             valid_qualifying_report(ctx, batch, day) is not None,
             f"has no qualifying factory report valid on {day}",
-            "2025 整治行动: same sample, same accredited lab",
+            QUALIFY_CLAUSE,
         ),
     )
     for rule, ok, why, clause in checks:
@@ -288,11 +294,11 @@ def _class_fits(
 ) -> None:
     declared = batch_class(batch)
     if not declared.meets(parse_class(section["design_class"]).effective_sub_class):
+        required = project["required"][section["position"]]
         raise RuleViolation(
             "install.design_class",
             f"batch {batch['id']} is {declared.label()}, below the section's designed "
-            f"{section['design_class']}",
-            project["required"][section["position"]]["clause"],
+            f"{section['design_class']} (required by {required['clause']})",
         )
     conditions = project["required"][section["position"]]["conditions"]
     if (
@@ -453,16 +459,17 @@ def _incomplete(project: dict[str, Any]) -> list[str]:
     ]
 
 
-def _nonconforming(ctx: Context, project: dict[str, Any]) -> list[str]:
+def _nonconforming(ctx: Context, project: dict[str, Any]) -> list[tuple[str, str]]:
+    """(reason, clause) per installed batch recalled (the recall clause) or failed (re-test)."""
     gaps = []
     for key, row in ctx.kv.scan("onsite", f"{project['id']}|"):
         batch = ctx.kv.get("batch", key.split("|", 1)[1])
         if row["installed"] == 0 or batch is None:
             continue
         if batch["recalled"]:
-            gaps.append(f"installed batch {batch['id']} is recalled")
+            gaps.append((f"installed batch {batch['id']} is recalled", RECALL_CLAUSE))
         elif batch["non_conforming"]:
-            gaps.append(f"installed batch {batch['id']} failed a re-test")
+            gaps.append((f"installed batch {batch['id']} failed a re-test", RETEST_CLAUSE))
     return gaps
 
 
@@ -490,7 +497,7 @@ def _frequency(ctx: Context, project: dict[str, Any]) -> tuple[list[str], str, s
 def acceptance_gaps(ctx: Context, project: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(rule, reason, clause) for every piece of evidence acceptance still lacks."""
     gaps = [("accept.incomplete", g, "") for g in _incomplete(project)]
-    gaps += [("accept.nonconforming", g, RETEST_CLAUSE) for g in _nonconforming(ctx, project)]
+    gaps += [("accept.nonconforming", g, c) for g, c in _nonconforming(ctx, project)]
     frequency, rule, clause = _frequency(ctx, project)
     gaps += [(rule, g, clause) for g in frequency]
     return gaps
@@ -502,7 +509,7 @@ def _attested(p: Reader, project: dict[str, Any]) -> list[str]:
     if missing:
         clauses = "; ".join(sorted({project["measures_required"][m] for m in missing}))
         raise RuleViolation(
-            "accept.measures", f"not attested by the supervisor: {', '.join(missing)}", clauses
+            "accept.measures", f"not attested by the supervisor: {', '.join(missing)} ({clauses})"
         )
     return attested
 

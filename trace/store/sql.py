@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, SQLModel
 
-from ..errors import LedgerError, StorageError
+from ..errors import Conflict, StorageError
 from ..merkle import Node
 from .engine import first_line, make_engine, normalize_url, safe_url
 
@@ -241,7 +241,7 @@ class SQLTx:
             self.cur.executemany(self.sql.insert_node, inner)
         self.cur.execute(self.sql.move_head, (seq + 1, leaf, seq))
         if self.cur.rowcount != 1:
-            raise LedgerError(f"log head moved under an exclusive writer (appending {seq})")
+            raise Conflict(f"log head moved under an exclusive writer (appending {seq})")
         if self._head is not None:
             self._head = (seq + 1, leaf)
 
