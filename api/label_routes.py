@@ -37,7 +37,8 @@ from insutrace.api.problems import PROBLEM_RESPONSES, classify
 from insutrace.api.schemas import LabelVerdict, Receipt, ScanRequest
 from insutrace.api.web import cookie_account, error_page, render, today
 from insutrace.labels.render import wall_plate_pdf
-from insutrace.trace.domain.labels import Verdict, alerts, decode_signature, label_record
+from insutrace.trace.domain.labels import alerts, decode_signature, label_record
+from insutrace.trace.domain.read import Verdict
 from insutrace.trace.errors import Forbidden, LedgerError, MalformedInput, NotFound
 from insutrace.trace.identifiers import parse_digital_link
 

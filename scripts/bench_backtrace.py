@@ -32,9 +32,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from insutrace.trace.backtrace import recall_list, trace_section
+from insutrace.trace.backtrace import trace_section
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import HANDLERS
+from insutrace.trace.domain.read import recall_list
 from insutrace.trace.identifiers import gtin_check_digit, uscc_check_char
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger

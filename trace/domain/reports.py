@@ -39,7 +39,6 @@ __all__ = [
     "issue_report",
     "judge_results",
     "read_results",
-    "valid_qualifying_report",
 ]
 
 QUALIFY_CLAUSE = "建筑保温材料安全隐患全链条整治行动 (2025): same sample, same accredited lab"
@@ -160,15 +159,6 @@ def issue_report(ctx: Context) -> None:
         batch["qualified_by"] = [*batch["qualified_by"], key]
     ctx.kv.put("batch", batch["id"], batch)
     ctx.ref(f"report:{key}", f"org:{lab['uscc']}", f"org:{batch['manufacturer']}")
-
-
-def valid_qualifying_report(ctx: Context, batch: dict[str, Any], day: date) -> str | None:
-    """Key of a report that qualifies ``batch`` and is within its validity on ``day``."""
-    for key in batch["qualified_by"]:
-        report = ctx.kv.get("report", key)
-        if report is not None and date.fromisoformat(report["valid_until"]) >= day:
-            return str(key)
-    return None
 
 
 def combustion_of(results: dict[str, dict[str, Any]]) -> CombustionClass | None:

@@ -47,7 +47,8 @@ from .projects import (
     require_project,
     require_site_work_allowed,
 )
-from .reports import Property, judge_results, read_results, valid_qualifying_report
+from .read import qualifying_report
+from .reports import Property, judge_results, read_results
 
 __all__ = [
     "RETEST_CLAUSE",
@@ -269,7 +270,7 @@ def _evidence(ctx: Context, project: dict[str, Any], batch: dict[str, Any], day:
         ),
         (
             "install.qualified",
-            valid_qualifying_report(ctx, batch, day) is not None,
+            qualifying_report(ctx.kv, batch["id"], day) is not None,
             f"has no qualifying factory report valid on {day}",
             "2025 整治行动: same sample, same accredited lab",
         ),
