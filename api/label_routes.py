@@ -21,7 +21,6 @@ signature is a 400 (a bilingual error page for a browser). The verdict itself is
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,7 +39,7 @@ from insutrace.labels.render import wall_plate_pdf
 from insutrace.trace.domain.labels import alerts, decode_signature, label_record
 from insutrace.trace.domain.read import Verdict
 from insutrace.trace.errors import Forbidden, LedgerError, MalformedInput, NotFound
-from insutrace.trace.identifiers import parse_digital_link
+from insutrace.trace.identifiers import check_key_id, parse_digital_link
 
 __all__ = ["LINK", "Link", "prefers_json", "router"]
 
@@ -49,7 +48,6 @@ JSON = "application/json"
 HTML = "text/html"
 _PROJECT_COOKIE = "insutrace_project"
 _ASKS_JSON = ("application/json", "application/problem+json")
-_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,16}")
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 
@@ -69,8 +67,8 @@ class Link:
             raise MalformedInput(f"label path: expected {LINK}, got {raw_path!r:.120}")
         if (k is None) != (s is None):
             raise MalformedInput("label query: k (key id) and s (signature) come together")
-        if k is not None and not _KEY_ID.fullmatch(k):
-            raise MalformedInput(f"label key id: expected 1-16 of A-Z a-z 0-9 . _ -, got {k!r:.40}")
+        if k is not None:
+            check_key_id("label key id", k)
         self.gtin, self.lot, self.serial = link.gtin, link.lot, link.serial
         self.key = k
         self.signature = decode_signature(s) if s is not None else None

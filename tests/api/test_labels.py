@@ -57,6 +57,19 @@ def test_accept_header_negotiation() -> None:
     assert not prefers_json("text/html, application/json")
 
 
+def test_public_verify_gives_the_resolvers_verdict(client: TestClient, lw: Any) -> None:
+    """GET /v1/public/labels/verify and the resolver answer from one function: for each of
+    the six verdicts the two JSON bodies are equal, and none says "genuine" for a label
+    whose signature verifies but whose serial was never issued."""
+    cases = lw.six_cases()
+    lw.deliver("maker", "dist", _batch(cases), "100")
+    for verdict, payload in cases.items():
+        public = client.get("/v1/public/labels/verify", params={"payload": payload})
+        assert public.status_code == 200, public.text
+        assert public.json() == client.get(page(payload), headers=JSON).json()
+        assert public.json()["verdict"] == verdict and "genuine" not in public.json()
+
+
 def test_six_verdicts_as_json(client: TestClient, lw: Any) -> None:
     cases = lw.six_cases()
     lw.deliver("maker", "dist", _batch(cases), "100")

@@ -63,7 +63,7 @@ from typing import Any
 
 from ..actors import Context
 from ..errors import MalformedInput, RuleViolation
-from ..identifiers import CSET82, validate_gtin
+from ..identifiers import check_ai_value, check_key_id, validate_gtin
 from ..store.base import KV
 from .batches import batch_id, require_batch
 from .credit import describe
@@ -95,24 +95,10 @@ __all__ = [
 GS1_SERIAL_CLAUSE = "GS1 General Specifications §3.2, AI (21): X..20 of CSET 82, unique per GTIN"
 ISSUE_CLAUSE = "issue 5: every label printed is on record before it is printed"
 MAX_LABELS_PER_ISSUE = 1_000_000
-_AI_MAX = 20
-_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,16}")
 _SIGNATURE = re.compile(r"[A-Za-z0-9_-]{86}")
 
 
 # -- serials ----------------------------------------------------------------------------
-
-
-def check_ai_value(name: str, value: Any) -> str:
-    """A lot (AI 10) or serial (AI 21): 1-20 characters of GS1 CSET 82, else MalformedInput."""
-    if not isinstance(value, str) or not 1 <= len(value) <= _AI_MAX:
-        raise MalformedInput(
-            f"{name}: expected 1-{_AI_MAX} characters of GS1 CSET 82, got {value!r}"
-        )
-    bad = sorted(set(value) - CSET82)
-    if bad:
-        raise MalformedInput(f"{name}: {value!r} has characters outside GS1 CSET 82: {bad}")
-    return value
 
 
 def _range(first: Any, count: int) -> tuple[Serial, str]:
@@ -285,9 +271,7 @@ def _scanned(p: Reader) -> tuple[str, str, str, str | None, bytes | None]:
         raise MalformedInput(f"{p.where}: key and sig come together (the label's k and s)")
     if not p.has("key"):
         return gtin, lot, serial, None, None
-    key = p.raw("key")
-    if not isinstance(key, str) or not _KEY_ID.fullmatch(key):
-        raise MalformedInput(f"{p.where}.key: expected 1-16 of A-Z a-z 0-9 . _ -, got {key!r:.40}")
+    key = check_key_id(f"{p.where}.key", p.raw("key"))
     sig = p.raw("sig")
     return gtin, lot, serial, key, decode_signature(sig if isinstance(sig, str) else "")
 
