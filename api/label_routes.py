@@ -325,7 +325,9 @@ async def plate(
             if tx.get("building", building) is None:
                 raise NotFound(f"no building {building!r}")
             authorize_read(tx, account, {"building": building})
-            content = plate_content(tx, building, facade, services.settings.resolver)
+            content = plate_content(
+                tx, building, facade, services.settings.resolver, today(services)
+            )
         return wall_plate_pdf(content)
 
     pdf = await run_in_threadpool(build)

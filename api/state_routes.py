@@ -29,7 +29,7 @@ from insutrace.trace.domain.credit import credit_status
 from insutrace.trace.domain.fields import local_date
 from insutrace.trace.domain.labels import label_record
 from insutrace.trace.domain.queries import batch_trace, wall_identification
-from insutrace.trace.domain.read import batch_standing
+from insutrace.trace.domain.read import batch_standing, building_standing
 from insutrace.trace.errors import MalformedInput, NotFound
 from insutrace.trace.identifiers import parse_digital_link
 from insutrace.trace.store.base import KV
@@ -93,16 +93,19 @@ async def project(services: ServicesDep, account: AccountDep, project: Id) -> di
     return found
 
 
-def _building(kv: KV, account: Any, building: str) -> dict[str, Any]:
+def _building(kv: KV, account: Any, building: str, day: date) -> dict[str, Any]:
     _row(kv, "building", building)
     authorize_read(kv, account, {"building": building})
-    return wall_identification(kv, building)
+    return {**wall_identification(kv, building), **building_standing(kv, building, day)}
 
 
 @router.get("/buildings/{building}", response_model=dict[str, Any])
 async def building(services: ServicesDep, account: AccountDep, building: Id) -> dict[str, Any]:
-    """The building and its wall identification record (标识化管理), façade by façade."""
-    found: dict[str, Any] = await _read(services, _building, account, building)
+    """The building and its wall identification record (标识化管理), façade by façade; every
+    wall section with the standing of its batch today, the ``flagged`` ones (recalled or
+    non-conforming batch) and the open rectification orders with their deadlines."""
+    day = _today(services, None)
+    found: dict[str, Any] = await _read(services, _building, account, building, day)
     return found
 
 

@@ -306,6 +306,67 @@ def test_wall_plate_pdf_of_an_accepted_facade(
     assert "江苏测试保温材料有限公司" in public.text
 
 
+def test_building_page_json_and_plate_flag_a_recalled_wall(
+    client: TestClient, lw: Any, services: Services, ledger: Ledger
+) -> None:
+    from insutrace.api.plates import RECALLED, plate_content
+    from insutrace.trace.domain.fields import local_date
+
+    batch = lw.qualified_batch(lw.product())
+    project = lw.project()
+    lw.brief(project)
+    lw.on_site(project, batch)
+    lw.install(project, batch, "600", "600")
+    lw.accept(project, "supervisor", MEASURES)
+    lw.accept(project, "owner")
+    owner = login(services, lw, "owner", "building_owner", hold=False)
+    sound = client.get(f"/v1/buildings/{project}", headers=owner).json()
+    assert sound["flagged"] == [] and [w["batch"] for w in sound["walls"]] == [batch]
+    assert 'id="flagged"' not in client.get(f"/buildings/{project}").text
+    lw.recall(batch)
+    body = client.get(f"/v1/buildings/{project}", headers=owner).json()
+    (flagged,) = body["flagged"]
+    assert (flagged["batch"], flagged["section"]) == (batch, "N1")
+    assert flagged["recalled"]["reason"] == "fraud"
+    page_text = client.get(f"/buildings/{project}").text
+    assert 'id="flagged"' in page_text and f'data-batch="{batch}"' in page_text
+    assert "已召回 recalled" in page_text
+    assert page_text.index('id="flagged"') < page_text.index("北立面 外墙外保温")
+    with ledger.store.read() as tx:
+        day = local_date(ledger.clock.now())
+        plate = plate_content(tx, project, None, "id.example.cn", day)
+    assert [row.product.startswith(RECALLED) for row in plate.rows] == [True]
+    assert client.get(f"/v1/buildings/{project}/plate.pdf", headers=owner).status_code == 200
+
+
+def test_building_page_and_json_show_open_rectification_orders(
+    client: TestClient, lw: Any, services: Services
+) -> None:
+    lw.authorities()
+    facade = {"facade": "north", "position": "external_wall", "insulation_type": "eps",
+              "class": "B2", "manufacturer": "不详", "installed_year": 2011, "area_m2": "2100"}  # fmt: skip
+    survey = {"id": "GL-1", "name": "颐和苑小区3号楼", "owner": lw.id("owner"),
+              "address": "江苏省南京市鼓楼区湖南路8号", "use": "residential", "height_m": "54.3",
+              "survey": {"date": W.TODAY, "surveyor": "江苏某检测中心", "document": W.DOC},
+              "facades": [facade]}  # fmt: skip
+    lw.add("building.register_survey", survey, lw["owner"])
+    defect = {"id": "D1", "kind": "detachment", "facade": "north", "location": "12层",
+              "severity": "critical"}  # fmt: skip
+    lw.add("building.inspect", {"building": "GL-1", "date": W.TODAY, "inspector": "安全员 郑华",
+           "facades": ["north"], "document": W.DOC, "defects": [defect]}, lw["owner"])  # fmt: skip
+    lw.add("rectification.order", {"building": "GL-1", "number": "ZG-1", "date": W.TODAY,
+           "deadline": "2027-01-06", "defects": ["D1"], "measures": "按A级材料修复"},
+           lw["regulator"])  # fmt: skip
+    owner = login(services, lw, "owner", "building_owner", hold=False)
+    body = client.get("/v1/buildings/GL-1", headers=owner).json()
+    assert [(o["number"], o["deadline"], o["overdue"]) for o in body["rectifications"]] == [
+        ("ZG-1", "2027-01-06", False)
+    ]
+    page_text = client.get("/buildings/GL-1").text
+    assert 'id="rectifications"' in page_text and 'data-order="ZG-1"' in page_text
+    assert "2027-01-06" in page_text and "整改中 open" in page_text
+
+
 def test_home_check_and_blacklist_pages(client: TestClient, lw: Any, ledger: Ledger) -> None:
     cases = lw.six_cases()
     home = client.get("/")

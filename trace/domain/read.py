@@ -10,7 +10,8 @@ nothing else, so two readers never give two answers:
 * :func:`custody_hops` — the batch's chain of custody;
 * :func:`batch_walls`, :func:`holders`, :func:`in_transit`, :func:`recall_list` — where a
   batch went: the recall list of GB/T 29639-style back-tracing (整治行动 problem area 6);
-* :func:`building_walls` — the walls of a building with the standing of what is in them;
+* :func:`building_walls`, :func:`building_standing` — the walls of a building with the
+  standing of what is in them, the flagged ones and the open rectification orders;
 * :func:`project_evidence` — the batches installed on a project, the permit gate's input.
 
 Each function takes a :class:`~insutrace.trace.store.base.KV` (a store transaction, or a
@@ -56,12 +57,14 @@ __all__ = [
     "Verdict",
     "batch_standing",
     "batch_walls",
+    "building_standing",
     "building_walls",
     "custody_hops",
     "holders",
     "in_transit",
     "label_uri",
     "label_verdict",
+    "open_orders",
     "org_brief",
     "project_evidence",
     "qualifying_report",
@@ -486,3 +489,25 @@ def building_walls(kv: KV, building: str, day: date) -> list[dict[str, Any]]:
         for use in project_evidence(kv, project):
             walls += _wall_standing(kv, project, use, day)
     return sorted(walls, key=lambda w: (w["project"], w["section"], w["batch"]))
+
+
+def open_orders(kv: KV, building: str, day: date) -> list[dict[str, Any]]:
+    """The building's rectification orders still open on ``day``, earliest deadline first,
+    each marked ``overdue`` once its deadline has passed (整治行动 problem area 4)."""
+    rows = [r for _, r in kv.scan("rectification", f"{building}|") if r["status"] == "open"]
+    return [
+        {**r, "overdue": date.fromisoformat(r["deadline"]) < day}
+        for r in sorted(rows, key=lambda r: (r["deadline"], r["number"]))
+    ]
+
+
+def building_standing(kv: KV, building: str, day: date) -> dict[str, Any]:
+    """What a building's page and plate must say first: every wall section with its
+    standing (:func:`building_walls`), those holding a recalled or non-conforming batch
+    (``flagged``), and the open rectification orders with their deadlines."""
+    walls = building_walls(kv, building, day)
+    return {
+        "walls": walls,
+        "flagged": [w for w in walls if w["recalled"] or w["non_conforming"]],
+        "rectifications": open_orders(kv, building, day),
+    }
