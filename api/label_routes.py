@@ -121,6 +121,14 @@ def _record(services: Services, link: Link) -> dict[str, Any]:
         return label_record(tx, *args)
 
 
+def banner(record: dict[str, Any]) -> dict[str, str]:
+    """The page's headline, worst thing first: a verdict other than genuine, else the worst
+    alert on the label (a clone is never shown as the green 正品 genuine), else genuine."""
+    if record["verdict"] == Verdict.GENUINE and record["alerts"]:
+        return ALERT_TEXT[record["alerts"][0]["kind"]]
+    return VERDICT_TEXT[record["verdict"]]
+
+
 def _page(
     request: Request, services: Services, link: Link, record: dict[str, Any], **extra: Any
 ) -> HTMLResponse:
@@ -129,7 +137,7 @@ def _page(
     status = extra.pop("status", 200)
     context = {
         "record": record,
-        "v": VERDICT_TEXT[record["verdict"]],
+        "v": banner(record),
         "account": account,
         "here": here,
         "link_path": here,
@@ -371,5 +379,27 @@ VERDICT_TEXT: dict[str, dict[str, str]] = {
         "en": "Not qualified by a valid test report",
         "advice_zh": "该批次没有在有效期内的合格检验报告，不得进场使用。",
         "advice_en": "No valid qualifying report: the batch may not be used on site.",
+    },
+}  # fmt: skip
+
+
+ALERT_TEXT: dict[str, dict[str, str]] = {
+    "clone": {
+        "tone": "warn", "icon": "!", "zh": "疑似克隆标识",
+        "en": "Possible clone: this serial was scanned on more than one project",
+        "advice_zh": "同一序列号已在多个项目扫码，一枚标识只能在一个项目：请核实并报告监理或主管部门。",
+        "advice_en": "One label belongs on one project: check it and tell the supervisor or regulator.",
+    },
+    "counterfeit": {
+        "tone": "warn", "icon": "!", "zh": "该序列号有假冒预警",
+        "en": "Counterfeit alert on this serial",
+        "advice_zh": "曾有人扫到该序列号的假冒标识：请核对实物与账本记录。",
+        "advice_en": "A counterfeit of this serial was scanned before: check the goods against the ledger.",
+    },
+    "overscan": {
+        "tone": "warn", "icon": "!", "zh": "批次扫码数超过发放数",
+        "en": "More labels of this batch seen than were issued",
+        "advice_zh": "该批次在现场出现的标识多于发放数量，可能存在复制标识：请核实。",
+        "advice_en": "Copies of this batch's labels may be in use: check before use.",
     },
 }  # fmt: skip

@@ -32,7 +32,7 @@ from insutrace.trace.domain.queries import batch_trace, wall_identification
 from insutrace.trace.domain.read import batch_standing, building_standing
 from insutrace.trace.errors import MalformedInput, NotFound
 from insutrace.trace.identifiers import parse_digital_link
-from insutrace.trace.store.base import KV
+from insutrace.trace.store.base import KV, Tx
 
 __all__ = ["router"]
 
@@ -109,14 +109,14 @@ async def building(services: ServicesDep, account: AccountDep, building: Id) -> 
     return found
 
 
-def _verify_label(kv: KV, payload: str, day: date) -> dict[str, Any]:
+def _verify_label(tx: Tx, payload: str, day: date) -> dict[str, Any]:
     """The resolver's verdict (:func:`~insutrace.trace.domain.labels.label_record`) on a
     label's QR text: the signed GS1 Digital Link with its ``k`` and ``s``."""
     uri, key_id, signature = split_label(payload)
     link = parse_digital_link(uri)
     if link.lot is None or link.serial is None:
         raise MalformedInput(f"label {uri!r:.100}: expected a lot (AI 10) and a serial (AI 21)")
-    return label_record(kv, link.gtin, link.lot, link.serial, key_id, signature, day)
+    return label_record(tx, link.gtin, link.lot, link.serial, key_id, signature, day)
 
 
 @router.get("/public/labels/verify", response_model=LabelVerdict, tags=["public"])

@@ -48,6 +48,7 @@ LISTS = {
     "mohurd_bad_record": "不良行为记录 MOHURD",
 }
 HOPS = {"shipment": "发货 shipped", "return": "退货 returned"}
+ALERTS = {"clone": "克隆 clone", "counterfeit": "假冒 counterfeit", "overscan": "超发 overscan"}
 UNITS = {"m2": "m²", "m3": "m³", "board": "块 boards", "panel": "张 panels"}
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -55,6 +56,7 @@ templates.env.globals.update(
     type_name=lambda kind: TYPES.get(kind, kind),
     list_name=lambda kind: LISTS.get(kind, kind),
     hop_kind=lambda kind: HOPS.get(kind, kind),
+    alert_name=lambda kind: ALERTS.get(kind, kind),
     unit=lambda unit: UNITS.get(unit, unit),
     quantity=lambda milli: "-" if milli is None else f"{milli / 1000:g}",
 )

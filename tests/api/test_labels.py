@@ -190,6 +190,44 @@ def test_scans_by_token_raise_clone_alerts_for_regulators(
     assert client.get("/v1/alerts").status_code == 401
 
 
+def test_a_cloned_label_warns_first_and_lists_its_scans(
+    client: TestClient, lw: Any, services: Services, ledger: Ledger
+) -> None:
+    batch = lw.qualified_batch(lw.product())
+    lw.issue(batch, count=3)
+    p1, p2 = lw.project(), lw.project()
+    supervisor = login(services, lw, "supervisor", "supervisor")
+    payload = lw.label(batch, "000002")
+    fresh = client.get(page(payload), headers=BROWSER).text
+    assert "正品：已在账本登记" in fresh and "尚无扫码记录" in fresh and 'id="alerts"' not in fresh
+    seqs = []
+    for project in (p1, p2):
+        r = client.post(page(payload), json={"project": project, "verdict": "genuine"},
+                        headers=supervisor)  # fmt: skip
+        seqs.append(r.json()["seq"])
+    body = client.get(page(payload), headers=JSON).json()
+    assert body["verdict"] == "genuine"  # the signature and the batch are sound ...
+    assert [(a["kind"], a["projects"]) for a in body["alerts"]] == [("clone", sorted([p1, p2]))]
+    assert [(s["project"], s["seq"]) for s in body["scans"]] == [(p1, seqs[0]), (p2, seqs[1])]
+    assert all(s["date"] == W.TODAY for s in body["scans"])
+    html = client.get(page(payload), headers=BROWSER).text  # ... but the page warns first
+    assert "疑似克隆标识" in html and "正品：已在账本登记" not in html
+    assert 'class="banner warn"' in html and 'data-alert="clone"' in html
+    assert html.index('id="alerts"') < html.index("产品 <span")
+    assert f'data-scan="{seqs[0]}"' in html and f'data-scan="{seqs[1]}"' in html
+    assert "合格有效 Qualifies" not in html and 'pill ok">无失信记录' not in html
+    other = client.get(page(lw.label(batch, "000001")), headers=BROWSER).text
+    assert "正品：已在账本登记" in other and "合格有效 Qualifies" in other
+
+
+def test_no_green_badge_stands_under_a_red_verdict(client: TestClient, lw: Any) -> None:
+    cases = lw.six_cases()
+    for verdict, payload in cases.items():
+        html = client.get(page(payload), headers=BROWSER).text
+        green = "合格有效 Qualifies" in html or 'pill ok">无失信记录' in html
+        assert green is (verdict == "genuine"), verdict
+
+
 def test_a_refused_scan_records_nothing(
     client: TestClient, lw: Any, services: Services, ledger: Ledger
 ) -> None:

@@ -64,7 +64,7 @@ from typing import Any
 from ..actors import Context
 from ..errors import MalformedInput, RuleViolation
 from ..identifiers import check_ai_value, check_key_id, validate_gtin
-from ..store.base import KV
+from ..store.base import KV, Tx
 from .batches import batch_id, require_batch
 from .credit import describe
 from .fields import Reader, local_date, reader
@@ -76,9 +76,11 @@ from .read import (
     Verdict,
     batch_standing,
     custody_hops,
+    label_alerts,
     label_uri,
     label_verdict,
     org_brief,
+    scan_history,
 )
 from .rows import Serial
 
@@ -413,26 +415,30 @@ def _batch_brief(batch: dict[str, Any]) -> dict[str, Any]:
 
 
 def label_record(
-    kv: KV, gtin: str, lot: str, serial: str, key_id: str | None, signature: bytes | None,
+    kv: Tx, gtin: str, lot: str, serial: str, key_id: str | None, signature: bytes | None,
     day: date,
 ) -> dict[str, Any]:  # fmt: skip
-    """What a scanner is shown: :func:`~.read.label_verdict`, with the product, batch,
-    manufacturer (and its listings in force), the report and lab, the issued range and the
-    batch's chain of custody in brief. Plain JSON, read from the projections only."""
+    """What a scanner is shown: :func:`~.read.label_verdict`, with the alerts on this label
+    and its scan history (:func:`~.read.label_alerts`, :func:`~.read.scan_history`), the
+    product, batch, manufacturer (and its listings in force), the report and lab, the issued
+    range and the batch's chain of custody in brief. Plain JSON, read from the log only."""
     found = label_verdict(kv, gtin, lot, serial, key_id, signature, day)
     issued = found.pop("range")
+    key = batch_id(gtin, lot)
     out: dict[str, Any] = {
         **found,
         "ok": found["verdict"] == Verdict.GENUINE,
         "checked_on": day.isoformat(),
         "label": {"gtin": gtin, "lot": lot, "serial": serial, "key": key_id},
+        "alerts": label_alerts(kv, key, serial),
+        "scans": scan_history(kv, key, serial),
         "issued": issued,
         "product": None,
         "manufacturer": None,
         "report": None,
         "custody": [],
     }
-    batch = kv.get("batch", batch_id(gtin, lot))
+    batch = kv.get("batch", key)
     product = kv.get("product", gtin)
     if product is not None:
         keys = ("gtin", "name", "name_en", "type", "standard")

@@ -12,7 +12,9 @@ nothing else, so two readers never give two answers:
   batch went: the recall list of GB/T 29639-style back-tracing (整治行动 problem area 6);
 * :func:`building_walls`, :func:`building_standing` — the walls of a building with the
   standing of what is in them, the flagged ones and the open rectification orders;
-* :func:`project_evidence` — the batches installed on a project, the permit gate's input.
+* :func:`project_evidence` — the batches installed on a project, the permit gate's input;
+* :func:`label_alerts`, :func:`scan_history` — what a label's page warns of, and where
+  and when the label was scanned.
 
 Each function takes a :class:`~insutrace.trace.store.base.KV` (a store transaction, or a
 handler's ``ctx.kv`` when a check re-asks the question on append) and returns typed rows
@@ -27,13 +29,16 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, TypedDict
 
+from ..clock import parse_time
 from ..combustion import CombustionClass
+from ..entry import Entry
 from ..errors import NotFound
 from ..identifiers import build_digital_link
 from ..keys import decode_public, verify_signature
-from ..store.base import KV
+from ..store.base import KV, Tx
 from .batches import batch_class
 from .credit import describe, listings_in_effect
+from .fields import local_date
 from .rows import (
     BatchRow,
     Holder,
@@ -46,6 +51,7 @@ from .rows import (
     issued_range,
     placed_key,
     report_row,
+    scan_key,
     shipment_row,
     split_key,
 )
@@ -62,6 +68,7 @@ __all__ = [
     "custody_hops",
     "holders",
     "in_transit",
+    "label_alerts",
     "label_uri",
     "label_verdict",
     "open_orders",
@@ -71,6 +78,7 @@ __all__ = [
     "qualifying_reports",
     "recall_list",
     "require_batch_row",
+    "scan_history",
     "shipments",
 ]
 
@@ -511,3 +519,40 @@ def building_standing(kv: KV, building: str, day: date) -> dict[str, Any]:
         "flagged": [w for w in walls if w["recalled"] or w["non_conforming"]],
         "rectifications": open_orders(kv, building, day),
     }
+
+
+# -- what a label's page warns of -------------------------------------------------------------
+
+_ALERT_ORDER = ("clone", "counterfeit", "overscan")  # the worst first
+
+
+def label_alerts(kv: KV, batch: str, serial: str) -> list[dict[str, Any]]:
+    """The alerts standing on this label (issue 5 clone/counterfeit on the serial, overscan
+    on its batch), the worst first: what its page must show above anything reassuring."""
+    keys = (
+        f"clone|{scan_key(batch, serial)}",
+        f"counterfeit|{scan_key(batch, serial)}",
+        f"overscan|{batch}",
+    )
+    found = [row for row in (kv.get("alert", key) for key in keys) if row is not None]
+    return sorted(found, key=lambda row: _ALERT_ORDER.index(row["kind"]))
+
+
+def scan_history(tx: Tx, batch: str, serial: str) -> list[dict[str, Any]]:
+    """Every recorded scan of this label whose signature verified: project, entry and its
+    date (China Standard Time), oldest first. O(scans of the serial)."""
+    row = _scan_projects(tx, batch, serial)
+    seen = [(seq, project) for project, seqs in row.items() for seq in seqs]
+    out = []
+    for seq, project in sorted(seen):
+        entry = Entry.from_bytes(tx.entries(seq, seq + 1)[0])
+        out.append(
+            {"project": project, "seq": seq, "date": local_date(parse_time(entry.time)).isoformat()}
+        )
+    return out
+
+
+def _scan_projects(kv: KV, batch: str, serial: str) -> dict[str, list[int]]:
+    """The ``scan`` row's projects of one label: {project: [scan entry seq, …]}."""
+    row = kv.get("scan", scan_key(batch, serial))
+    return dict(row["projects"]) if row else {}
