@@ -82,7 +82,7 @@ from .read import (
     org_brief,
     scan_history,
 )
-from .rows import Serial
+from .rows import Serial, scan_key
 
 __all__ = [
     "GS1_SERIAL_CLAUSE",
@@ -303,7 +303,7 @@ def scan_label(ctx: Context) -> None:
 
 def _count_scan(ctx: Context, project: str, batch: str, serial: str) -> None:
     """Record a scan whose signature verified; raise clone and overscan alerts."""
-    row = ctx.kv.get("scan", f"{batch}|{serial}") or {
+    row = ctx.kv.get("scan", scan_key(batch, serial)) or {
         "batch": batch,
         "serial": serial,
         "projects": {},
@@ -317,7 +317,7 @@ def _count_scan(ctx: Context, project: str, batch: str, serial: str) -> None:
         **row["projects"],
         project: [*row["projects"].get(project, []), ctx.entry.seq],
     }
-    ctx.kv.put("scan", f"{batch}|{serial}", row)
+    ctx.kv.put("scan", scan_key(batch, serial), row)
     ctx.kv.put("labels", batch, labels)
     if len(row["projects"]) > 1:
         reason = f"serial {serial} of batch {batch} was scanned on {len(row['projects'])} projects"

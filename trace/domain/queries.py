@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import NotFound
 from ..store.base import KV
-from .read import batch_walls, holders, in_transit
+from .read import batch_walls, holders, in_transit, require_batch_row
 
 __all__ = [
     "batch_trace",
@@ -22,13 +22,6 @@ __all__ = [
     "open_rectifications",
     "wall_identification",
 ]
-
-
-def _batch(kv: KV, batch: str) -> dict[str, Any]:
-    row = kv.get("batch", batch)
-    if row is None:
-        raise NotFound(f"no batch {batch!r}")
-    return row
 
 
 def _sum(kv: KV, kind: str, batch: str) -> int:
@@ -41,7 +34,7 @@ def mass_balance(kv: KV, batch: str) -> dict[str, Any]:
     ``balanced`` is the invariant produced = held + in transit + installed + sampled +
     destroyed; ``totals_agree`` says the batch row's running totals match the details.
     """
-    row = _batch(kv, batch)
+    row = require_batch_row(kv, batch)
     buckets = {
         "held": _sum(kv, "holding", batch),
         "in_transit": _sum(kv, "transit", batch),
@@ -65,7 +58,7 @@ def mass_balance(kv: KV, batch: str) -> dict[str, Any]:
 
 def batch_trace(kv: KV, batch: str) -> dict[str, Any]:
     """Everything the projections know about a batch: record, reports, samples, balance."""
-    row = _batch(kv, batch)
+    row = require_batch_row(kv, batch)
     reports = [kv.get("report", key) for key in row["reports"]]
     samples = [
         kv.get("sample", key[len(batch) + 1 :]) for key, _ in kv.scan("sampled", f"{batch}|")

@@ -31,6 +31,7 @@ from ..errors import MalformedInput, RuleViolation
 from .batches import batch_class, parse_declared, require_batch
 from .fields import Reader, decimal_text, distinct, local_date, reader
 from .orgs import Role, acting_org, lab_accreditation_problem
+from .rows import report_key
 
 __all__ = [
     "QUALIFY_CLAUSE",
@@ -128,7 +129,7 @@ def issue_report(ctx: Context) -> None:
     lab = acting_org(ctx, Role.TESTING_LAB)
     p = reader(ctx)
     number = p.ident("number")
-    key = f"{lab['uscc']}|{number}"
+    key = report_key(lab["uscc"], number)
     if ctx.kv.get("report", key) is not None:
         raise RuleViolation("report.unique", f"{lab['uscc']} already issued report {number}")
     batch = require_batch(ctx, p.text("batch", max_len=40))

@@ -111,6 +111,12 @@ class BatchRow(TypedDict):
     reports: list[str]
     qualified_by: list[str]
     recalled: dict[str, Any] | None
+    non_conforming: list[Any]
+    produced: int  # milli-units of ``unit``, and the running totals of where it went
+    in_transit: int
+    installed: int
+    sampled: int
+    destroyed: int
     seq: int
 
 
