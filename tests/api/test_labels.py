@@ -163,14 +163,22 @@ def test_a_lot_with_an_encoded_slash_resolves(client: TestClient, lw: Any) -> No
     assert client.get(page(payload), headers=JSON).json()["verdict"] == "genuine"
 
 
-def test_scans_by_token_raise_clone_alerts_for_regulators(
-    client: TestClient, lw: Any, services: Services, ledger: Ledger
-) -> None:
+def two_projects_and_a_label(
+    lw: Any, services: Services
+) -> tuple[str, str, str, dict[str, str], str]:
+    """A qualified batch with three labels issued, two projects, a supervisor's token, and
+    the payload of label 000002: (batch, project 1, project 2, token header, payload)."""
     batch = lw.qualified_batch(lw.product())
     lw.issue(batch, count=3)
     p1, p2 = lw.project(), lw.project()
     supervisor = login(services, lw, "supervisor", "supervisor")
-    payload = lw.label(batch, "000002")
+    return batch, p1, p2, supervisor, lw.label(batch, "000002")
+
+
+def test_scans_by_token_raise_clone_alerts_for_regulators(
+    client: TestClient, lw: Any, services: Services, ledger: Ledger
+) -> None:
+    _, p1, p2, supervisor, payload = two_projects_and_a_label(lw, services)
     r = client.post(page(payload), json={"project": p1, "verdict": "genuine"}, headers=supervisor)
     assert r.status_code == 201, r.text
     entry = ledger.entry(r.json()["seq"])
@@ -191,13 +199,9 @@ def test_scans_by_token_raise_clone_alerts_for_regulators(
 
 
 def test_a_cloned_label_warns_first_and_lists_its_scans(
-    client: TestClient, lw: Any, services: Services, ledger: Ledger
+    client: TestClient, lw: Any, services: Services
 ) -> None:
-    batch = lw.qualified_batch(lw.product())
-    lw.issue(batch, count=3)
-    p1, p2 = lw.project(), lw.project()
-    supervisor = login(services, lw, "supervisor", "supervisor")
-    payload = lw.label(batch, "000002")
+    batch, p1, p2, supervisor, payload = two_projects_and_a_label(lw, services)
     fresh = client.get(page(payload), headers=BROWSER).text
     assert "正品：已在账本登记" in fresh and "尚无扫码记录" in fresh and 'id="alerts"' not in fresh
     seqs = []
