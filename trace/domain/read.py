@@ -9,7 +9,7 @@ nothing else, so two readers never give two answers:
 * :func:`label_verdict` — what a scanned label is (six verdicts, most serious first);
 * :func:`custody_hops` — the batch's chain of custody;
 * :func:`batch_walls`, :func:`holders`, :func:`in_transit`, :func:`recall_list` — where a
-  batch went: the recall list of GB/T 29639-style back-tracing (整治行动 problem area 6);
+  batch went: the recall list (整治行动 problem area 6, back-tracing);
 * :func:`building_walls`, :func:`building_standing` — the walls of a building with the
   standing of what is in them, the flagged ones and the open rectification orders;
 * :func:`project_evidence` — the batches installed on a project, the permit gate's input;
@@ -388,7 +388,7 @@ def _project_summary(kv: KV, project_id: str) -> dict[str, Any]:
 
 
 def recall_list(kv: KV, batch: str) -> dict[str, Any]:
-    """Everyone the batch reached (整治行动 problem area 6; GB/T 29639 recall): its walls,
+    """Everyone the batch reached (整治行动 problem area 6, back-tracing): its walls,
     the projects, current holders, every recipient of a shipment, what is in transit, and
     every entry this rests on.
 
