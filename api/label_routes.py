@@ -21,7 +21,6 @@ signature is a 400 (a bilingual error page for a browser). The verdict itself is
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,9 +36,10 @@ from insutrace.api.problems import PROBLEM_RESPONSES, classify
 from insutrace.api.schemas import LabelVerdict, Receipt, ScanRequest
 from insutrace.api.web import cookie_account, error_page, render, today
 from insutrace.labels.render import wall_plate_pdf
-from insutrace.trace.domain.labels import Verdict, alerts, decode_signature, label_record
+from insutrace.trace.domain.labels import alerts, decode_signature, label_record
+from insutrace.trace.domain.read import Verdict
 from insutrace.trace.errors import Forbidden, LedgerError, MalformedInput, NotFound
-from insutrace.trace.identifiers import parse_digital_link
+from insutrace.trace.identifiers import check_key_id, parse_digital_link
 
 __all__ = ["LINK", "Link", "prefers_json", "router"]
 
@@ -48,7 +48,6 @@ JSON = "application/json"
 HTML = "text/html"
 _PROJECT_COOKIE = "insutrace_project"
 _ASKS_JSON = ("application/json", "application/problem+json")
-_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,16}")
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 
@@ -68,8 +67,8 @@ class Link:
             raise MalformedInput(f"label path: expected {LINK}, got {raw_path!r:.120}")
         if (k is None) != (s is None):
             raise MalformedInput("label query: k (key id) and s (signature) come together")
-        if k is not None and not _KEY_ID.fullmatch(k):
-            raise MalformedInput(f"label key id: expected 1-16 of A-Z a-z 0-9 . _ -, got {k!r:.40}")
+        if k is not None:
+            check_key_id("label key id", k)
         self.gtin, self.lot, self.serial = link.gtin, link.lot, link.serial
         self.key = k
         self.signature = decode_signature(s) if s is not None else None
@@ -122,6 +121,14 @@ def _record(services: Services, link: Link) -> dict[str, Any]:
         return label_record(tx, *args)
 
 
+def banner(record: dict[str, Any]) -> dict[str, str]:
+    """The page's headline, worst thing first: a verdict other than genuine, else the worst
+    alert on the label (a clone is never shown as the green 正品 genuine), else genuine."""
+    if record["verdict"] == Verdict.GENUINE and record["alerts"]:
+        return ALERT_TEXT[record["alerts"][0]["kind"]]
+    return VERDICT_TEXT[record["verdict"]]
+
+
 def _page(
     request: Request, services: Services, link: Link, record: dict[str, Any], **extra: Any
 ) -> HTMLResponse:
@@ -130,7 +137,7 @@ def _page(
     status = extra.pop("status", 200)
     context = {
         "record": record,
-        "v": VERDICT_TEXT[record["verdict"]],
+        "v": banner(record),
         "account": account,
         "here": here,
         "link_path": here,
@@ -326,7 +333,9 @@ async def plate(
             if tx.get("building", building) is None:
                 raise NotFound(f"no building {building!r}")
             authorize_read(tx, account, {"building": building})
-            content = plate_content(tx, building, facade, services.settings.resolver)
+            content = plate_content(
+                tx, building, facade, services.settings.resolver, today(services)
+            )
         return wall_plate_pdf(content)
 
     pdf = await run_in_threadpool(build)
@@ -370,5 +379,27 @@ VERDICT_TEXT: dict[str, dict[str, str]] = {
         "en": "Not qualified by a valid test report",
         "advice_zh": "该批次没有在有效期内的合格检验报告，不得进场使用。",
         "advice_en": "No valid qualifying report: the batch may not be used on site.",
+    },
+}  # fmt: skip
+
+
+ALERT_TEXT: dict[str, dict[str, str]] = {
+    "clone": {
+        "tone": "warn", "icon": "!", "zh": "疑似克隆标识",
+        "en": "Possible clone: this serial was scanned on more than one project",
+        "advice_zh": "同一序列号已在多个项目扫码，一枚标识只能在一个项目：请核实并报告监理或主管部门。",
+        "advice_en": "One label belongs on one project: check it and tell the supervisor or regulator.",
+    },
+    "counterfeit": {
+        "tone": "warn", "icon": "!", "zh": "该序列号有假冒预警",
+        "en": "Counterfeit alert on this serial",
+        "advice_zh": "曾有人扫到该序列号的假冒标识：请核对实物与账本记录。",
+        "advice_en": "A counterfeit of this serial was scanned before: check the goods against the ledger.",
+    },
+    "overscan": {
+        "tone": "warn", "icon": "!", "zh": "批次扫码数超过发放数",
+        "en": "More labels of this batch seen than were issued",
+        "advice_zh": "该批次在现场出现的标识多于发放数量，可能存在复制标识：请核实。",
+        "advice_en": "Copies of this batch's labels may be in use: check before use.",
     },
 }  # fmt: skip

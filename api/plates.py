@@ -3,7 +3,9 @@
 The plate of a façade lists what the ledger knows was put there and is finished: sections
 installed on a project both the supervisor and the owner accepted (dated by the later
 acceptance), and sections of an existing building recorded by a survey (dated by the
-survey). Installations of one batch into one section are one row. Its QR opens the
+survey). Installations of one batch into one section are one row; a row whose batch is
+recalled or non-conforming leads with that mark (:func:`~insutrace.trace.domain.read.
+building_standing`), so a plate never presents it as sound. Its QR opens the
 building's public page, ``https://{resolver}/buildings/{id}``. Names are cut to what the
 plate prints (``insutrace.labels.model``) with an ellipsis.
 """
@@ -16,11 +18,15 @@ from urllib.parse import quote
 
 from insutrace.labels.model import WallPlateContent, WallPlateRow
 from insutrace.trace.domain.queries import wall_identification
+from insutrace.trace.domain.read import building_standing
 from insutrace.trace.entry import Entry
 from insutrace.trace.errors import MalformedInput, NotFound, RuleViolation
 from insutrace.trace.store.base import Tx
 
-__all__ = ["facade_name", "plate_content", "plate_rows"]
+__all__ = ["NON_CONFORMING", "RECALLED", "facade_name", "plate_content", "plate_rows"]
+
+RECALLED = "【已召回 recalled】"
+NON_CONFORMING = "【不合格 non-conforming】"
 
 POSITIONS = {
     "external_wall": "外墙外保温",
@@ -75,7 +81,17 @@ def _accepted_on(tx: Tx, project: dict[str, Any] | None) -> date | None:
     return max(days)
 
 
-def _installed_rows(tx: Tx, records: list[dict[str, Any]]) -> list[WallPlateRow]:
+def _flags(tx: Tx, building_id: str, day: date) -> dict[tuple[str, str, str], str]:
+    """(project, section, batch) -> the mark a plate row of a flagged wall leads with."""
+    return {
+        (w["project"], w["section"], w["batch"]): RECALLED if w["recalled"] else NON_CONFORMING
+        for w in building_standing(tx, building_id, day)["flagged"]
+    }
+
+
+def _installed_rows(
+    tx: Tx, records: list[dict[str, Any]], flags: dict[tuple[str, str, str], str]
+) -> list[WallPlateRow]:
     rows: dict[tuple[str, str, str], WallPlateRow] = {}
     for r in records:
         project = tx.get("project", r["project"])
@@ -87,7 +103,9 @@ def _installed_rows(tx: Tx, records: list[dict[str, Any]]) -> list[WallPlateRow]
             (r["project"], r["section"], r["batch"]),
             WallPlateRow(
                 position=fit(f"{section} {POSITIONS.get(r['position'], r['position'])}", 24),
-                product=fit(r["product"], 24),
+                product=fit(
+                    flags.get((r["project"], r["section"], r["batch"]), "") + r["product"], 24
+                ),
                 combustion_class=fit(r["class"], 24),
                 manufacturer=_org_name(tx, r["manufacturer"], 32),
                 contractor=_org_name(tx, r["contractor"], 32),
@@ -115,20 +133,26 @@ def _surveyed_rows(building: dict[str, Any], records: list[dict[str, Any]]) -> l
     ]
 
 
-def plate_rows(tx: Tx, building_id: str) -> tuple[dict[str, Any], dict[str, list[WallPlateRow]]]:
-    """The building row and, per façade, the rows its plate prints (maybe none yet)."""
+def plate_rows(
+    tx: Tx, building_id: str, day: date
+) -> tuple[dict[str, Any], dict[str, list[WallPlateRow]]]:
+    """The building row and, per façade, the rows its plate prints (maybe none yet); a row
+    whose batch is recalled or non-conforming on ``day`` leads with that mark."""
     record = wall_identification(tx, building_id)
     building = record["building"]
+    flags = _flags(tx, building_id, day)
     out = {}
     for facade, records in sorted(record["facades"].items()):
         installed = [r for r in records if r.get("source") != "survey"]
-        out[facade] = _surveyed_rows(building, records) + _installed_rows(tx, installed)
+        out[facade] = _surveyed_rows(building, records) + _installed_rows(tx, installed, flags)
     return building, out
 
 
-def plate_content(tx: Tx, building_id: str, facade: str | None, resolver: str) -> WallPlateContent:
-    """The plate of one façade (the only one when ``facade`` is None)."""
-    building, facades = plate_rows(tx, building_id)
+def plate_content(
+    tx: Tx, building_id: str, facade: str | None, resolver: str, day: date
+) -> WallPlateContent:
+    """The plate of one façade (the only one when ``facade`` is None), as of ``day``."""
+    building, facades = plate_rows(tx, building_id, day)
     if not facades:
         raise RuleViolation(
             "plate.finished", f"building {building_id} has no insulation on record yet"

@@ -136,6 +136,10 @@ class LabelVerdict(BaseModel):
     problems: list[dict[str, str]] = Field(description="Every problem found: verdict, reason.")
     checked_on: str = Field(description="The day judged (China Standard Time).")
     label: dict[str, Any] = Field(description="gtin, lot, serial, key; uri once found issued.")
+    alerts: list[dict[str, Any]] = Field(
+        description="Clone, counterfeit and overscan alerts on this label, the worst first."
+    )
+    scans: list[dict[str, Any]] = Field(description="Recorded scans: project, seq, date.")
     issued: dict[str, Any] | None = Field(description="The issued range holding the serial.")
     product: dict[str, Any] | None
     batch: dict[str, Any] | None

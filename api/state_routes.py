@@ -1,13 +1,13 @@
 """What the projections know, by object: organisations, products, batches, projects,
-buildings; and the two public questions anyone may ask: is this label genuine, and who is
-on the blacklist.
+buildings; and the public questions anyone may ask: what is this label, and who is on the
+blacklist.
 
     GET /v1/orgs/{uscc}            any account (the register of organisations)
     GET /v1/products/{gtin}        any account
     GET /v1/batches/{id}           its parties, regulators, investigators (batch trace)
     GET /v1/projects/{id}          its owner, contractor, supervisor; regulators …
     GET /v1/buildings/{id}         its owner; regulators … (wall identification)
-    GET /v1/public/labels/verify   public: a label's QR payload checked against the log
+    GET /v1/public/labels/verify   public: a label's QR payload, the resolver's full verdict
     GET /v1/public/blacklist       public: organisations on a credit list in effect
     GET /v1/public/credit?q=       public: credit status by code or name
 """
@@ -23,14 +23,16 @@ from fastapi.concurrency import run_in_threadpool
 from insutrace.api.authz import authorize_read
 from insutrace.api.deps import AccountDep, ServicesDep
 from insutrace.api.problems import PROBLEM_RESPONSES
-from insutrace.api.schemas import LabelCheck
-from insutrace.labels.codec import parse_label_uri, split_label
+from insutrace.api.schemas import LabelVerdict
+from insutrace.labels.codec import split_label
 from insutrace.trace.domain.credit import credit_status
 from insutrace.trace.domain.fields import local_date
+from insutrace.trace.domain.labels import label_record
 from insutrace.trace.domain.queries import batch_trace, wall_identification
-from insutrace.trace.errors import NotFound
-from insutrace.trace.keys import decode_public, verify_signature
-from insutrace.trace.store.base import KV
+from insutrace.trace.domain.read import batch_standing, building_standing
+from insutrace.trace.errors import MalformedInput, NotFound
+from insutrace.trace.identifiers import parse_digital_link
+from insutrace.trace.store.base import KV, Tx
 
 __all__ = ["router"]
 
@@ -65,16 +67,17 @@ async def product(services: ServicesDep, account: AccountDep, gtin: Id) -> dict[
     return row
 
 
-def _batch(kv: KV, account: Any, batch: str) -> dict[str, Any]:
+def _batch(kv: KV, account: Any, batch: str, day: date) -> dict[str, Any]:
     _row(kv, "batch", batch)
     authorize_read(kv, account, {"batch": batch})
-    return batch_trace(kv, batch)
+    return {**batch_trace(kv, batch), "standing": batch_standing(kv, batch, day)}
 
 
 @router.get("/batches/{batch}", response_model=dict[str, Any])
 async def batch(services: ServicesDep, account: AccountDep, batch: Id) -> dict[str, Any]:
-    """The batch trace: record, reports, samples, mass balance, holders, walls."""
-    found: dict[str, Any] = await _read(services, _batch, account, batch)
+    """The batch trace: record, reports, samples, mass balance, holders, walls; and its
+    standing today (qualifying reports, recall, listings in effect)."""
+    found: dict[str, Any] = await _read(services, _batch, account, batch, _today(services, None))
     return found
 
 
@@ -90,52 +93,40 @@ async def project(services: ServicesDep, account: AccountDep, project: Id) -> di
     return found
 
 
-def _building(kv: KV, account: Any, building: str) -> dict[str, Any]:
+def _building(kv: KV, account: Any, building: str, day: date) -> dict[str, Any]:
     _row(kv, "building", building)
     authorize_read(kv, account, {"building": building})
-    return wall_identification(kv, building)
+    return {**wall_identification(kv, building), **building_standing(kv, building, day)}
 
 
 @router.get("/buildings/{building}", response_model=dict[str, Any])
 async def building(services: ServicesDep, account: AccountDep, building: Id) -> dict[str, Any]:
-    """The building and its wall identification record (标识化管理), façade by façade."""
-    found: dict[str, Any] = await _read(services, _building, account, building)
+    """The building and its wall identification record (标识化管理), façade by façade; every
+    wall section with the standing of its batch today, the ``flagged`` ones (recalled or
+    non-conforming batch) and the open rectification orders with their deadlines."""
+    day = _today(services, None)
+    found: dict[str, Any] = await _read(services, _building, account, building, day)
     return found
 
 
-def _verify_label(kv: KV, payload: str) -> LabelCheck:
+def _verify_label(tx: Tx, payload: str, day: date) -> dict[str, Any]:
+    """The resolver's verdict (:func:`~insutrace.trace.domain.labels.label_record`) on a
+    label's QR text: the signed GS1 Digital Link with its ``k`` and ``s``."""
     uri, key_id, signature = split_label(payload)
-    link = parse_label_uri(uri)
-    batch_key = f"{link.gtin}.{link.lot}"
-    batch = kv.get("batch", batch_key)
-    if batch is None:
-        return LabelCheck(genuine=False, reason=f"no batch {batch_key} is in the ledger", uri=uri)
-    key = kv.get("key", key_id)
-    if key is None or key.get("actor") != batch["manufacturer"]:
-        reason = f"key {key_id} is not a key of the manufacturer {batch['manufacturer']}"
-        return LabelCheck(genuine=False, reason=reason, uri=uri, batch=batch_key)
-    if not verify_signature(decode_public(key["public"]), signature, uri.encode()):
-        return LabelCheck(genuine=False, reason="the signature does not verify", uri=uri)
-    revoked = key.get("ended") == "revoked"
-    return LabelCheck(
-        genuine=not revoked,
-        reason=f"key {key_id} was revoked" if revoked else "",
-        uri=uri,
-        batch=batch_key,
-        serial=link.serial,
-        manufacturer=batch["manufacturer"],
-        recalled=batch.get("recalled") is not None,
-        record=batch,
-    )
+    link = parse_digital_link(uri)
+    if link.lot is None or link.serial is None:
+        raise MalformedInput(f"label {uri!r:.100}: expected a lot (AI 10) and a serial (AI 21)")
+    return label_record(tx, link.gtin, link.lot, link.serial, key_id, signature, day)
 
 
-@router.get("/public/labels/verify", response_model=LabelCheck, tags=["public"])
+@router.get("/public/labels/verify", response_model=LabelVerdict, tags=["public"])
 async def verify_label(
     services: ServicesDep,
     payload: Annotated[str, Query(min_length=1, max_length=400, description="The QR text.")],
-) -> LabelCheck:
-    """Is this label genuine? Its signature against the manufacturer's key in the log."""
-    found: LabelCheck = await _read(services, _verify_label, payload)
+) -> dict[str, Any]:
+    """What this label is: the same verdict the resolver gives (genuine, unknown serial,
+    bad signature, recalled, blacklisted, not qualified), with what it rests on."""
+    found: dict[str, Any] = await _read(services, _verify_label, payload, _today(services, None))
     return found
 
 

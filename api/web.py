@@ -33,6 +33,7 @@ from insutrace.labels.codec import parse_label_uri, split_label
 from insutrace.trace.checkpoint import Checkpoint
 from insutrace.trace.domain.credit import credit_status
 from insutrace.trace.domain.fields import local_date
+from insutrace.trace.domain.read import building_standing
 from insutrace.trace.errors import LedgerError, MalformedInput, NotFound
 from insutrace.trace.store.base import Tx
 
@@ -47,6 +48,7 @@ LISTS = {
     "mohurd_bad_record": "不良行为记录 MOHURD",
 }
 HOPS = {"shipment": "发货 shipped", "return": "退货 returned"}
+ALERTS = {"clone": "克隆 clone", "counterfeit": "假冒 counterfeit", "overscan": "超发 overscan"}
 UNITS = {"m2": "m²", "m3": "m³", "board": "块 boards", "panel": "张 panels"}
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -54,6 +56,7 @@ templates.env.globals.update(
     type_name=lambda kind: TYPES.get(kind, kind),
     list_name=lambda kind: LISTS.get(kind, kind),
     hop_kind=lambda kind: HOPS.get(kind, kind),
+    alert_name=lambda kind: ALERTS.get(kind, kind),
     unit=lambda unit: UNITS.get(unit, unit),
     quantity=lambda milli: "-" if milli is None else f"{milli / 1000:g}",
 )
@@ -156,13 +159,17 @@ async def blacklist(
 
 @router.get("/buildings/{building}")
 async def building(request: Request, services: ServicesDep, building: str) -> HTMLResponse:
-    """What the building's wall plates say: accepted or surveyed insulation, façade by façade."""
+    """What the building's wall plates say, worst first: the walls holding a recalled or
+    non-conforming batch and the open rectification orders, then façade by façade."""
+    day = today(services)
     try:
-        row, facades = await _read(services, plate_rows, building)
+        row, facades = await _read(services, plate_rows, building, day)
+        standing = await _read(services, building_standing, building, day)
     except NotFound as exc:
         return error_page(request, exc, 404)
     shown = [(facade_name(name), rows) for name, rows in facades.items()]
-    return render(request, "building.html", {"building": row, "facades": shown})
+    context = {"building": row, "facades": shown, "standing": standing, "facade_name": facade_name}
+    return render(request, "building.html", context)
 
 
 # -- sign-in -----------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ import typer
 from insutrace.render.dossier_html import render_html
 from insutrace.trace.backtrace import (
     Trace,
-    recall_list,
     trace_batch,
     trace_building,
     trace_incident,
@@ -38,6 +37,7 @@ from insutrace.trace.clock import SystemClock
 from insutrace.trace.domain.credit import credit_proposals, credit_status
 from insutrace.trace.domain.fields import local_date
 from insutrace.trace.domain.gate import STAGES, Stage, evaluate
+from insutrace.trace.domain.read import recall_list
 from insutrace.trace.dossier import build_dossier, load_dossier, verify_dossier
 from insutrace.trace.errors import MalformedInput
 from insutrace.trace.ledger import Ledger

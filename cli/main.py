@@ -389,10 +389,10 @@ def _query(ctx: typer.Context, fn: Callable[..., Any], key: str) -> None:
 def recall_notice_cmd(
     ctx: typer.Context, batch: Annotated[str, typer.Argument(help="Batch id.")]
 ) -> None:
-    """A batch's current holders, what is in transit and the walls it went into (JSON)."""
-    from insutrace.trace.domain.queries import recall_notice
+    """A batch's recall list: walls, projects, holders, recipients, what is in transit (JSON)."""
+    from insutrace.trace.domain.read import recall_list
 
-    _query(ctx, recall_notice, batch)
+    _query(ctx, recall_list, batch)
 
 
 @app.command("balance")
@@ -409,10 +409,19 @@ def balance_cmd(
 def walls_cmd(
     ctx: typer.Context, building: Annotated[str, typer.Argument(help="Building id.")]
 ) -> None:
-    """The wall identification record of a building, façade by façade (JSON)."""
+    """A building's wall identification record, façade by façade, and every wall section
+    with the standing of the batch in it today (JSON)."""
+    from insutrace.trace.clock import SystemClock
+    from insutrace.trace.domain.fields import local_date
     from insutrace.trace.domain.queries import wall_identification
+    from insutrace.trace.domain.read import building_walls
 
-    _query(ctx, wall_identification, building)
+    today = local_date(SystemClock().now())
+
+    def walls(tx: Any, key: str) -> dict[str, Any]:
+        return {**wall_identification(tx, key), "walls": building_walls(tx, key, today)}
+
+    _query(ctx, walls, building)
 
 
 @app.command("entry-types")

@@ -170,7 +170,8 @@ def _demo_label_paths(store: Any, signers: dict[str, Signer]) -> list[str]:
     the server-relative path their QR codes open, but for the resolver domain."""
     from insutrace.labels.codec import sign_label, split_label
     from insutrace.trace.domain.fields import local_date
-    from insutrace.trace.domain.labels import judge
+    from insutrace.trace.domain.read import label_verdict
+    from insutrace.trace.identifiers import build_digital_link
 
     today = local_date(datetime.now(UTC))
     lines = []
@@ -180,10 +181,12 @@ def _demo_label_paths(store: Any, signers: dict[str, Signer]) -> list[str]:
             for r in row["ranges"]:
                 for n in range(r["start"], r["start"] + min(3, r["count"])):
                     serial = f"{r['prefix']}{n:0{r['width']}d}"
-                    uri = f"https://{r['resolver']}/01/{row['gtin']}/10/{row['lot']}/21/{serial}"
+                    uri = build_digital_link(
+                        r["resolver"], row["gtin"], lot=row["lot"], serial=serial
+                    )
                     payload = sign_label(uri, signer.key_id, signer.private_key)
                     _, key_id, sig = split_label(payload)
-                    found = judge(tx, row["gtin"], row["lot"], serial, key_id, sig, today)
+                    found = label_verdict(tx, row["gtin"], row["lot"], serial, key_id, sig, today)
                     path = payload.removeprefix(f"https://{r['resolver']}")
                     lines.append(f"{found['verdict']:<14} {path}")
     return lines + _demo_forgeries(lines[-1])
@@ -567,15 +570,11 @@ class _LabelSheet:
 
     @classmethod
     def fetch(cls, c: Any, batch: str, signer: Signer, number: str | None) -> _LabelSheet:
-        from insutrace.trace.clock import parse_time
-        from insutrace.trace.domain.fields import local_date
-
         trace = c.get(f"/v1/batches/{batch}")
         record = trace["batch"]
         if record["manufacturer"] != signer.actor:
             raise MalformedInput(f"batch {batch} is made by {record['manufacturer']}, not by you")
-        today = local_date(parse_time(c.head()["time"]))
-        report = _qualifying_report(batch, [r for r in trace["reports"] if r], number, today)
+        report = _named_report(batch, trace["standing"], number)
         lab = c.get(f"/v1/orgs/{report['lab']}")
         cma = (lab.get("lab") or {}).get("cma")
         if not cma:
@@ -603,23 +602,19 @@ class _LabelSheet:
         }
 
 
-def _qualifying_report(
-    batch: str, reports: list[dict[str, Any]], number: str | None, today: date
-) -> dict[str, Any]:
-    """The report the labels name: one that qualifies the batch and is valid today."""
-    valid = [
-        r for r in reports if r.get("qualifies") and date.fromisoformat(r["valid_until"]) >= today
-    ]
-    if number is not None:
-        valid = [r for r in valid if r["number"] == number]
+def _named_report(batch: str, standing: dict[str, Any], number: str | None) -> dict[str, Any]:
+    """The report the labels name: one the server's read model finds qualifying the batch
+    today (``standing.reports``), the one numbered ``number`` when given."""
+    valid = [r for r in standing["reports"] if number is None or r["number"] == number]
     if not valid:
         which = f"report {number}" if number else "no report"
         raise MalformedInput(
-            f"batch {batch}: {which} qualifies it and is valid on {today.isoformat()}; labels "
+            f"batch {batch}: {which} qualifies it and is valid on {standing['day']}; labels "
             "name the factory report and its lab, so a batch is labelled once a lab's report "
             "qualifies it"
         )
-    return valid[0]
+    found: dict[str, Any] = valid[0]
+    return found
 
 
 def _render(contents: list[Any], kind: str, columns: int, rows: int, crop: bool) -> bytes:

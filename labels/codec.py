@@ -33,6 +33,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from insutrace.trace.domain.labels import decode_signature
 from insutrace.trace.errors import MalformedInput, VerificationError
+from insutrace.trace.identifiers import (
+    AI_MAX_LEN,
+    CSET82,
+    check_ai_value,
+    check_key_id,
+    validate_gtin14,
+)
 
 __all__ = [
     "CSET82",
@@ -47,13 +54,7 @@ __all__ = [
 ]
 
 MAX_PAYLOAD_BYTES = 213  # QR version 10-M, byte mode (ISO/IEC 18004:2015 table 7)
-MAX_AI_VALUE_CHARS = 20  # AI (10) batch/lot and AI (21) serial: X..20 (GS1 General Specs 3.2)
-MAX_KEY_ID_CHARS = 16
-
-# GS1 General Specifications figure 7.11-1: the 82 characters allowed in AI values.
-CSET82 = frozenset(
-    "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
-)
+MAX_AI_VALUE_CHARS = AI_MAX_LEN
 
 _SIGNATURE_PARAM = "?k="
 _SEPARATOR = "&s="
@@ -61,8 +62,6 @@ _PATH_TAIL = "/01/{gtin14}/10/{lot}/21/{serial}"
 # RFC 3986 §3.3 pchar: unreserved / pct-encoded / sub-delims / ":" / "@".
 _PCHAR = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*")
 _HOST = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?")
-_KEY_ID = re.compile(r"[A-Za-z0-9._-]+")
-_SIGNATURE = re.compile(r"[A-Za-z0-9_-]{86}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +80,7 @@ def encode_ai_value(name: str, value: str) -> str:
     GS1 Digital Link URI syntax §6: characters outside RFC 3986 "unreserved" are
     percent-encoded; the value itself must be 1-20 characters of CSET 82.
     """
-    _check_ai_value(name, value)
-    return quote(value, safe="")
+    return quote(check_ai_value(f"label uri: {name}", value), safe="")
 
 
 def parse_label_uri(uri: str) -> LabelUri:
@@ -99,7 +97,7 @@ def parse_label_uri(uri: str) -> LabelUri:
     gtin, lot, serial = segments[-5::2]
     return LabelUri(
         resolver="/".join([host, *prefix]),
-        gtin=_check_gtin14(gtin),
+        gtin=validate_gtin14(gtin, "label uri: gtin"),
         lot=_decode_ai_value("lot", lot),
         serial=_decode_ai_value("serial", serial),
     )
@@ -108,7 +106,7 @@ def parse_label_uri(uri: str) -> LabelUri:
 def sign_label(uri: str, key_id: str, private_key: Ed25519PrivateKey) -> str:
     """Return ``{uri}?k={key_id}&s={base64url(Ed25519(uri))}``, checked to fit a 10-M QR."""
     parse_label_uri(uri)
-    _check_key_id(key_id)
+    check_key_id("label key id", key_id)
     signature = private_key.sign(uri.encode("utf-8"))
     encoded = base64.urlsafe_b64encode(signature).rstrip(b"=").decode("ascii")
     payload = f"{uri}{_SIGNATURE_PARAM}{key_id}{_SEPARATOR}{encoded}"
@@ -127,7 +125,7 @@ def split_label(payload: str) -> tuple[str, str, bytes]:
     if not found:
         raise MalformedInput(f"label payload: expected '{_SEPARATOR}<signature>' after the key id")
     parse_label_uri(uri)
-    _check_key_id(key_id)
+    check_key_id("label key id", key_id)
     return uri, key_id, decode_signature(encoded)
 
 
@@ -151,18 +149,6 @@ def _strip_scheme(uri: str) -> str:
     return uri.removeprefix("https://")
 
 
-def _check_gtin14(gtin: str) -> str:
-    """GS1 General Specifications §7.9.1: mod-10 check digit, weights 3,1,3,... from the right."""
-    if len(gtin) != 14 or not gtin.isascii() or not gtin.isdigit():
-        raise MalformedInput(f"label uri: gtin must be 14 digits, got {gtin!r}")
-    data = [int(digit) for digit in reversed(gtin[:-1])]
-    total = sum(digit * (3 if i % 2 == 0 else 1) for i, digit in enumerate(data))
-    expected = (10 - total % 10) % 10
-    if int(gtin[-1]) != expected:
-        raise MalformedInput(f"label uri: gtin {gtin} check digit: expected {expected}")
-    return gtin
-
-
 def _decode_ai_value(name: str, segment: str) -> str:
     if not _PCHAR.fullmatch(segment):
         raise MalformedInput(f"label uri: {name} {segment!r} has characters not allowed in a path")
@@ -170,27 +156,7 @@ def _decode_ai_value(name: str, segment: str) -> str:
         value = unquote_to_bytes(segment).decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedInput(f"label uri: {name} {segment!r} is not UTF-8") from None
-    _check_ai_value(name, value)
-    return value
-
-
-def _check_ai_value(name: str, value: str) -> None:
-    if not value:
-        raise MalformedInput(f"label uri: {name} is empty; expected 1-{MAX_AI_VALUE_CHARS} chars")
-    if len(value) > MAX_AI_VALUE_CHARS:
-        raise MalformedInput(
-            f"label uri: {name} is {len(value)} characters, at most {MAX_AI_VALUE_CHARS} allowed"
-        )
-    bad = sorted(set(value) - CSET82)
-    if bad:
-        raise MalformedInput(f"label uri: {name} {value!r} has characters outside CSET 82: {bad}")
-
-
-def _check_key_id(key_id: str) -> None:
-    if not _KEY_ID.fullmatch(key_id) or len(key_id) > MAX_KEY_ID_CHARS:
-        raise MalformedInput(
-            f"label key id: expected 1-{MAX_KEY_ID_CHARS} of A-Z a-z 0-9 . _ -, got {key_id!r}"
-        )
+    return check_ai_value(f"label uri: {name}", value)
 
 
 def _check_payload_size(payload: str) -> None:

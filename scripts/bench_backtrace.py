@@ -34,9 +34,10 @@ from pathlib import Path
 
 from insutrace.api.migrate import upgrade
 from insutrace.demo.scenario import Scenario, section
-from insutrace.trace.backtrace import recall_list, trace_section
+from insutrace.trace.backtrace import trace_section
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import ADMISSION, REGISTRY
+from insutrace.trace.domain.read import recall_list
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner

@@ -29,13 +29,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .domain.read import recall_list, shipments
+from .domain.rows import ShipmentRow
 from .errors import MalformedInput, NotFound
 from .identifiers import parse_digital_link
 from .store.base import Tx
 
 __all__ = [
     "Trace",
-    "recall_list",
     "trace_batch",
     "trace_building",
     "trace_incident",
@@ -201,16 +202,7 @@ def _report(t: Trace, key: str, batch_node: str) -> None:
     t.edge(_org(t, row["lab"], "lab"), node, "issued", [row["seq"]])
 
 
-def _shipments(t: Trace, batch_id: str) -> list[dict[str, Any]]:
-    out = []
-    for key, _ in t.kv.scan("transit", f"{batch_id}|"):
-        row = t.get("shipment", key[len(batch_id) + 1 :])
-        if row is not None:
-            out.append(row)
-    return out
-
-
-def _hop(t: Trace, ship: dict[str, Any], batch_id: str) -> None:
+def _hop(t: Trace, ship: ShipmentRow, batch_id: str) -> None:
     line = ship["lines"].get(batch_id, {})
     seqs = _refs(t.kv, f"shipment:{ship['key']}")
     src = _org(t, ship["from"], "holder")
@@ -230,15 +222,16 @@ def _hop(t: Trace, ship: dict[str, Any], batch_id: str) -> None:
 
 def _custody(t: Trace, batch_id: str, holder: str | None, site: str | None) -> None:
     """Custody hops of the batch; with ``holder``/``site``, only those on a path there."""
-    shipments = _shipments(t, batch_id)
+    carried = shipments(t.kv, batch_id)
+    chosen: list[ShipmentRow] = []
     if holder is None:
-        chosen = shipments
+        chosen = carried
     else:
-        targets, chosen = {(holder, site or "")}, []
+        targets = {(holder, site or "")}
         grew = True
         while grew:
             grew = False
-            for ship in shipments:
+            for ship in carried:
                 if ship in chosen or (ship["to"], ship["to_site"]) not in targets:
                     continue
                 chosen.append(ship)
@@ -412,7 +405,7 @@ def _batch_in_project(
     _custody(t, batch_id, project["contractor"], project["id"])
     _site(t, project, batch_id, f"batch:{batch_id}")
     if downstream:
-        t.recall[batch["id"]] = recall_list(t.kv, batch["id"], trace=t)
+        t.recall[batch["id"]] = recall_list(t.kv, batch["id"])
 
 
 def _require(t: Trace, kind: str, key: str) -> dict[str, Any]:
@@ -458,7 +451,7 @@ def trace_batch(kv: Tx, batch_id: str) -> Trace:
     t = Trace(kv, {"kind": "batch", "id": batch_id})
     _batch_node(t, batch_id)
     _custody(t, batch_id, None, None)
-    notice = recall_list(kv, batch_id, trace=t)
+    notice = recall_list(kv, batch_id)
     t.recall[batch_id] = notice
     projects = {w["project"] for w in notice["walls"]} | {
         r["site"] for r in notice["recipients"] if r["site"]
@@ -503,107 +496,3 @@ def trace_incident(kv: Tx, incident_id: str, *, downstream: bool = True) -> Trac
     incident = _require(t, "incident", incident_id)
     _building(t, _require(t, "building", incident["building"]), downstream=downstream)
     return t
-
-
-def recall_list(kv: Tx, batch_id: str, *, trace: Trace | None = None) -> dict[str, Any]:
-    """Everyone the batch reached: walls (project, section, building, façade), projects,
-    current holders, every recipient of a shipment, and what is in transit.
-
-    O(walls + shipments + holdings of the batch): prefix reads of ``placed``, ``holding``
-    and ``transit`` rows, one read per distinct project and shipment.
-    """
-    t = trace or Trace(kv, {"kind": "batch", "id": batch_id})
-    batch = _require(t, "batch", batch_id)
-    walls = _walls(t, batch_id)
-    recipients, transit, seqs = _recipients(t, batch_id)
-    holders = [
-        {"holder": holder, "site": site, "qty": row["qty"]}
-        for key, row in kv.scan("holding", f"{batch_id}|")
-        if row["qty"] > 0
-        for holder, site in [key[len(batch_id) + 1 :].split("|", 1)]
-    ]
-    projects = sorted({w["project"] for w in walls} | {r["site"] for r in recipients if r["site"]})
-    entries = {batch["seq"], *seqs, *(s for w in walls for s in w["entries"])}
-    if batch["recalled"]:
-        entries.add(batch["recalled"]["seq"])
-    return {
-        "batch": batch_id,
-        "digital_link": batch["digital_link"],
-        "manufacturer": batch["manufacturer"],
-        "unit": batch["unit"],
-        "recalled": batch["recalled"],
-        "projects": [_project_summary(t, p) for p in projects],
-        "walls": walls,
-        "holders": holders,
-        "recipients": recipients,
-        "in_transit": transit,
-        "entries": sorted(entries),
-    }
-
-
-def _walls(t: Trace, batch_id: str) -> list[dict[str, Any]]:
-    walls = []
-    for key, row in t.kv.scan("placed", f"{batch_id}|"):
-        project_id, section = key[len(batch_id) + 1 :].split("|", 1)
-        project = t.get("project", project_id) or {"building": None, "sections": {}}
-        s = project["sections"].get(section, {})
-        walls.append(
-            {
-                "project": project_id,
-                "section": section,
-                "building": project["building"],
-                "facade": s.get("facade"),
-                "position": s.get("position"),
-                "contractor": project.get("contractor"),
-                "qty": row["qty"],
-                "area": row["area"],
-                "entries": row["seqs"],
-            }
-        )
-    return walls
-
-
-def _recipients(
-    t: Trace, batch_id: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[int]]:
-    got: dict[tuple[str, str], dict[str, Any]] = {}
-    transit, seqs = [], set()
-    for key, row in t.kv.scan("transit", f"{batch_id}|"):
-        ship = t.get("shipment", key[len(batch_id) + 1 :])
-        if ship is None:
-            continue
-        seqs.add(int(ship["seq"]))
-        line = ship["lines"].get(batch_id, {})
-        if row["qty"] > 0:
-            transit.append({"shipment": ship["key"], "from": ship["from"], "to": ship["to"]})
-            transit[-1]["qty"] = row["qty"]
-        if line.get("received", 0) > 0:
-            org = t.get("org", ship["to"])
-            item = got.setdefault(
-                (ship["to"], ship["to_site"]),
-                {
-                    "org": ship["to"],
-                    "name": org["name"] if org else "",
-                    "site": ship["to_site"],
-                    "received": 0,
-                    "shipments": [],
-                },
-            )
-            item["received"] += line["received"]
-            item["shipments"].append(ship["key"])
-    return [got[k] for k in sorted(got)], transit, seqs
-
-
-def _project_summary(t: Trace, project_id: str) -> dict[str, Any]:
-    p = t.get("project", project_id)
-    if p is None:
-        return {"project": project_id}
-    return {
-        "project": project_id,
-        "name": p["name"],
-        "building": p["building"],
-        "owner": p["owner"],
-        "contractor": p["contractor"],
-        "supervisor": p["supervisor"],
-        "status": p["status"],
-    }

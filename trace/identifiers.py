@@ -30,17 +30,22 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from insutrace.trace.errors import MalformedInput
 
 __all__ = [
+    "AI_MAX_LEN",
     "CSET82",
+    "KEY_ID_MAX_LEN",
     "USCC_ALPHABET",
     "CmaNumber",
     "DigitalLink",
     "build_digital_link",
+    "check_ai_value",
+    "check_key_id",
     "gtin_check_digit",
     "is_valid_uscc",
     "parse_cma",
     "parse_digital_link",
     "uscc_check_char",
     "validate_gtin",
+    "validate_gtin14",
     "validate_uscc",
 ]
 
@@ -50,7 +55,9 @@ _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 CSET82 = frozenset(
     "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 )
-_AI_MAX_LEN = 20
+AI_MAX_LEN = 20  # AI (10) lot and AI (21) serial: X..20 (GS1 General Specifications §3.2)
+KEY_ID_MAX_LEN = 16
+_KEY_ID = re.compile(rf"[A-Za-z0-9._-]{{1,{KEY_ID_MAX_LEN}}}")
 _GTIN_LENGTHS = (8, 12, 13, 14)
 _CMA_VALIDITY_YEARS = 6
 _CMA_MAX_AUTHORITY = 31
@@ -199,12 +206,47 @@ def validate_gtin(gtin: str) -> str:
     return gtin.zfill(14)
 
 
+def validate_gtin14(gtin: str, field: str = "gtin") -> str:
+    """A GTIN-14 exactly as written (a Digital Link path or a label carries the 14-digit
+    form, GS1 Digital Link §4.3), with its check digit verified."""
+    if len(gtin) != 14 or not gtin.isascii() or not gtin.isdigit():
+        raise MalformedInput(f"{field} must be 14 digits (GTIN-14), got {gtin!r:.40}")
+    return validate_gtin(gtin)
+
+
 # --- GS1 Digital Link ------------------------------------------------------------------------
 
 
-def _check_ai_value(field: str, value: str) -> None:
-    if not 1 <= len(value) <= _AI_MAX_LEN or any(c not in CSET82 for c in value):
-        raise _fail(field, f"1-{_AI_MAX_LEN} characters of GS1 CSET 82", value)
+def _ai_value_problem(value: str) -> str | None:
+    if not value:
+        return "is empty"
+    if len(value) > AI_MAX_LEN:
+        return f"is {len(value)} characters, at most {AI_MAX_LEN}"
+    bad = sorted(set(value) - CSET82)
+    return f"{value!r} has characters outside CSET 82: {bad}" if bad else None
+
+
+def check_ai_value(field: str, value: object) -> str:
+    """A lot (AI 10) or serial (AI 21): 1-20 characters of GS1 CSET 82 (GS1 General
+    Specifications §3.2 "X..20", figure 7.11-1); returned, else MalformedInput naming why."""
+    problem = _ai_value_problem(value) if isinstance(value, str) else "is not text"
+    if problem is None and isinstance(value, str):
+        return value
+    name = field.rsplit(": ", 1)[-1]  # the element itself, without its context
+    raise MalformedInput(
+        f"{field}: expected 1-{AI_MAX_LEN} characters, none outside GS1 CSET 82, "
+        f"got {value!r:.60} ({name} {problem})"
+    )
+
+
+def check_key_id(field: str, value: object) -> str:
+    """The id of the key that signs a label (the ``k`` of its QR payload): 1-16 of
+    A-Z a-z 0-9 . _ -, so it needs no percent-encoding in the query (RFC 3986 §2.3)."""
+    if not isinstance(value, str) or _KEY_ID.fullmatch(value) is None:
+        raise MalformedInput(
+            f"{field}: expected 1-{KEY_ID_MAX_LEN} of A-Z a-z 0-9 . _ -, got {value!r:.40}"
+        )
+    return value
 
 
 def _check_ai_date(field: str, day: date) -> None:
@@ -249,9 +291,9 @@ class DigitalLink:
         if self.prefix is not None:
             _check_prefix(self.prefix)
         if self.lot is not None:
-            _check_ai_value("lot (AI 10)", self.lot)
+            check_ai_value("lot (AI 10)", self.lot)
         if self.serial is not None:
-            _check_ai_value("serial (AI 21)", self.serial)
+            check_ai_value("serial (AI 21)", self.serial)
         if self.production_date is not None:
             _check_ai_date("production_date (AI 11)", self.production_date)
         if self.expiry_date is not None:

@@ -125,11 +125,20 @@ def test_public_label_verification(client: Any, world: World) -> None:
     uri = f"https://id.gs1.org/01/{GTIN}/10/L2026-001/21/000001"
     payload = sign_label(uri, maker.signer.key_id, maker.signer.private_key)
     r = client.get("/v1/public/labels/verify", params={"payload": payload}).json()
-    assert r["genuine"] is True and r["batch"] == f"{GTIN}.L2026-001"
+    # the batch is registered but serial 000001 was never issued (no label.issue): the
+    # signature alone does not make a label genuine
+    assert r["verdict"] == "unknown_serial" and r["ok"] is False
+    assert r["batch"]["id"] == f"{GTIN}.L2026-001" and "genuine" not in r
+    assert r["problems"] == [
+        {
+            "verdict": "unknown_serial",
+            "reason": f"serial 000001 was never issued for batch {GTIN}.L2026-001",
+        }
+    ]
     other = world["distributor"].signer
     forged = sign_label(uri, other.key_id, other.private_key)
     r = client.get("/v1/public/labels/verify", params={"payload": forged}).json()
-    assert r["genuine"] is False and "not a key of the manufacturer" in r["reason"]
+    assert r["verdict"] == "unknown_serial" and r["ok"] is False
     r = client.get("/v1/public/labels/verify", params={"payload": "nonsense"})
     assert r.status_code == 400
 

@@ -54,6 +54,19 @@ def test_accept_header_negotiation() -> None:
     assert not prefers_json("text/html, application/json")
 
 
+def test_public_verify_gives_the_resolvers_verdict(client: TestClient, lw: Any) -> None:
+    """GET /v1/public/labels/verify and the resolver answer from one function: for each of
+    the six verdicts the two JSON bodies are equal, and none says "genuine" for a label
+    whose signature verifies but whose serial was never issued."""
+    cases = lw.six_cases()
+    lw.deliver("maker", "dist", _batch(cases), "100")
+    for verdict, payload in cases.items():
+        public = client.get("/v1/public/labels/verify", params={"payload": payload})
+        assert public.status_code == 200, public.text
+        assert public.json() == client.get(page(payload), headers=JSON).json()
+        assert public.json()["verdict"] == verdict and "genuine" not in public.json()
+
+
 def test_six_verdicts_as_json(client: TestClient, lw: Any) -> None:
     cases = lw.six_cases()
     lw.deliver("maker", "dist", _batch(cases), "100")
@@ -147,14 +160,22 @@ def test_a_lot_with_an_encoded_slash_resolves(client: TestClient, lw: Any) -> No
     assert client.get(page(payload), headers=JSON).json()["verdict"] == "genuine"
 
 
-def test_scans_by_token_raise_clone_alerts_for_regulators(
-    client: TestClient, lw: Any, services: Services, ledger: Ledger
-) -> None:
+def two_projects_and_a_label(
+    lw: Any, services: Services
+) -> tuple[str, str, str, dict[str, str], str]:
+    """A qualified batch with three labels issued, two projects, a supervisor's token, and
+    the payload of label 000002: (batch, project 1, project 2, token header, payload)."""
     batch = lw.qualified_batch(lw.product())
     lw.issue(batch, count=3)
     p1, p2 = lw.project(), lw.project()
     supervisor = login(services, lw, "supervisor", "supervisor")
-    payload = lw.label(batch, "000002")
+    return batch, p1, p2, supervisor, lw.label(batch, "000002")
+
+
+def test_scans_by_token_raise_clone_alerts_for_regulators(
+    client: TestClient, lw: Any, services: Services, ledger: Ledger
+) -> None:
+    _, p1, p2, supervisor, payload = two_projects_and_a_label(lw, services)
     r = client.post(page(payload), json={"project": p1, "verdict": "genuine"}, headers=supervisor)
     assert r.status_code == 201, r.text
     entry = ledger.entry(r.json()["seq"])
@@ -172,6 +193,40 @@ def test_scans_by_token_raise_clone_alerts_for_regulators(
     maker = login(services, lw, "maker", "manufacturer", hold=False)
     assert client.get("/v1/alerts", headers=maker).status_code == 403
     assert client.get("/v1/alerts").status_code == 401
+
+
+def test_a_cloned_label_warns_first_and_lists_its_scans(
+    client: TestClient, lw: Any, services: Services
+) -> None:
+    batch, p1, p2, supervisor, payload = two_projects_and_a_label(lw, services)
+    fresh = client.get(page(payload), headers=BROWSER).text
+    assert "正品：已在账本登记" in fresh and "尚无扫码记录" in fresh and 'id="alerts"' not in fresh
+    seqs = []
+    for project in (p1, p2):
+        r = client.post(page(payload), json={"project": project, "verdict": "genuine"},
+                        headers=supervisor)  # fmt: skip
+        seqs.append(r.json()["seq"])
+    body = client.get(page(payload), headers=JSON).json()
+    assert body["verdict"] == "genuine"  # the signature and the batch are sound ...
+    assert [(a["kind"], a["projects"]) for a in body["alerts"]] == [("clone", sorted([p1, p2]))]
+    assert [(s["project"], s["seq"]) for s in body["scans"]] == [(p1, seqs[0]), (p2, seqs[1])]
+    assert all(s["date"] == W.TODAY for s in body["scans"])
+    html = client.get(page(payload), headers=BROWSER).text  # ... but the page warns first
+    assert "疑似克隆标识" in html and "正品：已在账本登记" not in html
+    assert 'class="banner warn"' in html and 'data-alert="clone"' in html
+    assert html.index('id="alerts"') < html.index("产品 <span")
+    assert f'data-scan="{seqs[0]}"' in html and f'data-scan="{seqs[1]}"' in html
+    assert "合格有效 Qualifies" not in html and 'pill ok">无失信记录' not in html
+    other = client.get(page(lw.label(batch, "000001")), headers=BROWSER).text
+    assert "正品：已在账本登记" in other and "合格有效 Qualifies" in other
+
+
+def test_no_green_badge_stands_under_a_red_verdict(client: TestClient, lw: Any) -> None:
+    cases = lw.six_cases()
+    for verdict, payload in cases.items():
+        html = client.get(page(payload), headers=BROWSER).text
+        green = "合格有效 Qualifies" in html or 'pill ok">无失信记录' in html
+        assert green is (verdict == "genuine"), verdict
 
 
 def test_a_refused_scan_records_nothing(
@@ -288,6 +343,67 @@ def test_wall_plate_pdf_of_an_accepted_facade(
     public = client.get(f"/buildings/{project}")
     assert public.status_code == 200 and "北立面 外墙外保温" in public.text
     assert "江苏测试保温材料有限公司" in public.text
+
+
+def test_building_page_json_and_plate_flag_a_recalled_wall(
+    client: TestClient, lw: Any, services: Services, ledger: Ledger
+) -> None:
+    from insutrace.api.plates import RECALLED, plate_content
+    from insutrace.trace.domain.fields import local_date
+
+    batch = lw.qualified_batch(lw.product())
+    project = lw.project()
+    lw.brief(project)
+    lw.on_site(project, batch)
+    lw.install(project, batch, "600", "600")
+    lw.accept(project, "supervisor", MEASURES)
+    lw.accept(project, "owner")
+    owner = login(services, lw, "owner", "building_owner", hold=False)
+    sound = client.get(f"/v1/buildings/{project}", headers=owner).json()
+    assert sound["flagged"] == [] and [w["batch"] for w in sound["walls"]] == [batch]
+    assert 'id="flagged"' not in client.get(f"/buildings/{project}").text
+    lw.recall(batch)
+    body = client.get(f"/v1/buildings/{project}", headers=owner).json()
+    (flagged,) = body["flagged"]
+    assert (flagged["batch"], flagged["section"]) == (batch, "N1")
+    assert flagged["recalled"]["reason"] == "fraud"
+    page_text = client.get(f"/buildings/{project}").text
+    assert 'id="flagged"' in page_text and f'data-batch="{batch}"' in page_text
+    assert "已召回 recalled" in page_text
+    assert page_text.index('id="flagged"') < page_text.index("北立面 外墙外保温")
+    with ledger.store.read() as tx:
+        day = local_date(ledger.clock.now())
+        plate = plate_content(tx, project, None, "id.example.cn", day)
+    assert [row.product.startswith(RECALLED) for row in plate.rows] == [True]
+    assert client.get(f"/v1/buildings/{project}/plate.pdf", headers=owner).status_code == 200
+
+
+def test_building_page_and_json_show_open_rectification_orders(
+    client: TestClient, lw: Any, services: Services
+) -> None:
+    lw.authorities()
+    facade = {"facade": "north", "position": "external_wall", "insulation_type": "eps",
+              "class": "B2", "manufacturer": "不详", "installed_year": 2011, "area_m2": "2100"}  # fmt: skip
+    survey = {"id": "GL-1", "name": "颐和苑小区3号楼", "owner": lw.id("owner"),
+              "address": "江苏省南京市鼓楼区湖南路8号", "use": "residential", "height_m": "54.3",
+              "survey": {"date": W.TODAY, "surveyor": "江苏某检测中心", "document": W.DOC},
+              "facades": [facade]}  # fmt: skip
+    lw.add("building.register_survey", survey, lw["owner"])
+    defect = {"id": "D1", "kind": "detachment", "facade": "north", "location": "12层",
+              "severity": "critical"}  # fmt: skip
+    lw.add("building.inspect", {"building": "GL-1", "date": W.TODAY, "inspector": "安全员 郑华",
+           "facades": ["north"], "document": W.DOC, "defects": [defect]}, lw["owner"])  # fmt: skip
+    lw.add("rectification.order", {"building": "GL-1", "number": "ZG-1", "date": W.TODAY,
+           "deadline": "2027-01-06", "defects": ["D1"], "measures": "按A级材料修复"},
+           lw["regulator"])  # fmt: skip
+    owner = login(services, lw, "owner", "building_owner", hold=False)
+    body = client.get("/v1/buildings/GL-1", headers=owner).json()
+    assert [(o["number"], o["deadline"], o["overdue"]) for o in body["rectifications"]] == [
+        ("ZG-1", "2027-01-06", False)
+    ]
+    page_text = client.get("/buildings/GL-1").text
+    assert 'id="rectifications"' in page_text and 'data-order="ZG-1"' in page_text
+    assert "2027-01-06" in page_text and "整改中 open" in page_text
 
 
 def test_home_check_and_blacklist_pages(client: TestClient, lw: Any, ledger: Ledger) -> None:

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from insutrace.trace.domain.queries import holders, in_transit, mass_balance
+from insutrace.trace.domain.queries import mass_balance
+from insutrace.trace.domain.read import holders, in_transit
 from insutrace.trace.errors import Forbidden, MalformedInput, RuleViolation
 
 from .conftest import TODAY, World

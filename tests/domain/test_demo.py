@@ -12,7 +12,8 @@ from databases import migrated_sqlite
 from insutrace.demo.story import build_demo
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import ADMISSION, REGISTRY
-from insutrace.trace.domain.queries import open_rectifications, recall_notice, wall_identification
+from insutrace.trace.domain.queries import open_rectifications, wall_identification
+from insutrace.trace.domain.read import recall_list
 from insutrace.trace.errors import Conflict
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
@@ -30,7 +31,7 @@ def test_demo_fills_an_empty_ledger_quickly_and_tells_the_story(
     assert time.perf_counter() - began < 10
     with ledger.store.read() as tx:
         projects = {k: r["status"] for k, r in tx.scan("project")}
-        notice = recall_notice(tx, out.recalled[0])
+        notice = recall_list(tx, out.recalled[0])
         rink = tx.get("project", out.projects["ice_rink"])
         survey = wall_identification(tx, out.buildings.get("estate", "GL-HNL-008-03"))
         still_open = open_rectifications(tx)

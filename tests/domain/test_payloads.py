@@ -26,10 +26,10 @@ from insutrace.trace.domain.buildings import DefectKind, Severity
 from insutrace.trace.domain.custody import Discrepancy
 from insutrace.trace.domain.gate import Outcome, Stage, evaluate
 from insutrace.trace.domain.incidents import IncidentKind
-from insutrace.trace.domain.labels import Verdict
 from insutrace.trace.domain.orgs import Role
 from insutrace.trace.domain.payloads import PayloadInvalid
 from insutrace.trace.domain.products import InsulationType, Polymer
+from insutrace.trace.domain.read import Verdict
 from insutrace.trace.domain.recall import RecallReason
 from insutrace.trace.domain.reports import Property
 from insutrace.trace.domain.site import BriefingKind

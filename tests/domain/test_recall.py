@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from insutrace.trace.domain.queries import recall_notice
+from insutrace.trace.domain.read import recall_list
 from insutrace.trace.errors import Forbidden
 
 from .conftest import DOC, RETEST_EXTRAS, World, refused, results
@@ -38,7 +38,7 @@ def test_recall_lists_current_holders_and_walls(world: World, failed: dict[str, 
     world.ship("dist", "contractor", batch, "50", to_project=failed["second"])  # in transit
     recall(world, "maker", batch=batch, reason="failed_retest", sample=failed["sample"])
     with world.ledger.store.read() as tx:
-        notice = recall_notice(tx, batch)
+        notice = recall_list(tx, batch)
         snapshot = tx.get("recall", batch)
     held = {(h["holder"], h["site"]): h["qty"] for h in notice["holders"]}
     assert held == {

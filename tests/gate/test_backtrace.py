@@ -6,13 +6,13 @@ import pytest
 
 from insutrace.trace.backtrace import (
     batch_of_label,
-    recall_list,
     trace_batch,
     trace_building,
     trace_incident,
     trace_label,
     trace_section,
 )
+from insutrace.trace.domain.read import recall_list
 from insutrace.trace.errors import MalformedInput, NotFound
 
 from .conftest import DOC, TODAY, GateWorld, refused

@@ -62,3 +62,25 @@ def test_investigation_commands(world: GateWorld, store_url: str, tmp_path: Path
     assert "error" in bad
     wrong = _run(home, store_url, "backtrace", "--wall", project, code=1)
     assert "expected PROJECT/SECTION" in wrong
+
+
+def test_recall_notice_and_walls_commands(world: GateWorld, store_url: str, tmp_path: Path) -> None:
+    """``recall-notice`` prints the read model's recall list, ``walls`` the building's wall
+    identification with each section's standing (trace/domain/read.py)."""
+    from insutrace.cli.main import recall_notice_cmd, walls_cmd
+    from insutrace.trace.domain.read import recall_list
+
+    project, batch = world.built_project()
+    app = _app()
+    app.command("recall-notice")(recall_notice_cmd)
+    app.command("walls")(walls_cmd)
+    args = ["--home", str(tmp_path / "home"), "--db", store_url]
+    printed = CliRunner().invoke(app, [*args, "recall-notice", batch])
+    assert printed.exit_code == 0, printed.output
+    with world.ledger.store.read() as tx:
+        assert json.loads(printed.output) == recall_list(tx, batch)
+        building = (tx.get("project", project) or {})["building"]
+    printed = CliRunner().invoke(app, [*args, "walls", building])
+    assert printed.exit_code == 0, printed.output
+    walls = json.loads(printed.output)["walls"]
+    assert [(w["section"], w["batch"], w["accepted"]) for w in walls] == [("N1", batch, True)]

@@ -168,6 +168,8 @@ def test_acceptance_needs_the_works_complete(world: GateWorld) -> None:
 
 
 def test_installation_before_the_factory_report_is_refused(world: GateWorld) -> None:
+    """A report qualifies a batch from its issue date on (read.qualifying_reports): an
+    installation dated before it is refused on append, not admitted and refused later."""
     batch = world.batch(world.product())
     world.report(batch, issued_on="2026-11-10")
     project = world.project()
@@ -175,11 +177,10 @@ def test_installation_before_the_factory_report_is_refused(world: GateWorld) -> 
     world.on_site(project, batch)
     payload = {"project": project, "section": "N1", "batch": batch, "quantity": "600",
                "area_m2": "600", "date": "2026-11-05"}  # fmt: skip
-    world.add("site.install", payload, world["contractor"])
-    world.accept(project, "supervisor", MEASURES)
+    with refused("install.qualified", "no qualifying factory report valid on 2026-11-05"):
+        world.add("site.install", payload, world["contractor"])
     found = world.evaluate(project, "fire_acceptance")
-    assert found.refused_rules == ["gate.report"]
-    assert "no qualifying factory report valid on 2026-11-05" in found.reasons[0].message
+    assert "no batch is installed on this project yet" in found.notes
 
 
 def test_a_later_failed_retest_refuses_acceptance(world: GateWorld) -> None:

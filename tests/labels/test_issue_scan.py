@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from insutrace.trace.domain.labels import alerts, decode_signature, judge
+from insutrace.trace.domain.labels import alerts, decode_signature
+from insutrace.trace.domain.read import label_verdict
 from insutrace.trace.errors import Forbidden, MalformedInput
 
 from .conftest import load_world
@@ -27,7 +28,7 @@ def row(world: Any, kind: str, key: str) -> Any:
 def verdict(world: Any, payload: str, day: date = DAY) -> dict[str, Any]:
     fields = W.scan_fields(payload)
     with world.ledger.store.read() as tx:
-        return judge(
+        return label_verdict(
             tx, fields["gtin"], fields["lot"], fields["serial"], fields["key"],
             decode_signature(fields["sig"]), day,
         )  # fmt: skip

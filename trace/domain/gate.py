@@ -50,9 +50,9 @@ from ..policy import (
     required_class,
 )
 from ..store.base import KV
-from .batches import batch_class
 from .credit import describe, listings_in_effect
 from .projects import FILING_CLAUSE, design_of, policy_of
+from .read import InstalledBatch, project_evidence, qualifying_reports
 from .reports import QUALIFY_CLAUSE
 from .site import adjoining_class
 
@@ -234,32 +234,13 @@ class Evaluation:
 
 
 @dataclass
-class _Use:
-    """One batch installed on the project: its rows and where it went."""
-
-    batch: dict[str, Any]
-    product: dict[str, Any]
-    onsite: dict[str, Any]
-    placed: dict[str, dict[str, Any]]  # section id -> placed row {qty, area, seqs}
-    install_days: dict[int, date] = field(default_factory=dict)  # install seq -> date
-
-    @property
-    def declared(self) -> CombustionClass:
-        return batch_class(self.batch)
-
-    @property
-    def install_seqs(self) -> tuple[int, ...]:
-        return tuple(sorted(self.install_days))
-
-
-@dataclass
 class _Case:
     view: LogView
     project: dict[str, Any]
     stage: Stage
     day: date
     policy: Policy
-    uses: list[_Use]
+    uses: list[InstalledBatch]
     notes: list[str] = field(default_factory=list)
 
     def rule(self, rule_id: str) -> GateRule:
@@ -281,22 +262,6 @@ class _Case:
     def org_seq(self, uscc: str) -> list[int]:
         org = self.view.get("org", uscc)
         return [int(org["seq"])] if org else []
-
-
-def _uses(view: LogView, project: dict[str, Any]) -> list[_Use]:
-    """Every batch installed on the project (O(batches received there))."""
-    uses = []
-    for key, onsite in view.scan("onsite", f"{project['id']}|"):
-        if onsite["installed"] <= 0:
-            continue
-        batch = view.get("batch", key.split("|", 1)[1])
-        if batch is None:
-            continue
-        prefix = f"{batch['id']}|{project['id']}|"
-        placed = {k[len(prefix) :]: row for k, row in view.scan("placed", prefix)}
-        product = view.get("product", batch["gtin"]) or {}
-        uses.append(_Use(batch, product, onsite, placed))
-    return uses
 
 
 def _install_days(case: _Case) -> None:
@@ -418,35 +383,34 @@ def _credit_lab(case: _Case) -> list[Finding]:
     return _credit(case, "gate.credit.lab", "lab", _labs(case))
 
 
-def _reports(case: _Case, use: _Use) -> list[dict[str, Any]]:
+def _reports(case: _Case, use: InstalledBatch) -> list[dict[str, Any]]:
     rows = (case.view.get("report", key) for key in use.batch["qualified_by"])
     return [r for r in rows if r is not None]
 
 
 def _report(case: _Case) -> list[Finding]:
-    """gate.report: a qualifying factory report valid on every installation date."""
+    """gate.report: a qualifying factory report valid on every installation date
+    (:func:`~.read.qualifying_reports`, the one meaning of "qualifies on a day")."""
     findings = []
     for use in case.uses:
-        reports = _reports(case, use)
-        missing = sorted(
-            {
-                day
-                for day in use.install_days.values()
-                if not any(r["issued_on"] <= day.isoformat() <= r["valid_until"] for r in reports)
-            }
-        )
-        seqs = [use.batch["seq"], *(r["seq"] for r in reports), *use.install_seqs]
+        batch = use.batch["id"]
+        by_day = {
+            day: qualifying_reports(case.view, batch, day) for day in use.install_days.values()
+        }
+        missing = sorted(day for day, found in by_day.items() if not found)
+        relied = {r["seq"]: r for found in by_day.values() for r in found}
+        seqs = [use.batch["seq"], *relied, *use.install_seqs]
         if missing:
             days = ", ".join(d.isoformat() for d in missing)
-            message = f"batch {use.batch['id']}: no qualifying factory report valid on {days}"
+            message = f"batch {batch}: no qualifying factory report valid on {days}"
         else:
-            numbers = ", ".join(f"{r['lab']}/{r['number']}" for r in reports)
-            message = f"batch {use.batch['id']}: qualified by {numbers}"
+            numbers = ", ".join(f"{r['lab']}/{r['number']}" for _, r in sorted(relied.items()))
+            message = f"batch {batch}: qualified by {numbers}"
         findings.append(case.finding("gate.report", not missing, message, seqs))
     return findings
 
 
-def _samples(case: _Case, use: _Use) -> list[dict[str, Any]]:
+def _samples(case: _Case, use: InstalledBatch) -> list[dict[str, Any]]:
     names = [*use.onsite["retests_passed"], *use.onsite["retests_failed"]]
     rows = (case.view.get("sample", f"{case.project['id']}|{name}") for name in names)
     return [r for r in rows if r is not None]
@@ -489,7 +453,7 @@ def _as_designed(product: CombustionClass, design: CombustionClass) -> bool:
     return _same(product, design)
 
 
-def _label(case: _Case, use: _Use) -> tuple[CombustionClass | None, list[int]]:
+def _label(case: _Case, use: InstalledBatch) -> tuple[CombustionClass | None, list[int]]:
     inspection = use.onsite["inspection"]
     if not inspection or not inspection["accepted"]:
         return None, []
@@ -497,7 +461,7 @@ def _label(case: _Case, use: _Use) -> tuple[CombustionClass | None, list[int]]:
     return parse_class(str(text)), [inspection["seq"]]
 
 
-def _chain_problems(case: _Case, use: _Use, label: CombustionClass | None) -> list[str]:
+def _chain_problems(case: _Case, use: InstalledBatch, label: CombustionClass | None) -> list[str]:
     declared = use.declared
     problems = []
     if label is None:
@@ -682,7 +646,7 @@ def evaluate(
     if project is None:
         raise NotFound(f"no project {project_id!r}")
     policy = policy or policy_of(project["policy"])
-    uses = _uses(view, project) if stage == Stage.FIRE_ACCEPTANCE else []
+    uses = project_evidence(view, project) if stage == Stage.FIRE_ACCEPTANCE else []
     case = _Case(view, project, stage, on, policy, uses)
     _install_days(case)
     findings: list[Finding] = []

@@ -14,7 +14,7 @@ its GTIN (GS1 General Specifications, AI (21)), so ranges may not overlap across
 of one GTIN. Refused: another manufacturer's batch, a recalled batch, a key that is not the
 manufacturer's current key, and (credit module, admission check) a listed manufacturer.
 
-**Verdict.** :func:`judge` answers, from the projections at a date, what a scanned label
+**Verdict.** :func:`insutrace.trace.domain.read.label_verdict` answers, from the projections at a date, what a scanned label
 is. The six verdicts, most serious first (``problems`` lists every one that applies)::
 
     unknown_serial   no batch of that GTIN and lot, or the serial was never issued
@@ -57,36 +57,43 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from .. import epcis_map as epcis
 from ..actors import Context
 from ..entrytype import EntryType, Record, by_field, party, roles
 from ..errors import MalformedInput, RuleViolation
-from ..identifiers import CSET82, build_digital_link, validate_gtin
-from ..keys import decode_public, verify_signature
-from ..store.base import KV
+from ..identifiers import check_ai_value, check_key_id, validate_gtin
+from ..store.base import KV, Tx
 from . import payloads
 from .batches import batch_id, require_batch
-from .credit import describe, listings_in_effect
+from .credit import describe
 from .fields import Reader, local_date, reader
 from .orgs import Role, acting_org
 from .products import gtin14
 from .projects import require_party, require_project
+from .read import (
+    Standing,
+    Verdict,
+    batch_standing,
+    custody_hops,
+    label_alerts,
+    label_uri,
+    label_verdict,
+    org_brief,
+    scan_history,
+)
+from .rows import Serial, scan_key
 
 __all__ = [
     "GS1_SERIAL_CLAUSE",
     "MAX_LABELS_PER_ISSUE",
     "TYPES",
-    "Verdict",
     "alerts",
     "decode_signature",
     "issue_labels",
-    "issued_range",
-    "judge",
     "label_record",
     "scan_label",
 ]
@@ -94,56 +101,10 @@ __all__ = [
 GS1_SERIAL_CLAUSE = "GS1 General Specifications §3.2, AI (21): X..20 of CSET 82, unique per GTIN"
 ISSUE_CLAUSE = "issue 5: every label printed is on record before it is printed"
 MAX_LABELS_PER_ISSUE = 1_000_000
-_AI_MAX = 20
-_SERIAL = re.compile(r"(.*?)([0-9]+)")  # fullmatch: the shortest prefix, all trailing digits
-_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,16}")
 _SIGNATURE = re.compile(r"[A-Za-z0-9_-]{86}")
-MAX_HOPS = 20
-
-
-class Verdict(StrEnum):
-    """What a scanned label is, most serious first (the order :func:`judge` checks)."""
-
-    UNKNOWN_SERIAL = "unknown_serial"
-    BAD_SIGNATURE = "bad_signature"
-    RECALLED = "recalled"
-    BLACKLISTED = "blacklisted"
-    NOT_QUALIFIED = "not_qualified"
-    GENUINE = "genuine"
 
 
 # -- serials ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Serial:
-    """A serial split into its prefix and its trailing digits (``SN000042``: SN, 6, 42)."""
-
-    prefix: str
-    width: int
-    number: int
-
-    @classmethod
-    def parse(cls, value: str) -> Serial | None:
-        match = _SERIAL.fullmatch(value)
-        if match is None:
-            return None
-        return cls(match.group(1), len(match.group(2)), int(match.group(2)))
-
-    def text(self, number: int) -> str:
-        return f"{self.prefix}{number:0{self.width}d}"
-
-
-def check_ai_value(name: str, value: Any) -> str:
-    """A lot (AI 10) or serial (AI 21): 1-20 characters of GS1 CSET 82, else MalformedInput."""
-    if not isinstance(value, str) or not 1 <= len(value) <= _AI_MAX:
-        raise MalformedInput(
-            f"{name}: expected 1-{_AI_MAX} characters of GS1 CSET 82, got {value!r}"
-        )
-    bad = sorted(set(value) - CSET82)
-    if bad:
-        raise MalformedInput(f"{name}: {value!r} has characters outside GS1 CSET 82: {bad}")
-    return value
 
 
 def _range(first: Any, count: int) -> tuple[Serial, str]:
@@ -184,20 +145,6 @@ def _overlap(kv: KV, gtin: str, start: Serial, count: int) -> None:
                 )
 
 
-def issued_range(row: dict[str, Any] | None, serial: str) -> dict[str, Any] | None:
-    """The range of a ``labels`` row that issued ``serial``, if any."""
-    parsed = Serial.parse(serial)
-    if row is None or parsed is None:
-        return None
-    for r in row["ranges"]:
-        if (r["prefix"], r["width"]) == (parsed.prefix, parsed.width) and (
-            r["start"] <= parsed.number < r["start"] + r["count"]
-        ):
-            found: dict[str, Any] = r
-            return found
-    return None
-
-
 # -- label.issue --------------------------------------------------------------------------
 
 
@@ -236,15 +183,11 @@ def _batch(ctx: Context, p: Reader) -> dict[str, Any]:
     return require_batch(ctx, batch_id(gtin14(gtin), lot))
 
 
-def _uri(resolver: str, batch: dict[str, Any], serial: str) -> str:
-    return build_digital_link(resolver, batch["gtin"], lot=batch["lot"], serial=serial)
-
-
 def _resolver(p: Reader, batch: dict[str, Any], first: str, last: str) -> str:
     resolver = p.text("resolver", max_len=100).lower()
     try:
-        _uri(resolver, batch, first)
-        _uri(resolver, batch, last)
+        label_uri(resolver, batch, first)
+        label_uri(resolver, batch, last)
     except MalformedInput as exc:
         raise MalformedInput(f"{p.where}: {exc}") from None
     return resolver
@@ -323,92 +266,6 @@ def decode_signature(text: str) -> bytes:
     return raw
 
 
-def _signature_problem(
-    kv: KV, batch: dict[str, Any], issued: dict[str, Any], serial: str, key_id: str | None,
-    signature: bytes | None,
-) -> str | None:  # fmt: skip
-    if key_id is None or signature is None:
-        return "the label carries no signature (k and s)"
-    if key_id != issued["key"]:
-        return (
-            f"serials {issued['first']}-{issued['last']} are signed with key {issued['key']}, "
-            f"the label names key {key_id}"
-        )
-    key = kv.get("key", key_id)
-    if key is None or key["actor"] != batch["manufacturer"]:
-        return f"key {key_id} is not a key of the manufacturer {batch['manufacturer']}"
-    if key.get("ended") == "revoked":
-        return f"key {key_id} was revoked at entry {key['until'] - 1}: its labels cannot be trusted"
-    uri = _uri(issued["resolver"], batch, serial)
-    if not verify_signature(decode_public(key["public"]), signature, uri.encode("utf-8")):
-        return f"the signature does not verify for {uri} with key {key_id}"
-    return None
-
-
-def _qualifying_report(kv: KV, batch: dict[str, Any], day: date) -> dict[str, Any] | None:
-    for key in batch["qualified_by"]:
-        report = kv.get("report", key)
-        if report is not None and date.fromisoformat(report["valid_until"]) >= day:
-            return report
-    return None
-
-
-def _standing(kv: KV, batch: dict[str, Any], day: date) -> list[tuple[Verdict, str]]:
-    """Problems of a batch whose label verified: recall, listing, qualification."""
-    found: list[tuple[Verdict, str]] = []
-    recalled = batch["recalled"]
-    if recalled:
-        found.append(
-            (
-                Verdict.RECALLED,
-                f"batch {batch['id']} was recalled on {recalled['date']} "
-                f"({recalled['reason']}, entry {recalled['seq']})",
-            )
-        )
-    for listing in listings_in_effect(kv, batch["manufacturer"], day):
-        found.append((Verdict.BLACKLISTED, describe(listing)))
-    if _qualifying_report(kv, batch, day) is None:
-        reason = f"no report that qualifies batch {batch['id']} is valid on {day.isoformat()}"
-        found.append((Verdict.NOT_QUALIFIED, reason))
-    return found
-
-
-def judge(
-    kv: KV, gtin: str, lot: str, serial: str, key_id: str | None, signature: bytes | None,
-    day: date,
-) -> dict[str, Any]:  # fmt: skip
-    """The verdict on a scanned label on ``day`` (module docstring), from the projections.
-
-    Returns ``{verdict, problems[{verdict, reason}], batch (id or None), range (the issued
-    range or None)}``; deterministic, so ``label.scan`` re-judges on replay.
-    """
-    key = batch_id(gtin, lot)
-    batch = kv.get("batch", key)
-    if batch is None:
-        return _verdict([(Verdict.UNKNOWN_SERIAL, f"no batch {key} is in the ledger")], None, None)
-    issued = issued_range(kv.get("labels", key), serial)
-    if issued is None:
-        reason = f"serial {serial} was never issued for batch {key}"
-        return _verdict([(Verdict.UNKNOWN_SERIAL, reason)], key, None)
-    problem = _signature_problem(kv, batch, issued, serial, key_id, signature)
-    if problem is not None:
-        return _verdict([(Verdict.BAD_SIGNATURE, problem)], key, issued)
-    return _verdict(_standing(kv, batch, day), key, issued)
-
-
-def _verdict(
-    problems: list[tuple[Verdict, str]], batch: str | None, issued: dict[str, Any] | None
-) -> dict[str, Any]:
-    order = list(Verdict)
-    worst = min((v for v, _ in problems), key=order.index, default=Verdict.GENUINE)
-    return {
-        "verdict": worst.value,
-        "problems": [{"verdict": v.value, "reason": r} for v, r in problems],
-        "batch": batch,
-        "range": issued,
-    }
-
-
 # -- label.scan -------------------------------------------------------------------------------
 
 
@@ -420,9 +277,7 @@ def _scanned(p: Reader) -> tuple[str, str, str, str | None, bytes | None]:
         raise MalformedInput(f"{p.where}: key and sig come together (the label's k and s)")
     if not p.has("key"):
         return gtin, lot, serial, None, None
-    key = p.raw("key")
-    if not isinstance(key, str) or not _KEY_ID.fullmatch(key):
-        raise MalformedInput(f"{p.where}.key: expected 1-16 of A-Z a-z 0-9 . _ -, got {key!r:.40}")
+    key = check_key_id(f"{p.where}.key", p.raw("key"))
     sig = p.raw("sig")
     return gtin, lot, serial, key, decode_signature(sig if isinstance(sig, str) else "")
 
@@ -435,7 +290,7 @@ def scan_label(ctx: Context) -> None:
     gtin, lot, serial, key_id, signature = _scanned(p)
     seen = p.one("verdict", Verdict)
     p.text("by", max_len=100, optional=True)
-    found = judge(ctx.kv, gtin, lot, serial, key_id, signature, local_date(ctx.time))
+    found = label_verdict(ctx.kv, gtin, lot, serial, key_id, signature, local_date(ctx.time))
     if found["verdict"] != seen:
         raise RuleViolation(
             "scan.verdict",
@@ -452,13 +307,13 @@ def scan_label(ctx: Context) -> None:
 
 def _count_scan(ctx: Context, project: str, batch: str, serial: str) -> None:
     """Record a scan whose signature verified; raise clone and overscan alerts."""
-    row = ctx.kv.get("scan", f"{batch}|{serial}") or {
+    row = ctx.kv.get("scan", scan_key(batch, serial)) or {
         "batch": batch,
         "serial": serial,
         "projects": {},
     }
     labels = ctx.kv.get("labels", batch)
-    assert labels is not None  # judge found the serial in an issued range
+    assert labels is not None  # label_verdict found the serial in an issued range
     labels["scans"] += 1
     if project not in row["projects"]:
         labels["seen"] += 1
@@ -466,7 +321,7 @@ def _count_scan(ctx: Context, project: str, batch: str, serial: str) -> None:
         **row["projects"],
         project: [*row["projects"].get(project, []), ctx.entry.seq],
     }
-    ctx.kv.put("scan", f"{batch}|{serial}", row)
+    ctx.kv.put("scan", scan_key(batch, serial), row)
     ctx.kv.put("labels", batch, labels)
     if len(row["projects"]) > 1:
         reason = f"serial {serial} of batch {batch} was scanned on {len(row['projects'])} projects"
@@ -534,20 +389,11 @@ def alerts(kv: KV, kind: str | None = None) -> list[dict[str, Any]]:
 # -- what a scanner is shown ------------------------------------------------------------------
 
 
-def _org_brief(kv: KV, uscc: str | None) -> dict[str, Any] | None:
-    if not uscc:
-        return None
-    org = kv.get("org", uscc)
-    return {
-        "uscc": uscc,
-        "name": org["name"] if org else uscc,
-        "name_en": org.get("name_en", "") if org else "",
-    }
-
-
-def _report_brief(kv: KV, batch: dict[str, Any], day: date) -> dict[str, Any] | None:
-    """The report that qualifies the batch on ``day``, else its latest report, if any."""
-    report = _qualifying_report(kv, batch, day)
+def _report_brief(kv: KV, batch: dict[str, Any], standing: Standing) -> dict[str, Any] | None:
+    """The report that qualifies the batch that day (:func:`~.read.qualifying_report`),
+    else its latest report, if any; ``qualifies`` says which of the two it is."""
+    report: Mapping[str, Any] | None = standing["report"]
+    qualifies = report is not None
     if report is None and batch["reports"]:
         report = kv.get("report", batch["reports"][-1])
     if report is None:
@@ -562,34 +408,9 @@ def _report_brief(kv: KV, batch: dict[str, Any], day: date) -> dict[str, Any] | 
         "issued_on": report["issued_on"],
         "valid_until": report["valid_until"],
         "class": burn["class"] if burn else None,
-        "qualifies": bool(report["qualifies"]) and date.fromisoformat(report["valid_until"]) >= day,
+        "qualifies": qualifies,
         "seq": report["seq"],
     }
-
-
-def _hops(kv: KV, batch: str) -> list[dict[str, Any]]:
-    """Custody hops of the batch, oldest first: who shipped to whom, where, when."""
-    shipments = []
-    for key, _ in kv.scan("transit", f"{batch}|"):
-        ship = kv.get("shipment", key[len(batch) + 1 :])
-        if ship is not None:
-            shipments.append(ship)
-    hops = []
-    for ship in sorted(shipments, key=lambda s: int(s["seq"]))[:MAX_HOPS]:
-        line = ship["lines"].get(batch, {})
-        hops.append(
-            {
-                "kind": ship["kind"],
-                "date": ship["date"],
-                "from": _org_brief(kv, ship["from"]),
-                "to": _org_brief(kv, ship["to"]),
-                "to_project": ship["to_site"] or None,
-                "shipped": line.get("shipped"),
-                "received": line.get("received"),
-                "seq": ship["seq"],
-            }
-        )
-    return hops
 
 
 def _batch_brief(batch: dict[str, Any]) -> dict[str, Any]:
@@ -598,41 +419,45 @@ def _batch_brief(batch: dict[str, Any]) -> dict[str, Any]:
 
 
 def label_record(
-    kv: KV, gtin: str, lot: str, serial: str, key_id: str | None, signature: bytes | None,
+    kv: Tx, gtin: str, lot: str, serial: str, key_id: str | None, signature: bytes | None,
     day: date,
 ) -> dict[str, Any]:  # fmt: skip
-    """What a scanner is shown: :func:`judge`'s verdict, with the product, batch,
-    manufacturer (and its listings in force), the report and lab, the issued range and the
-    batch's chain of custody in brief. Plain JSON, read from the projections only."""
-    found = judge(kv, gtin, lot, serial, key_id, signature, day)
+    """What a scanner is shown: :func:`~.read.label_verdict`, with the alerts on this label
+    and its scan history (:func:`~.read.label_alerts`, :func:`~.read.scan_history`), the
+    product, batch, manufacturer (and its listings in force), the report and lab, the issued
+    range and the batch's chain of custody in brief. Plain JSON, read from the log only."""
+    found = label_verdict(kv, gtin, lot, serial, key_id, signature, day)
     issued = found.pop("range")
+    key = batch_id(gtin, lot)
     out: dict[str, Any] = {
         **found,
         "ok": found["verdict"] == Verdict.GENUINE,
         "checked_on": day.isoformat(),
         "label": {"gtin": gtin, "lot": lot, "serial": serial, "key": key_id},
+        "alerts": label_alerts(kv, key, serial),
+        "scans": scan_history(kv, key, serial),
         "issued": issued,
         "product": None,
         "manufacturer": None,
         "report": None,
         "custody": [],
     }
-    batch = kv.get("batch", batch_id(gtin, lot))
+    batch = kv.get("batch", key)
     product = kv.get("product", gtin)
     if product is not None:
         keys = ("gtin", "name", "name_en", "type", "standard")
         out["product"] = {k: product[k] for k in keys}
-        out["manufacturer"] = _org_brief(kv, product["manufacturer"])
+        out["manufacturer"] = org_brief(kv, product["manufacturer"])
     if batch is None:
         return out
     out["batch"] = _batch_brief(batch)
-    out["manufacturer"] = _org_brief(kv, batch["manufacturer"])
-    listings = listings_in_effect(kv, batch["manufacturer"], day)
-    out["manufacturer"]["listings"] = [describe(x) for x in listings]
-    out["report"] = _report_brief(kv, batch, day)
-    out["custody"] = _hops(kv, batch["id"])
+    out["manufacturer"] = org_brief(kv, batch["manufacturer"])
+    standing = batch_standing(kv, batch["id"], day)
+    out["manufacturer"]["listings"] = [describe(x) for x in standing["manufacturer"]]
+    out["report"] = _report_brief(kv, batch, standing)
+    out["custody"] = custody_hops(kv, batch["id"])
     if issued is not None:
-        out["label"]["uri"] = _uri(issued["resolver"], batch, serial)
+        out["label"]["uri"] = label_uri(issued["resolver"], batch, serial)
     return out
 
 

@@ -8,7 +8,7 @@ then on the batch is not installed, may only be shipped back to its manufacturer
 project it went into.
 
 Projection row ``recall``/<batch>: the notice at recall time — current holders,
-shipments in transit and the walls the batch went into (see :func:`queries.recall_notice`,
+shipments in transit and the walls the batch went into (see :func:`read.recall_list`,
 which answers the same question at any later time).
 """
 
@@ -25,7 +25,7 @@ from . import payloads
 from .batches import require_batch
 from .fields import Reader, local_date, reader
 from .orgs import Role, acting_org
-from .queries import recall_notice
+from .read import recall_list
 
 __all__ = ["TYPES", "RecallReason", "recall_batch"]
 
@@ -82,7 +82,7 @@ def recall_batch(ctx: Context) -> None:
         **evidence,
     }
     ctx.kv.put("batch", batch["id"], batch)
-    notice = recall_notice(ctx.kv, batch["id"])
+    notice = recall_list(ctx.kv, batch["id"])
     ctx.kv.put("recall", batch["id"], notice)
     ctx.ref(f"org:{batch['manufacturer']}")
     ctx.ref(*(f"org:{h['holder']}" for h in notice["holders"]))

@@ -34,6 +34,7 @@ from . import payloads
 from .batches import batch_class, parse_declared, require_batch
 from .fields import Reader, decimal_text, distinct, local_date, reader
 from .orgs import Role, acting_org, lab_accreditation_problem
+from .rows import report_key
 
 __all__ = [
     "QUALIFY_CLAUSE",
@@ -43,7 +44,6 @@ __all__ = [
     "issue_report",
     "judge_results",
     "read_results",
-    "valid_qualifying_report",
 ]
 
 QUALIFY_CLAUSE = "建筑保温材料安全隐患全链条整治行动 (2025): same sample, same accredited lab"
@@ -133,7 +133,7 @@ def issue_report(ctx: Context) -> None:
     lab = acting_org(ctx, Role.TESTING_LAB)
     p = reader(ctx)
     number = p.ident("number")
-    key = f"{lab['uscc']}|{number}"
+    key = report_key(lab["uscc"], number)
     if ctx.kv.get("report", key) is not None:
         raise RuleViolation("report.unique", f"{lab['uscc']} already issued report {number}")
     batch = require_batch(ctx, p.text("batch", max_len=40))
@@ -164,15 +164,6 @@ def issue_report(ctx: Context) -> None:
         batch["qualified_by"] = [*batch["qualified_by"], key]
     ctx.kv.put("batch", batch["id"], batch)
     ctx.ref(f"report:{key}", f"org:{lab['uscc']}", f"org:{batch['manufacturer']}")
-
-
-def valid_qualifying_report(ctx: Context, batch: dict[str, Any], day: date) -> str | None:
-    """Key of a report that qualifies ``batch`` and is within its validity on ``day``."""
-    for key in batch["qualified_by"]:
-        report = ctx.kv.get("report", key)
-        if report is not None and date.fromisoformat(report["valid_until"]) >= day:
-            return str(key)
-    return None
 
 
 def combustion_of(results: dict[str, dict[str, Any]]) -> CombustionClass | None:

@@ -50,13 +50,8 @@ from .projects import (
     require_project,
     require_site_work_allowed,
 )
-from .reports import (
-    QUALIFY_CLAUSE,
-    Property,
-    judge_results,
-    read_results,
-    valid_qualifying_report,
-)
+from .read import qualifying_report
+from .reports import QUALIFY_CLAUSE, Property, judge_results, read_results
 
 __all__ = [
     "RETEST_CLAUSE",
@@ -279,7 +274,7 @@ def _evidence(ctx: Context, project: dict[str, Any], batch: dict[str, Any], day:
         ),
         (
             "install.qualified",
-            valid_qualifying_report(ctx, batch, day) is not None,
+            qualifying_report(ctx.kv, batch["id"], day) is not None,
             f"has no qualifying factory report valid on {day}",
             QUALIFY_CLAUSE,
         ),
