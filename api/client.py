@@ -32,6 +32,7 @@ from insutrace.trace.errors import (
     MalformedInput,
     NotFound,
     RuleViolation,
+    StorageError,
     Unavailable,
     VerificationError,
 )
@@ -58,6 +59,7 @@ _ERRORS: dict[str, type[LedgerError]] = {
     "invalid-request": MalformedInput,
     "verification-failed": VerificationError,
     "unavailable": Unavailable,
+    "storage-unavailable": StorageError,
 }
 
 

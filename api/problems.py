@@ -85,6 +85,7 @@ class Problem(BaseModel):
 
 
 STATUSES: dict[type[LedgerError], tuple[int, str]] = {
+    PayloadInvalid: (422, "invalid-request"),  # before MalformedInput, its base
     MalformedInput: (400, "malformed-input"),
     Unauthenticated: (401, "unauthenticated"),
     Forbidden: (403, "forbidden"),
@@ -95,7 +96,7 @@ STATUSES: dict[type[LedgerError], tuple[int, str]] = {
     StorageError: (503, "storage-unavailable"),
     Unavailable: (503, "unavailable"),
 }
-"""The one HTTP status and problem slug of each error class (none is a subclass of another)."""
+"""The one HTTP status and problem slug of each error class (a subclass before its base)."""
 
 INPUT_RULE = "input.malformed"
 """The catalogue rule every input fault cites."""

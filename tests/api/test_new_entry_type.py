@@ -29,6 +29,8 @@ from insutrace.trace.store.base import KV
 
 from .conftest import World
 
+pytestmark = pytest.mark.test_rules("note.unique")
+
 GTIN = "06901234000016"
 
 

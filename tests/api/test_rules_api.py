@@ -14,7 +14,9 @@ from insutrace.api import client as api_client
 from insutrace.api.problems import STATUSES, Unauthenticated, install_problem_handlers
 from insutrace.trace import errors
 from insutrace.trace.clock import FixedClock
+from insutrace.trace.domain.payloads import PayloadInvalid
 from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
 from insutrace.trace.rules import catalogue
 
 from .conftest import World
@@ -124,9 +126,23 @@ def test_a_malformed_payload_field_points_into_the_payload(
     payload |= {"address": "北京", "public_key": signer_for("p").public_b64}
     data = world.sign(world["authority"].signer, "actor.register", payload)
     r = client.post("/v1/entries", content=data, headers=world["authority"].auth)
-    assert r.status_code == 400, r.text
+    # the declared payload model refuses it before the handler's own reader would
+    assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["pointer"] == "/payload/name"
-    assert "payload.name must be a non-empty string" in r.json()["errors"][0]["detail"]
+    assert "valid string" in r.json()["errors"][0]["detail"]
+
+
+def test_the_handlers_reader_points_into_the_payload_too(
+    ledger: Ledger, world: World, signer_for: Callable[[str], Signer]
+) -> None:
+    """Below the API, a handler's refusal of a field carries the same kind of pointer."""
+    payload = {"schema": 1, "id": "91350100M000100Y43", "name": 7, "roles": ["manufacturer"]}
+    payload |= {"address": "北京", "public_key": signer_for("p").public_b64}
+    with pytest.raises(
+        errors.MalformedInput, match=r"payload\.name must be a non-empty string"
+    ) as info:
+        ledger.append("actor.register", payload, world["authority"].signer)
+    assert info.value.pointer == "/payload/name"
 
 
 # -- one status per error class ------------------------------------------------------------
@@ -152,7 +168,13 @@ def _raising_app(exc: errors.LedgerError) -> TestClient:
 
 @pytest.mark.parametrize("cls", sorted(STATUSES, key=lambda c: c.__name__))
 def test_each_error_class_answers_its_status(cls: type[errors.LedgerError]) -> None:
-    exc = cls("org.known", "x") if cls is errors.RuleViolation else cls("something failed")
+    exc = (
+        cls("org.known", "x")
+        if cls is errors.RuleViolation
+        else PayloadInvalid("actor.register", [{"pointer": "/payload/name", "detail": "bad"}])
+        if cls is PayloadInvalid
+        else cls("something failed")
+    )
     r = _raising_app(exc).get("/boom")
     status, slug = STATUSES[cls]
     assert r.status_code == status and r.headers["content-type"] == PROBLEM
@@ -163,5 +185,6 @@ def test_the_client_reads_each_slug_back_as_its_class() -> None:
     for cls, (status, slug) in STATUSES.items():
         body = {"type": f"urn:insutrace:problem:{slug}", "detail": "d", "rule": "org.known"}
         read = api_client.problem_error(status, body)
-        expected = errors.Forbidden if cls is Unauthenticated else cls
+        readings = {Unauthenticated: errors.Forbidden, PayloadInvalid: errors.MalformedInput}
+        expected = readings.get(cls, cls)
         assert type(read) is expected, slug

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -23,12 +22,9 @@ from insutrace.trace.store import open_store
 from ..conftest import ORIGIN, START
 
 
-def test_demo_fills_an_empty_ledger_quickly_and_tells_the_story(
-    ledger: Ledger, root: Signer
-) -> None:
-    began = time.perf_counter()
+def test_demo_fills_an_empty_ledger_and_tells_the_story(ledger: Ledger, root: Signer) -> None:
+    # How fast is a benchmark's question, not an assertion here: `time insutrace demo`.
     out = build_demo(ledger, root, start=support.DEMO_START)
-    assert time.perf_counter() - began < 10
     with ledger.store.read() as tx:
         projects = {k: r["status"] for k, r in tx.scan("project")}
         notice = recall_list(tx, out.recalled[0])

@@ -122,6 +122,7 @@ def test_the_cli_prints_the_table() -> None:
     assert "| `batch.register` |" in with_fields.stdout and "production_date" in with_fields.stdout
 
 
+@pytest.mark.test_rules("test.refused")
 def test_admission_checks_run_only_for_admitted_types(world: World) -> None:
     """The ledger runs the checks it is given before admitted (domain) types only."""
     maker = world.id("maker")

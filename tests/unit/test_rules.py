@@ -64,7 +64,7 @@ def test_gate_rules_come_from_the_gate_defaults() -> None:
 
 
 def test_every_rule_of_every_policy_version_is_registered_with_its_clause() -> None:
-    policies = [load_policy(name) for name in available_policies()]
+    policies = [load_policy(id, version) for id, version in available_policies()]
     newest_first = sorted(policies, key=lambda p: (p.effective_date, p.version), reverse=True)
     seen: set[str] = set()
     for policy in newest_first:
