@@ -336,9 +336,13 @@ def batch_walls(kv: KV, batch: str) -> list[Wall]:
     """The wall sections the batch went into: project, section, building, façade,
     position, contractor, quantity, area and the installation entries."""
     out: list[Wall] = []
+    projects: dict[str, dict[str, Any]] = {}  # a batch's walls share a few large project rows
     for key, row in kv.scan("placed", f"{batch}|"):
         project_id, section = split_key(key, batch, 2)
-        project = kv.get("project", project_id) or {"building": None, "sections": {}}
+        if project_id not in projects:
+            found = kv.get("project", project_id)
+            projects[project_id] = found or {"building": None, "sections": {}}
+        project = projects[project_id]
         s = project["sections"].get(section, {})
         out.append(
             {
