@@ -25,7 +25,7 @@ _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class _Duplicate(ValueError):
-    pass
+    """A member name repeated within one JSON object (RFC 7493 §2.3)."""
 
 
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
