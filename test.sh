@@ -13,8 +13,8 @@ echo "== mypy --strict"
   -p insutrace.trace -p insutrace.api -p insutrace.labels -p insutrace.render -p insutrace.demo -p insutrace.cli)
 echo "== import contracts"
 PYTHONPATH=.build/shim lint-imports --no-cache | tail -n 1
-echo "== pytest (SQLite and PostgreSQL)"
-pytest "$@"
+echo "== pytest (SQLite and PostgreSQL, one worker per core; INSUTRACE_TEST_WORKERS=0 for one process)"
+pytest -n "${INSUTRACE_TEST_WORKERS:-auto}" --dist worksteal "$@"
 echo "== benchmarks (small sizes; full sizes: run each script without --small)"
 python scripts/bench.py --small
 python scripts/bench_labels.py --small

@@ -1,7 +1,8 @@
 """Shared fixtures: every store-backed test runs on SQLite and on PostgreSQL.
 
 PostgreSQL comes from INSUTRACE_TEST_PG_URL (default: the local server at
-127.0.0.1:5432, database ``test``); each test gets its own schema, dropped after.
+127.0.0.1:5432, database ``test``); each test gets a schema of its own: an empty one
+(``blank_url``, dropped after) or a migrated one lent by a pool and emptied after.
 Without a reachable server the PostgreSQL cases skip with a one-line reason,
 unless INSUTRACE_REQUIRE_PG=1 (CI), where they fail.
 
@@ -20,7 +21,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from databases import PG_URL, migrate_pg_schema, migrated_sqlite, pg_schema_url
+from databases import PG_URL, migrated_pg_schema, migrated_sqlite, pg_schema_url
 
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import ADMISSION, REGISTRY
@@ -104,8 +105,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield migrated_sqlite(tmp_path / "ledger.db")
         return
-    with _pg_schema() as schema:
-        migrate_pg_schema(schema)
+    require_pg()
+    with migrated_pg_schema() as schema:
         yield pg_schema_url(schema)
 
 

@@ -143,12 +143,14 @@ def world(
     _, token = services.accounts.create_account("root", "authority", "Root authority staff")
     w.parties["authority"] = Party("root", "authority", root, token)
     services.accounts.store_key(services.require_vault(), root)
+    registrations = []
     for n, role in enumerate(ORG_ROLES, start=1):
         org = uscc(n)
         signer = signer_for(org)
-        ledger.append("actor.register", org_payload(org, role, signer.public_b64), root)
+        registrations.append(("actor.register", org_payload(org, role, signer.public_b64), root))
         _, token = services.accounts.create_account(org, role, f"{role} staff")
         w.parties[role] = Party(org, role, signer, token)
+    ledger.append_batch(registrations)
     ledger.checkpoint()
     return w
 
