@@ -6,6 +6,8 @@ OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
 
 from __future__ import annotations
 
+import fcntl
+import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -34,6 +36,7 @@ from insutrace.api.logs import (
 )
 from insutrace.api.migrate import upgrade
 from insutrace.api.problems import install_problem_handlers
+from insutrace.api.witnessing import Witnessing, parse_witnesses
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.clock import Clock
 from insutrace.trace.domain import ADMISSION, REGISTRY
@@ -109,7 +112,11 @@ def build_services(
     vault = KeyVault(settings.master_key) if settings.master_key else None
     blobs = BlobStore(settings.blob_dir)
     accounts = AccountStore(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    return Services(settings, ledger, accounts, vault, blobs)
+    witnesses = parse_witnesses(settings.witnesses)
+    witnessing = (
+        Witnessing(ledger, witnesses, quorum=settings.witness_quorum) if witnesses else None
+    )
+    return Services(settings, ledger, accounts, vault, blobs, witnessing)
 
 
 def create_app(
@@ -129,7 +136,20 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _log_startup(services)
+        stop = threading.Event()
+        witnessing = services.witnessing
+        worker = None
+        if witnessing is not None:
+            lock = services.settings.home / "witnessing.lock"
+            worker = threading.Thread(
+                target=_witness_loop, args=(witnessing, lock, stop), daemon=True
+            )
+            worker.start()
         yield
+        stop.set()
+        if worker is not None and witnessing is not None:
+            worker.join(timeout=10)
+            witnessing.close()
         services.accounts.close()
         services.ledger.store.close()
 
@@ -154,6 +174,23 @@ def create_app(
     app.include_router(rule_routes.router)
     app.include_router(web.router)
     return app
+
+
+def _witness_loop(witnessing: Witnessing, lock: Path, stop: threading.Event) -> None:
+    """Call the witnesses from one process of the server at a time (a file lock in the
+    home directory; another worker takes over if this one exits)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        while not stop.is_set():
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                stop.wait(2.0)
+                continue
+            try:
+                witnessing.run(stop)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _log_startup(services: Services) -> None:

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from insutrace.api.accounts import Account, AccountStore, KeyVault
 from insutrace.api.problems import Unauthenticated
+from insutrace.api.witnessing import Witnessing
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.errors import Forbidden
 from insutrace.trace.ledger import Ledger
@@ -27,6 +28,7 @@ class Services:
     accounts: AccountStore
     vault: KeyVault | None
     blobs: BlobStore
+    witnessing: Witnessing | None = None  # the log's witnesses, when INSUTRACE_WITNESSES names any
 
     def require_vault(self) -> KeyVault:
         if self.vault is None:

@@ -1,6 +1,7 @@
 """The log's public read API, C2SP tlog-tiles v0.1.0 under ``/log``, plus JSON proofs.
 
     GET /log/checkpoint                     text/plain; charset=utf-8   no-cache
+    GET /log/checkpoint/witnessed           the newest one with the witnesses' quorum
     GET /log/tile/<L>/<N>[.p/<W>]           application/octet-stream   full: immutable
     GET /log/tile/entries/<N>[.p/<W>]       application/octet-stream   full: immutable
     GET /log/log.vkey                       the log's verifier key (C2SP signed-note)
@@ -25,7 +26,7 @@ from fastapi.responses import Response
 from insutrace.api.deps import ServicesDep
 from insutrace.api.problems import PROBLEM_RESPONSES
 from insutrace.api.schemas import ConsistencyProof, InclusionProof
-from insutrace.trace.errors import MalformedInput
+from insutrace.trace.errors import MalformedInput, NotFound
 from insutrace.trace.tiles import WIDTH, parse_tile_path
 
 __all__ = ["router"]
@@ -56,6 +57,22 @@ def _b64(hashes: list[bytes]) -> list[str]:
 async def checkpoint(services: ServicesDep) -> Response:
     signed = await run_in_threadpool(services.ledger.latest_checkpoint)
     return Response(signed.note, media_type=TEXT, headers={"Cache-Control": NO_CACHE})
+
+
+@router.get(
+    "/checkpoint/witnessed",
+    response_class=Response,
+    responses=_text_response(
+        "The newest checkpoint carrying the configured quorum of witness cosignatures "
+        "(C2SP tlog-cosignature lines after the log's signature); 404 when none does."
+    ),
+)
+async def witnessed_checkpoint(services: ServicesDep) -> Response:
+    witnessing = services.witnessing
+    if witnessing is None:
+        raise NotFound("this log has no witnesses configured (INSUTRACE_WITNESSES)")
+    note = await run_in_threadpool(witnessing.witnessed_checkpoint)
+    return Response(note, media_type=TEXT, headers={"Cache-Control": NO_CACHE})
 
 
 @router.get(

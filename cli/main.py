@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
-from insutrace.trace.errors import LedgerError, NotFound
+from insutrace.trace.errors import LedgerError, MalformedInput, NotFound
 from insutrace.trace.export import export_static
 from insutrace.trace.keys import Signer, load_signer, save_signer
 from insutrace.trace.ledger import Ledger
@@ -193,18 +193,49 @@ def verify(
         Path | None, typer.Argument(help="A static export to verify instead of the database.")
     ] = None,
     root_key: Annotated[str | None, typer.Option(help="Trusted root public key (base64).")] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(help="A witness's cosignature key (or a file with it); repeatable."),
+    ] = None,
+    quorum: Annotated[
+        int | None,
+        typer.Option(help="Cosignatures the latest checkpoint needs (default: every --witness)."),
+    ] = None,
 ) -> None:
-    """Verify the whole ledger (or a static export): chain, signatures, Merkle root, checkpoints."""
+    """Verify the whole ledger (or a static export): chain, signatures, Merkle root, checkpoints;
+    with --witness, also that the latest checkpoint carries the witnesses' cosignatures."""
     state: State = ctx.obj
     anchor = root_key or _read_anchor(state.settings.keys_dir / "root.pub")
     if directory is not None:
         with progress("verifying export", None) as tick:
             report = verify_export(directory, root_key=anchor, progress=tick)
         _print_report(report, str(directory))
+        _check_witnesses(report, (directory / "checkpoint").read_text(), witness, quorum)
         return
     with progress("verifying", state.store_size()) as tick:
         report = verify_store(state.store, root_key=anchor, progress=tick)
     _print_report(report, "the ledger")
+    if witness:
+        with state.store.read() as tx:
+            latest = tx.latest_checkpoint()
+        _check_witnesses(report, latest[1] if latest else "", witness, quorum)
+
+
+def _check_witnesses(report: Report, note: str, keys: list[str] | None, quorum: int | None) -> None:
+    """Exit 1 unless ``note`` has ``quorum`` valid cosignatures of the ``keys`` witnesses."""
+    if not keys or not report.ok:
+        return
+    from insutrace.cli.witness import key_or_file
+    from insutrace.trace.witness import CosignatureVerifier, require_quorum
+
+    try:
+        verifiers = [CosignatureVerifier.parse(key_or_file(k)) for k in keys]
+        if not note:
+            raise MalformedInput("no checkpoint has been signed: nothing for witnesses to cosign")
+        names = require_quorum(note, verifiers, len(verifiers) if quorum is None else quorum)
+    except LedgerError as exc:
+        raise fail(f"witnesses: {exc}") from None
+    out.print(f"ok: the latest checkpoint is cosigned by {', '.join(names) or 'no witness'}")
 
 
 def _read_anchor(path: Path) -> str | None:
@@ -437,10 +468,11 @@ def entry_types_cmd(
     sys.stdout.write(entry_type_table(REGISTRY, fields=fields))
 
 
-from insutrace.cli import investigate, remote  # noqa: E402  (issue 4; issue 6)
+from insutrace.cli import investigate, remote, witness  # noqa: E402  (issue 4; issue 6)
 
 remote.register(app)
 investigate.register(app)
+witness.register(app)
 
 
 def main() -> None:

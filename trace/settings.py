@@ -19,6 +19,15 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"INSUTRACE_{name}", default)
 
 
+def _quorum(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise MalformedInput(
+            f"INSUTRACE_WITNESS_QUORUM must be a number; got {text!r:.40}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the ledger lives and how it names itself.
@@ -31,6 +40,10 @@ class Settings:
     ``log_format``    INSUTRACE_LOG_FORMAT, server log lines: ``text`` (default) or ``json``
     ``log_level``     INSUTRACE_LOG_LEVEL, default ``INFO``
     ``access_log``    INSUTRACE_ACCESS_LOG, ``1`` adds uvicorn's access log (default off)
+    ``witnesses``     INSUTRACE_WITNESSES, ``<witness vkey> <URL prefix>`` entries separated by
+                      ``;``: the server sends each new checkpoint to them (``api/witnessing.py``)
+    ``witness_quorum`` INSUTRACE_WITNESS_QUORUM, cosignatures a checkpoint needs to be served
+                      as witnessed (default: every witness)
     """
 
     home: Path = field(default_factory=lambda: Path(_env("HOME", "data")))
@@ -42,6 +55,8 @@ class Settings:
     log_format: str = field(default_factory=lambda: _env("LOG_FORMAT", "text"))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
     access_log: bool = field(default_factory=lambda: _env("ACCESS_LOG", "0") in _TRUE)
+    witnesses: str = field(default_factory=lambda: _env("WITNESSES", ""))
+    witness_quorum: int = field(default_factory=lambda: _quorum(_env("WITNESS_QUORUM", "-1")))
 
     def __post_init__(self) -> None:
         if not self.database_url:

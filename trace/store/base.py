@@ -79,6 +79,11 @@ class Tx(KV, Protocol):
 
     def add_checkpoint(self, size: int, note: str) -> None: ...
 
+    def cosign_checkpoint(self, size: int, note: str) -> None:
+        """Replace the stored checkpoint at ``size`` by ``note``, the same note with witness
+        cosignature lines added after its own (the caller checks that it is)."""
+        ...
+
 
 class Store(Protocol):
     url: str

@@ -172,6 +172,7 @@ class _SQL:
             f"INSERT INTO log_checkpoint (size, note) VALUES ({ph}, {ph}) "
             "ON CONFLICT (size) DO NOTHING"
         )
+        self.cosign_checkpoint = f"UPDATE log_checkpoint SET note = {ph} WHERE size = {ph}"
         self.lock_head = "SELECT size, leaf FROM log_head WHERE id = 1 FOR UPDATE"
         self.page = f"SELECT seq, body FROM log_entry WHERE seq >= {ph} ORDER BY seq LIMIT {ph}"
         self.scan_prefix = (
@@ -290,6 +291,12 @@ class SQLTx:
 
     def add_checkpoint(self, size: int, note: str) -> None:
         self.cur.execute(self.sql.add_checkpoint, (size, note))
+
+    def cosign_checkpoint(self, size: int, note: str) -> None:
+        stored = self.checkpoint_at(size)
+        if stored is None or not note.startswith(stored):
+            raise Conflict(f"a cosigned note must extend the stored checkpoint at size {size}")
+        self.cur.execute(self.sql.cosign_checkpoint, (note, size))
 
 
 class SQLStore:
