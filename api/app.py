@@ -36,6 +36,7 @@ from insutrace.api.logs import (
 )
 from insutrace.api.migrate import upgrade
 from insutrace.api.problems import install_problem_handlers
+from insutrace.api.urls import RefuseNulInUrls
 from insutrace.api.witnessing import Witnessing, parse_witnesses
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.clock import Clock
@@ -163,6 +164,7 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(RefuseDuplicateKeys)  # before any route parses a write body
     install_refusal_log(app)
+    app.add_middleware(RefuseNulInUrls)  # before routing: no route sees a NUL in its URL
     app.add_middleware(RequestIdMiddleware)
     app.include_router(log_routes.router)
     app.include_router(entries.router)
