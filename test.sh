@@ -21,3 +21,4 @@ python scripts/bench_labels.py --small
 python scripts/bench_backtrace.py --small
 python scripts/loadtest.py --small
 python scripts/bench_witness.py --small
+python scripts/bench_reads.py --small

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from insutrace.api.accounts import Account, AccountStore, KeyVault
 from insutrace.api.problems import Unauthenticated
+from insutrace.api.tilecache import TileCache
 from insutrace.api.witnessing import Witnessing
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.errors import Forbidden
@@ -29,6 +30,7 @@ class Services:
     vault: KeyVault | None
     blobs: BlobStore
     witnessing: Witnessing | None = None  # the log's witnesses, when INSUTRACE_WITNESSES names any
+    tiles: TileCache = field(default_factory=TileCache)  # full tiles, immutable bytes
 
     def require_vault(self) -> KeyVault:
         if self.vault is None:

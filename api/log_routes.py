@@ -9,9 +9,10 @@
     GET /log/proof/inclusion?index=&size=   RFC 9162 §2.1.3 path, JSON
     GET /log/proof/consistency?old=&new=    RFC 9162 §2.1.4 proof, JSON
 
-Full tiles never change (C2SP tlog-tiles: "full tiles are immutable"); a partial tile of a
-given width does not change either, but is superseded as the log grows, so it is cached
-briefly. Nothing here needs an account.
+Full tiles never change (C2SP tlog-tiles: "full tiles are immutable"): once read, a full
+tile is answered from memory (``api/tilecache.py``), and shared caches may keep it for a
+year. A partial tile of a given width does not change either, but is superseded as the
+log grows, so it is read each time and cached briefly. Nothing here needs an account.
 """
 
 from __future__ import annotations
@@ -99,10 +100,15 @@ async def tile(
     services: ServicesDep,
     path: Annotated[str, Path(description="`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`.")],
 ) -> Response:
+    full = services.tiles.get(path)  # a full tile read before: no thread, no query
+    if full is not None:
+        return Response(full, media_type=OCTETS, headers={"Cache-Control": IMMUTABLE})
     ref = parse_tile_path("tile/" + path)
     body = await run_in_threadpool(services.ledger.tile, ref)
-    cache = IMMUTABLE if ref.width == WIDTH else PARTIAL
-    return Response(body, media_type=OCTETS, headers={"Cache-Control": cache})
+    if ref.width == WIDTH:
+        services.tiles.put(path, body)
+        return Response(body, media_type=OCTETS, headers={"Cache-Control": IMMUTABLE})
+    return Response(body, media_type=OCTETS, headers={"Cache-Control": PARTIAL})
 
 
 @router.get(
