@@ -433,6 +433,10 @@ _OPTIONAL_RULE_SCHEMA: dict[str, dict[str, str]] = {
         "ice_snow_public_use": "flag",
     },
     "design.part_rules_any_use": {"applies": "flag"},
+    "stages.sequence": {
+        "fire_review_before_permit": "flag",
+        "acceptance_by_supervisor_and_owner": "flag",
+    },
     "plausibility.class_ceiling": {
         "eps": "class?",
         "xps": "class?",

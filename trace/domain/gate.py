@@ -33,7 +33,7 @@ file overrides one by carrying a rule with the same id whose values are stage fl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol
@@ -168,12 +168,21 @@ DEFAULT_RULES: dict[str, GateRule] = {
 }
 
 
+# The opt-in gate rules and the switch of the policy's ``stages.sequence`` that turns each on.
+_SWITCHES = {
+    "gate.stage_passed": "fire_review_before_permit",
+    "gate.acceptance_signed": "acceptance_by_supervisor_and_owner",
+}
+
+
 def gate_rule(policy: Policy, rule_id: str) -> GateRule:
     """The gate rule ``rule_id``: the policy's own when it has one, else the default."""
     default = DEFAULT_RULES[rule_id]
     rule = policy.rules.get(rule_id)
     if rule is None and default.opt_in:
-        return GateRule(default.id, default.clause, default.confidence, frozenset(), True)
+        switch = policy.optional("stages.sequence")
+        on = switch is not None and switch.flag(_SWITCHES[rule_id])
+        return replace(default, stages=default.stages if on else frozenset())
     if rule is None:
         return default
     stages = frozenset(s for s in STAGES if rule.values.get(s.value, s in default.stages) is True)

@@ -209,7 +209,9 @@ def _door(s: Reader, position: InsulationPosition) -> dict[str, str] | None:
     door = {
         "clear_width_m": decimal_text(d.decimal("clear_width_m", places=2)),
         "clear_height_m": decimal_text(d.decimal("clear_height_m", places=2)),
-        "face_class": parse_declared(d.text("face_class", max_len=40), "project.door").label(),
+        "face_class": parse_declared(
+            d.text("face_class", max_len=40), "project.design_class"
+        ).label(),
     }
     if d.has("fire_integrity_h"):
         door["fire_integrity_h"] = decimal_text(d.decimal("fire_integrity_h", places=2))
