@@ -102,6 +102,16 @@ _DECLARED = {
     "glasswool": ("A(A2-s1,d0,t1)", "0.038", "48"),
 }
 _UNITS = {"pir": "panel"}
+_STANDARDS = ["GB 8624-2012", "GB/T 10294-2008", "GB/T 6343-2009"]
+# GB 8624-2012 table 2: the methods behind an A-class result (policy plausibility.a_class_methods)
+_A_METHODS = {"A1": ["GB/T 5464-2010", "GB/T 14402-2007"], "A2": ["GB/T 14402-2007", "GB/T 20284-2006"]}  # fmt: skip
+
+
+def _report_standards(declared: str) -> list[str]:
+    """The methods a factory report lists: the three campaign properties, plus the A-class
+    methods for an A1 or A2 product."""
+    sub = "A1" if "A1" in declared else "A2" if "A2" in declared else ""
+    return [*_STANDARDS, *_A_METHODS.get(sub, [])]
 
 
 def _gb11714_check(first8: str) -> str:
@@ -327,6 +337,7 @@ class _Demo(Scenario):
             valid_until=(local_date(self.now) + timedelta(days=364)).isoformat(),
             document=self.doc(),
             results=over.pop("results", None) or self.results(key),
+            standards=_report_standards(_DECLARED[key][0]),
             **over,
         )  # fmt: skip
 

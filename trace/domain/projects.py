@@ -234,11 +234,11 @@ def _door_faces_and_integrity(sid: str, door: dict[str, str], req: Requirement) 
             given = door.get("fire_integrity_h")
             if given is None or float(given) < hours:
                 size = f"{door['clear_width_m']} × {door['clear_height_m']} m"
-                shown = f"{given} h" if given is not None else "none stated"
+                shown = f"states {given} h" if given is not None else "states none"
                 raise RuleViolation(
                     m.rule_id,
                     f"section {sid}: a door opening of {size} needs fire integrity ≥ {hours:g} h, "
-                    f"the design states {shown}",
+                    f"the design {shown}",
                     m.clause,
                 )
 

@@ -136,7 +136,8 @@ def limit_reasons(results: dict[str, dict[str, Any]], limits: Rule) -> list[str]
         outside = value > limit if key.endswith("_max") else value < limit
         if outside:
             reasons.append(
-                f"{prop} {r['value']} {unit} is {side} {limit} of {limits.values['standard']} "
+                f"{prop} {r['value']} {unit} is {side} {limits.number(key):g} of "
+                f"{limits.values['standard']} "
                 f"({limits.id}, {limits.clause} [{limits.confidence}])"
             )
     return reasons
