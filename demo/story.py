@@ -28,6 +28,7 @@ The story (2025 建筑保温材料安全隐患全链条整治行动):
 from __future__ import annotations
 
 import base64
+import hashlib
 import random
 import re
 from collections.abc import Iterator
@@ -235,6 +236,15 @@ class _Demo(Scenario):
         self.labs()
         self.builders()
         self.authorities()
+        self.affiliations()
+
+    def affiliations(self) -> None:
+        """The Qingdao distributor is the panel maker's sales company: declared by the maker
+        (org.affiliate), so neither could act as the other's independent check."""
+        extract = hashlib.sha256(f"demo:{self.seed}:营业执照及股权结构".encode()).hexdigest()
+        self.add("org.affiliate", {"org": self.id("panels"), "affiliate": self.id("dist_qd"),
+                                   "relation": "same_group", "date": self.today,
+                                   "document": extract}, "panels")  # fmt: skip
 
     def labs(self) -> None:
         cma_js, issued_js = self.cma("10", 2)

@@ -21,7 +21,7 @@ from insutrace.demo.scenario import RETEST_EXTRAS, section
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain.custody import RECALL_CLAUSE
 from insutrace.trace.domain.reports import QUALIFY_CLAUSE
-from insutrace.trace.errors import MalformedInput, RuleViolation
+from insutrace.trace.errors import Forbidden, MalformedInput, RuleViolation
 from insutrace.trace.policy import load_policy, policy_ref
 
 from .conftest import MEASURES, GateWorld, results
@@ -394,3 +394,69 @@ def test_an_installation_without_a_retest_says_none_exists(world: GateWorld) -> 
     world.inspect(p, batch)
     with refusal("install.retest", "GB 55015-2021 §6.2.1", "none is recorded"):
         world.install(p, batch, "50", "50")
+
+
+# -- 5. declared affiliations -----------------------------------------------------------------
+
+
+def affiliate(world: GateWorld, org: str, other: str, by: str, **over: Any) -> None:
+    payload = {
+        "org": world.id(org),
+        "affiliate": world.id(other),
+        "relation": "parent",
+        "date": "2026-11-20",
+        "document": "ab" * 32,
+        **over,
+    }
+    world.add("org.affiliate", payload, by)
+
+
+def test_a_lab_affiliated_with_the_maker_cannot_qualify_its_batch(world: GateWorld) -> None:
+    world.org("sister", "江苏关联检测有限公司", "testing_lab")
+    batch = world.batch(world.product())
+    world.report(batch, lab="sister")  # not yet declared: an independent lab as far as known
+    affiliate(world, "maker", "sister", "regulator")
+    rule = clause("independence.lab")
+    with refusal("independence.lab", rule, "is declared affiliated (parent, entry"):
+        world.report(world.batch(world.product()), lab="sister")
+    world.report(world.batch(world.product()), lab="lab")
+
+
+def test_an_affiliated_supervisor_or_witness_is_refused(world: GateWorld) -> None:
+    world.site_parties()
+    affiliate(world, "contractor", "supervisor", "contractor", relation="same_group")
+    rule = clause("independence.supervisor")
+    with refusal("independence.supervisor", rule, "declared affiliated (same_group)"):
+        project(world)
+    world.org("monitor", "江苏独立监理有限公司", "supervisor")
+    p = project(world, parties=("owner", "contractor", "monitor"))
+    batch = world.qualified_batch(world.product())
+    world.deliver("maker", "contractor", batch, "100", to_project=p)
+    affiliate(world, "maker", "owner", "owner", relation="shareholder")
+    with refusal("independence.witness", clause("independence.witness"), "with the manufacturer"):
+        world.sample(p, batch, parties=("owner", "contractor", "lab"))
+    world.sample(p, batch, parties=("monitor", "contractor", "lab"))
+
+
+def test_an_affiliation_is_declared_once_by_a_party_or_a_regulator(world: GateWorld) -> None:
+    world.org("sister", "江苏关联检测有限公司", "testing_lab")
+    with refusal("org.affiliate", "住建部令第57号 Art. 15; 建筑法 Art. 34", "with itself"):
+        affiliate(world, "maker", "maker", "maker")
+    with pytest.raises(Forbidden, match="is for either of them or a regulator"):
+        affiliate(world, "maker", "sister", "dist")
+    affiliate(world, "sister", "maker", "sister")
+    with refusal("org.affiliate", "住建部令第57号 Art. 15; 建筑法 Art. 34", "already declared"):
+        affiliate(world, "maker", "sister", "regulator")
+    found = row(world, "affiliation", "|".join(sorted((world.id("maker"), world.id("sister")))))
+    assert (found["relation"], found["by"]) == ("parent", world.id("sister"))
+
+
+def test_a_complete_project_passes_all_three_stages_under_2026_2(world: GateWorld) -> None:
+    p, _ = world.built_project(policy=WAVE2, design=FACTS)
+    for stage in ("fire_design_review", "construction_permit", "fire_acceptance"):
+        found = world.decide_as_evaluated(p, stage)
+        assert found.outcome.value == "pass", found.to_json()["reasons"]
+    final = world.evaluate(p, "fire_acceptance", on=DAY)
+    passed = {f.rule for f in final.findings if f.ok}
+    assert {"gate.stage_passed", "gate.acceptance_signed"} <= passed
+    assert not final.reasons

@@ -59,6 +59,7 @@ __all__ = [
     "KeyRotate",
     "LabelIssue",
     "LabelScan",
+    "OrgAffiliate",
     "OrgUpdate",
     "PayloadInvalid",
     "PermitDecide",
@@ -331,6 +332,28 @@ class OrgUpdate(_Payload):
     roles: Annotated[list[Role], Field(min_length=1, max_length=8)] | None = None
     address: Text | None = None
     lab: LabAccreditation | None = None
+
+
+class OrgAffiliate(_Payload):
+    """org.affiliate (either organisation or a regulator): a declared affiliation."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "org": _USCC_1,
+            "affiliate": _USCC_3,
+            "relation": "parent",
+            "date": "2026-11-20",
+            "document": _DOC,
+        }
+    )
+    org: Uscc
+    affiliate: Uscc
+    relation: Literal[
+        "parent", "subsidiary", "shareholder", "same_legal_representative", "same_group"
+    ]
+    date: Day
+    document: Sha256
 
 
 ActorId = Annotated[

@@ -45,6 +45,7 @@ from ..policy import (
     required_class,
 )
 from . import payloads
+from .affiliations import affiliation
 from .batches import parse_declared
 from .fields import Reader, decimal_text, distinct, local_date, reader
 from .orgs import Role, acting_org, require_org
@@ -311,17 +312,25 @@ def _missing_facts(d: Reader, policy: Policy, positions: set[str]) -> None:
         )
 
 
-def _independent(policy: Policy, contractor: str, supervisor: str) -> None:
+def _independent(ctx: Context, policy: Policy, contractor: str, supervisor: str) -> None:
     """independence.supervisor (from policy 2026.2): the supervision company is not the
-    contractor (建筑法 Art. 34)."""
+    contractor, nor declared affiliated with it (建筑法 Art. 34)."""
     rule = policy.optional("independence.supervisor")
-    if rule is not None and rule.flag("not_contractor") and contractor == supervisor:
-        raise RuleViolation(
-            rule.id,
-            f"the supervisor {supervisor} is the contractor of the project: "
-            "supervision must be independent of the works it supervises",
-            rule.clause,
-        )
+    if rule is None or not rule.flag("not_contractor"):
+        return
+    related = affiliation(ctx.kv, contractor, supervisor)
+    if contractor == supervisor:
+        why = "is the contractor of the project"
+    elif related is not None:
+        why = f"is declared affiliated ({related['relation']}) with the contractor {contractor}"
+    else:
+        return
+    raise RuleViolation(
+        rule.id,
+        f"the supervisor {supervisor} {why}: supervision must be independent of the works "
+        "it supervises",
+        rule.clause,
+    )
 
 
 def _measures(required: dict[InsulationPosition, Requirement]) -> dict[str, str]:
@@ -427,7 +436,7 @@ def register_project(ctx: Context) -> None:
     contractor = require_org(ctx, p.text("contractor", max_len=18), Role.CONTRACTOR)
     supervisor = require_org(ctx, p.text("supervisor", max_len=18), Role.SUPERVISOR)
     policy_ref, design, judged = _design_gate(p)
-    _independent(policy_of(policy_ref), contractor["uscc"], supervisor["uscc"])
+    _independent(ctx, policy_of(policy_ref), contractor["uscc"], supervisor["uscc"])
     permit, below_quota = _permit(p)
     project = {
         "id": project_id,

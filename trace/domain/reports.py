@@ -33,6 +33,7 @@ from ..errors import MalformedInput, RuleViolation
 from ..policy import NATIONAL, Policy, Rule, current_policy
 from ..store.base import KV
 from . import payloads
+from .affiliations import affiliation
 from .batches import batch_class, class_ceiling, parse_declared, require_batch
 from .fields import Reader, decimal_text, distinct, local_date, reader
 from .orgs import Role, acting_org, lab_accreditation_problem
@@ -235,7 +236,7 @@ def _plausible(ctx: Context, policy: Policy, p: Reader, batch: dict[str, Any], l
             rule = policy.rule("plausibility.sub_classification")
             raise RuleViolation(rule.id, problem, rule.clause)
     _dates(policy, p, batch)
-    _lab_independent(policy, lab, batch)
+    _lab_independent(ctx.kv, policy, lab, batch)
 
 
 def _dates(policy: Policy, p: Reader, batch: dict[str, Any]) -> None:
@@ -262,19 +263,25 @@ def _dates(policy: Policy, p: Reader, batch: dict[str, Any]) -> None:
         )
 
 
-def _lab_independent(policy: Policy, lab: str, batch: dict[str, Any]) -> None:
-    """independence.lab: the issuing lab is not the batch's manufacturer (one organisation,
-    one USCC, holding both roles)."""
+def _lab_independent(kv: KV, policy: Policy, lab: str, batch: dict[str, Any]) -> None:
+    """independence.lab: the issuing lab is not the batch's manufacturer (one organisation
+    holding both roles) nor declared affiliated with it (org.affiliate)."""
     rule = policy.optional("independence.lab")
     if rule is None or not rule.flag("manufacturer_or_affiliate"):
         return
-    if lab == batch["manufacturer"]:
-        raise RuleViolation(
-            rule.id,
-            f"lab {lab} is the manufacturer of batch {batch['id']}: its own report cannot "
-            "qualify the batch",
-            rule.clause,
-        )
+    maker = batch["manufacturer"]
+    related = affiliation(kv, lab, maker)
+    if lab == maker:
+        why = "is the manufacturer"
+    elif related is not None:
+        why = f"is declared affiliated ({related['relation']}, entry {related['seq']}) with the manufacturer {maker}"
+    else:
+        return
+    raise RuleViolation(
+        rule.id,
+        f"lab {lab} {why} of batch {batch['id']}: its own report cannot qualify the batch",
+        rule.clause,
+    )
 
 
 def not_qualifying(kv: KV, batch: dict[str, Any], day: date) -> list[str]:

@@ -44,6 +44,7 @@ from ..policy import (
     retest_samples_required,
 )
 from . import payloads
+from .affiliations import affiliation
 from .batches import batch_class, parse_declared, require_batch
 from .custody import RECALL_CLAUSE, onsite, put_onsite, take
 from .fields import Reader, local_date, milli_text, reader
@@ -179,18 +180,24 @@ def _witness_independent(ctx: Context, project: dict[str, Any], batch: dict[str,
     if rule is None or not rule.flag("not_contractor_or_manufacturer"):
         return
     witness = ctx.entry.actor
-    for role, org in (
-        ("contractor", project["contractor"]),
-        ("manufacturer", batch["manufacturer"]),
-    ):
+    parties = (
+        ("contractor", project["contractor"], f"project {project['id']}"),
+        ("manufacturer", batch["manufacturer"], f"batch {batch['id']}"),
+    )
+    for role, org, of in parties:
+        related = affiliation(ctx.kv, witness, org)
         if witness == org:
-            raise RuleViolation(
-                rule.id,
-                f"the witness's organisation {witness} is the {role} of "
-                f"{'project ' + project['id'] if role == 'contractor' else 'batch ' + batch['id']}: "
-                "a witness belongs to the supervisor or the owner",
-                rule.clause,
-            )
+            why = f"is the {role} of {of}"
+        elif related is not None:
+            why = f"is declared affiliated ({related['relation']}) with the {role} of {of}"
+        else:
+            continue
+        raise RuleViolation(
+            rule.id,
+            f"the witness's organisation {witness} {why}: a witness belongs to the "
+            "supervisor or the owner",
+            rule.clause,
+        )
 
 
 def take_sample(ctx: Context) -> None:
