@@ -460,3 +460,33 @@ def test_a_complete_project_passes_all_three_stages_under_2026_2(world: GateWorl
     passed = {f.rule for f in final.findings if f.ok}
     assert {"gate.stage_passed", "gate.acceptance_signed"} <= passed
     assert not final.reasons
+
+
+def fail_elsewhere(world: GateWorld, batch: str) -> str:
+    """A failed witnessed re-test of ``batch`` on another project; the sample key."""
+    q = world.project(sections=[section("N1", "北立面", "north", "100")])
+    world.deliver("maker", "contractor", batch, "10", to_project=q)
+    world.inspect(q, batch)
+    sample = world.sample(q, batch)
+    world.retest(q, sample, results=results(conductivity="0.040", **RETEST_EXTRAS))
+    return f"{q}|{sample}"
+
+
+def test_an_acceptance_refused_for_a_recall_cites_the_recall(world: GateWorld) -> None:
+    p = world.project(sections=[section("N1", "北立面", "north", "600")])
+    world.brief(p)
+    xps = world.product()
+    recalled, failed = world.qualified_batch(xps), world.qualified_batch(xps)
+    for batch in (recalled, failed):
+        world.on_site(p, batch, "400")
+        world.install(p, batch, "300", "300")
+    world.add(
+        "batch.recall",
+        {"batch": recalled, "reason": "failed_retest", "sample": fail_elsewhere(world, recalled)},
+        "maker",
+    )
+    fail_elsewhere(world, failed)  # non-conforming, not recalled
+    with pytest.raises(RuleViolation) as info:
+        world.accept(p, "supervisor", MEASURES)
+    assert (info.value.rule, info.value.clause) == ("accept.nonconforming", RECALL_CLAUSE)
+    assert info.value.reason == f"installed batch {recalled} is recalled"
