@@ -490,3 +490,14 @@ def test_an_acceptance_refused_for_a_recall_cites_the_recall(world: GateWorld) -
         world.accept(p, "supervisor", MEASURES)
     assert (info.value.rule, info.value.clause) == ("accept.nonconforming", RECALL_CLAUSE)
     assert info.value.reason == f"installed batch {recalled} is recalled"
+
+
+def test_a_retest_giving_a_foam_an_a_class_is_refused(world: GateWorld) -> None:
+    p = project(world)
+    batch = world.qualified_batch(world.product())
+    world.deliver("maker", "contractor", batch, "100", to_project=p)
+    world.inspect(p, batch)
+    sample = world.sample(p, batch)
+    with refusal("plausibility.class_ceiling", CEILING, "re-tested class GB 8624 A(A2-s1,d0,t0)"):
+        world.retest(p, sample, results=results("A2-s1,d0,t0", **RETEST_EXTRAS))
+    world.retest(p, sample)

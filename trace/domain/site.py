@@ -45,7 +45,7 @@ from ..policy import (
 )
 from . import payloads
 from .affiliations import affiliation
-from .batches import batch_class, parse_declared, require_batch
+from .batches import batch_class, class_ceiling, parse_declared, require_batch
 from .custody import RECALL_CLAUSE, onsite, put_onsite, take
 from .fields import Reader, local_date, milli_text, reader
 from .orgs import Role, lab_accreditation_problem, require_org
@@ -276,8 +276,13 @@ def record_retest(ctx: Context) -> None:
     batch = require_batch(ctx, sample["batch"])
     results = read_results(p, sample["sample"], ctx.entry.actor)
     policy = policy_of(project["policy"])
+    product = require_product(ctx, batch["gtin"])
     _stated_sub_class(policy, results)
-    limits = policy.retest_limits(require_product(ctx, batch["gtin"])["standard"])
+    burn = results.get(Property.COMBUSTION)
+    beyond = burn and class_ceiling(policy, product, parse_class(burn["class"]), "re-tested class")
+    if beyond:
+        raise beyond
+    limits = policy.retest_limits(product["standard"])
     reasons = judge_results(results, batch, _retest_required(project, batch), limits)
     sample["result"] = {
         "passed": not reasons,
