@@ -28,6 +28,7 @@ The story (2025 建筑保温材料安全隐患全链条整治行动):
 from __future__ import annotations
 
 import base64
+import hashlib
 import random
 import re
 from collections.abc import Iterator
@@ -102,6 +103,16 @@ _DECLARED = {
     "glasswool": ("A(A2-s1,d0,t1)", "0.038", "48"),
 }
 _UNITS = {"pir": "panel"}
+_STANDARDS = ["GB 8624-2012", "GB/T 10294-2008", "GB/T 6343-2009"]
+# GB 8624-2012 table 2: the methods behind an A-class result (policy plausibility.a_class_methods)
+_A_METHODS = {"A1": ["GB/T 5464-2010", "GB/T 14402-2007"], "A2": ["GB/T 14402-2007", "GB/T 20284-2006"]}  # fmt: skip
+
+
+def _report_standards(declared: str) -> list[str]:
+    """The methods a factory report lists: the three campaign properties, plus the A-class
+    methods for an A1 or A2 product."""
+    sub = "A1" if "A1" in declared else "A2" if "A2" in declared else ""
+    return [*_STANDARDS, *_A_METHODS.get(sub, [])]
 
 
 def _gb11714_check(first8: str) -> str:
@@ -225,6 +236,15 @@ class _Demo(Scenario):
         self.labs()
         self.builders()
         self.authorities()
+        self.affiliations()
+
+    def affiliations(self) -> None:
+        """The Qingdao distributor is the panel maker's sales company: declared by the maker
+        (org.affiliate), so neither could act as the other's independent check."""
+        extract = hashlib.sha256(f"demo:{self.seed}:营业执照及股权结构".encode()).hexdigest()
+        self.add("org.affiliate", {"org": self.id("panels"), "affiliate": self.id("dist_qd"),
+                                   "relation": "same_group", "date": self.today,
+                                   "document": extract}, "panels")  # fmt: skip
 
     def labs(self) -> None:
         cma_js, issued_js = self.cma("10", 2)
@@ -327,6 +347,7 @@ class _Demo(Scenario):
             valid_until=(local_date(self.now) + timedelta(days=364)).isoformat(),
             document=self.doc(),
             results=over.pop("results", None) or self.results(key),
+            standards=_report_standards(_DECLARED[key][0]),
             **over,
         )  # fmt: skip
 

@@ -56,6 +56,8 @@ from insutrace.trace.combustion import (
 from insutrace.trace.errors import MalformedInput, NotFound
 
 __all__ = [
+    "LIMITS_PREFIX",
+    "NATIONAL",
     "UNDIGESTED_VERSIONS",
     "BuildingDesign",
     "BuildingUse",
@@ -166,6 +168,13 @@ class Rule:
             raise MalformedInput(f"policy rule {self.id}.{key}: expected a number, got {value!r}")
         return float(value)
 
+    def text(self, key: str) -> str:
+        """A text value."""
+        value = self._value(key)
+        if not isinstance(value, str):
+            raise MalformedInput(f"policy rule {self.id}.{key}: expected text, got {value!r}")
+        return value
+
     def flag(self, key: str) -> bool:
         """A boolean switch."""
         value = self._value(key)
@@ -226,6 +235,25 @@ class Policy:
         if rule_id not in self.rules:
             raise NotFound(f"policy {self.id}: no rule {rule_id!r}")
         return self.rules[rule_id]
+
+    def optional(self, rule_id: str) -> Rule | None:
+        """A rule this version may carry (the wave-2 rules): None when it does not, and then
+        its check does not apply, as it did not when entries named this version."""
+        return self.rules.get(rule_id)
+
+    def retest_limits(self, standard: str) -> Rule | None:
+        """The limits of ``standard`` (a product standard with its edition, as a product
+        names it, spaces ignored), or None when the version holds none for it."""
+        wanted = "".join(standard.split()).upper()
+        for rule_id, rule in self.rules.items():
+            named = rule.values.get("standard")
+            if (
+                rule_id.startswith(LIMITS_PREFIX)
+                and isinstance(named, str)
+                and "".join(named.split()).upper() == wanted
+            ):
+                return rule
+        return None
 
 
 # --- inputs and outputs of the checks ------------------------------------------------------
@@ -344,6 +372,9 @@ _POLICY_PACKAGE = "insutrace.trace"
 # (id, version) shipped before entries named a policy's digest: the log is append-only, so an
 # entry naming one of these without ``sha256`` still reads as naming the shipped text.
 UNDIGESTED_VERSIONS = frozenset({("cn-national-2025", "2025.1")})
+# The national policy: what judges an entry that names no policy (a batch, a report) is its
+# version in force on the entry's date (:func:`current_policy`).
+NATIONAL = "cn-national-2025"
 
 # Values each named rule must carry: key -> kind ("number", "class", "flag"; "?" = optional).
 _RULE_SCHEMA: dict[str, dict[str, str]] = {
@@ -391,6 +422,50 @@ _RULE_SCHEMA: dict[str, dict[str, str]] = {
     "credit.mohurd_bad_record": {"min_months": "number", "max_months": "number?"},
     "credit.lab_false_reports": {"serious_case_min_reports": "number"},
 }
+# Rules a version may carry (wave 2, from 2026.2 on): checked when present; a version
+# without one does not apply its check, so entries judged by older versions replay as
+# they were judged.
+_OPTIONAL_RULE_SCHEMA: dict[str, dict[str, str]] = {
+    "design.facts_required": {
+        "cavity": "flag",
+        "crowded_place": "flag",
+        "elderly_care": "flag",
+        "ice_snow_public_use": "flag",
+    },
+    "design.part_rules_any_use": {"applies": "flag"},
+    "stages.sequence": {
+        "fire_review_before_permit": "flag",
+        "acceptance_by_supervisor_and_owner": "flag",
+    },
+    "plausibility.class_ceiling": {
+        "eps": "class?",
+        "xps": "class?",
+        "pu": "class?",
+        "pir": "class?",
+        "phenolic": "class?",
+    },
+    "plausibility.a_class_methods": {
+        "a1_all": "text",
+        "a2_any": "text",
+        "a2_all": "text",
+    },
+    "plausibility.sub_classification": {"smoke_droplets": "flag", "toxicity": "flag"},
+    "report.dates": {"type_test_max_age_days": "number"},
+    "independence.lab": {"manufacturer_or_affiliate": "flag"},
+    "independence.supervisor": {"not_contractor": "flag"},
+    "independence.witness": {"not_contractor_or_manufacturer": "flag"},
+}
+# Per product standard and edition: ``retest.limits.<slug>`` with ``standard`` (as products
+# name it) and any of these limits.
+_LIMIT_KEYS: dict[str, str] = {
+    "standard": "text",
+    "thermal_conductivity_max": "number?",
+    "density_min": "number?",
+    "compressive_strength_min": "number?",
+    "water_absorption_max": "number?",
+    "tensile_strength_perpendicular_min": "number?",
+}
+LIMITS_PREFIX = "retest.limits."
 _WHEN_KEYS = frozenset(
     {
         "uses",
@@ -437,6 +512,8 @@ def _check_kind(kind: str, value: object, where: str) -> None:
         raise _bad(where, "a number", value)
     if kind == "class" and not _is_class_spec(value):
         raise _bad(where, "a class such as 'A' or '≥B1'", value)
+    if kind == "text" and (not isinstance(value, str) or not value):
+        raise _bad(where, "a non-empty string", value)
 
 
 def _is_class_spec(value: object) -> bool:
@@ -454,7 +531,13 @@ def _scalar(value: object, where: str) -> PolicyValue:
 
 def _parse_values(rule_id: str, raw: object, where: str) -> dict[str, PolicyValue]:
     values = {k: _scalar(v, f"{where}.{k}") for k, v in _obj(raw, where).items()}
-    for key, kind in _RULE_SCHEMA.get(rule_id, {}).items():
+    schema = _RULE_SCHEMA.get(rule_id) or _OPTIONAL_RULE_SCHEMA.get(rule_id, {})
+    if rule_id.startswith(LIMITS_PREFIX):
+        schema = _LIMIT_KEYS
+        unknown = sorted(set(values) - set(schema))
+        if unknown:
+            raise _bad(where, f"limits among {', '.join(schema)}", unknown[0])
+    for key, kind in schema.items():
         if key not in values and not kind.endswith("?"):
             raise _bad(f"{where}.{key}", f"a {kind} value", None)
         if key in values:
@@ -807,7 +890,9 @@ def _door_core(policy: Policy, design: BuildingDesign) -> Requirement:
     rule = policy.rule("cold_storage.door")
     faces = _measure(rule, MeasureCode.NONCOMBUSTIBLE_DOOR_FACES, "non-combustible door faces")
     wide = design.door_width_m > rule.number("opening_width_over_m")
-    if not (wide and design.door_height_m > rule.number("opening_height_over_m")):
+    high = design.door_height_m > rule.number("opening_height_over_m")
+    either = rule.values.get("size_rule", "both") == "either"  # the "and" reading is U
+    if not ((wide or high) if either else (wide and high)):
         return _requirement(rule, "core_required", faces)
     hours = rule.number("fire_integrity_h")
     integrity = _measure(
@@ -849,7 +934,36 @@ def required_class(policy: Policy, design: BuildingDesign) -> Requirement:
     venue = _venue(policy, design)
     if venue is not None:
         return venue
-    return _BY_POSITION[InsulationPosition(design.position)](policy, design)
+    found = _BY_POSITION[InsulationPosition(design.position)](policy, design)
+    return _part_rules(policy, design, found)
+
+
+def _is_part_row(when: WallCondition) -> bool:
+    return when.crowded_place is True or when.elderly_free_standing_or_area_over_m2 is not None
+
+
+def _part_rules(policy: Policy, design: BuildingDesign, found: Requirement) -> Requirement:
+    """GB 55037-2022 §6.6.4 and §6.6.5 govern a part of a building (an elderly-care part, a
+    crowded-place part) whatever its main use: with ``design.part_rules_any_use`` the
+    stricter of the use's requirement and every matching part row holds (a sandwich-panel
+    wall read as an external wall; internal insulation also by GB 50016 §6.7.2(1))."""
+    switch = policy.optional("design.part_rules_any_use")
+    if switch is None or not switch.flag("applies"):
+        return found
+    position = InsulationPosition(design.position)
+    if position == InsulationPosition.SANDWICH_CORE:
+        position = InsulationPosition.EXTERNAL_WALL
+    candidates = [
+        _requirement(row.rule)
+        for row in policy.wall_table
+        if _is_part_row(row.when) and position in row.when.positions and _matches(row.when, design)
+    ]
+    if position == InsulationPosition.INTERNAL and design.crowded:
+        candidates.append(_requirement(policy.rule("internal.a_class_places")))
+    for other in candidates:
+        if not found.minimum.at_least(other.minimum):
+            found = other
+    return found
 
 
 # --- ancillary measures -------------------------------------------------------------------

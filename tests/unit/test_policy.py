@@ -593,7 +593,7 @@ def _values(policy: Policy) -> dict[str, dict[str, Any]]:
 
 
 def test_every_version_stays_loadable() -> None:
-    assert available_policies() == [(NAME, "2025.1"), (NAME, "2026.1")]
+    assert available_policies() == [(NAME, "2025.1"), (NAME, "2026.1"), (NAME, "2026.2")]
     newer = load_policy(NAME, "2026.1")
     assert (newer.id, newer.version, newer.effective_date) == (NAME, "2026.1", date(2026, 7, 1))
     assert newer.sha256 == hashlib.sha256(_packaged_file("2026.1").read_bytes()).hexdigest()
@@ -620,7 +620,8 @@ def test_the_second_version_changes_one_value() -> None:
 def test_the_version_in_force_on_a_date() -> None:
     assert current_policy(NAME, date(2026, 6, 30)).version == "2025.1"
     assert current_policy(NAME, date(2026, 7, 1)).version == "2026.1"
-    assert current_policy(NAME).version == load_policy(NAME).version == "2026.1"
+    assert current_policy(NAME, date(2026, 12, 31)).version == "2026.1"
+    assert current_policy(NAME).version == load_policy(NAME).version == "2026.2"
     with pytest.raises(NotFound, match=r"no version in force on 2024-12-31 \(the first, 2025\.1"):
         current_policy(NAME, date(2024, 12, 31))
 
@@ -629,7 +630,11 @@ def test_policy_ref_names_id_version_and_digest(tmp_path: Path) -> None:
     newer = load_policy(NAME, "2026.1")
     assert policy_ref(NAME, "2025.1") == {"id": NAME, "version": "2025.1", "sha256": POLICY.sha256}
     assert policy_ref(NAME, on=date(2026, 1, 1))["version"] == "2025.1"
-    assert policy_ref(NAME) == {"id": NAME, "version": "2026.1", "sha256": newer.sha256}
+    assert policy_ref(NAME, on=date(2026, 12, 31)) == {
+        "id": NAME,
+        "version": "2026.1",
+        "sha256": newer.sha256,
+    }
     path = _edited(tmp_path, lambda data: data.update(version="js.1"))
     assert policy_ref(str(path)) == {
         "id": str(path),
@@ -639,7 +644,7 @@ def test_policy_ref_names_id_version_and_digest(tmp_path: Path) -> None:
 
 
 def test_unknown_version_lists_the_shipped_ones() -> None:
-    with pytest.raises(NotFound, match=r"no version '1999' \(shipped: 2025\.1, 2026\.1\)"):
+    with pytest.raises(NotFound, match=r"no version '1999' \(shipped: 2025\.1, 2026\.1, 2026\.2\)"):
         load_policy(NAME, "1999")
     with pytest.raises(MalformedInput, match=r"policy version: expected lower-case letters"):
         load_policy(NAME, "../2025.1")

@@ -29,6 +29,7 @@ from .. import actors
 from ..actors import Handler
 from ..entrytype import EntryType, Registry, superseding
 from . import (
+    affiliations,
     batches,
     buildings,
     corrections,
@@ -58,6 +59,7 @@ def _report_issue() -> tuple[EntryType, ...]:
 
 _DOMAIN: tuple[EntryType, ...] = (
     *orgs.TYPES,
+    *affiliations.TYPES,
     *products.TYPES,
     *batches.TYPES,
     *_report_issue(),

@@ -28,6 +28,7 @@ from ..entry import Entry
 from ..entrytype import EntryType, Record, roles
 from ..errors import MalformedInput, RuleViolation
 from ..identifiers import build_digital_link
+from ..policy import NATIONAL, Policy, current_policy
 from ..store.base import KV
 from . import payloads
 from .fields import Reader, decimal_text, local_date, reader
@@ -41,6 +42,7 @@ __all__ = [
     "Unit",
     "batch_class",
     "batch_id",
+    "class_ceiling",
     "parse_declared",
     "register_batch",
     "require_batch",
@@ -92,6 +94,28 @@ def _declared(p: Reader) -> CombustionClass:
     return declared
 
 
+def class_ceiling(
+    policy: Policy, product: dict[str, Any], cls: CombustionClass, where: str
+) -> RuleViolation | None:
+    """plausibility.class_ceiling (policy 2026.2 on): the refusal when ``cls`` is above the
+    best class the product's material can reach (EPS, XPS, PU, PIR and phenolic foams are
+    never A1/A2: they flame and lose mass in the GB/T 5464 furnace); None when it is not.
+    A composite panel is judged by its own tests, not by its core."""
+    rule = policy.optional("plausibility.class_ceiling")
+    material = str(product.get("type", ""))
+    if rule is None or material not in rule.values:
+        return None
+    ceiling = rule.minimum(material)
+    if ceiling.at_least(cls.effective_sub_class):
+        return None
+    return RuleViolation(
+        rule.id,
+        f"{where} {cls.label()} is above what {material} ({product.get('polymer')}) can reach: "
+        f"at best {ceiling}",
+        rule.clause,
+    )
+
+
 def _link(product: dict[str, Any], lot: str, p: Reader) -> str:
     try:
         return build_digital_link(
@@ -122,6 +146,12 @@ def register_batch(ctx: Context) -> None:
             "batch.production_date",
             f"production_date {produced_on} is after the entry's date {local_date(ctx.time)}",
         )
+    declared = _declared(p)
+    ceiling = class_ceiling(
+        current_policy(NATIONAL, local_date(ctx.time)), product, declared, "declared class"
+    )
+    if ceiling is not None:
+        raise ceiling
     quantity = p.milli("quantity")
     row = {
         "id": key,
@@ -132,7 +162,7 @@ def register_batch(ctx: Context) -> None:
         "unit": p.one("unit", Unit),
         "produced": quantity,
         "production_date": produced_on.isoformat(),
-        "declared": class_row(_declared(p)),
+        "declared": class_row(declared),
         "conductivity": decimal_text(p.decimal("conductivity", places=4)),
         "density": decimal_text(p.decimal("density", places=1)),
         "digital_link": _link(product, lot, p),

@@ -33,7 +33,7 @@ file overrides one by carrying a rule with the same id whose values are stage fl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol
@@ -53,7 +53,7 @@ from ..store.base import KV
 from .credit import describe, listings_in_effect
 from .projects import FILING_CLAUSE, design_of, policy_of
 from .read import InstalledBatch, project_evidence, qualifying_reports
-from .reports import QUALIFY_CLAUSE
+from .reports import QUALIFY_CLAUSE, not_qualifying
 from .site import adjoining_class
 
 __all__ = [
@@ -106,6 +106,7 @@ class GateRule:
     clause: str
     confidence: Confidence
     stages: frozenset[Stage]
+    opt_in: bool = False  # applies only under a policy version that carries it (wave 2)
 
 
 _ALL = frozenset(STAGES)
@@ -149,7 +150,28 @@ DEFAULT_RULES: dict[str, GateRule] = {
         GateRule(
             "gate.complete", "消防验收: works complete as designed, no recalled batch", _S, _FINAL
         ),
+        GateRule(
+            "gate.stage_passed",
+            "公消〔2011〕65号; 住建部令第51号: stages follow each other",
+            _S,
+            _LATER,
+            opt_in=True,
+        ),
+        GateRule(
+            "gate.acceptance_signed",
+            "建设工程质量管理条例 Art. 16; GB 50411-2019 §3.4: acceptance signed by supervisor and owner",
+            _S,
+            _FINAL,
+            opt_in=True,
+        ),
     )
+}
+
+
+# The opt-in gate rules and the switch of the policy's ``stages.sequence`` that turns each on.
+_SWITCHES = {
+    "gate.stage_passed": "fire_review_before_permit",
+    "gate.acceptance_signed": "acceptance_by_supervisor_and_owner",
 }
 
 
@@ -157,6 +179,10 @@ def gate_rule(policy: Policy, rule_id: str) -> GateRule:
     """The gate rule ``rule_id``: the policy's own when it has one, else the default."""
     default = DEFAULT_RULES[rule_id]
     rule = policy.rules.get(rule_id)
+    if rule is None and default.opt_in:
+        switch = policy.optional("stages.sequence")
+        on = switch is not None and switch.flag(_SWITCHES[rule_id])
+        return replace(default, stages=default.stages if on else frozenset())
     if rule is None:
         return default
     stages = frozenset(s for s in STAGES if rule.values.get(s.value, s in default.stages) is True)
@@ -256,8 +282,10 @@ class _Case:
             raise NotFound(f"no entry {seq}")
         return Entry.from_bytes(rows[0]).payload
 
-    def requirement(self, position: str) -> Requirement:
-        return required_class(self.policy, design_of(self.project, position))
+    def requirement(self, sid: str) -> Requirement:
+        """The requirement of section ``sid`` (a door section with its own opening size)."""
+        section = self.project["sections"][sid]
+        return required_class(self.policy, design_of(self.project, section["position"], section))
 
     def org_seq(self, uscc: str) -> list[int]:
         org = self.view.get("org", uscc)
@@ -299,8 +327,9 @@ def _stage_order(case: _Case) -> list[Finding]:
 def _design_notes(case: _Case, sid: str, req: Requirement, designed: CombustionClass) -> None:
     for m in req.conditions:
         case.notes.append(f"section {sid}: {m.text} ({m.clause} [{m.confidence}])")
-    position = case.project["sections"][sid]["position"]
-    for m in ancillary_measures(case.policy, design_of(case.project, position), designed):
+    section = case.project["sections"][sid]
+    design = design_of(case.project, section["position"], section)
+    for m in ancillary_measures(case.policy, design, designed):
         case.notes.append(f"section {sid}, if {designed.label()} is used: {m.text} ({m.clause})")
 
 
@@ -309,7 +338,7 @@ def _required_class(case: _Case) -> list[Finding]:
     findings = []
     d = case.project["design"]
     for sid, section in sorted(case.project["sections"].items()):
-        req = case.requirement(section["position"])
+        req = case.requirement(sid)
         designed = parse_class(section["design_class"])
         ok = req.met_by(designed)
         message = (
@@ -402,7 +431,8 @@ def _report(case: _Case) -> list[Finding]:
         seqs = [use.batch["seq"], *relied, *use.install_seqs]
         if missing:
             days = ", ".join(d.isoformat() for d in missing)
-            message = f"batch {batch}: no qualifying factory report valid on {days}"
+            why = "; ".join(not_qualifying(case.view, use.batch, missing[0]))
+            message = f"batch {batch}: no qualifying factory report valid on {days} ({why})"
         else:
             numbers = ", ".join(f"{r['lab']}/{r['number']}" for _, r in sorted(relied.items()))
             message = f"batch {batch}: qualified by {numbers}"
@@ -478,7 +508,7 @@ def _chain_problems(case: _Case, use: InstalledBatch, label: CombustionClass | N
         design = parse_class(section["design_class"])
         if not _as_designed(declared, design):
             problems.append(f"section {sid} is designed {design.label()}, built {declared.label()}")
-        req = case.requirement(section["position"])
+        req = case.requirement(sid)
         if not req.met_by(declared):
             problems.append(f"section {sid} requires {req.label} ({req.rule_id})")
     return problems
@@ -541,8 +571,7 @@ def _thermoset(case: _Case) -> list[Finding]:
     findings = []
     for use in case.uses:
         for sid in sorted(use.placed):
-            position = case.project["sections"][sid]["position"]
-            codes = {m.code for m in case.requirement(position).conditions}
+            codes = {m.code for m in case.requirement(sid).conditions}
             if MeasureCode.THERMOSET_CORE_IF_B1 not in codes:
                 continue
             b1 = use.declared.basic_class == BasicClass.B1
@@ -561,11 +590,12 @@ def _measures_required(case: _Case) -> dict[str, str]:
     needed: dict[str, str] = {}
     for use in case.uses:
         for sid in use.placed:
-            position = case.project["sections"][sid]["position"]
-            for m in case.requirement(position).conditions:
+            section = case.project["sections"][sid]
+            position = section["position"]
+            for m in case.requirement(sid).conditions:
                 if m.code != MeasureCode.THERMOSET_CORE_IF_B1:
                     needed[m.code] = m.clause
-            design = design_of(case.project, position)
+            design = design_of(case.project, position, section)
             adjoining = adjoining_class(case.project, position)
             for m in ancillary_measures(
                 case.policy, design, use.declared, adjoining_class=adjoining
@@ -615,8 +645,56 @@ def _complete(case: _Case) -> list[Finding]:
     return [case.finding("gate.complete", not problems, message, seqs)]
 
 
+def _stages_needed(case: _Case) -> list[Stage]:
+    """The earlier stages that must have passed: the fire design review always; the
+    construction permit too, unless the project is a small one filed locally (属地备案)."""
+    earlier = list(STAGES[: STAGES.index(case.stage)])
+    if case.project["below_quota"]:
+        earlier = [s for s in earlier if s != Stage.CONSTRUCTION_PERMIT]
+    return earlier
+
+
+def _stage_passed(case: _Case) -> list[Finding]:
+    """gate.stage_passed: every earlier stage has a passing latest decision on record."""
+    findings = []
+    for stage in _stages_needed(case):
+        row = case.view.get("permit", f"{case.project['id']}|{stage}")
+        latest = row["latest"] if row else None
+        if latest is None:
+            message = f"no {stage} ({STAGE_NAMES[stage]}) decision is on record"
+            findings.append(
+                case.finding("gate.stage_passed", False, message, [case.project["seq"]])
+            )
+            continue
+        ok = latest["outcome"] == Outcome.PASS
+        verdict = "passed" if ok else "refused"
+        message = (
+            f"the latest {stage} ({STAGE_NAMES[stage]}) decision, {latest['number']} of "
+            f"{latest['date']} (entry {latest['seq']}), {verdict}"
+        )
+        findings.append(case.finding("gate.stage_passed", ok, message, [latest["seq"]]))
+    return findings
+
+
+ACCEPTING_PARTIES = ("supervisor", "owner")
+
+
+def _acceptance_signed(case: _Case) -> list[Finding]:
+    """gate.acceptance_signed: the project.accept entries of the supervisor and the owner."""
+    accepted = case.project["accepted"]
+    missing = [role for role in ACCEPTING_PARTIES if role not in accepted]
+    seqs = [case.project["seq"], *(accepted[r] for r in ACCEPTING_PARTIES if r in accepted)]
+    if missing:
+        names = ", ".join(f"{r} {case.project[r]}" for r in missing)
+        message = f"no project.accept (竣工验收) entry of the {names}"
+    else:
+        message = "accepted by the supervisor and the owner"
+    return [case.finding("gate.acceptance_signed", not missing, message, seqs)]
+
+
 _CHECKS: tuple[tuple[str, Callable[[_Case], list[Finding]]], ...] = (
     ("gate.stage_order", _stage_order),
+    ("gate.stage_passed", _stage_passed),
     ("gate.required_class", _required_class),
     ("gate.filing", _filing),
     ("gate.credit.contractor", _credit_contractor),
@@ -629,6 +707,7 @@ _CHECKS: tuple[tuple[str, Callable[[_Case], list[Finding]]], ...] = (
     ("gate.thermoset", _thermoset),
     ("gate.measures", _measures),
     ("gate.complete", _complete),
+    ("gate.acceptance_signed", _acceptance_signed),
 )
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "KeyRotate",
     "LabelIssue",
     "LabelScan",
+    "OrgAffiliate",
     "OrgUpdate",
     "PayloadInvalid",
     "PermitDecide",
@@ -331,6 +332,28 @@ class OrgUpdate(_Payload):
     roles: Annotated[list[Role], Field(min_length=1, max_length=8)] | None = None
     address: Text | None = None
     lab: LabAccreditation | None = None
+
+
+class OrgAffiliate(_Payload):
+    """org.affiliate (either organisation or a regulator): a declared affiliation."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "org": _USCC_1,
+            "affiliate": _USCC_3,
+            "relation": "parent",
+            "date": "2026-11-20",
+            "document": _DOC,
+        }
+    )
+    org: Uscc
+    affiliate: Uscc
+    relation: Literal[
+        "parent", "subsidiary", "shareholder", "same_legal_representative", "same_group"
+    ]
+    date: Day
+    document: Sha256
 
 
 ActorId = Annotated[
@@ -632,6 +655,17 @@ class Permit(_Strict):
     authority: Text
 
 
+class Door(_Strict):
+    """A cold-room door in a fire wall (GB 50072-2021 §4.2.3), on a door_core section."""
+
+    clear_width_m: Dec2 = Field(description="Clear (净) opening width in m; decimal string.")
+    clear_height_m: Dec2 = Field(description="Clear (净) opening height in m; decimal string.")
+    face_class: ClassLabel = Field(description="GB 8624 class of the door's faces.")
+    fire_integrity_h: Dec2 | None = Field(
+        None, description="Fire integrity rating in h (decimal string), when rated."
+    )
+
+
 class Section(_Strict):
     id: Ident
     name: Text
@@ -639,6 +673,7 @@ class Section(_Strict):
     position: Position
     area_m2: Area
     design_class: ClassLabel
+    door: Door | None = Field(None, description="The door's facts; door_core sections only.")
 
 
 class ProjectRegister(_Payload):

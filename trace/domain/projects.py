@@ -29,6 +29,7 @@ from typing import Any
 
 from .. import epcis_map as epcis
 from ..actors import Context
+from ..combustion import BasicClass, parse_class
 from ..entry import Entry
 from ..entrytype import EntryType, Record, by_field, roles
 from ..errors import Forbidden, MalformedInput, NotFound, RuleViolation
@@ -44,6 +45,7 @@ from ..policy import (
     required_class,
 )
 from . import payloads
+from .affiliations import affiliation
 from .batches import parse_declared
 from .fields import Reader, decimal_text, distinct, local_date, reader
 from .orgs import Role, acting_org, require_org
@@ -69,6 +71,7 @@ POSITIONS = (
     InsulationPosition.INTERNAL,
     InsulationPosition.SANDWICH_CORE,
     InsulationPosition.ROOF,
+    InsulationPosition.DOOR_CORE,
 )
 _DESIGN_FLAGS = (
     "cavity",
@@ -157,9 +160,13 @@ def _design(p: Reader) -> dict[str, Any]:
     return design
 
 
-def design_of(project: dict[str, Any], position: str) -> BuildingDesign:
-    """The policy's view of the project for insulation at ``position``."""
+def design_of(
+    project: dict[str, Any], position: str, section: dict[str, Any] | None = None
+) -> BuildingDesign:
+    """The policy's view of the project for insulation at ``position`` (of ``section``: a
+    cold-room door section brings its clear opening size, GB 50072-2021 §4.2.3)."""
     d = project["design"]
+    door = (section or {}).get("door") or {}
 
     def number(name: str) -> float | None:
         return float(d[name]) if name in d else None
@@ -177,6 +184,8 @@ def design_of(project: dict[str, Any], position: str) -> BuildingDesign:
         open_flame_or_fuel=d["open_flame_or_fuel"],
         evacuation_or_refuge=d["evacuation_or_refuge"],
         roof_slab_fire_resistance_h=number("roof_slab_fire_resistance_h"),
+        door_width_m=float(door["clear_width_m"]) if door else None,
+        door_height_m=float(door["clear_height_m"]) if door else None,
     )
 
 
@@ -190,14 +199,69 @@ def _requirement_row(req: Requirement) -> dict[str, Any]:
     }
 
 
+def _door(s: Reader, position: InsulationPosition) -> dict[str, str] | None:
+    """A cold-room door section's facts (GB 50072-2021 §4.2.3): clear opening, face class,
+    fire integrity; given for door_core sections and only for them."""
+    if (position == InsulationPosition.DOOR_CORE) != s.has("door"):
+        raise MalformedInput(f"{s.where}.door: required for door_core sections and only for them")
+    if not s.has("door"):
+        return None
+    d = s.obj("door")
+    door = {
+        "clear_width_m": decimal_text(d.decimal("clear_width_m", places=2)),
+        "clear_height_m": decimal_text(d.decimal("clear_height_m", places=2)),
+        "face_class": parse_declared(
+            d.text("face_class", max_len=40), "project.design_class"
+        ).label(),
+    }
+    if d.has("fire_integrity_h"):
+        door["fire_integrity_h"] = decimal_text(d.decimal("fire_integrity_h", places=2))
+    return door
+
+
+def _door_faces_and_integrity(sid: str, door: dict[str, str], req: Requirement) -> None:
+    """GB 50072-2021 §4.2.3: non-combustible faces; fire integrity when the opening is large."""
+    for m in req.conditions:
+        if m.code == MeasureCode.NONCOMBUSTIBLE_DOOR_FACES:
+            faces = parse_class(door["face_class"])
+            if faces.basic_class != BasicClass.A:
+                raise RuleViolation(
+                    m.rule_id,
+                    f"section {sid}: door faces are {faces.label()}, non-combustible (A) required",
+                    m.clause,
+                )
+        if m.code == MeasureCode.DOOR_FIRE_INTEGRITY:
+            hours = m.values["hours"]
+            given = door.get("fire_integrity_h")
+            if given is None or float(given) < hours:
+                size = f"{door['clear_width_m']} × {door['clear_height_m']} m"
+                shown = f"states {given} h" if given is not None else "states none"
+                raise RuleViolation(
+                    m.rule_id,
+                    f"section {sid}: a door opening of {size} needs fire integrity ≥ {hours:g} h, "
+                    f"the design {shown}",
+                    m.clause,
+                )
+
+
 def _section(
-    s: Reader, required: dict[InsulationPosition, Requirement], design: dict[str, Any]
+    s: Reader,
+    policy: Policy,
+    required: dict[InsulationPosition, Requirement],
+    design: dict[str, Any],
 ) -> dict[str, Any]:
     position = s.one("position", InsulationPosition)
     if position not in POSITIONS:
         raise MalformedInput(f"{s.where}.position: expected one of {', '.join(POSITIONS)}")
     designed = parse_declared(s.text("design_class", max_len=40), "project.design_class")
+    door = _door(s, position)
+    row: dict[str, Any] = {"door": door} if door else {}
     req = required[position]
+    if door is not None:
+        req = required_class(policy, design_of({"design": design}, position, row))
+        _door_faces_and_integrity(s.ident("id"), door, req)
+        if len(req.conditions) > len(required[position].conditions):
+            required[position] = req
     if not req.met_by(designed):
         raise RuleViolation(
             req.rule_id,
@@ -213,7 +277,60 @@ def _section(
         "area": s.milli("area_m2"),
         "design_class": designed.label(),
         "installed": 0,
+        **row,
     }
+
+
+def _missing_facts(d: Reader, policy: Policy, positions: set[str]) -> None:
+    """design.facts_required (from policy 2026.2): a fact that decides the required class
+    is stated, never read as absent (a missing fact never weakens a requirement)."""
+    rule = policy.optional("design.facts_required")
+    if rule is None:
+        return
+    use = d.data.get("use")
+    missing: list[str] = []
+    walls = {InsulationPosition.EXTERNAL_WALL, InsulationPosition.SANDWICH_CORE}
+    if rule.flag("cavity") and positions & walls and not d.has("cavity"):
+        missing.append("cavity (GB 55037-2022 §6.6.6-§6.6.8)")
+    crowded = use == BuildingUse.CROWDED_PLACE
+    if rule.flag("crowded_place") and not crowded and not d.has("contains_crowded_place"):
+        missing.append("contains_crowded_place (GB 55037-2022 §6.6.5)")
+    if rule.flag("elderly_care") and use == BuildingUse.ELDERLY_CARE:
+        if not d.has("elderly_free_standing"):
+            missing.append("elderly_free_standing (GB 55037-2022 §6.6.4)")
+        elif d.data["elderly_free_standing"] is False and not d.has("elderly_combined_area_m2"):
+            missing.append("elderly_combined_area_m2 (GB 55037-2022 §6.6.4)")
+    venue = use == BuildingUse.ICE_SNOW_VENUE
+    if rule.flag("ice_snow_public_use") and venue and not d.has("public_open"):
+        missing.append("public_open (ice/snow venue policy, venue.ice_snow)")
+    if missing:
+        raise RuleViolation(
+            rule.id,
+            "设计信息不完整 / incomplete design: "
+            + "; ".join(f"{d.where}.{m} is not given" for m in missing),
+            rule.clause,
+        )
+
+
+def _independent(ctx: Context, policy: Policy, contractor: str, supervisor: str) -> None:
+    """independence.supervisor (from policy 2026.2): the supervision company is not the
+    contractor, nor declared affiliated with it (建筑法 Art. 34)."""
+    rule = policy.optional("independence.supervisor")
+    if rule is None or not rule.flag("not_contractor"):
+        return
+    related = affiliation(ctx.kv, contractor, supervisor)
+    if contractor == supervisor:
+        why = "is the contractor of the project"
+    elif related is not None:
+        why = f"is declared affiliated ({related['relation']}) with the contractor {contractor}"
+    else:
+        return
+    raise RuleViolation(
+        rule.id,
+        f"the supervisor {supervisor} {why}: supervision must be independent of the works "
+        "it supervises",
+        rule.clause,
+    )
 
 
 def _measures(required: dict[InsulationPosition, Requirement]) -> dict[str, str]:
@@ -280,18 +397,28 @@ def _location(p: Reader) -> dict[str, str]:
     return {k: loc.text(k) for k in ("province", "city", "address")}
 
 
+def _first_door(readers: list[Reader]) -> dict[str, Any] | None:
+    """A door section's opening for the door_core position's requirement (None: no door)."""
+    for s in readers:
+        if s.one("position", InsulationPosition) == InsulationPosition.DOOR_CORE:
+            return {"door": _door(s, InsulationPosition.DOOR_CORE)}
+    return None
+
+
 def _design_gate(p: Reader) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(policy ref, design, sections): every section's designed class meets the policy."""
     policy_ref, policy = read_policy(p)
-    design = _design(p)
     readers = p.objs("sections", max_items=100)
+    positions = {s.one("position", InsulationPosition) for s in readers}
+    _missing_facts(p.obj("design"), policy, set(positions))
+    design = _design(p)
     distinct(f"{p.where}.sections id", (s.ident("id") for s in readers))
     required = {
-        pos: required_class(policy, design_of({"design": design}, pos))
-        for pos in sorted({s.one("position", InsulationPosition) for s in readers})
+        pos: required_class(policy, design_of({"design": design}, pos, _first_door(readers)))
+        for pos in sorted(positions)
         if pos in POSITIONS
     }
-    sections = {s.ident("id"): _section(s, required, design) for s in readers}
+    sections = {s.ident("id"): _section(s, policy, required, design) for s in readers}
     requirements = {
         "required": {pos: _requirement_row(req) for pos, req in required.items()},
         "measures_required": _measures(required),
@@ -309,6 +436,7 @@ def register_project(ctx: Context) -> None:
     contractor = require_org(ctx, p.text("contractor", max_len=18), Role.CONTRACTOR)
     supervisor = require_org(ctx, p.text("supervisor", max_len=18), Role.SUPERVISOR)
     policy_ref, design, judged = _design_gate(p)
+    _independent(ctx, policy_of(policy_ref), contractor["uscc"], supervisor["uscc"])
     permit, below_quota = _permit(p)
     project = {
         "id": project_id,

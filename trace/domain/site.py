@@ -36,9 +36,16 @@ from ..actors import Context
 from ..combustion import BasicClass, CombustionClass, parse_class
 from ..entrytype import EntryType, Record, by_field, by_fields, party, roles
 from ..errors import Forbidden, RuleViolation
-from ..policy import InsulationPosition, MeasureCode, ancillary_measures, retest_samples_required
+from ..policy import (
+    InsulationPosition,
+    MeasureCode,
+    Policy,
+    ancillary_measures,
+    retest_samples_required,
+)
 from . import payloads
-from .batches import batch_class, parse_declared, require_batch
+from .affiliations import affiliation
+from .batches import batch_class, class_ceiling, parse_declared, require_batch
 from .custody import RECALL_CLAUSE, onsite, put_onsite, take
 from .fields import Reader, local_date, milli_text, reader
 from .orgs import Role, lab_accreditation_problem, require_org
@@ -51,7 +58,14 @@ from .projects import (
     require_site_work_allowed,
 )
 from .read import qualifying_report
-from .reports import QUALIFY_CLAUSE, Property, judge_results, read_results
+from .reports import (
+    QUALIFY_CLAUSE,
+    Property,
+    judge_results,
+    not_qualifying,
+    read_results,
+    sub_classification_problem,
+)
 
 __all__ = [
     "RETEST_CLAUSE",
@@ -159,6 +173,33 @@ def _accredited(ctx: Context, lab_id: str, day: date, rule: str) -> dict[str, An
     return lab
 
 
+def _witness_independent(ctx: Context, project: dict[str, Any], batch: dict[str, Any]) -> None:
+    """independence.witness (policy 2026.2 on): the witness's organisation (the signer, the
+    project's supervisor or owner) is neither the contractor nor the batch's manufacturer."""
+    rule = policy_of(project["policy"]).optional("independence.witness")
+    if rule is None or not rule.flag("not_contractor_or_manufacturer"):
+        return
+    witness = ctx.entry.actor
+    parties = (
+        ("contractor", project["contractor"], f"project {project['id']}"),
+        ("manufacturer", batch["manufacturer"], f"batch {batch['id']}"),
+    )
+    for role, org, of in parties:
+        related = affiliation(ctx.kv, witness, org)
+        if witness == org:
+            why = f"is the {role} of {of}"
+        elif related is not None:
+            why = f"is declared affiliated ({related['relation']}) with the {role} of {of}"
+        else:
+            continue
+        raise RuleViolation(
+            rule.id,
+            f"the witness's organisation {witness} {why}: a witness belongs to the "
+            "supervisor or the owner",
+            rule.clause,
+        )
+
+
 def take_sample(ctx: Context) -> None:
     """site.sample, signed by the witness (supervisor or owner): 见证取样 for re-test."""
     p = reader(ctx)
@@ -170,6 +211,7 @@ def take_sample(ctx: Context) -> None:
     if ctx.kv.get("sample", key) is not None:
         raise RuleViolation("sample.unique", f"sample {sample_id} is already recorded")
     batch = require_batch(ctx, p.text("batch", max_len=40))
+    _witness_independent(ctx, project, batch)
     day = _day(ctx, p)
     lab = _accredited(ctx, p.text("lab", max_len=18), day, "sample.lab")
     qty = p.milli("quantity")
@@ -207,6 +249,16 @@ def _retest_required(project: dict[str, Any], batch: dict[str, Any]) -> tuple[st
     return tuple(needed)
 
 
+def _stated_sub_class(policy: Policy, results: dict[str, dict[str, Any]]) -> None:
+    burn = results.get(Property.COMBUSTION)
+    problem = burn and sub_classification_problem(
+        policy, parse_class(burn["class"]), "the re-tested class"
+    )
+    if problem:
+        rule = policy.rule("plausibility.sub_classification")
+        raise RuleViolation(rule.id, problem, rule.clause)
+
+
 def record_retest(ctx: Context) -> None:
     """site.retest_result, by the sample's lab: pass, or the batch becomes non-conforming."""
     p = reader(ctx)
@@ -223,7 +275,15 @@ def record_retest(ctx: Context) -> None:
     _accredited(ctx, ctx.entry.actor, day, "retest.lab_accredited")
     batch = require_batch(ctx, sample["batch"])
     results = read_results(p, sample["sample"], ctx.entry.actor)
-    reasons = judge_results(results, batch, _retest_required(project, batch))
+    policy = policy_of(project["policy"])
+    product = require_product(ctx, batch["gtin"])
+    _stated_sub_class(policy, results)
+    burn = results.get(Property.COMBUSTION)
+    beyond = burn and class_ceiling(policy, product, parse_class(burn["class"]), "re-tested class")
+    if beyond:
+        raise beyond
+    limits = policy.retest_limits(product["standard"])
+    reasons = judge_results(results, batch, _retest_required(project, batch), limits)
     sample["result"] = {
         "passed": not reasons,
         "reasons": reasons,
@@ -255,9 +315,15 @@ def _mark(
 
 def _evidence(ctx: Context, project: dict[str, Any], batch: dict[str, Any], day: date) -> None:
     """Refuse unless the batch was received, inspected and re-tested here, and qualified."""
-    if batch["recalled"]:
-        raise RuleViolation("install.recalled", f"batch {batch['id']} is recalled")
+    recalled = batch["recalled"]
+    if recalled:
+        raise RuleViolation(
+            "install.recalled",
+            f"batch {batch['id']} was recalled on {recalled['date']} ({recalled['reason']})",
+            RECALL_CLAUSE,
+        )
     here = onsite(ctx, project["id"], batch["id"])
+    failed = here["retests_failed"]
     checks = (
         ("install.received", here["received"] > 0, "was never received on this project", ""),
         (
@@ -268,14 +334,17 @@ def _evidence(ctx: Context, project: dict[str, Any], batch: dict[str, Any], day:
         ),
         (
             "install.retest",
-            bool(here["retests_passed"]) and not here["retests_failed"],
-            "has no passed (and no failed) witnessed re-test on this project",
+            bool(here["retests_passed"]) and not failed,
+            f"failed witnessed re-test(s) {', '.join(failed)} on this project"
+            if failed
+            else "has no passed witnessed re-test on this project (none is recorded)",
             RETEST_CLAUSE,
         ),
         (
             "install.qualified",
             qualifying_report(ctx.kv, batch["id"], day) is not None,
-            f"has no qualifying factory report valid on {day}",
+            f"has no qualifying factory report valid on {day}: "
+            + "; ".join(not_qualifying(ctx.kv, batch, day)),
             QUALIFY_CLAUSE,
         ),
     )
@@ -322,8 +391,11 @@ def adjoining_class(project: dict[str, Any], position: str) -> CombustionClass |
     return None
 
 
-def _require_measures(project: dict[str, Any], position: str, declared: CombustionClass) -> None:
-    design = design_of(project, position)
+def _require_measures(
+    project: dict[str, Any], section: dict[str, Any], declared: CombustionClass
+) -> None:
+    position = section["position"]
+    design = design_of(project, position, section)
     policy = policy_of(project["policy"])
     for m in ancillary_measures(
         policy, design, declared, adjoining_class=adjoining_class(project, position)
@@ -433,7 +505,7 @@ def install(ctx: Context) -> None:
     batch["installed"] += qty
     ctx.kv.put("batch", batch["id"], batch)
     section["installed"] += area
-    _require_measures(project, section["position"], batch_class(batch))
+    _require_measures(project, section, batch_class(batch))
     ctx.kv.put("project", project["id"], project)
     here = onsite(ctx, project["id"], batch["id"])
     here["installed"] += qty
@@ -519,7 +591,7 @@ def accept_project(ctx: Context) -> None:
     gaps = acceptance_gaps(ctx, project)
     if gaps:
         rule, _, clause = gaps[0]
-        reasons = [g for r, g, _ in gaps if r == rule]
+        reasons = [g for r, g, c in gaps if (r, c) == (rule, clause)]
         raise RuleViolation(rule, "; ".join(reasons[:5]), clause)
     if role == "supervisor":
         _attested(p, project)
