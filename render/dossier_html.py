@@ -14,11 +14,12 @@ import json
 from typing import Any
 
 from insutrace.render.chain import TERMS, display_name, role_of, seq_list, short
+from insutrace.render.evidence import CaseInfo
 from insutrace.render.svg import render_svg
 from insutrace.trace.entry import Entry
 from insutrace.trace.merkle import leaf_hash
 
-__all__ = ["render_html"]
+__all__ = ["CaseInfo", "render_html"]
 
 _CSS = """
 body{font-family:'Noto Sans CJK SC','Source Han Sans SC','Microsoft YaHei',sans-serif;
@@ -125,7 +126,7 @@ def _summary_table(dossier: dict[str, Any]) -> str:
     return _table([("项目", "Item"), ("内容", "Value")], rows)
 
 
-def render_html(dossier: dict[str, Any]) -> str:
+def render_html(dossier: dict[str, Any], info: CaseInfo | None = None) -> str:
     """A printable bilingual HTML page: subject, checkpoint, chain drawing, upstream records,
     the recall list, and every proven entry."""
     e = html.escape

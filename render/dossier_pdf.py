@@ -21,6 +21,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from insutrace.labels.fonts import CJK_PDF_FONT, latin_font_name, register_pdf_fonts, runs
 from insutrace.render.chain import TERMS, chain_layout, display_name, role_of
+from insutrace.render.evidence import CaseInfo
 from insutrace.trace.entry import Entry
 from insutrace.trace.merkle import leaf_hash
 
@@ -177,7 +178,7 @@ def _entries(w: _Writer, dossier: dict[str, Any]) -> None:
         )
 
 
-def render_dossier_pdf(dossier: dict[str, Any]) -> bytes:
+def render_dossier_pdf(dossier: dict[str, Any], info: CaseInfo | None = None) -> bytes:
     """The dossier as PDF bytes: summary, chain drawing, records, recall list, entries."""
     register_pdf_fonts()
     out = io.BytesIO()
