@@ -263,7 +263,15 @@ def build_dossier(
     signed = _checkpoint(ledger)
     size = signed.checkpoint.size
     replay, reads = _recorded_replay(ledger, size)
-    trace = json.loads(json.dumps(derive_trace(cast(Tx, replay), query).to_json()))
+    try:
+        trace = json.loads(json.dumps(derive_trace(cast(Tx, replay), query).to_json()))
+    except NotFound as exc:
+        if size < ledger.size():
+            raise NotFound(
+                f"{exc} at checkpoint size {size}, the latest signed (the log has "
+                f"{ledger.size()} entries: sign a newer checkpoint, insutrace checkpoint)"
+            ) from None
+        raise
     support = _support(replay, replay.reads, replay.scans, reads) | set(trace["entries"])
     with ledger.store.read() as tx:
         genesis = tx.get("log", "genesis")

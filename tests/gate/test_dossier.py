@@ -20,8 +20,7 @@ from .conftest import RETEST_EXTRAS, GateWorld, results
 Dossier = dict[str, Any]
 
 
-@pytest.fixture
-def recalled(world: GateWorld) -> dict[str, str]:
+def recalled_world(world: GateWorld) -> dict[str, str]:
     """Project A: a batch installed on N1 (600 m²), accepted. Project B: the same batch
     fails its witnessed re-test (B2), and the manufacturer recalls it."""
     project, batch = world.built_project()
@@ -34,6 +33,11 @@ def recalled(world: GateWorld) -> dict[str, str]:
     payload = {"batch": batch, "reason": "failed_retest", "sample": f"{other}|{sample}"}
     world.add("batch.recall", payload, world["maker"])
     return {"project": project, "batch": batch, "other": other, "sample": sample}
+
+
+@pytest.fixture
+def recalled(world: GateWorld) -> dict[str, str]:
+    return recalled_world(world)
 
 
 @pytest.fixture
