@@ -208,9 +208,9 @@ def _support(tx: _ReplayTx, first: set[_Row], scans: set[tuple[str, str]], reads
     while rows or prefixes:
         for kind, prefix in prefixes - done_scans:
             done_scans.add((kind, prefix))
+            # every row ever written under the prefix (rows are never deleted), so a row
+            # created after the scan is one the replay creates too
             rows.update((kind, k) for k in tx.rows.get(kind, {}) if k.startswith(prefix))
-            # a row created later under the prefix is one the replay must also create
-            rows.update(r for r in tx.writers if r[0] == kind and r[1].startswith(prefix))
         prefixes = set()
         todo, rows = rows - done_rows, set()
         done_rows |= todo
