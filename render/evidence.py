@@ -281,11 +281,13 @@ def _fact(name: str, value: Any, unit: str) -> str | None:
 def records(trace: dict[str, Any]) -> list[Record]:
     """Every node as a record, in chain order: dates, quantities in m² (not milli-units),
     test results and classes, worded; edges' quantities are the custody and install rows."""
-    unit = next((n["facts"]["unit"] for n in _nodes(trace, "batch")), "m2")
+    units = {n["key"]: str(n["facts"]["unit"]) for n in _nodes(trace, "batch")}
+    unit = next(iter(units.values()), "m2")
     out = []
     for node in sorted(trace["nodes"], key=lambda n: (role_of(n), n["id"])):
         zh, en = TERMS.get(role_of(node), (node["kind"], node["kind"]))
-        facts = [_fact(k, v, unit) for k, v in node["facts"].items() if k not in ("name", "as")]
+        own = str(node["facts"].get("unit", unit))
+        facts = [_fact(k, v, own) for k, v in node["facts"].items() if k not in ("name", "as")]
         if node["kind"] == "section":
             for edge in _edges(trace, "installed"):
                 if edge["to"] == node["id"] and "area" in edge["facts"]:
@@ -295,6 +297,7 @@ def records(trace: dict[str, Any]) -> list[Record]:
     for edge in trace["edges"]:
         if edge["kind"].startswith("custody:"):
             f = edge["facts"]
+            unit = units.get(str(f.get("batch")), unit)
             out.append(Record(
                 "交付", "Custody", f"{f['kind']} {f['shipment']}", edge["kind"][8:],
                 (f"date: {f['date']}", f"from: {edge['from'][4:]} {f['from_site']}".rstrip(),
