@@ -19,6 +19,7 @@ echo "== benchmarks (small sizes; full sizes: run each script without --small)"
 python scripts/bench.py --small
 python scripts/bench_labels.py --small
 python scripts/bench_backtrace.py --small
+python scripts/bench_dossier.py --small
 python scripts/loadtest.py --small
 python scripts/bench_witness.py --small
 python scripts/bench_reads.py --small

@@ -25,7 +25,7 @@ from insutrace.api.deps import AccountDep, ServicesDep
 from insutrace.api.problems import PROBLEM_RESPONSES
 from insutrace.api.schemas import LabelVerdict
 from insutrace.labels.codec import split_label
-from insutrace.trace.domain.credit import credit_status
+from insutrace.trace.domain.credit import credit_status, listed_now
 from insutrace.trace.domain.fields import local_date
 from insutrace.trace.domain.labels import label_record
 from insutrace.trace.domain.queries import batch_trace, wall_identification
@@ -142,11 +142,7 @@ async def blacklist(
     """Organisations on a credit list in effect on ``on`` (issue 6, trace/domain/credit)."""
     day = _today(services, on)
 
-    def rows(kv: KV) -> list[dict[str, Any]]:
-        found = (credit_status(kv, key, day) for key, _ in kv.scan("credit"))
-        return [s for statuses in found for s in statuses if s["status"] == "listed"]
-
-    listed: list[dict[str, Any]] = await _read(services, rows)
+    listed: list[dict[str, Any]] = await _read(services, listed_now, day)
     return listed
 
 

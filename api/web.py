@@ -31,7 +31,7 @@ from insutrace.api.deps import Services, ServicesDep
 from insutrace.api.plates import TYPES, facade_name, plate_rows
 from insutrace.labels.codec import parse_label_uri, split_label
 from insutrace.trace.checkpoint import Checkpoint
-from insutrace.trace.domain.credit import credit_status
+from insutrace.trace.domain.credit import credit_status, listed_now
 from insutrace.trace.domain.fields import local_date
 from insutrace.trace.domain.read import building_standing
 from insutrace.trace.errors import LedgerError, MalformedInput, NotFound
@@ -136,11 +136,6 @@ async def check(request: Request, payload: Annotated[str, Query(max_length=400)]
 # -- blacklist ---------------------------------------------------------------------------------
 
 
-def _listed(tx: Tx, day: date) -> list[dict[str, Any]]:
-    found = (credit_status(tx, key, day) for key, _ in tx.scan("credit"))
-    return [s for statuses in found for s in statuses if s["status"] == "listed"]
-
-
 @router.get("/blacklist")
 async def blacklist(
     request: Request, services: ServicesDep, q: Annotated[str, Query(max_length=100)] = ""
@@ -148,7 +143,7 @@ async def blacklist(
     """Listed now; or by credit code or name, current status and history (credit module)."""
     q, day = q.strip(), today(services)
     if not q:
-        listed = await _read(services, _listed, day)
+        listed = await _read(services, listed_now, day)
         return render(request, "blacklist.html", {"q": "", "results": listed, "error": ""})
     results = await _read(services, credit_status, q, day)
     return render(request, "blacklist.html", {"q": q, "results": results, "error": ""})

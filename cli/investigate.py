@@ -5,12 +5,13 @@
     insutrace backtrace (--wall P/S | --building B | --label URI | --batch B | --incident I)
     insutrace recall-list BATCH
     insutrace dossier (subject as above) -o FILE.json [--html FILE] [--pdf FILE]
-    insutrace verify-dossier FILE [--vkey KEY | --vkey-file PATH]    no network, no database
+    insutrace dossier render FILE.json [--html FILE] [--pdf FILE] [--case N] [--investigator N]
+    insutrace verify-dossier FILE [--vkey KEY-OR-FILE]                no network, no database
     insutrace gate evaluate PROJECT STAGE [--on YYYY-MM-DD] [--policy NAME]
     insutrace credit status CODE-OR-NAME [--on YYYY-MM-DD]
     insutrace credit proposals [--on YYYY-MM-DD] [--policy NAME]
 
-Every command but ``verify-dossier`` reads the ledger named by the global options; all of
+Every command but ``verify-dossier`` and ``dossier render`` reads the ledger named by the global options; all of
 them print JSON (UTF-8) on stdout and report ledger errors as one line on stderr.
 """
 
@@ -24,25 +25,23 @@ from typing import Annotated, Any, Protocol
 
 import typer
 
-from insutrace.render.dossier_html import render_html
-from insutrace.trace.backtrace import (
-    Trace,
-    trace_batch,
-    trace_building,
-    trace_incident,
-    trace_label,
-    trace_section,
-)
+from insutrace.render.dossier_html import CaseInfo, render_html
 from insutrace.trace.clock import SystemClock
 from insutrace.trace.domain.credit import credit_proposals, credit_status
 from insutrace.trace.domain.fields import local_date
 from insutrace.trace.domain.gate import STAGES, Stage, evaluate
 from insutrace.trace.domain.read import recall_list
-from insutrace.trace.dossier import build_dossier, load_dossier, verify_dossier
+from insutrace.trace.dossier import (
+    DossierCheck,
+    build_dossier,
+    derive_trace,
+    load_dossier,
+    verify_dossier,
+)
 from insutrace.trace.errors import MalformedInput
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.policy import load_policy
-from insutrace.trace.store import Store, Tx
+from insutrace.trace.store import Store
 
 __all__ = ["COMMANDS", "credit_app", "gate_app", "register"]
 
@@ -84,32 +83,26 @@ Upstream = Annotated[
 ]
 
 
-def _trace(
-    tx: Tx,
+def _query(
     wall: str | None,
     building: str | None,
     label: str | None,
     batch: str | None,
     incident: str | None,
     upstream_only: bool,
-) -> Trace:
-    given = [x for x in (wall, building, label, batch, incident) if x]
+) -> dict[str, Any]:
+    given = [
+        (kind, value)
+        for kind, value in (("section", wall), ("building", building), ("label", label),
+                            ("batch", batch), ("incident", incident))
+        if value
+    ]  # fmt: skip
     if len(given) != 1:
         raise MalformedInput("name exactly one of --wall, --building, --label, --batch, --incident")
-    down = not upstream_only
-    if wall:
-        project, _, section = wall.partition("/")
-        if not section:
-            raise MalformedInput(f"--wall: expected PROJECT/SECTION, got {wall!r}")
-        return trace_section(tx, project, section, downstream=down)
-    if building:
-        return trace_building(tx, building, downstream=down)
-    if label:
-        return trace_label(tx, label)
-    if batch:
-        return trace_batch(tx, batch)
-    assert incident is not None
-    return trace_incident(tx, incident, downstream=down)
+    kind, value = given[0]
+    if kind == "section" and not value.partition("/")[2]:
+        raise MalformedInput(f"--wall: expected PROJECT/SECTION, got {value!r}")
+    return {"kind": kind, "id": value, "downstream": not upstream_only}
 
 
 def backtrace(
@@ -123,7 +116,8 @@ def backtrace(
 ) -> None:
     """Back-trace a wall, building, label, batch or incident: upstream chain and recall list."""
     with _state(ctx).store.read() as tx:
-        found = _trace(tx, wall, building, label, batch, incident, upstream_only).to_json()
+        query = _query(wall, building, label, batch, incident, upstream_only)
+        found = derive_trace(tx, query).to_json()
     _print(found)
 
 
@@ -133,52 +127,124 @@ def recall(ctx: typer.Context, batch: Annotated[str, typer.Argument(help="GTIN14
         _print(recall_list(tx, batch))
 
 
+Case = Annotated[str | None, typer.Option("--case", help="The case number (案件编号).")]
+Investigator = Annotated[
+    str | None, typer.Option("--investigator", help="The investigator's name (调查人).")
+]
+Html = Annotated[Path | None, typer.Option("--html", help="Write printable HTML here.")]
+Pdf = Annotated[Path | None, typer.Option("--pdf", help="Write a PDF (A4) here.")]
+VKey = Annotated[
+    str | None,
+    typer.Option("--vkey", help="The log's verifier key to pin: the key itself or a file."),
+]
+
+
+def _vkey(text: str | None, vkey_file: Path | None = None) -> str | None:
+    """``--vkey``: the key string, or the path of a file holding it (``log.vkey``)."""
+    if vkey_file is not None:
+        text = str(vkey_file)
+    if text is None:
+        return None
+    path = Path(text)
+    if "+" not in text or path.is_file():
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise MalformedInput(f"--vkey: neither a key nor a readable file: {exc}") from None
+    return text.strip()
+
+
+def _render(
+    made: dict[str, Any],
+    check: DossierCheck,
+    html: Path | None,
+    pdf: Path | None,
+    case: str | None,
+    investigator: str | None,
+) -> None:
+    info = CaseInfo(case, investigator, check)
+    if html is not None:
+        html.write_text(render_html(made, info), encoding="utf-8")
+        sys.stderr.write(f"wrote {html}\n")
+    if pdf is not None:
+        from insutrace.render.dossier_pdf import render_dossier_pdf
+
+        pdf.write_bytes(render_dossier_pdf(made, info))
+        sys.stderr.write(f"wrote {pdf}\n")
+
+
+dossier_app = typer.Typer(
+    help="Investigation dossiers (调查卷宗): export from the ledger, render a verified file.",
+)
+
+
+@dossier_app.callback(invoke_without_command=True)
 def dossier(
     ctx: typer.Context,
-    output: Annotated[Path, typer.Option("-o", "--output", help="The dossier JSON file.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="The dossier JSON file.")
+    ] = None,
     wall: Wall = None,
     building: Building = None,
     label: Label = None,
     batch: Batch = None,
     incident: Incident = None,
     upstream_only: Upstream = False,
-    html: Annotated[Path | None, typer.Option(help="Also write printable HTML here.")] = None,
-    pdf: Annotated[Path | None, typer.Option(help="Also write a PDF here.")] = None,
+    html: Html = None,
+    pdf: Pdf = None,
+    case: Case = None,
+    investigator: Investigator = None,
 ) -> None:
-    """Export a dossier: the back-trace with every cited entry proven against one checkpoint."""
-    state = _state(ctx)
-    with state.store.read() as tx:
-        found = _trace(tx, wall, building, label, batch, incident, upstream_only).to_json()
-    made = build_dossier(state.ledger(), found)
+    """Export a dossier: the back-trace at one signed checkpoint with the entries it rests
+    on, each proven against it (then ``insutrace dossier render FILE`` anywhere)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if output is None:
+        raise MalformedInput("dossier: -o FILE.json is needed (or: insutrace dossier render FILE)")
+    query = _query(wall, building, label, batch, incident, upstream_only)
+    made = build_dossier(_state(ctx).ledger(), query)
     output.write_text(json.dumps(made, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    if html is not None:
-        html.write_text(render_html(made), encoding="utf-8")
-    if pdf is not None:
-        from insutrace.render.dossier_pdf import render_dossier_pdf
-
-        pdf.write_bytes(render_dossier_pdf(made))
     sys.stderr.write(
         f"wrote {output}: {len(made['entries'])} entries proven against checkpoint size "
         f"{made['log']['checkpoint'].split(chr(10))[1]}\n"
     )
+    if html is not None or pdf is not None:
+        check = verify_dossier(load_dossier(output.read_bytes()))
+        _render(made, check, html, pdf, case, investigator)
+
+
+@dossier_app.command("render")
+def dossier_render(
+    file: Annotated[Path, typer.Argument(help="A dossier JSON file.")],
+    html: Html = None,
+    pdf: Pdf = None,
+    case: Case = None,
+    investigator: Investigator = None,
+    vkey: VKey = None,
+) -> None:
+    """Render a dossier file as HTML and/or PDF, only after it verifies (no database)."""
+    if html is None and pdf is None:
+        raise MalformedInput("dossier render: name --html and/or --pdf")
+    made = load_dossier(file.read_bytes())
+    check = verify_dossier(made, vkey=_vkey(vkey))
+    _render(made, check, html, pdf, case, investigator)
 
 
 def verify_dossier_command(
     file: Annotated[Path, typer.Argument(help="A dossier JSON file.")],
-    vkey: Annotated[str | None, typer.Option(help="The log's verifier key to pin.")] = None,
+    vkey: VKey = None,
     vkey_file: Annotated[
         Path | None, typer.Option(help="A file holding the log's verifier key (log.vkey).")
     ] = None,
 ) -> None:
-    """Check a dossier offline: checkpoint signature, inclusion proofs, entry signatures."""
-    if vkey_file is not None:
-        vkey = vkey_file.read_text(encoding="utf-8").strip()
-    check = verify_dossier(load_dossier(file.read_bytes()), vkey=vkey)
+    """Check a dossier offline: checkpoint signature, inclusion proofs, entry signatures,
+    and every node, edge, fact and recall list re-derived from the proven entries."""
+    check = verify_dossier(load_dossier(file.read_bytes()), vkey=_vkey(vkey, vkey_file))
     subject = check.subject
     print(
         f"ok: {check.entries} entries ({check.cited} cited) proven against checkpoint "
-        f"{check.origin} size {check.checkpoint_size} root {check.root.hex()}; "
-        f"subject {subject.get('kind')} {subject.get('id')}"
+        f"{check.origin} size {check.checkpoint_size} root {check.root.hex()}; every node, "
+        f"edge and recall list re-derived; subject {subject.get('kind')} {subject.get('id')}"
     )
     for note in check.notes:
         sys.stderr.write(f"note: {note}\n")
@@ -244,7 +310,7 @@ def register(app: typer.Typer) -> None:
     """Add the investigation commands (:data:`COMMANDS`) to the ``insutrace`` app."""
     app.command("backtrace")(backtrace)
     app.command("recall-list")(recall)
-    app.command("dossier")(dossier)
+    app.add_typer(dossier_app, name="dossier")
     app.command("verify-dossier")(verify_dossier_command)
     app.add_typer(gate_app, name="gate")
     app.add_typer(credit_app, name="credit")

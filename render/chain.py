@@ -12,14 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "EDGE_TERMS",
     "TERMS",
+    "Arrow",
     "Box",
     "Layout",
     "chain_layout",
     "display_name",
+    "edge_label",
     "role_of",
     "seq_list",
     "short",
+    "split_columns",
+    "wrap",
 ]
 
 TERMS: dict[str, tuple[str, str]] = {
@@ -46,6 +51,32 @@ TERMS: dict[str, tuple[str, str]] = {
     "listing": ("失信名单", "Credit listing"),
     "org": ("单位", "Organisation"),
 }
+EDGE_TERMS: dict[str, tuple[str, str]] = {
+    "produced": ("生产", "produced"),
+    "makes": ("制造", "makes"),
+    "lot_of": ("批次属于", "lot of"),
+    "tested_in": ("出厂检验", "tested in"),
+    "issued": ("出具", "issued"),
+    "custody": ("交付", "custody"),
+    "inspected": ("进场验收", "inspected"),
+    "signed": ("签署", "signed"),
+    "at": ("位于", "at"),
+    "sampled": ("取样", "sampled"),
+    "witnessed": ("见证", "witnessed"),
+    "sampled_by": ("取样单位", "sampled by"),
+    "retested": ("复验", "re-tested"),
+    "owns": ("建设", "owns"),
+    "builds": ("施工", "builds"),
+    "supervises": ("监理", "supervises"),
+    "accepts": ("验收", "accepts"),
+    "decides": ("许可决定", "decides"),
+    "on": ("位于建筑", "on"),
+    "installed": ("安装", "installed"),
+    "part_of": ("属于", "part of"),
+    "lists": ("列入名单", "lists"),
+    "recorded": ("记录", "recorded"),
+}
+"""Edge kinds' labels on the drawing (a custody hop's kind is ``custody:<shipment>``)."""
 _ROLE_ORDER = (
     "manufacturer", "lab", "contractor", "supervisor", "owner", "regulator", "investigator",
     "sampler", "holder",
@@ -88,6 +119,24 @@ class Box:
     title: str
     name: str
     seqs: str
+    col: int = 0
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The name wrapped to at most two lines of the box's width."""
+        return wrap(self.name, 30, 2)
+
+
+@dataclass(frozen=True)
+class Arrow:
+    """One edge: from the right or left side of a box to another, with its label."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    label: str
+    cols: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -97,16 +146,45 @@ class Layout:
     width: float
     height: float
     boxes: tuple[Box, ...]
-    arrows: tuple[tuple[float, float, float, float], ...]
+    arrows: tuple[Arrow, ...]
+    columns: int = 1
 
 
-BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 170.0, 46.0, 34.0, 12.0, 16.0
+BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 170.0, 56.0, 60.0, 12.0, 16.0
 MAX_PER_COLUMN = 10
 
 
 def short(text: str, n: int) -> str:
     """``text`` cut to ``n`` characters, the last one an ellipsis when cut."""
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _width(char: str) -> int:
+    return 2 if ord(char) > 0x2E7F else 1
+
+
+def wrap(text: str, width: int, lines: int) -> tuple[str, ...]:
+    """``text`` in at most ``lines`` lines of ``width`` units (a CJK character is two),
+    the last one cut with an ellipsis when the text is longer."""
+    out: list[str] = []
+    current, used = "", 0
+    for char in text:
+        if used + _width(char) > width:
+            out.append(current)
+            current, used = "", 0
+        current += char
+        used += _width(char)
+    out.append(current)
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][:-1] + "…"
+    return tuple(out)
+
+
+def edge_label(kind: str) -> str:
+    """An edge's label, Chinese first: ``生产 produced``."""
+    zh, en = EDGE_TERMS.get(kind.split(":", 1)[0], (kind, kind))
+    return f"{zh} {en}"
 
 
 def seq_list(entries: list[int]) -> str:
@@ -132,24 +210,54 @@ def chain_layout(trace: dict[str, Any]) -> Layout:
             zh, en = TERMS.get(role_of(node), (node["kind"], node["kind"]))
             y = MARGIN + row * (BOX_H + GAP_Y)
             boxes.append(
-                Box(node["id"], x, y, BOX_W, BOX_H, f"{zh} {en}", short(display_name(node), 26),
-                    seq_list(node["entries"]))
+                Box(node["id"], x, y, BOX_W, BOX_H, f"{zh} {en}", display_name(node),
+                    seq_list(node["entries"]), col)
             )  # fmt: skip
         if len(nodes) > MAX_PER_COLUMN:
             y = MARGIN + MAX_PER_COLUMN * (BOX_H + GAP_Y)
             more = len(nodes) - MAX_PER_COLUMN
-            boxes.append(Box("", x, y, BOX_W, BOX_H, f"另有 {more} 项 +{more} more", "", ""))
+            boxes.append(Box("", x, y, BOX_W, BOX_H, f"另有 {more} 项 +{more} more", "", "", col))
     at = {b.node: b for b in boxes if b.node}
-    arrows = []
+    arrows: list[Arrow] = []
     for edge in trace["edges"]:
         a, b = at.get(edge["from"]), at.get(edge["to"])
         if a is None or b is None or a is b:
             continue
+        label, cols = edge_label(edge["kind"]), (a.col, b.col)
         if a.x <= b.x:
-            arrows.append((a.x + a.w, a.y + a.h / 2, b.x, b.y + b.h / 2))
+            arrows.append(Arrow(a.x + a.w, a.y + a.h / 2, b.x, b.y + b.h / 2, label, cols))
         else:
-            arrows.append((a.x, a.y + a.h / 2, b.x + b.w, b.y + b.h / 2))
+            arrows.append(Arrow(a.x, a.y + a.h / 2, b.x + b.w, b.y + b.h / 2, label, cols))
     rows = max((len(c[:MAX_PER_COLUMN]) + (len(c) > MAX_PER_COLUMN) for c in used), default=1)
     width = 2 * MARGIN + len(used) * BOX_W + max(len(used) - 1, 0) * GAP_X
     height = 2 * MARGIN + rows * BOX_H + max(rows - 1, 0) * GAP_Y
-    return Layout(width, height, tuple(boxes), tuple(dict.fromkeys(arrows)))
+    return Layout(width, height, tuple(boxes), tuple(dict.fromkeys(arrows)), len(used))
+
+
+def split_columns(lay: Layout, per_page: int) -> list[Layout]:
+    """The drawing cut into pages of ``per_page`` columns, each page's boxes moved to its
+    left edge; an arrow between two pages is kept on both as a stub to the page's edge."""
+    pages = []
+    for first in range(0, max(lay.columns, 1), per_page):
+        cols = range(first, first + per_page)
+        dx = first * (BOX_W + GAP_X)
+        boxes = tuple(
+            Box(b.node, b.x - dx, b.y, b.w, b.h, b.title, b.name, b.seqs, b.col)
+            for b in lay.boxes if b.col in cols
+        )  # fmt: skip
+        arrows = []
+        width = 2 * MARGIN + min(per_page, lay.columns - first) * (BOX_W + GAP_X) - GAP_X
+        for a in lay.arrows:
+            inside = [c in cols for c in a.cols]
+            if not any(inside):
+                continue
+            x1, x2 = a.x1 - dx, a.x2 - dx
+            if not all(inside):  # a stub to the edge the other end lies beyond
+                edge = width - MARGIN / 2 if max(a.cols) not in cols else MARGIN / 2
+                if inside[0]:
+                    x2 = edge
+                else:
+                    x1 = edge
+            arrows.append(Arrow(x1, a.y1, x2, a.y2, a.label, a.cols))
+        pages.append(Layout(width, lay.height, boxes, tuple(arrows), len(cols)))
+    return pages

@@ -28,6 +28,7 @@ from insutrace.trace.settings import Settings
 from insutrace.trace.store.base import KV
 
 from .conftest import World
+from .test_roles import batch_payload
 
 pytestmark = pytest.mark.test_rules("note.unique")
 
@@ -137,21 +138,15 @@ def test_the_new_type_is_exported_to_epcis(ledger: Ledger, written: int) -> None
     assert events[0]["bizStep"] == voc("noting") and events[0]["insu:note"].startswith("板边")
 
 
-def _trace(key: str, seq: int) -> dict[str, Any]:
-    node = {"id": f"note:{key}", "kind": "note", "key": key, "facts": {}, "entries": [seq]}
-    return {"subject": {"kind": "note", "id": key}, "nodes": [node], "edges": [], "recall": [],
-            "entries": [seq]}  # fmt: skip
-
-
-def test_the_dossier_verifier_knows_the_new_record_kind(
+def test_the_dossier_replays_through_the_ledgers_types(
     ledger: Ledger, world: World, written: int
 ) -> None:
-    key = f"{world['manufacturer'].org}|N-1"
-    dossier = build_dossier(ledger, _trace(key, written))
-    assert verify_dossier(dossier, types=WITH_NOTE).cited == 1
-    with pytest.raises(VerificationError, match="which no entry type records"):
-        verify_dossier(dossier)  # the domain's registry has no "note" records
-    product_seq = written - 1  # the product.register before it does not record the note
-    wrong = build_dossier(ledger, _trace(key, product_seq))
-    with pytest.raises(VerificationError, match="records it"):
-        verify_dossier(wrong, types=WITH_NOTE)
+    """A dossier's entries are replayed through the entry types the verifier is given; the
+    note is in no batch's back-trace, so a batch dossier neither cites nor needs it."""
+    ledger.append("batch.register", batch_payload(gtin=GTIN), world["manufacturer"].signer)
+    dossier = build_dossier(ledger, {"kind": "batch", "id": f"{GTIN}.L2026-001"})
+    assert written not in {item["seq"] for item in dossier["entries"]}
+    assert verify_dossier(dossier, types=WITH_NOTE).cited == len(dossier["trace"]["entries"])
+    dossier["trace"]["nodes"][0]["facts"]["declared"] = "A1"
+    with pytest.raises(VerificationError, match=r"field facts\.declared"):
+        verify_dossier(dossier, types=WITH_NOTE)

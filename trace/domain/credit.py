@@ -94,6 +94,8 @@ __all__ = [
     "decide_repair",
     "disqualify_reports",
     "list_subject",
+    "listed_now",
+    "listing_view",
     "listings_in_effect",
     "refuse_if_listed",
     "report_contradictions",
@@ -450,11 +452,59 @@ def decide_repair(ctx: Context) -> None:
 # -- queries --------------------------------------------------------------------------
 
 
+_REPAIR = {
+    "none": ("未申请信用修复", "no repair applied for"),
+    "applied": ("信用修复申请审核中", "repair applied for, pending"),
+    "granted": ("信用修复已准予", "repair granted"),
+    "refused": ("信用修复未予准许", "repair refused"),
+}
+
+
+def listing_view(kv: KV, row: dict[str, Any], day: date) -> dict[str, Any]:
+    """One listing as the public reads it on ``day``: the row (reason, decision number,
+    date and document, list, policy rule) with the authority's name, the publication
+    period, whether it is in force, and the state of any repair (Chinese first)."""
+    authority = kv.get("org", row["authority"])
+    repair = row["repair"]
+    decided = repair["decision"]
+    if applies(row, day):
+        state = ("in_force", "在效", "in force")
+    elif row["repaired_on"] is not None and date.fromisoformat(row["repaired_on"]) <= day:
+        state = ("repaired", f"已修复（{row['repaired_on']}）", f"repaired on {row['repaired_on']}")
+    elif day < date.fromisoformat(row["decision"]["date"]):
+        state = ("not_yet", "尚未公示", "not yet published")
+    else:
+        state = ("expired", f"已届满（{row['max_date']}）", f"expired on {row['max_date']}")
+    zh, en = _REPAIR.get(repair["status"], (repair["status"], repair["status"]))
+    if decided is not None:
+        zh += f"（决定 {decided['number']}，{decided['date']}）"
+        en += f" (decision {decided['number']}, {decided['date']})"
+    applied = repair["applications"][-1]["date"] if repair["applications"] else None
+    return {
+        **row,
+        "authority_name": authority["name"] if authority else row["authority"],
+        "period": {
+            "from": row["decision"]["date"],
+            "until": row["max_date"],
+            "repair_from": row["min_date"],
+        },
+        "state": {"code": state[0], "zh": state[1], "en": state[2]},
+        "repair_view": {
+            "status": repair["status"],
+            "zh": zh,
+            "en": en,
+            "applied_on": applied,
+            "decision": decided,
+        },
+    }
+
+
 def _status_of(kv: KV, uscc: str, name: str, day: date) -> dict[str, Any]:
     subject = kv.get("credit", uscc)
     ids = subject["listings"] if subject else []
-    history = [row for row in (kv.get("listing", i) for i in ids) if row is not None]
-    current = [row for row in history if applies(row, day)]
+    rows = [row for row in (kv.get("listing", i) for i in ids) if row is not None]
+    history = [listing_view(kv, row, day) for row in rows]
+    current = [row for row in history if row["state"]["code"] == "in_force"]
     punished = any(row["punishing"] for row in current)
     return {
         "uscc": uscc,
@@ -465,6 +515,13 @@ def _status_of(kv: KV, uscc: str, name: str, day: date) -> dict[str, Any]:
         "current": current,
         "history": history,
     }
+
+
+def listed_now(kv: KV, day: date) -> list[dict[str, Any]]:
+    """Every organisation with a listing in force on ``day``, as :func:`credit_status`
+    reads each (the blacklist page and ``/public/blacklist``)."""
+    found = (_status_of(kv, code, "", day) for code, _ in kv.scan("credit"))
+    return [s for s in found if s["status"] == "listed"]
 
 
 def credit_status(kv: KV, query: str, on: date) -> list[dict[str, Any]]:
