@@ -34,11 +34,16 @@ from . import (
     corrections,
     credit,
     custody,
+    design,
+    existing,
     incidents,
     labels,
+    measures,
+    norms,
     orgs,
     payloads,
     permits,
+    persons,
     products,
     projects,
     recall,
@@ -56,10 +61,19 @@ def _report_issue() -> tuple[EntryType, ...]:
     return tuple(replace(t, handler=credit.disqualify_reports(t.handler)) for t in reports.TYPES)
 
 
+def _batch_register() -> tuple[EntryType, ...]:
+    """batch.register with the industry-list requirement a jurisdiction's policy may set
+    (:func:`.norms.require_listing`; not required by default)."""
+    return tuple(
+        replace(t, handler=norms.require_listing(t.handler)) if t.name == "batch.register" else t
+        for t in batches.TYPES
+    )
+
+
 _DOMAIN: tuple[EntryType, ...] = (
     *orgs.TYPES,
     *products.TYPES,
-    *batches.TYPES,
+    *_batch_register(),
     *_report_issue(),
     *custody.TYPES,
     *projects.TYPES,
@@ -71,6 +85,11 @@ _DOMAIN: tuple[EntryType, ...] = (
     *permits.TYPES,
     *incidents.TYPES,
     *labels.TYPES,
+    *design.TYPES,
+    *measures.TYPES,
+    *persons.TYPES,
+    *existing.TYPES,
+    *norms.TYPES,
 )
 
 
