@@ -341,7 +341,7 @@ def signage_status(kv: KV, building: str) -> dict[str, Any]:
     weakest = _weakest(_insulation_classes(kv, building))
     required = _high_rise(row) and weakest is not None
     signs = [
-        {**s, "current": weakest is not None and s["class"].startswith(weakest)}
+        {**s, "current": parse_declared(s["class"], "signage.class").basic_class == weakest}
         for _, s in kv.scan("signage", f"{building}|")
     ]
     if not required:
