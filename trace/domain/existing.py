@@ -57,11 +57,13 @@ from .orgs import Role, acting_org
 from .persons import require_person
 
 __all__ = [
+    "LEDGER_COLUMNS",
     "LISTS",
     "TYPES",
     "HazardKind",
     "hazard_ledger",
     "hazard_rows",
+    "ledger_table",
     "org_hazard_ledger",
     "signage_status",
 ]
@@ -406,6 +408,60 @@ def org_hazard_ledger(kv: KV, org: str, day: date) -> dict[str, Any]:
     buildings = sorted(k for k, b in kv.scan("building") if b["owner"] == org)
     rows = [r for b in buildings for r in hazard_rows(kv, b)]
     return {"org": org, "on": day.isoformat(), "buildings": buildings, **_lists(rows, day)}
+
+
+Column = tuple[str, str]
+"""(Chinese-first heading, field path) of one column of an exported list."""
+
+LEDGER_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "hazards": (
+        ("建筑 Building", "building"), ("隐患编号 Hazard", "id"), ("发现日期 Found on", "date"),
+        ("来源 Source", "source"), ("类型 Kind", "kind"), ("等级 Severity", "severity"),
+        ("部位 Location", "location"), ("描述 Description", "description"),
+        ("状态 Status", "status"), ("记录文件 Document (SHA-256)", "document"),
+    ),
+    "rectification": (
+        ("建筑 Building", "building"), ("隐患编号 Hazard", "id"),
+        ("整改责任人 Responsible person", "rectification.name"),
+        ("人员标识 Person id", "rectification.person"),
+        ("责任单位 Responsible unit", "rectification.org"),
+        ("下达日期 Assigned on", "rectification.date"),
+        ("整改期限 Deadline", "rectification.deadline"),
+        ("整改措施 Measures", "rectification.measures"), ("逾期 Overdue", "overdue"),
+    ),
+    "closed": (
+        ("建筑 Building", "building"), ("隐患编号 Hazard", "id"),
+        ("销号日期 Closed on", "closure.date"), ("销号单位 Closed by", "closure.by"),
+        ("销号证据 Evidence (SHA-256)", "closure.evidence"), ("备注 Note", "closure.note"),
+        ("逾期 Overdue", "closure.overdue"),
+    ),
+    "responsibility": (
+        ("建筑 Building", "building"), ("隐患编号 Hazard", "hazard"),
+        ("等级 Severity", "severity"), ("状态 Status", "status"),
+        ("责任单位 Responsible unit", "unit"), ("责任人 Responsible person", "name"),
+        ("人员标识 Person id", "person"), ("整改期限 Deadline", "deadline"),
+        ("督办机关 Supervising authority", "supervised_by"),
+        ("督办编号 Supervision number", "supervision"),
+    ),
+}  # fmt: skip
+"""The columns of each of the four lists when exported (CSV)."""
+
+
+def _field(row: dict[str, Any], path: str) -> str:
+    value: Any = row
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, bool):
+        return "是 yes" if value else "否 no"
+    return "" if value is None else str(value)
+
+
+def ledger_table(ledger: dict[str, Any], name: str) -> tuple[list[str], list[list[str]]]:
+    """One of the four lists of a :func:`hazard_ledger` or :func:`org_hazard_ledger` as
+    (headings, rows of text): what the CSV export writes."""
+    columns = LEDGER_COLUMNS[name]
+    rows = [[_field(row, path) for _, path in columns] for row in ledger[name]]
+    return [heading for heading, _ in columns], rows
 
 
 # -- entry types ---------------------------------------------------------------------
