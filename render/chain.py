@@ -34,6 +34,9 @@ TERMS: dict[str, tuple[str, str]] = {
     "contractor": ("施工单位", "Contractor"),
     "sampler": ("取样人单位", "Sampler"),
     "section": ("墙体部位", "Wall section"),
+    "design_change": ("设计变更", "Design change"),
+    "designer": ("设计单位", "Designer"),
+    "reviewer": ("施工图审查机构", "Drawing reviewer"),
     "project": ("工程项目", "Project"),
     "supervisor": ("监理单位", "Supervisor"),
     "owner": ("建设单位", "Owner"),
@@ -48,7 +51,7 @@ TERMS: dict[str, tuple[str, str]] = {
 }
 _ROLE_ORDER = (
     "manufacturer", "lab", "contractor", "supervisor", "owner", "regulator", "investigator",
-    "sampler", "holder",
+    "designer", "reviewer", "sampler", "holder",
 )  # fmt: skip
 _COLUMNS = (
     ("manufacturer", "product"),
@@ -56,7 +59,7 @@ _COLUMNS = (
     ("report", "lab"),
     ("holder",),
     ("inspection", "sample", "sampler"),
-    ("contractor", "section"),
+    ("contractor", "section", "design_change", "designer", "reviewer"),
     ("project", "supervisor", "owner", "acceptance"),
     ("building", "permit", "regulator", "incident", "investigator", "listing"),
 )

@@ -152,3 +152,25 @@ def test_an_unknown_section_or_change_is_refused(world: World, site: str) -> Non
         change(world, site, section="S9")
     with refused("design.known"):
         approve(world, site, "designer", "BG-404")
+
+
+def test_the_dossier_of_a_section_shows_the_change_and_its_approvals(
+    world: World, site: str
+) -> None:
+    from insutrace.trace.backtrace import trace_section
+    from insutrace.trace.dossier import build_dossier, verify_dossier
+
+    change(world, site)
+    approve(world, site, "designer")
+    approve(world, site, "reviewer")
+    with world.ledger.store.read() as tx:
+        trace = trace_section(tx, site, "N1").to_json()
+    nodes = {n["id"]: n for n in trace["nodes"]}
+    node = nodes[f"design_change:{site}|BG-001"]
+    assert node["facts"]["status"] == "in_force" and len(node["entries"]) == 3
+    assert nodes[f"section:{site}|N1"]["facts"]["design_in_force"] == "GB 8624 A"
+    approved = {e["from"] for e in trace["edges"] if e["kind"] == "approved"}
+    assert approved == {f"org:{world.id('designer')}", f"org:{world.id('reviewer')}"}
+    world.ledger.checkpoint()
+    check = verify_dossier(build_dossier(world.ledger, trace))
+    assert check.cited == len(trace["entries"])
