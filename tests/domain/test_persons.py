@@ -128,3 +128,26 @@ def test_a_person_listing_keeps_the_list_period(world: World, site: str, authori
         world.append("person.list", listing(world, pm, org=world.id("supervisor")), authority)
     with refused("person.known"):
         world.append("person.list", listing(world, KEY.person_id(WITNESS_ID)), authority)
+
+
+def test_a_sample_names_the_assigned_witness_and_sampler(world: World, site: str) -> None:
+    """Once witnesses are named in writing to the project, a sample's witness is one of them
+    (建建〔2000〕211号) and the sample row records the person ids."""
+    product = world.product()
+    batch = world.qualified_batch(product)
+    world.deliver("maker", "contractor", batch, "100", to_project=site)
+    world.inspect(site, batch)
+    world.sample(site, batch, "WS0")  # no one assigned yet: names stay as given
+    witness = register(world, "supervisor", WITNESS_ID, "赵见证", "witness")
+    sampler = register(world, "contractor", PM_ID, "王取样", "sampler")
+    world.append("person.assign", {"project": site, "person": witness, "role": "witness"}, "supervisor")  # fmt: skip
+    world.append("person.assign", {"project": site, "person": sampler, "role": "sampler"}, "contractor")  # fmt: skip
+    with refused_with("person.witness_assigned", "建建〔2000〕211号", "赵监理"):
+        world.sample(site, batch, "WS1")  # the builder's default witness 赵监理 is not assigned
+    world.sample(site, batch, "WS2", witness="赵见证")
+    with world.ledger.store.read() as tx:
+        row = tx.get("sample", f"{site}|WS2")
+        before = tx.get("sample", f"{site}|WS0")
+    assert row is not None and before is not None
+    assert (row["witness"]["person"], row["sampler"]["person"]) == (witness, sampler)
+    assert "person" not in before["witness"]

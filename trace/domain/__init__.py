@@ -70,6 +70,15 @@ def _batch_register() -> tuple[EntryType, ...]:
     )
 
 
+def _site_sample() -> tuple[EntryType, ...]:
+    """site.sample naming its sampler and witness as the persons assigned to the project
+    (:func:`.persons.name_sample_persons`)."""
+    return tuple(
+        replace(t, handler=persons.name_sample_persons(t.handler)) if t.name == "site.sample" else t
+        for t in site.TYPES
+    )
+
+
 _DOMAIN: tuple[EntryType, ...] = (
     *orgs.TYPES,
     *products.TYPES,
@@ -77,7 +86,7 @@ _DOMAIN: tuple[EntryType, ...] = (
     *_report_issue(),
     *custody.TYPES,
     *projects.TYPES,
-    *site.TYPES,
+    *_site_sample(),
     *buildings.TYPES,
     *recall.TYPES,
     *corrections.TYPES,

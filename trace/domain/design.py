@@ -32,9 +32,11 @@ from typing import Any
 
 from .. import epcis_map as epcis
 from ..actors import Context
+from ..entry import Entry
 from ..entrytype import EntryType, Record, by_fields, party, roles
 from ..errors import Forbidden, RuleViolation
 from ..policy import InsulationPosition, required_class
+from ..store.base import KV
 from . import payloads
 from .batches import parse_declared
 from .fields import local_date, reader
@@ -176,7 +178,7 @@ def approve_design_change(ctx: Context) -> None:
     ctx.ref(f"design_change:{key}", f"section:{project['id']}|{change['section']}")
 
 
-def design_changes(kv: Any, project: str) -> list[dict[str, Any]]:
+def design_changes(kv: KV, project: str) -> list[dict[str, Any]]:
     """Every design change of ``project``, in the order recorded."""
     rows = [row for _, row in kv.scan("design_change", f"{project}|")]
     return sorted(rows, key=lambda r: int(r["seq"]))
@@ -185,7 +187,7 @@ def design_changes(kv: Any, project: str) -> list[dict[str, Any]]:
 # -- entry types ---------------------------------------------------------------------
 
 
-def _section_keys(entry: Any) -> list[str]:
+def _section_keys(entry: Entry) -> list[str]:
     section = entry.payload.get("section")
     return [f"{entry.payload.get('project')}|{section}"] if isinstance(section, str) else []
 

@@ -29,6 +29,7 @@ facts, by, seq}; ``measures``/<project> {ids[]}.
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from .. import epcis_map as epcis
@@ -44,13 +45,20 @@ from .fields import Reader, decimal_text, local_date, reader
 from .projects import require_party, require_project
 from .read import design_in_force
 
-__all__ = ["BARRIER_MIN_MM", "TYPES", "project_measures", "record_measure"]
+__all__ = ["BARRIER_MIN_MM", "TYPES", "MeasureKind", "project_measures", "record_measure"]
 
 BARRIER_MIN_MM = Decimal(300)
 COVER_GROUND_MM = Decimal(15)
 COVER_OTHER_MM = Decimal(5)
 WINDOW_INTEGRITY_H = Decimal("0.50")
 _B1_B2 = {BasicClass.B1, BasicClass.B2}
+
+
+class MeasureKind(StrEnum):
+    FIRE_BARRIER_BELT = "fire_barrier_belt"  # 防火隔离带
+    PROTECTIVE_LAYER = "protective_layer"  # 不燃防护层
+    DOOR_WINDOW = "door_window"  # 外墙门窗耐火完整性
+    FIRE_ENGINEERING = "fire_engineering"  # 特殊消防设计
 
 
 def _barrier(ctx: Context, b: Reader) -> dict[str, Any]:
@@ -138,7 +146,7 @@ def record_measure(ctx: Context) -> None:
     key = f"{project['id']}|{measure_id}"
     if ctx.kv.get("measure", key) is not None:
         raise RuleViolation("measure.unique", f"measure {measure_id} is already recorded")
-    kind = p.text("kind", max_len=40)
+    kind = p.one("kind", MeasureKind)
     day = p.date("date")
     if day > local_date(ctx.time):
         raise RuleViolation("measure.date", f"measure date {day} is after the entry's date")
@@ -172,7 +180,7 @@ def record_measure(ctx: Context) -> None:
         {
             "project": project["id"],
             "id": measure_id,
-            "kind": kind,
+            "kind": kind.value,
             "section": sid,
             "date": day.isoformat(),
             "document": p.sha256("document"),

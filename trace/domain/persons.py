@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import epcis_map as epcis
-from ..actors import Context
+from ..actors import Context, Handler
 from ..entry import Entry
 from ..entrytype import ORGANISATION_ROLES, EntryType, Record, by_field, roles
 from ..errors import MalformedInput, RuleViolation
@@ -67,6 +67,7 @@ __all__ = [
     "PersonRole",
     "assign_person",
     "list_person",
+    "name_sample_persons",
     "national_id_problem",
     "person_credit_status",
     "person_listings_in_effect",
@@ -314,6 +315,54 @@ def list_person(ctx: Context) -> None:
     index["listings"] = [*index["listings"], listing_id]
     ctx.kv.put("person_credit", person["id"], index)
     ctx.ref(f"person:{person['id']}", f"org:{unit['uscc']}")
+
+
+def _named(
+    assigned: list[dict[str, Any]], role: PersonRole, name: str, org: str
+) -> dict[str, Any] | None:
+    """The person assigned in ``role`` by ``org`` under ``name``; None when none is assigned
+    in that role at all; RuleViolation when some are, but not this one."""
+    in_role = [a for a in assigned if a["role"] == role]
+    if not in_role:
+        return None
+    match = [a for a in in_role if a["name"] == name and a["org"] == org]
+    if not match:
+        names = ", ".join(sorted(f"{a['name']} ({a['org']})" for a in in_role))
+        raise RuleViolation(
+            f"person.{role}_assigned",
+            f"the {role} {name} of {org} is not a {role} assigned to the project ({names})",
+        )
+    return match[0]
+
+
+def name_sample_persons(take_sample: Handler) -> Handler:
+    """site.sample naming its sampler and witness as persons: when the project has persons
+    assigned as samplers or witnesses (名单书面告知), the sample's must be among them, and the
+    sample row records their person ids (住建部令第57号 Art. 18–19; 建建〔2000〕211号)."""
+
+    def handler(ctx: Context) -> None:
+        take_sample(ctx)
+        key = f"{ctx.entry.payload.get('project')}|{ctx.entry.payload.get('sample')}"
+        row = ctx.kv.get("sample", key)
+        if row is None:  # pragma: no cover - the handler wrote it or raised
+            return
+        assigned = project_persons(ctx.kv, row["project"])
+        sampler = _named(
+            assigned, PersonRole.SAMPLER, row["sampler"]["name"], row["sampler"]["org"]
+        )
+        witness = _named(
+            assigned, PersonRole.WITNESS, row["witness"]["name"], row["witness"]["org"]
+        )
+        if sampler is None and witness is None:
+            return
+        row["sampler"] = {**row["sampler"], "person": sampler["person"] if sampler else None}
+        row["witness"] = {**row["witness"], "person": witness["person"] if witness else None}
+        ctx.kv.put("sample", key, row)
+        for person in (sampler, witness):
+            if person is not None:
+                ctx.ref(f"person:{person['person']}")
+
+    return handler
 
 
 # -- queries --------------------------------------------------------------------------
