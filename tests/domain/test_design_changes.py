@@ -174,3 +174,18 @@ def test_the_dossier_of_a_section_shows_the_change_and_its_approvals(
     world.ledger.checkpoint()
     check = verify_dossier(build_dossier(world.ledger, trace))
     assert check.cited == len(trace["entries"])
+
+
+def test_numbers_dates_and_pending_state(world: World, site: str) -> None:
+    change(world, site)
+    with refused_with("design.unique", "InsuTrace ledger rule"):
+        change(world, site)
+    with refused_with("design.date", "InsuTrace ledger rule"):
+        world.append("design.approve", {"project": site, "number": "BG-001",
+                                        "date": "2099-01-01", "document": DOC}, "designer")  # fmt: skip
+    with refused_with("design.class", "GB 8624-2012 §4"):
+        change(world, site, number="BG-002", design_class="Z9")
+    approve(world, site, "designer")
+    approve(world, site, "reviewer")
+    with refused_with("design.pending", "InsuTrace ledger rule"):
+        approve(world, site, "reviewer")

@@ -149,3 +149,23 @@ def test_the_sign_states_the_weakest_class_on_record(world: World, estate: str) 
         "posted",
         "B2",
     )
+
+
+def test_ids_dates_states_and_labels(world: World, estate: str) -> None:
+    hazard(world, "H1")
+    with refused_with("hazard.unique", "InsuTrace ledger rule"):
+        hazard(world, "H1")
+    with refused_with("hazard.date", "InsuTrace ledger rule"):
+        hazard(world, "H2", date="2099-01-01")
+    with refused_with("hazard.known", "InsuTrace ledger rule"):
+        assign(world, "H9")
+    panel = {"core": "eps", "core_class": "Q7", "sleeping_area": False, "area_m2": "10"}
+    with refused_with("hazard.core_class", "GB 8624-2012 §4"):
+        hazard(world, "H3", kind="sandwich_panel_combustible_core", panel=panel)
+    assign(world, "H1")
+    with refused_with("hazard.open", "InsuTrace ledger rule"):
+        assign(world, "H1")
+    sign = {"building": BUILDING, "id": "S1", "location": "入口", "class": "B2", "date": TODAY, "photo": DOC}  # fmt: skip
+    world.append("signage.post", sign, "owner")
+    with refused_with("signage.unique", "InsuTrace ledger rule"):
+        world.append("signage.post", sign, "owner")

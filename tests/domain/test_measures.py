@@ -101,3 +101,14 @@ def test_only_parties_record_and_ids_are_unique(world: World, site: str) -> None
     record(world, site, "fire_engineering", id="MX", section=None, fire_engineering=facts)
     with refused("measure.unique"):
         record(world, site, "fire_engineering", id="MX", section=None, fire_engineering=facts)
+
+
+def test_dates_sections_and_class_labels(world: World, site: str) -> None:
+    layer = {"ground_floor_mm": "15", "other_floors_mm": "5", "material": "抗裂砂浆"}
+    with refused_with("measure.date", "InsuTrace ledger rule"):
+        record(world, site, "protective_layer", date="2099-01-01", protective_layer=layer)
+    with refused_with("install.section", "InsuTrace"):
+        record(world, site, "protective_layer", section="Z9", protective_layer=layer)
+    with refused_with("measure.class", "GB 8624-2012 §4"):
+        record(world, site, "fire_barrier_belt", **belt(rock_wool_batch(world), **{"class": "Q"}))
+    record(world, site, "protective_layer", protective_layer=layer)

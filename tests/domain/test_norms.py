@@ -88,3 +88,12 @@ def test_only_a_listed_maker_is_removed(strict: World) -> None:
 
 def test_by_default_an_unlisted_maker_registers_batches(world: World) -> None:
     world.batch(world.product())
+
+
+def test_notice_dates_follow_each_other(strict: World) -> None:
+    with refused_with("norms.date", "InsuTrace ledger rule"):
+        standing(strict, date="2099-01-01")
+    standing(strict)
+    with refused_with("norms.date", "InsuTrace ledger rule"):
+        standing(strict, "removed", date="2020-01-01")
+    standing(strict, "removed")

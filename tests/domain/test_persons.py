@@ -151,3 +151,24 @@ def test_a_sample_names_the_assigned_witness_and_sampler(world: World, site: str
     assert row is not None and before is not None
     assert (row["witness"]["person"], row["sampler"]["person"]) == (witness, sampler)
     assert "person" not in before["witness"]
+
+
+def test_registered_and_assigned_once(world: World, site: str) -> None:
+    witness = register(world, "supervisor", WITNESS_ID, "赵见证", "witness")
+    with refused_with("person.unique", "InsuTrace ledger rule"):
+        register(world, "supervisor", WITNESS_ID, "赵见证", "witness")
+    assign = {"project": site, "person": witness, "role": "witness"}
+    world.append("person.assign", assign, "supervisor")
+    with refused_with("person.unique", "InsuTrace ledger rule"):
+        world.append("person.assign", assign, "supervisor")
+
+
+def test_a_sample_names_an_assigned_sampler(world: World, site: str) -> None:
+    batch = world.qualified_batch(world.product())
+    world.deliver("maker", "contractor", batch, "100", to_project=site)
+    world.inspect(site, batch)
+    sampler = register(world, "contractor", PM_ID, "钱取样", "sampler")
+    world.append("person.assign", {"project": site, "person": sampler, "role": "sampler"}, "contractor")  # fmt: skip
+    with refused_with("person.sampler_assigned", "住建部令第57号", "王取样"):
+        world.sample(site, batch, "WS1")  # the builder's default sampler 王取样
+    world.sample(site, batch, "WS2", sampler={"name": "钱取样", "org": world.id("contractor")})
