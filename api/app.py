@@ -20,6 +20,7 @@ from insutrace.api import (
     document_routes,
     entries,
     label_routes,
+    ledger_views,
     log_routes,
     rule_routes,
     state_routes,
@@ -174,6 +175,7 @@ def create_app(
     entries.add_write_routes(app, services.ledger.types)
     app.include_router(label_routes.router)
     app.include_router(rule_routes.router)
+    app.include_router(ledger_views.router)
     app.include_router(web.router)
     return app
 

@@ -37,8 +37,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from insutrace.demo.scenario import OMIT, Scenario
+from insutrace.demo.scenario import OMIT, POLICY, Scenario
 from insutrace.trace.domain.fields import decimal_text, local_date
+from insutrace.trace.domain.persons import PersonKey
 from insutrace.trace.errors import Conflict
 from insutrace.trace.identifiers import (
     USCC_ALPHABET,
@@ -740,6 +741,165 @@ def _recalled_walls(d: _Demo) -> None:
     _order(d, "XW-2025-BA-0117", "XWZJ-ZG-2025-007", ["D1"], 90, "拆除召回批次保温板，按B1级以上合格产品重新施工")  # fmt: skip
 
 
+# -- the campaign's further facts: design change, measures, persons, hazard ledgers, norms ------
+
+DEMO_PERSON_KEY = b"insutrace-demo-only person key, never a real one"
+"""The demo's person key (docs/persons.md): a real ledger's is random, under keys/."""
+
+
+def _national_id(region: str, born: str, serial: int) -> str:
+    """A GB 11643-1999 identity number of the demo (region, birth date, serial, check)."""
+    first17 = f"{region}{born}{serial:03d}"
+    weights = [2 ** (17 - i) % 11 for i in range(17)]
+    return first17 + "10X98765432"[sum(int(c) * w for c, w in zip(first17, weights, strict=True)) % 11]  # fmt: skip
+
+
+def _people(d: _Demo) -> dict[str, str]:
+    """Named persons: a project manager and a sampler of the builder, a witness of the
+    supervisor, the estate's safety manager, and the project manager of a listed builder."""
+    key = PersonKey(DEMO_PERSON_KEY)
+    rows = {
+        "pm": ("local_builder", "钱建国", "project_manager", _national_id("320102", "19800315", 1), "建[2015]32000123"),
+        "sampler": ("local_builder", "王取样", "sampler", _national_id("320104", "19910722", 2), None),
+        "witness": ("supervisor_js", "赵监理", "witness", _national_id("320106", "19851103", 3), "监理32007788"),
+        "safety": ("owner_estate", "孙安全", "safety_manager", _national_id("320106", "19790418", 4), None),
+        "listed_pm": ("cscec", "周某某", "project_manager", _national_id("320105", "19761201", 5), "建[2012]32000456"),
+    }  # fmt: skip
+    ids = {}
+    for label, (org, name, role, number, cert) in rows.items():
+        ids[label] = key.person_id(number)
+        payload = {"person": ids[label], "name": name, "role": role}
+        d.add("person.register", {**payload, "certificate": cert} if cert else payload, org)
+    return ids
+
+
+def _retrofit(d: _Demo, people: dict[str, str]) -> str:
+    """The estate re-insulates its north façade: a design change to A-class rock wool, the
+    barrier belts, protective layer and windows recorded with their documents."""
+    project = d.site(
+        "retrofit", "owner_estate", "local_builder", "supervisor_js",
+        id="GL-2025-GZ-0042", name="颐和苑小区3号楼外墙保温改造", building="GL-HNL-008-03",
+        location=_location("江苏省", "南京市", "鼓楼区湖南路8号"),
+        design={"use": "residential", "height_m": "54.3"},
+        permit={"number": "320106202510080101", "authority": "南京市鼓楼区行政审批局"},
+        sections=_sections(("N", "北立面", "north", "external_wall", "2100", "B1(B)"),
+                           ("S", "南立面", "south", "external_wall", "2350", "B1(B)")),
+    )  # fmt: skip
+    for label, org in (("pm", "local_builder"), ("sampler", "local_builder"), ("witness", "supervisor_js")):  # fmt: skip
+        role = {"pm": "project_manager"}.get(label, label)
+        d.add("person.assign", {"project": project, "person": people[label], "role": role}, org)
+    d.now += timedelta(days=1)
+    d.add("design.change", {"project": project, "number": "BG-GZ-001", "section": "N",
+                            "design_class": "A(A1)", "material": "rock_wool",
+                            "reason": "北立面临近商业裙房，改用A级岩棉板 north façade over the podium: A-class rock wool",
+                            "document": d.doc(), "designer": d.id("designer"),
+                            "reviewer": d.id("drawing_reviewer")}, "owner_estate")  # fmt: skip
+    d.now += timedelta(days=2)
+    for who in ("designer", "drawing_reviewer"):
+        d.add("design.approve", {"project": project, "number": "BG-GZ-001", "date": d.today,
+                                 "document": d.doc()}, who)  # fmt: skip
+    belt = d.produce("rockwool_belt", "rockwool", "rockwool", "300", "lab_nat")
+    d.now += timedelta(days=1)
+    measures: list[tuple[str, str, str, dict[str, Any]]] = [
+        (
+            "M1",
+            "fire_barrier_belt",
+            "S",
+            {"barrier": {"batch": belt, "class": "A(A1)", "height_mm": "300", "floors": 18}},
+        ),
+        (
+            "M2",
+            "protective_layer",
+            "S",
+            {
+                "protective_layer": {
+                    "ground_floor_mm": "15",
+                    "other_floors_mm": "6",
+                    "material": "抗裂砂浆复合耐碱网格布",
+                }
+            },
+        ),
+        (
+            "M3",
+            "door_window",
+            "S",
+            {
+                "door_window": {
+                    "integrity_h": "0.5",
+                    "openings": 126,
+                    "certificate": "GJ-2025-10-0077",
+                }
+            },
+        ),
+    ]
+    for mid, kind, sid, facts in measures:
+        d.add("measure.record", {"project": project, "id": mid, "kind": kind, "section": sid,
+                                 "date": d.today, "document": d.doc(), **facts}, "local_builder")  # fmt: skip
+    return project
+
+
+def _hazard_ledger(d: _Demo, people: dict[str, str]) -> None:
+    """The estate's hazard ledger: one hazard closed with evidence, one open under
+    rectification, one major hazard under listed supervision; the class sign posted."""
+    b = "GL-HNL-008-03"
+    hazards = [
+        ("H1", "protective_layer_detached", "general", "北立面12-14层抹面层脱落", 20),
+        ("H2", "protective_layer_cracked", "general", "南立面3-6层抹面层开裂", 60),
+        ("H3", "protective_layer_spalled", "major", "东立面保温层外露，B2级EPS直接暴露", 90),
+    ]
+    for hid, kind, severity, where, _ in hazards:
+        d.add("hazard.record", {"building": b, "id": hid, "date": d.today, "source": "facade_inspection",
+                                "kind": kind, "severity": severity, "location": where,
+                                "description": f"高层外墙保温定期检查发现：{where}", "document": d.doc()},
+              "owner_estate")  # fmt: skip
+    d.now += timedelta(days=1)
+    for hid, _, _, _, days in hazards:
+        deadline = (local_date(d.now) + timedelta(days=days)).isoformat()
+        d.add("hazard.assign", {"building": b, "hazard": hid, "person": people["safety"],
+                                "date": d.today, "deadline": deadline,
+                                "measures": "铲除空鼓脱落部位，按原构造修复并复查"}, "owner_estate")  # fmt: skip
+    d.add("hazard.supervise", {"building": b, "hazard": "H3", "number": "NJXF-GP-2025-09",
+                               "date": d.today, "deadline": (local_date(d.now) + timedelta(days=120)).isoformat(),
+                               "document": d.doc()}, "mohurd_nj")  # fmt: skip
+    d.add("signage.post", {"building": b, "id": "SIGN-1", "location": "一层主入口及各单元门厅",
+                           "class": "B2", "date": d.today, "photo": d.doc()}, "owner_estate")  # fmt: skip
+    d.now += timedelta(days=14)
+    d.add("hazard.close", {"building": b, "hazard": "H1", "date": d.today, "evidence": d.doc(),
+                           "note": "修复完成，复查合格"}, "owner_estate")  # fmt: skip
+
+
+def _listings_and_norms(d: _Demo, people: dict[str, str]) -> None:
+    """A project manager listed with the unit (joint punishment); the XPS maker's standing
+    on the local industry list."""
+    d.add("credit.authorize", {"authority": d.id("mohurd_nj"), "lists": ["mohurd_bad_record"]}, "root")  # fmt: skip
+    decided = d.today
+    d.add("person.list", {"person": people["listed_pm"], "org": d.id("cscec"), "role": "project_manager",
+                          "list": "mohurd_bad_record", "policy": POLICY,
+                          "decision": {"number": "NJZJ-BL-2025-014", "date": decided, "document": d.doc()},
+                          "min_date": (local_date(d.now) + timedelta(days=184)).isoformat(),
+                          "max_date": (local_date(d.now) + timedelta(days=365)).isoformat(),
+                          "reason": "使用复验不合格保温材料，项目经理负直接责任 directly responsible for installing a failed batch"},
+          "mohurd_nj")  # fmt: skip
+    d.add("norms.list", {"manufacturer": d.id("xps"), "list": "南京市建筑保温材料行业清单",
+                         "number": "宁工信〔2025〕88号", "date": d.today, "standing": "listed",
+                         "document": d.doc()}, "miit_nj")  # fmt: skip
+
+
+def _campaign_facts(d: _Demo) -> None:
+    d.day(240)
+    d.register("designer", "江苏{0}建筑设计研究院有限公司|Jiangsu {1} Architectural Design Institute Co., Ltd.",
+               ["designer"], "320106", address="江苏省南京市鼓楼区虎踞路99号")  # fmt: skip
+    d.register("drawing_reviewer", "江苏{0}施工图审查中心有限公司|Jiangsu {1} Construction Drawing Review Center Co., Ltd.",
+               ["drawing_reviewer"], "320104", address="江苏省南京市秦淮区建康路3号")  # fmt: skip
+    d.names.append(("", ""))
+    d.register("miit_nj", "南京市工业和信息化局{0}|Nanjing Bureau of Industry and Information Technology{1}",
+               ["regulator"], "320100", address="江苏省南京市玄武区北京东路41号", organ=True)  # fmt: skip
+    people = _people(d)
+    _retrofit(d, people)
+    _hazard_ledger(d, people)
+    _listings_and_norms(d, people)
+
+
 LABEL_RESOLVER = "id.insutrace.local"  # the default INSUTRACE_RESOLVER
 
 
@@ -814,5 +974,6 @@ def build_demo(
     _ice_rink(d)
     _existing_buildings(d)
     _correction(d, _project_seq(d, project))
+    _campaign_facts(d)
     d.out.entries = d.written
     return d.out

@@ -39,6 +39,9 @@ TERMS: dict[str, tuple[str, str]] = {
     "contractor": ("施工单位", "Contractor"),
     "sampler": ("取样人单位", "Sampler"),
     "section": ("墙体部位", "Wall section"),
+    "design_change": ("设计变更", "Design change"),
+    "designer": ("设计单位", "Designer"),
+    "reviewer": ("施工图审查机构", "Drawing reviewer"),
     "project": ("工程项目", "Project"),
     "supervisor": ("监理单位", "Supervisor"),
     "owner": ("建设单位", "Owner"),
@@ -79,7 +82,7 @@ EDGE_TERMS: dict[str, tuple[str, str]] = {
 """Edge kinds' labels on the drawing (a custody hop's kind is ``custody:<shipment>``)."""
 _ROLE_ORDER = (
     "manufacturer", "lab", "contractor", "supervisor", "owner", "regulator", "investigator",
-    "sampler", "holder",
+    "designer", "reviewer", "sampler", "holder",
 )  # fmt: skip
 _COLUMNS = (
     ("manufacturer", "product"),
@@ -87,7 +90,7 @@ _COLUMNS = (
     ("report", "lab"),
     ("holder",),
     ("inspection", "sample", "sampler"),
-    ("contractor", "section"),
+    ("contractor", "section", "design_change", "designer", "reviewer"),
     ("project", "supervisor", "owner", "acceptance"),
     ("building", "permit", "regulator", "incident", "investigator", "listing"),
 )

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .domain.read import recall_list, shipments
+from .domain.read import design_in_force, recall_list, shipments
 from .domain.rows import ShipmentRow
 from .errors import MalformedInput, NotFound
 from .identifiers import parse_digital_link
@@ -380,6 +380,7 @@ def _section(t: Trace, project: dict[str, Any], sid: str, *, downstream: bool) -
     }
     snode = t.node("section", f"{project['id']}|{sid}", facts, [project["seq"]])
     t.edge(snode, pnode, "part_of", [project["seq"]])
+    _design_changes(t, project, sid, snode)
     wall = t.get("wallid", f"{project['building']}|{section['facade']}")
     records = [
         r
@@ -392,6 +393,26 @@ def _section(t: Trace, project: dict[str, Any], sid: str, *, downstream: bool) -
         bnode = f"batch:{batch_id}"
         t.edge(bnode, snode, "installed", installs, {"area": _sum(records, batch_id, "area")})
         t.edge(_org(t, project["contractor"], "contractor"), snode, "installed", installs)
+
+
+def _design_changes(t: Trace, project: dict[str, Any], sid: str, snode: str) -> None:
+    """The section's design changes (设计变更), each with its approvals, and the design in
+    force on the section node."""
+    index = t.get("design_changes", f"{project['id']}|{sid}")
+    for number in index["proposed"] if index else []:
+        change = t.get("design_change", f"{project['id']}|{number}")
+        if change is None:
+            continue
+        approvals = [a["seq"] for a in change["approvals"].values() if a is not None]
+        facts = {k: change[k] for k in ("number", "from", "to", "status", "reason", "document")}
+        cnode = t.node("design_change", f"{project['id']}|{number}", facts, [change["seq"], *approvals])  # fmt: skip
+        t.edge(cnode, snode, "changes", [change["seq"], *approvals])
+        for part in ("designer", "reviewer"):
+            if change["approvals"][part] is not None:
+                seq = change["approvals"][part]["seq"]
+                t.edge(_org(t, change[part], part), cnode, "approved", [seq])
+    now = design_in_force(t.kv, project, sid)
+    t.nodes[snode]["facts"]["design_in_force"] = now["design_class"]
 
 
 def _sum(records: list[dict[str, Any]], batch_id: str, name: str) -> int:

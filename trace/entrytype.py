@@ -56,6 +56,8 @@ ROLES = (
     "building_owner",
     "regulator",
     "investigator",
+    "designer",
+    "drawing_reviewer",
 )
 """Every role an account can have: the domain's organisation roles
 (``insutrace.trace.domain.orgs.Role``) and the root authority's staff."""

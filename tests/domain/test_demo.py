@@ -31,7 +31,9 @@ def test_demo_fills_an_empty_ledger_and_tells_the_story(ledger: Ledger, root: Si
         rink = tx.get("project", out.projects["ice_rink"])
         survey = wall_identification(tx, out.buildings.get("estate", "GL-HNL-008-03"))
         still_open = open_rectifications(tx)
+    retrofit = projects.pop(out.projects["retrofit"])  # under way: a design change in force
     assert set(projects.values()) == {"accepted"} and len(projects) == 4
+    assert retrofit == "registered"
     assert notice["walls"] and notice["holders"] and notice["recalled"]["reason"] == "failed_retest"
     assert rink is not None and rink["required"]["roof"]["label"] == "A"
     assert survey["building"]["source"] == "survey"

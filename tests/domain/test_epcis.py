@@ -31,7 +31,6 @@ def demo(ledger: Ledger, root: Signer) -> DemoOutcome:
 DEMO_UNUSED = {
     "org.update",
     "entry.correct",
-    "credit.authorize",
     "credit.list",
     "credit.repair_apply",
     "credit.repair_decide",

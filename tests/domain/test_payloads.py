@@ -45,7 +45,6 @@ NOT_IN_DEMO = {
     "org.update",
     "key.rotate",
     "key.revoke",
-    "credit.authorize",
     "credit.list",
     "credit.repair_apply",
     "credit.repair_decide",

@@ -35,11 +35,16 @@ from . import (
     corrections,
     credit,
     custody,
+    design,
+    existing,
     incidents,
     labels,
+    measures,
+    norms,
     orgs,
     payloads,
     permits,
+    persons,
     products,
     projects,
     recall,
@@ -57,15 +62,33 @@ def _report_issue() -> tuple[EntryType, ...]:
     return tuple(replace(t, handler=credit.disqualify_reports(t.handler)) for t in reports.TYPES)
 
 
+def _batch_register() -> tuple[EntryType, ...]:
+    """batch.register with the industry-list requirement a jurisdiction's policy may set
+    (:func:`.norms.require_listing`; not required by default)."""
+    return tuple(
+        replace(t, handler=norms.require_listing(t.handler)) if t.name == "batch.register" else t
+        for t in batches.TYPES
+    )
+
+
+def _site_sample() -> tuple[EntryType, ...]:
+    """site.sample naming its sampler and witness as the persons assigned to the project
+    (:func:`.persons.name_sample_persons`)."""
+    return tuple(
+        replace(t, handler=persons.name_sample_persons(t.handler)) if t.name == "site.sample" else t
+        for t in site.TYPES
+    )
+
+
 _DOMAIN: tuple[EntryType, ...] = (
     *orgs.TYPES,
     *affiliations.TYPES,
     *products.TYPES,
-    *batches.TYPES,
+    *_batch_register(),
     *_report_issue(),
     *custody.TYPES,
     *projects.TYPES,
-    *site.TYPES,
+    *_site_sample(),
     *buildings.TYPES,
     *recall.TYPES,
     *corrections.TYPES,
@@ -73,6 +96,11 @@ _DOMAIN: tuple[EntryType, ...] = (
     *permits.TYPES,
     *incidents.TYPES,
     *labels.TYPES,
+    *design.TYPES,
+    *measures.TYPES,
+    *persons.TYPES,
+    *existing.TYPES,
+    *norms.TYPES,
 )
 
 

@@ -52,7 +52,7 @@ from ..policy import (
 from ..store.base import KV
 from .credit import describe, listings_in_effect
 from .projects import FILING_CLAUSE, design_of, policy_of
-from .read import InstalledBatch, project_evidence, qualifying_reports
+from .read import InstalledBatch, project_evidence, project_in_force, qualifying_reports
 from .reports import QUALIFY_CLAUSE, not_qualifying
 from .site import adjoining_class
 
@@ -724,6 +724,7 @@ def evaluate(
     project = view.get("project", project_id)
     if project is None:
         raise NotFound(f"no project {project_id!r}")
+    project = project_in_force(view, project)  # sections as designed after design changes
     policy = policy or policy_of(project["policy"])
     uses = project_evidence(view, project) if stage == Stage.FIRE_ACCEPTANCE else []
     case = _Case(view, project, stage, on, policy, uses)

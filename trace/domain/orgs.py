@@ -52,6 +52,8 @@ class Role(StrEnum):
     BUILDING_OWNER = "building_owner"  # 建设单位 / 业主
     REGULATOR = "regulator"  # 住建 / 市场监管 / 消防
     INVESTIGATOR = "investigator"  # accident back-tracing
+    DESIGNER = "designer"  # 设计单位
+    DRAWING_REVIEWER = "drawing_reviewer"  # 施工图审查机构
 
 
 def _uscc(value: str) -> str:

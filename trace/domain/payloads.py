@@ -53,16 +53,27 @@ __all__ = [
     "CustodyReceive",
     "CustodyReturn",
     "CustodyShip",
+    "DesignApprove",
+    "DesignChange",
     "EntryCorrect",
+    "HazardAssign",
+    "HazardClose",
+    "HazardRecord",
+    "HazardSupervise",
     "IncidentRecord",
     "KeyRevoke",
     "KeyRotate",
     "LabelIssue",
     "LabelScan",
+    "MeasureRecord",
+    "NormsList",
     "OrgAffiliate",
     "OrgUpdate",
     "PayloadInvalid",
     "PermitDecide",
+    "PersonAssign",
+    "PersonList",
+    "PersonRegister",
     "ProductRegister",
     "ProjectAccept",
     "ProjectFile",
@@ -70,6 +81,7 @@ __all__ = [
     "RectificationComplete",
     "RectificationOrder",
     "ReportIssue",
+    "SignagePost",
     "SiteBriefing",
     "SiteInspect",
     "SiteInstall",
@@ -201,6 +213,8 @@ Role = Literal[
     "building_owner",
     "regulator",
     "investigator",
+    "designer",
+    "drawing_reviewer",
 ]
 Unit = Literal["m2", "m3", "board", "panel"]
 InsulationType = Literal[
@@ -1248,6 +1262,362 @@ class LabelScan(_Payload):
         if (self.key is None) != (self.sig is None):
             raise ValueError("key and sig come together (the label's k and s)")
         return self
+
+
+# -- design changes, measures, persons, existing buildings, industry norms ---------------------
+# (design.py, measures.py, persons.py, existing.py, norms.py)
+
+_PERSON = "P-" + "3c" * 20
+PersonId = Annotated[
+    str,
+    StringConstraints(pattern=r"^P-[0-9a-f]{40}$"),
+    Field(description="Person id: P- and 40 hex digits, a keyed hash (docs/persons.md)."),
+]
+PersonRole = Literal[
+    "project_manager", "chief_supervisor", "sampler", "witness", "safety_manager", "designer"
+]
+Mm = Annotated[Dec1, Field(description="Millimetres: decimal string, at most 1 decimal, > 0.")]
+Hours = Annotated[Dec2, Field(description="Hours: decimal string, at most 2 decimals, > 0.")]
+
+
+class DesignChange(_Payload):
+    """design.change (owner): a change to a section's class or material (设计变更)."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "project": "NJ-2026-0001",
+            "number": "BG-2026-003",
+            "section": "N1",
+            "design_class": "A2",
+            "material": "rock_wool",
+            "reason": "提高外墙保温燃烧性能等级 raise the external wall's class",
+            "document": _DOC,
+            "designer": _USCC_1,
+            "reviewer": _USCC_2,
+        }
+    )
+    project: Ident
+    number: Ident
+    section: Ident
+    design_class: ClassLabel | None = None
+    material: InsulationType | None = None
+    reason: Text500
+    document: Sha256
+    designer: Uscc = Field(description="The design institute (role designer) that approves.")
+    reviewer: Uscc = Field(description="The drawing review body (role drawing_reviewer).")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        if self.design_class is None and self.material is None:
+            raise ValueError("give design_class, material or both")
+        return self
+
+
+class DesignApprove(_Payload):
+    """design.approve (the named designer or drawing reviewer): its signed approval."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "project": "NJ-2026-0001",
+            "number": "BG-2026-003",
+            "date": "2026-11-20",
+            "document": _DOC,
+        }
+    )
+    project: Ident
+    number: Ident
+    date: Day
+    document: Sha256
+
+
+class Barrier(_Strict):
+    batch: BatchRef
+    class_: ClassLabel = Field(alias="class")
+    height_mm: Mm = Field(description="Barrier belt height (width on the wall) in mm.")
+    floors: Annotated[int, Field(ge=1, le=300, description="Floors the belt is laid at.")]
+
+
+class ProtectiveLayer(_Strict):
+    ground_floor_mm: Mm
+    other_floors_mm: Mm
+    material: Text100
+
+
+class DoorWindow(_Strict):
+    integrity_h: Hours = Field(description="Fire integrity (耐火完整性) in hours.")
+    openings: Annotated[int, Field(ge=1, le=100000)]
+    certificate: Text60 = Field(description="Test report or certificate number.")
+
+
+class FireEngineering(_Strict):
+    number: Text60 = Field(description="Number of the special fire-engineering design.")
+    title: Text
+    reviewed_by: Text100
+
+
+class MeasureRecord(_Payload):
+    """measure.record (contractor, supervisor or owner): an ancillary fire measure."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "project": "NJ-2026-0001",
+            "id": "M1",
+            "kind": "fire_barrier_belt",
+            "section": "N1",
+            "date": "2026-11-22",
+            "document": _DOC,
+            "barrier": {
+                "batch": _BATCH,
+                "class": "A1",
+                "height_mm": "300",
+                "floors": 26,
+            },
+        }
+    )
+    project: Ident
+    id: Ident
+    kind: Literal["fire_barrier_belt", "protective_layer", "door_window", "fire_engineering"]
+    section: Ident | None = None
+    date: Day
+    document: Sha256
+    barrier: Barrier | None = None
+    protective_layer: ProtectiveLayer | None = None
+    door_window: DoorWindow | None = None
+    fire_engineering: FireEngineering | None = None
+
+    @model_validator(mode="after")
+    def _facts_of_kind(self) -> Self:
+        given = {
+            "fire_barrier_belt": self.barrier,
+            "protective_layer": self.protective_layer,
+            "door_window": self.door_window,
+            "fire_engineering": self.fire_engineering,
+        }
+        member = {"fire_barrier_belt": "barrier"}
+        for kind, facts in given.items():
+            if (kind == self.kind) != (facts is not None):
+                wanted = member.get(self.kind, self.kind)
+                raise ValueError(f"kind {self.kind} takes the member {wanted} and no other")
+        if self.kind != "fire_engineering" and self.section is None:
+            raise ValueError(f"a {self.kind} is recorded on a section")
+        return self
+
+
+class PersonRegister(_Payload):
+    """person.register (the employing organisation): a named person in a role."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "person": _PERSON,
+            "name": "赵监理",
+            "role": "witness",
+            "certificate": "监理00123456",
+        }
+    )
+    person: PersonId
+    name: Text40
+    role: PersonRole
+    certificate: Text40 | None = Field(None, description="Registered practitioner certificate.")
+
+
+class PersonAssign(_Payload):
+    """person.assign (the person's employer, a party of the project): a person on a project."""
+
+    model_config = _example(
+        {"schema": 1, "project": "NJ-2026-0001", "person": _PERSON, "role": "witness"}
+    )
+    project: Ident
+    person: PersonId
+    role: PersonRole
+
+
+class PersonList(_Payload):
+    """person.list (an authorised authority): a person on a credit list, with the unit."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "person": _PERSON,
+            "org": _USCC_1,
+            "role": "project_manager",
+            "list": "mohurd_bad_record",
+            "policy": _POLICY,
+            "decision": {"number": "JSZJ-2026-07", "date": "2026-11-01", "document": _DOC},
+            "min_date": "2027-05-01",
+            "max_date": "2027-11-01",
+            "reason": "项目经理对检测报告失实负直接责任 directly responsible",
+        }
+    )
+    person: PersonId
+    org: Uscc = Field(description="The unit the person acted for (joint punishment).")
+    role: PersonRole
+    list: CreditListKind
+    policy: PolicyRef
+    decision: ListingDecision
+    min_date: Day
+    max_date: Day
+    reason: Text500
+
+
+class Panel(_Strict):
+    core: InsulationType | Literal["unknown"]
+    core_class: Text40 = Field(description="GB 8624-2012 class of the core, or unknown.")
+    sleeping_area: bool = Field(description="The panels enclose a sleeping area (GB 35181 6.10).")
+    area_m2: Area
+
+
+class HazardRecord(_Payload):
+    """hazard.record (owner or regulator): a hazard on an existing building (隐患清单)."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "building": "GL-NJ-001",
+            "id": "H1",
+            "date": "2026-11-02",
+            "source": "facade_inspection",
+            "kind": "protective_layer_cracked",
+            "severity": "general",
+            "location": "南立面 5-7层",
+            "description": "抹面层开裂 render cracked",
+            "document": _DOC,
+        }
+    )
+    building: Ident
+    id: Ident
+    date: Day
+    source: Literal["facade_inspection", "sandwich_panel_survey", "fire_inspection", "other"]
+    kind: Literal[
+        "protective_layer_cracked",
+        "protective_layer_spalled",
+        "protective_layer_detached",
+        "sandwich_panel_combustible_core",
+        "signage_missing",
+        "other",
+    ]
+    severity: Literal["general", "major"]
+    location: Text
+    description: Text500
+    document: Sha256
+    panel: Panel | None = None
+
+    @model_validator(mode="after")
+    def _panel_facts(self) -> Self:
+        if (self.kind == "sandwich_panel_combustible_core") != (self.panel is not None):
+            raise ValueError("panel facts come with, and only with, a sandwich-panel core hazard")
+        return self
+
+
+class HazardAssign(_Payload):
+    """hazard.assign (owner): rectification, responsible person and deadline (整改清单)."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "building": "GL-NJ-001",
+            "hazard": "H1",
+            "person": _PERSON,
+            "date": "2026-11-03",
+            "deadline": "2026-12-31",
+            "measures": "铲除开裂抹面层并重做 remove and redo the cracked render",
+        }
+    )
+    building: Ident
+    hazard: Ident
+    person: PersonId
+    date: Day
+    deadline: Day
+    measures: Text500
+
+
+class HazardClose(_Payload):
+    """hazard.close (owner; the supervising regulator when listed): closed with evidence (销号)."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "building": "GL-NJ-001",
+            "hazard": "H1",
+            "date": "2026-12-20",
+            "evidence": _DOC,
+            "note": "复查合格 re-inspected and found sound",
+        }
+    )
+    building: Ident
+    hazard: Ident
+    date: Day
+    evidence: Sha256
+    note: Text500 | None = None
+
+
+class HazardSupervise(_Payload):
+    """hazard.supervise (regulator): listed supervision of a major hazard (挂牌督办)."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "building": "GL-NJ-001",
+            "hazard": "H2",
+            "number": "NJXF-GP-2026-01",
+            "date": "2026-11-05",
+            "deadline": "2027-03-31",
+            "document": _DOC,
+        }
+    )
+    building: Ident
+    hazard: Ident
+    number: Ident
+    date: Day
+    deadline: Day
+    document: Sha256
+
+
+class SignagePost(_Payload):
+    """signage.post (owner): the insulation's class posted at a conspicuous place."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "building": "GL-NJ-001",
+            "id": "SIGN-1",
+            "location": "一层主入口 main entrance",
+            "class": "B2",
+            "date": "2026-11-10",
+            "photo": _DOC,
+        }
+    )
+    building: Ident
+    id: Ident
+    location: Text
+    class_: ClassLabel = Field(alias="class", description="The class the sign states.")
+    date: Day
+    photo: Sha256
+
+
+class NormsList(_Payload):
+    """norms.list (regulator): a manufacturer's standing on an industry list (行业规范条件)."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "manufacturer": _USCC_1,
+            "list": "南京市建筑保温材料行业清单",
+            "number": "宁工信〔2026〕12号",
+            "date": "2026-06-30",
+            "standing": "listed",
+            "document": _DOC,
+        }
+    )
+    manufacturer: Uscc
+    list: Text100
+    number: Ident
+    date: Day
+    standing: Literal["listed", "removed"]
+    document: Sha256
 
 
 # -- validation errors as JSON Pointers ---------------------------------------------------------

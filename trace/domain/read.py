@@ -58,6 +58,7 @@ from .rows import (
 
 __all__ = [
     "MAX_HOPS",
+    "DesignInForce",
     "InstalledBatch",
     "Standing",
     "Verdict",
@@ -66,6 +67,7 @@ __all__ = [
     "building_standing",
     "building_walls",
     "custody_hops",
+    "design_in_force",
     "holders",
     "in_transit",
     "label_alerts",
@@ -74,6 +76,7 @@ __all__ = [
     "open_orders",
     "org_brief",
     "project_evidence",
+    "project_in_force",
     "qualifying_report",
     "qualifying_reports",
     "recall_list",
@@ -560,3 +563,53 @@ def _scan_projects(kv: KV, batch: str, serial: str) -> dict[str, list[int]]:
     """The ``scan`` row's projects of one label: {project: [scan entry seq, …]}."""
     row = kv.get("scan", scan_key(batch, serial))
     return dict(row["projects"]) if row else {}
+
+
+# -- design changes (design.py): the design in force -----------------------------------------
+
+
+class DesignInForce(TypedDict):
+    """A section's design after every design change in force: class, material and the
+    change that set them (None: the design registered with the project)."""
+
+    design_class: str
+    material: str | None
+    change: str | None
+    seq: int
+
+
+def design_in_force(kv: KV, project: Mapping[str, Any], section: str) -> DesignInForce:
+    """The design of ``section`` of ``project`` in force: the registered design, then each
+    design change in force (approved by the designer and the drawing reviewer) in order."""
+    registered = project["sections"][section]
+    current = DesignInForce(
+        design_class=registered["design_class"],
+        material=registered.get("material"),
+        change=None,
+        seq=int(project["seq"]),
+    )
+    index = kv.get("design_changes", f"{project['id']}|{section}")
+    for number in index["in_force"] if index else []:
+        change = kv.get("design_change", f"{project['id']}|{number}")
+        if change is None:
+            continue
+        to = change["to"]
+        current = DesignInForce(
+            design_class=to["design_class"] or current["design_class"],
+            material=to["material"] or current["material"],
+            change=number,
+            seq=int(change["in_force_seq"]),
+        )
+    return current
+
+
+def project_in_force(kv: KV, project: dict[str, Any]) -> dict[str, Any]:
+    """``project`` with each section's design class and material as in force (a copy when a
+    design change is in force, else ``project`` itself)."""
+    if kv.get("design_changes", project["id"]) is None:
+        return project
+    sections = {}
+    for sid, s in project["sections"].items():
+        now = design_in_force(kv, project, sid)
+        sections[sid] = {**s, "design_class": now["design_class"], "material": now["material"]}
+    return {**project, "sections": sections}

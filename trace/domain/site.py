@@ -57,7 +57,7 @@ from .projects import (
     require_project,
     require_site_work_allowed,
 )
-from .read import qualifying_report
+from .read import project_in_force, qualifying_report
 from .reports import (
     QUALIFY_CLAUSE,
     Property,
@@ -498,7 +498,7 @@ def install(ctx: Context) -> None:
     product = require_product(ctx, batch["gtin"])
     day = _day(ctx, p)
     _evidence(ctx, project, batch, day)
-    _class_fits(project, section, batch, product)
+    _class_fits(project, project_in_force(ctx.kv, project)["sections"][sid], batch, product)
     qty, area = p.milli("quantity"), p.milli("area_m2")
     _area_fits(sid, section, area)
     take(ctx, batch, project["contractor"], project["id"], qty)
