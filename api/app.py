@@ -19,6 +19,7 @@ from insutrace.api import (
     entries,
     label_routes,
     log_routes,
+    resolver,
     rule_routes,
     state_routes,
     web,
@@ -56,7 +57,9 @@ A tamper-evident traceability ledger for building insulation materials.
   write follows its role and what its organisation owns.
 * **Two ways to sign**: `POST /v1/entries` takes an entry signed with a client-held key;
   `POST /v1/<type>` signs with the organisation's server-held key.
-* **Labels**: `GET /01/{gtin}/10/{lot}/21/{serial}?k=&s=` resolves a label's GS1 Digital
+* **Resolver**: GS1 Digital Links `/01/{gtin}[/10/{lot}[/21/{serial}]]` redirect to their
+  pages or answer a linkset (`?linkType=linkset`); `/.well-known/gs1resolver`.
+* **Labels**: `GET /pages/01/{gtin}/10/{lot}/21/{serial}?k=&s=` is the page a label.s GS1 Digital
   Link to its verdict (JSON for `Accept: application/json`, else a phone page); web pages at
   `/`, `/check`, `/blacklist`, `/buildings/{id}`.
 * **Errors** are RFC 9457 problem details (`application/problem+json`) with the rule id
@@ -151,6 +154,7 @@ def create_app(
     app.include_router(document_routes.router)
     entries.add_write_routes(app, services.ledger.types)
     app.include_router(label_routes.router)
+    app.include_router(resolver.router)  # after the label routes: their POST comes first
     app.include_router(rule_routes.router)
     app.include_router(web.router)
     return app
