@@ -49,6 +49,7 @@ from insutrace.api.web import error_page, render, today
 from insutrace.trace.domain.read import lot_record, product_record, resolver_item
 from insutrace.trace.errors import LedgerError, MalformedInput, NotFound
 from insutrace.trace.identifiers import CSET82, validate_gtin
+from insutrace.trace.rules import explain
 
 __all__ = [
     "LINKSET",
@@ -74,6 +75,8 @@ VOC = "https://gs1.org/voc/"
 _NAMESPACES = ("https://gs1.org/voc/", "https://ref.gs1.org/voc/", "https://www.gs1.org/voc/")
 CONTEXT = "https://ref.gs1.org/standards/resolver/linkset-context"
 METHODS = "GET, HEAD, OPTIONS"
+SYNTAX_RULE = "resolver.syntax"
+"""The catalogue rule a malformed Digital Link cites (answered with 400)."""
 
 LINK_TYPES = (
     "defaultLink",
@@ -402,7 +405,8 @@ def _error(request: Request, exc: LedgerError) -> Response:
     else:
         extra: dict[str, Any] = {}
         if isinstance(exc, MalformedInput):
-            extra = {"rule": "input.malformed", "clause": "GS1 Digital Link URI Syntax 1.4"}
+            clause, message = explain(SYNTAX_RULE, "", {})
+            extra = {"rule": SYNTAX_RULE, "clause": clause, "message": message}
         response = problem_response(status, slug, str(exc), request.url.path, **extra)
     return _cors(response, request)
 

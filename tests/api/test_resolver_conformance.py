@@ -116,7 +116,7 @@ def links_of(context: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 def test_syntax_faults_are_400_never_200(client: TestClient, item: dict[str, str]) -> None:
     """[reportWith400, noErrorWith200] a syntactically invalid Digital Link is 400 with a
-    problem naming input.malformed (a bilingual page for a browser), never 200."""
+    problem naming the rule resolver.syntax (a bilingual page for a browser), never 200."""
     gtin = item["gtin"]
     bad_check = gtin[:-1] + str((int(gtin[-1]) + 1) % 10)
     broken = [
@@ -136,7 +136,7 @@ def test_syntax_faults_are_400_never_200(client: TestClient, item: dict[str, str
         r = get(client, path)
         assert r.status_code == 400, (path, r.status_code, r.text)
         assert r.headers["content-type"].startswith("application/problem+json"), path
-        assert r.json()["rule"] == "input.malformed"
+        assert r.json()["rule"] == "resolver.syntax" and r.json()["message"]["zh"]
         assert r.headers["access-control-allow-origin"] == "*"
         page = get(client, path, headers=BROWSER)
         assert page.status_code == 400 and "无法识别的标识" in page.text, path
