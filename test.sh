@@ -20,3 +20,4 @@ python scripts/bench.py --small
 python scripts/bench_labels.py --small
 python scripts/bench_backtrace.py --small
 python scripts/loadtest.py --small
+python scripts/bench_bodies.py --small

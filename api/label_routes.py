@@ -299,10 +299,8 @@ async def scan_form(
 
 # -- alerts and plates --------------------------------------------------------------------------
 
-AlertKind = Annotated[
-    str | None,
-    Query(pattern="^(clone|overscan|counterfeit)$", description="clone, overscan, counterfeit"),
-]
+ALERT_KINDS = ("clone", "counterfeit", "overscan")
+AlertKind = Annotated[str | None, Query(max_length=40, description="clone, overscan, counterfeit")]
 
 
 @router.get("/v1/alerts", response_model=list[dict[str, Any]], tags=["labels"])
@@ -313,6 +311,10 @@ async def list_alerts(
     labels of a batch seen on sites than issued (``overscan``), scans of counterfeits."""
     if not account.reads_everything:
         raise Forbidden(f"role {account.role} may not read alerts (regulators, investigators)")
+    if kind is not None and kind not in ALERT_KINDS:
+        raise MalformedInput(
+            f"unknown alert kind {kind!r}: expected one of {', '.join(ALERT_KINDS)}"
+        )
 
     def read() -> list[dict[str, Any]]:
         with services.ledger.store.read() as tx:

@@ -38,6 +38,12 @@ def test_unknown_type_is_400_not_an_empty_page(client: TestClient, world: Any) -
              "'product.registr'", "product.register")  # fmt: skip
 
 
+def test_unknown_alert_kind_is_400(client: TestClient, world: Any) -> None:
+    auth = world["regulator"].auth
+    assert client.get("/v1/alerts", params={"kind": "clone"}, headers=auth).status_code == 200
+    _refused(client.get("/v1/alerts", params={"kind": "clones"}, headers=auth), "'clones'", "clone")
+
+
 def test_a_filter_given_twice_is_400(client: TestClient, world: Any) -> None:
     auth = world["regulator"].auth
     r = client.get("/v1/entries?type=product.register&type=batch.register", headers=auth)
