@@ -18,7 +18,9 @@ their sources in the interfaces reference, §1):
 * No ``linkType``: **307** to the default link (the page of the most granular level the
   ledger knows), the request's query string passed on. ``?linkType=linkset`` (or ``all``)
   or ``Accept: application/linkset+json``: **200**, the RFC 9264 linkset, one context
-  object per level, most granular first. ``?linkType=gs1:pip`` (CURIE or any of the three
+  object per level, most granular first (a browser asking for the linkset gets it as a
+  page). ``Accept: application/json`` alone is not taken as a linkset request: it follows
+  the default link (a label's JSON verdict). ``?linkType=gs1:pip`` (CURIE or any of the three
   namespace IRIs): **307** to that link of the most granular level having one; **404** when
   no level has it.
 * Every answer carries CORS headers (any origin; GET, HEAD, OPTIONS) and a ``Link`` to the
@@ -88,6 +90,16 @@ LINK_TYPES = (
     "masterData",
 )
 """The GS1 link types this resolver emits (GS1 Web Vocabulary, all ratified)."""
+LINK_TYPE_NAMES = {
+    "defaultLink": "默认链接",
+    "pip": "产品信息",
+    "certificationInfo": "检验报告",
+    "traceability": "追溯",
+    "recallStatus": "召回状态",
+    "verificationService": "核验服务",
+    "masterData": "主数据",
+}
+"""The Chinese name of each link type, for the linkset's page."""
 
 _PRIMARY_KEYS = frozenset(
     [
@@ -450,6 +462,15 @@ async def _answer(request: Request, services: Services) -> Response:
         return response
     found = await run_in_threadpool(_resolution, services, base, link)
     pointer = _linkset_pointer(base, link)
+    if _wants_linkset(request, query.link_type) and _prefers_html(request):
+        page_context = {
+            "linkset": found.linkset()["linkset"],
+            "anchor": base + link.path(),
+            "link_type_name": lambda iri: LINK_TYPE_NAMES.get(iri.rsplit("/", 1)[-1], ""),
+        }
+        response = render(request, "linkset.html", page_context)
+        response.headers["Link"] = pointer
+        return response
     if _wants_linkset(request, query.link_type):
         json_ld = accept_rank(request.headers.get("accept", ""), JSON_LD) > accept_rank(
             request.headers.get("accept", ""), LINKSET

@@ -411,3 +411,19 @@ def test_label_link_reaches_its_verdict(client: TestClient, item: dict[str, str]
     page = client.get(urlsplit(uri).path + "?" + query, headers=BROWSER)
     assert 'data-verdict="genuine"' in page.text
     assert client.get(f"/pages/01/{item['gtin']}/21/000001").status_code == 400
+
+
+def test_a_browser_asking_for_the_linkset_gets_it_as_a_page(
+    client: TestClient, item: dict[str, str]
+) -> None:
+    """The linkset asked for with ``text/html`` preferred is rendered as a page (SHOULD):
+    the same contexts and links as the JSON, titles in Chinese first; 200, never a redirect."""
+    path = dl(item, lot=True)
+    body = linkset(client, path)
+    page = get(client, path, params={"linkType": "linkset"}, headers=BROWSER)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for context in body["linkset"]:
+        assert f'data-anchor="{context["anchor"]}"' in page.text
+        for links in links_of(context).values():
+            assert all(link["title"] in page.text for link in links)
+    assert "检验报告 Factory test report" in page.text
