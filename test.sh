@@ -23,3 +23,4 @@ python scripts/bench_dossier.py --small
 python scripts/loadtest.py --small
 python scripts/bench_witness.py --small
 python scripts/bench_reads.py --small
+python scripts/bench_bodies.py --small

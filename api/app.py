@@ -7,13 +7,14 @@ OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from insutrace.api import (
     account_routes,
@@ -22,13 +23,15 @@ from insutrace.api import (
     label_routes,
     ledger_views,
     log_routes,
+    resolver,
     rule_routes,
     state_routes,
     web,
 )
 from insutrace.api.accounts import AccountStore, KeyVault
-from insutrace.api.bodies import RefuseDuplicateKeys
+from insutrace.api.bodies import BodyLimit, BodyTooLarge, RefuseDuplicateKeys, too_large_handler
 from insutrace.api.deps import Services
+from insutrace.api.limits import MAX_REQUESTS, MAX_WRITES, InFlightLimit
 from insutrace.api.logs import (
     RequestIdMiddleware,
     configure_logging,
@@ -37,12 +40,14 @@ from insutrace.api.logs import (
 )
 from insutrace.api.migrate import upgrade
 from insutrace.api.problems import install_problem_handlers
+from insutrace.api.queries import refuse_unknown_query
 from insutrace.api.urls import RefuseNulInUrls
 from insutrace.api.witnessing import Witnessing, parse_witnesses
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.clock import Clock
 from insutrace.trace.domain import ADMISSION, REGISTRY
 from insutrace.trace.entrytype import EntryType
+from insutrace.trace.errors import MalformedInput
 from insutrace.trace.keys import load_signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
@@ -61,8 +66,10 @@ A tamper-evident traceability ledger for building insulation materials.
   write follows its role and what its organisation owns.
 * **Two ways to sign**: `POST /v1/entries` takes an entry signed with a client-held key;
   `POST /v1/<type>` signs with the organisation's server-held key.
-* **Labels**: `GET /01/{gtin}/10/{lot}/21/{serial}?k=&s=` resolves a label's GS1 Digital
-  Link to its verdict (JSON for `Accept: application/json`, else a phone page); web pages at
+* **Resolver**: GS1 Digital Links `/01/{gtin}[/10/{lot}[/21/{serial}]]` redirect to their
+  pages or answer a linkset (`?linkType=linkset`); `/.well-known/gs1resolver`.
+* **Labels**: `GET /pages/01/{gtin}/10/{lot}/21/{serial}?k=&s=` is the page a label's GS1 Digital
+  Link leads to: its verdict (JSON for `Accept: application/json`, else a phone page); web pages at
   `/`, `/check`, `/blacklist`, `/buildings/{id}`.
 * **Errors** are RFC 9457 problem details (`application/problem+json`) with the rule id
   and clause of a refused entry.
@@ -128,9 +135,12 @@ def create_app(
     log_signer: NoteSigner | None = None,
     migrate: bool = True,
     types: Mapping[str, EntryType] = REGISTRY,
+    max_requests: int = MAX_REQUESTS,
+    max_writes: int = MAX_WRITES,
 ) -> FastAPI:
     """The FastAPI app over the ledger that ``settings`` names (default: the environment),
-    admitting and serving the entry ``types`` (default: the domain's registry)."""
+    admitting and serving the entry ``types`` (default: the domain's registry); at most
+    ``max_requests`` requests and ``max_writes`` writes at once (:mod:`insutrace.api.limits`)."""
     services = build_services(
         settings or Settings(), clock=clock, log_signer=log_signer, migrate=migrate, types=types
     )
@@ -160,10 +170,15 @@ def create_app(
         version=_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.services = services
     install_problem_handlers(app)
+    app.add_exception_handler(BodyTooLarge, too_large_handler)
     app.add_middleware(RefuseDuplicateKeys)  # before any route parses a write body
+    # bodies bounded before anything reads them; documents up to the blob store's limit
+    app.add_middleware(BodyLimit, limits={"/v1/documents": services.blobs.max_bytes})
+    app.add_middleware(InFlightLimit, max_requests=max_requests, max_writes=max_writes)
     install_refusal_log(app)
     app.add_middleware(RefuseNulInUrls)  # before routing: no route sees a NUL in its URL
     app.add_middleware(RequestIdMiddleware)
@@ -174,6 +189,7 @@ def create_app(
     app.include_router(document_routes.router)
     entries.add_write_routes(app, services.ledger.types)
     app.include_router(label_routes.router)
+    app.include_router(resolver.router)  # after the label routes: their POST comes first
     app.include_router(rule_routes.router)
     app.include_router(ledger_views.router)
     app.include_router(web.router)
@@ -206,8 +222,23 @@ def _log_startup(services: Services) -> None:
 
 
 def app_from_env() -> FastAPI:
-    """The uvicorn factory: settings from ``INSUTRACE_*`` environment variables; the
-    server's log lines go to stderr in the configured format."""
+    """The uvicorn factory: settings from ``INSUTRACE_*`` environment variables (and the
+    request limits ``INSUTRACE_MAX_REQUESTS``, ``INSUTRACE_MAX_WRITES``); the server's log
+    lines go to stderr in the configured format."""
     settings = Settings()
     configure_logging(settings)
-    return create_app(settings)
+    return create_app(
+        settings,
+        max_requests=_env_int("INSUTRACE_MAX_REQUESTS", MAX_REQUESTS),
+        max_writes=_env_int("INSUTRACE_MAX_WRITES", MAX_WRITES),
+    )
+
+
+def _env_int(name: str, default: int) -> int:
+    """A positive integer from the environment (set by ``insutrace serve`` for its workers)."""
+    text = os.environ.get(name, "")
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise MalformedInput(f"{name} must be a positive integer, got {text!r:.20}")
+    return int(text)

@@ -16,12 +16,12 @@ from fastapi.responses import JSONResponse
 
 from insutrace.api.deps import AccountDep, ServicesDep
 from insutrace.api.problems import PROBLEM_RESPONSES
-from insutrace.trace.errors import MalformedInput
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=PROBLEM_RESPONSES)
 
+_FLUSH = 1 << 20
 _SHA256 = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="SHA-256, lowercase hex")]
 
 
@@ -39,18 +39,24 @@ _SHA256 = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="SHA-256, lo
     responses={201: {"description": "Stored (or already there): its SHA-256 and size."}},
 )
 async def upload(request: Request, services: ServicesDep, account: AccountDep) -> JSONResponse:
-    """Store a document; reference it in entries by the SHA-256 this returns."""
-    limit = services.blobs.max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise MalformedInput(f"document of {declared} bytes exceeds the {limit}-byte limit")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise MalformedInput(f"document exceeds the {limit}-byte limit")
-    digest = await run_in_threadpool(services.blobs.put, bytes(body))
-    return JSONResponse({"sha256": digest, "size": len(body)}, status_code=201)
+    """Store a document; reference it in entries by the SHA-256 this returns. The body is
+    streamed to disk and hashed on the way (never held whole); one larger than the store's
+    limit is 413, refused by its ``Content-Length`` before it is read, or as soon as a
+    chunked body passes the limit (:class:`~insutrace.api.bodies.BodyLimit`)."""
+    writer = await run_in_threadpool(services.blobs.writer)
+    try:
+        buffered = bytearray()
+        async for chunk in request.stream():
+            buffered += chunk
+            if len(buffered) >= _FLUSH:  # one thread hop per MiB, not per network read
+                await run_in_threadpool(writer.write, bytes(buffered))
+                buffered.clear()
+        if buffered:
+            await run_in_threadpool(writer.write, bytes(buffered))
+        digest = await run_in_threadpool(writer.commit)
+    finally:
+        await run_in_threadpool(writer.abort)
+    return JSONResponse({"sha256": digest, "size": writer.size}, status_code=201)
 
 
 @router.get(

@@ -39,7 +39,7 @@ from insutrace.api.accounts import Account
 from insutrace.api.authz import authorize_read, authorize_write, write_rule
 from insutrace.api.deps import AccountDep, Services, ServicesDep
 from insutrace.api.problems import PROBLEM_RESPONSES
-from insutrace.api.queries import EntryQuery, run_query
+from insutrace.api.queries import EntryQuery, check_type, run_query
 from insutrace.api.schemas import ORG_PATTERN, EntryPage, EntryPublic, Head, Receipt
 from insutrace.trace.actors import GENESIS
 from insutrace.trace.canonical import canonical
@@ -165,6 +165,7 @@ async def list_entries(
         "project": project,
         "building": building,
     }
+    check_type(services.ledger.types, type)
     refs = {k: v for k, v in given.items() if v is not None}
     if not refs and not account.reads_everything:
         refs = {"org": account.org}

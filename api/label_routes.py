@@ -1,8 +1,12 @@
-"""The label resolver at the site root, scans, clone alerts and wall plates.
+"""The label page, scans, clone alerts and wall plates.
 
-    GET  /01/{gtin}/10/{lot}/21/{serial}?k=&s=   public: the label's verdict. A client
-                                                 asking for ``application/json`` (Accept)
-                                                 gets JSON, anyone else the phone page
+    GET  /pages/01/{gtin}/10/{lot}/21/{serial}?k=&s=   public: the label's verdict. A
+                                                 client asking for ``application/json``
+                                                 (Accept) gets JSON, anyone else the phone
+                                                 page. The label's GS1 Digital Link itself
+                                                 (``/01/…/21/…?k=&s=``) is answered by the
+                                                 resolver (:mod:`insutrace.api.resolver`),
+                                                 which redirects here with ``k`` and ``s``
     POST /01/{gtin}/10/{lot}/21/{serial}?k=&s=   a supervisor or contractor (token, the
                                                  organisation's server-held key) records
                                                  the scan: ``label.scan``, 201 receipt
@@ -33,6 +37,7 @@ from insutrace.api.deps import AccountDep, Services, ServicesDep
 from insutrace.api.entries import _server_write
 from insutrace.api.plates import plate_content
 from insutrace.api.problems import PROBLEM_RESPONSES, classify
+from insutrace.api.resolver import PAGES, has_serial, headless, page
 from insutrace.api.schemas import LabelVerdict, Receipt, ScanRequest
 from insutrace.api.web import cookie_account, error_page, render, today
 from insutrace.labels.render import wall_plate_pdf
@@ -41,9 +46,10 @@ from insutrace.trace.domain.read import Verdict
 from insutrace.trace.errors import Forbidden, LedgerError, MalformedInput, NotFound
 from insutrace.trace.identifiers import check_key_id, parse_digital_link
 
-__all__ = ["LINK", "Link", "prefers_json", "router"]
+__all__ = ["LINK", "PAGE", "Link", "prefers_json", "router"]
 
 LINK = "/01/{gtin}/10/{lot}/21/{serial}"
+PAGE = PAGES + LINK
 JSON = "application/json"
 HTML = "text/html"
 _PROJECT_COOKIE = "insutrace_project"
@@ -77,8 +83,10 @@ class Link:
 
     @classmethod
     def of(cls, request: Request, k: str | None, s: str | None) -> Link:
+        """The label of a request to its page (``/pages`` + its Digital Link path)."""
         raw = request.scope.get("raw_path") or request.url.path.encode()
-        return cls(raw.decode("latin-1").split("?", 1)[0], k, s)
+        path = raw.decode("latin-1").split("?", 1)[0]
+        return cls(path.removeprefix(PAGES), k, s)
 
     def scan_payload(self, project: str, verdict: str, by: str) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -182,7 +190,7 @@ async def _resolve(
 
 
 @router.get(
-    LINK,
+    PAGE,
     response_model=None,
     responses=_VERDICT_RESPONSES,
     tags=["labels (public)"],
@@ -202,15 +210,20 @@ async def resolve(
 ) -> Response:
     """Genuine, unknown serial, bad signature, recalled, blacklisted or not qualified — with
     the product, manufacturer, report and lab, and the batch's custody in brief."""
-    return await _resolve(request, services, k, s, recorded)
+    return headless(request, await _resolve(request, services, k, s, recorded))
 
 
-@router.get("/01/{rest:path}", include_in_schema=False, response_model=None)
+@router.api_route(
+    PAGES + "/01/{rest:path}", methods=["GET", "HEAD"], include_in_schema=False, response_model=None
+)
 async def resolve_encoded(
     request: Request, services: ServicesDep, rest: str, k: KeyId = None, s: Sig = None
 ) -> Response:
-    """The same for a lot or serial with a percent-encoded ``/`` (CSET 82 allows it)."""
-    return await _resolve(request, services, k, s, None)
+    """The same for a lot or serial with a percent-encoded ``/`` (CSET 82 allows it); the
+    product and lot pages (:func:`insutrace.api.resolver.page`) for a path without a serial."""
+    if not has_serial(request):
+        return await page(request, services)
+    return headless(request, await _resolve(request, services, k, s, None))
 
 
 def _scan(services: Services, account: Any, payload: dict[str, Any]) -> Receipt:
@@ -286,10 +299,8 @@ async def scan_form(
 
 # -- alerts and plates --------------------------------------------------------------------------
 
-AlertKind = Annotated[
-    str | None,
-    Query(pattern="^(clone|overscan|counterfeit)$", description="clone, overscan, counterfeit"),
-]
+ALERT_KINDS = ("clone", "counterfeit", "overscan")
+AlertKind = Annotated[str | None, Query(max_length=40, description="clone, overscan, counterfeit")]
 
 
 @router.get("/v1/alerts", response_model=list[dict[str, Any]], tags=["labels"])
@@ -300,6 +311,10 @@ async def list_alerts(
     labels of a batch seen on sites than issued (``overscan``), scans of counterfeits."""
     if not account.reads_everything:
         raise Forbidden(f"role {account.role} may not read alerts (regulators, investigators)")
+    if kind is not None and kind not in ALERT_KINDS:
+        raise MalformedInput(
+            f"unknown alert kind {kind!r}: expected one of {', '.join(ALERT_KINDS)}"
+        )
 
     def read() -> list[dict[str, Any]]:
         with services.ledger.store.read() as tx:

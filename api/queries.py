@@ -1,6 +1,11 @@
 """Paginated, filtered reads of the log through its entry references.
 
-Filters combine with AND. The first reference filter given (batch, org, project,
+Filters combine with AND. A list endpoint of the ledger (``/v1/…``) refuses a query
+parameter it does not declare, or one given twice, with a 400 problem naming it
+(:func:`refuse_unknown_query`), and an entry ``type`` the ledger does not know
+(:func:`check_type`): a misspelt filter never silently widens the answer.
+
+ The first reference filter given (batch, org, project,
 building — or, without one, the type) drives the scan through its index
 (``Tx.refs``); the others are checked per candidate. Each request examines a bounded
 number of candidates, so a page may hold fewer than ``limit`` items while ``next``
@@ -10,19 +15,64 @@ still points further: pagination is by cursor (``after``), never by offset.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from heapq import merge
+from typing import Any
+
+from fastapi import Request
 
 from insutrace.api.authz import FILTERS
 from insutrace.api.schemas import EntryPage, EntryPublic
 from insutrace.trace.clock import parse_time
+from insutrace.trace.errors import MalformedInput
 from insutrace.trace.merkle import leaf_hash
 from insutrace.trace.store.base import Tx
 
-__all__ = ["EntryQuery", "run_query"]
+__all__ = ["EntryQuery", "check_type", "refuse_unknown_query", "run_query"]
 
 SCAN_BUDGET = 2000
+STRICT_PREFIX = "/v1/"
+"""The ledger's own API: every query parameter there is declared by its route."""
+
+
+def _declared(dependant: Any) -> Iterator[str]:
+    for param in dependant.query_params:
+        yield param.alias or param.name
+    for sub in dependant.dependencies:
+        yield from _declared(sub)
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """An app-wide dependency: on ``/v1/…`` routes, a query parameter the route does not
+    declare, or one given more than once, is a 400 naming it (nothing is read or written)."""
+    if not request.url.path.startswith(STRICT_PREFIX):
+        return
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = set(_declared(dependant))
+    names = [name for name, _ in request.query_params.multi_items()]
+    unknown = sorted({n for n in names if n not in known})
+    if unknown:
+        allowed = ", ".join(sorted(known)) or "none"
+        raise MalformedInput(
+            f"unknown query parameter(s) {', '.join(repr(n[:40]) for n in unknown[:5])}; "
+            f"this endpoint takes: {allowed}"
+        )
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise MalformedInput(f"query parameter {repeated[0][:40]!r} given more than once")
+
+
+def check_type(types: Mapping[str, object], type: str | None) -> None:
+    """A ``type`` filter names an entry type the ledger knows, else 400 naming it."""
+    if type is not None and type not in types:
+        raise MalformedInput(
+            f"unknown entry type {type!r:.100}: expected one of {', '.join(sorted(types))}"
+        )
 
 
 @dataclass(frozen=True)

@@ -218,8 +218,33 @@ def serve(
         bool | None,
         typer.Option(help="Also log every request (uvicorn's access log; default off)."),
     ] = None,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="Seconds a client has to send a request's headers [10]."),
+    ] = None,
+    body_timeout: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="Seconds a request body may go without a byte [30]."),
+    ] = None,
+    keep_alive: Annotated[
+        int, typer.Option(min=1, help="Seconds an idle connection is kept open.")
+    ] = 5,
+    max_connections: Annotated[
+        int, typer.Option(min=1, help="Open connections per worker; more are answered 503.")
+    ] = 1000,
+    max_requests: Annotated[
+        int | None,
+        typer.Option(min=1, help="Requests served at once per worker; more get 503 [256]."),
+    ] = None,
+    max_writes: Annotated[
+        int | None,
+        typer.Option(min=1, help="Writes at once per worker (below its 40 threads) [16]."),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs): migrate the schema, then run uvicorn."""
+    """Serve the HTTP API (OpenAPI docs at /docs): migrate the schema, then run uvicorn.
+
+    Bounded: a client that sends its headers or body too slowly is cut off; requests and
+    writes beyond the limits are answered 503 with Retry-After, never queued."""
     import dataclasses
     import os
 
@@ -243,6 +268,15 @@ def serve(
     os.environ["INSUTRACE_DATABASE_URL"] = settings.database_url
     os.environ["INSUTRACE_LOG_FORMAT"] = settings.log_format  # read again by each worker
     os.environ["INSUTRACE_ACCESS_LOG"] = "1" if settings.access_log else "0"
+    limits = {
+        "INSUTRACE_HEADER_TIMEOUT": header_timeout,
+        "INSUTRACE_BODY_TIMEOUT": body_timeout,
+        "INSUTRACE_MAX_REQUESTS": max_requests,
+        "INSUTRACE_MAX_WRITES": max_writes,
+        "INSUTRACE_KEEP_ALIVE": keep_alive,
+        "INSUTRACE_MAX_CONNECTIONS": max_connections,
+    }
+    os.environ.update({name: str(value) for name, value in limits.items() if value is not None})
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
     err.print(f"serving {shown} on http://{host}:{port} ({workers} worker(s))")
     run_uvicorn(host, port, workers, access_log=settings.access_log)
@@ -254,11 +288,19 @@ def run_uvicorn(host: str, port: int, workers: int, *, access_log: bool = False)
     uvicorn's worker processes accept on a socket the parent bound, and asyncio sets
     TCP_NODELAY only on sockets it creates itself: responses (headers, then body) then
     wait ~40 ms for delayed ACKs (Nagle). Linux copies the option from the listening
-    socket to every accepted one, so it is set there."""
+    socket to every accepted one, so it is set there. The connection limits come from
+    the environment ``serve`` sets (``INSUTRACE_KEEP_ALIVE``, ``INSUTRACE_MAX_CONNECTIONS``;
+    the header and body time-outs are read by each worker's protocol)."""
+    import os
     import socket
 
     import uvicorn
     from uvicorn.supervisors import Multiprocess
+
+    from insutrace.api.limits import GuardedH11Protocol
+
+    keep_alive = int(os.environ.get("INSUTRACE_KEEP_ALIVE", "5"))
+    max_connections = int(os.environ.get("INSUTRACE_MAX_CONNECTIONS", "1000"))
 
     config = uvicorn.Config(
         "insutrace.api.app:app_from_env",
@@ -268,6 +310,10 @@ def run_uvicorn(host: str, port: int, workers: int, *, access_log: bool = False)
         workers=workers,
         log_config=None,  # the app's own logging (insutrace.api.logs) formats uvicorn's too
         access_log=access_log,
+        http=GuardedH11Protocol,  # header and body time-outs (INSUTRACE_*_TIMEOUT)
+        timeout_keep_alive=keep_alive,
+        limit_concurrency=max_connections,
+        h11_max_incomplete_event_size=16 * 1024,  # headers of at most 16 KiB
     )
     server = uvicorn.Server(config)
     if workers <= 1:

@@ -57,7 +57,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -75,14 +74,15 @@ from .orgs import Role, acting_org
 from .products import gtin14
 from .projects import require_party, require_project
 from .read import (
-    Standing,
     Verdict,
+    batch_brief,
     batch_standing,
     custody_hops,
     label_alerts,
     label_uri,
     label_verdict,
     org_brief,
+    report_brief,
     scan_history,
 )
 from .rows import Serial, scan_key
@@ -389,35 +389,6 @@ def alerts(kv: KV, kind: str | None = None) -> list[dict[str, Any]]:
 # -- what a scanner is shown ------------------------------------------------------------------
 
 
-def _report_brief(kv: KV, batch: dict[str, Any], standing: Standing) -> dict[str, Any] | None:
-    """The report that qualifies the batch that day (:func:`~.read.qualifying_report`),
-    else its latest report, if any; ``qualifies`` says which of the two it is."""
-    report: Mapping[str, Any] | None = standing["report"]
-    qualifies = report is not None
-    if report is None and batch["reports"]:
-        report = kv.get("report", batch["reports"][-1])
-    if report is None:
-        return None
-    lab = kv.get("org", report["lab"])
-    burn = report["results"].get("combustion")
-    return {
-        "number": report["number"],
-        "lab": report["lab"],
-        "lab_name": lab["name"] if lab else report["lab"],
-        "cma": lab["lab"]["cma"] if lab and lab.get("lab") else None,
-        "issued_on": report["issued_on"],
-        "valid_until": report["valid_until"],
-        "class": burn["class"] if burn else None,
-        "qualifies": qualifies,
-        "seq": report["seq"],
-    }
-
-
-def _batch_brief(batch: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "lot", "unit", "production_date", "conductivity", "density", "recalled", "seq")
-    return {**{k: batch[k] for k in keys}, "declared_class": batch["declared"]["label"]}
-
-
 def label_record(
     kv: Tx, gtin: str, lot: str, serial: str, key_id: str | None, signature: bytes | None,
     day: date,
@@ -450,11 +421,11 @@ def label_record(
         out["manufacturer"] = org_brief(kv, product["manufacturer"])
     if batch is None:
         return out
-    out["batch"] = _batch_brief(batch)
+    out["batch"] = batch_brief(batch)
     out["manufacturer"] = org_brief(kv, batch["manufacturer"])
     standing = batch_standing(kv, batch["id"], day)
     out["manufacturer"]["listings"] = [describe(x) for x in standing["manufacturer"]]
-    out["report"] = _report_brief(kv, batch, standing)
+    out["report"] = report_brief(kv, batch, standing)
     out["custody"] = custody_hops(kv, batch["id"])
     if issued is not None:
         out["label"]["uri"] = label_uri(issued["resolver"], batch, serial)

@@ -62,6 +62,7 @@ __all__ = [
     "InstalledBatch",
     "Standing",
     "Verdict",
+    "batch_brief",
     "batch_standing",
     "batch_walls",
     "building_standing",
@@ -73,14 +74,18 @@ __all__ = [
     "label_alerts",
     "label_uri",
     "label_verdict",
+    "lot_record",
     "open_orders",
     "org_brief",
+    "product_record",
     "project_evidence",
     "project_in_force",
     "qualifying_report",
     "qualifying_reports",
     "recall_list",
+    "report_brief",
     "require_batch_row",
+    "resolver_item",
     "scan_history",
     "shipments",
 ]
@@ -613,3 +618,120 @@ def project_in_force(kv: KV, project: dict[str, Any]) -> dict[str, Any]:
         now = design_in_force(kv, project, sid)
         sections[sid] = {**s, "design_class": now["design_class"], "material": now["material"]}
     return {**project, "sections": sections}
+
+
+# -- what a GS1 Digital Link names: the resolver's item, the product and lot pages ----------
+
+
+def report_brief(kv: KV, batch: Mapping[str, Any], standing: Standing) -> dict[str, Any] | None:
+    """The report that qualifies the batch that day (:func:`qualifying_report`), else its
+    latest report, if any; ``qualifies`` says which of the two it is."""
+    report: Mapping[str, Any] | None = standing["report"]
+    qualifies = report is not None
+    if report is None and batch["reports"]:
+        report = kv.get("report", batch["reports"][-1])
+    if report is None:
+        return None
+    lab = kv.get("org", report["lab"])
+    burn = report["results"].get("combustion")
+    return {
+        "number": report["number"],
+        "lab": report["lab"],
+        "lab_name": lab["name"] if lab else report["lab"],
+        "cma": lab["lab"]["cma"] if lab and lab.get("lab") else None,
+        "issued_on": report["issued_on"],
+        "valid_until": report["valid_until"],
+        "class": burn["class"] if burn else None,
+        "qualifies": qualifies,
+        "seq": report["seq"],
+    }
+
+
+def batch_brief(batch: Mapping[str, Any]) -> dict[str, Any]:
+    """A batch as a reader is shown it: lot, unit, production date, declared properties."""
+    keys = ("id", "lot", "unit", "production_date", "conductivity", "density", "recalled", "seq")
+    return {**{k: batch[k] for k in keys}, "declared_class": batch["declared"]["label"]}
+
+
+def _product_brief(product: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("gtin", "name", "name_en", "type", "standard")
+    return {k: product.get(k) for k in keys}
+
+
+def _maker(kv: KV, uscc: str, day: date) -> dict[str, Any] | None:
+    brief = org_brief(kv, uscc)
+    if brief is not None:
+        brief["listings"] = [describe(x) for x in listings_in_effect(kv, uscc, day)]
+    return brief
+
+
+def resolver_item(kv: KV, gtin: str, lot: str | None, serial: str | None) -> dict[str, Any] | None:
+    """What the ledger knows of the item a GS1 Digital Link names, for the resolver's
+    linkset: None when the GTIN is not registered; else ``product`` (its name),
+    ``batch`` (the batch id when the lot is registered, else None: the resolver walks up
+    to the GTIN's links, GS1-Conformant Resolver §1.2) and ``description``, the
+    ``itemDescription`` of the most granular level the ledger knows."""
+    product = kv.get("product", gtin)
+    if product is None:
+        return None
+    batch = batch_row(kv, batch_key(gtin, lot)) if lot is not None else None
+    name = str(product["name"])
+    description = name
+    if batch is not None:
+        description = f"{name} 批号 lot {batch['lot']}"
+        if serial is not None:
+            description += f" 序列号 serial {serial}"
+    return {"product": name, "batch": batch["id"] if batch else None, "description": description}
+
+
+def product_record(kv: KV, gtin: str, day: date) -> dict[str, Any]:
+    """The product page (``/01/{gtin}``): the product, its manufacturer with the listings in
+    effect on ``day``, and each registered lot with its standing that day (qualified by a
+    report valid that day, recalled). NotFound when the GTIN is not registered."""
+    product = kv.get("product", gtin)
+    if product is None:
+        raise NotFound(f"no product with GTIN {gtin} in the ledger")
+    lots = []
+    for _, row in kv.scan("batch", f"{gtin}."):
+        standing = batch_standing(kv, row["id"], day)
+        lots.append(
+            {
+                "lot": row["lot"],
+                "batch": row["id"],
+                "production_date": row.get("production_date"),
+                "declared_class": row["declared"]["label"],
+                "qualified": standing["report"] is not None,
+                "recalled": row["recalled"],
+            }
+        )
+    lots.sort(key=lambda x: (str(x["production_date"] or ""), str(x["lot"])), reverse=True)
+    return {
+        "checked_on": day.isoformat(),
+        "product": _product_brief(product),
+        "manufacturer": _maker(kv, product["manufacturer"], day),
+        "lots": lots,
+    }
+
+
+def lot_record(kv: KV, gtin: str, lot: str, day: date) -> dict[str, Any]:
+    """The lot page (``/01/{gtin}/10/{lot}``): the batch's standing on ``day``
+    (:func:`batch_standing`: qualifying report, recall, listings in effect), its report
+    (:func:`report_brief`), its chain of custody and its product. NotFound when the lot is
+    not registered for the GTIN."""
+    row = batch_row(kv, batch_key(gtin, lot))
+    if row is None:
+        raise NotFound(f"no batch with lot {lot!r:.40} of GTIN {gtin} in the ledger")
+    product = kv.get("product", gtin)
+    standing = batch_standing(kv, row["id"], day)
+    labs = {lab: [describe(x) for x in found] for lab, found in standing["labs"].items()}
+    return {
+        "checked_on": day.isoformat(),
+        "product": _product_brief(product) if product else None,
+        "batch": batch_brief(row),
+        "manufacturer": _maker(kv, row["manufacturer"], day),
+        "qualified": standing["report"] is not None,
+        "recalled": row["recalled"],
+        "lab_listings": {lab: found for lab, found in labs.items() if found},
+        "report": report_brief(kv, row, standing),
+        "custody": custody_hops(kv, row["id"]),
+    }

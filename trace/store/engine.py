@@ -15,7 +15,9 @@ from sqlalchemy.exc import DBAPIError
 from ..errors import StorageError
 
 __all__ = [
+    "LOCK_TIMEOUT_S",
     "SQLITE_SYNCHRONOUS",
+    "STATEMENT_TIMEOUT_S",
     "database_kind",
     "first_line",
     "make_engine",
@@ -24,6 +26,14 @@ __all__ = [
 ]
 
 SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+LOCK_TIMEOUT_S = 10
+"""The longest a statement waits for a database lock before failing (a StorageError,
+answered 503 with Retry-After): SQLite's busy timeout, PostgreSQL's ``lock_timeout``."""
+STATEMENT_TIMEOUT_S = 120
+"""PostgreSQL's ``statement_timeout``: no statement runs longer."""
+_PG_OPTIONS = (
+    f"-c lock_timeout={LOCK_TIMEOUT_S * 1000} -c statement_timeout={STATEMENT_TIMEOUT_S * 1000}"
+)
 
 
 def normalize_url(url: str) -> str:
@@ -60,13 +70,20 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     """An engine for ``sqlite:///file`` or ``postgresql://…``; anything else is refused.
 
     SQLite connections run in WAL mode (readers never block the writer), wait up to
-    60 s for a lock instead of failing, and enforce foreign keys.
+    :data:`LOCK_TIMEOUT_S` for a lock, then fail, and enforce foreign keys; PostgreSQL
+    connections wait as long for a lock and run no statement past :data:`STATEMENT_TIMEOUT_S`.
     """
     url = normalize_url(url)
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "postgresql":
-        return create_engine(url, pool_size=8, pool_recycle=1800, pool_pre_ping=True)
+        return create_engine(
+            url,
+            pool_size=8,
+            pool_recycle=1800,
+            pool_pre_ping=True,
+            connect_args={"options": _pg_options(parsed.query.get("options"))},
+        )
     if backend != "sqlite":
         raise StorageError(f"unsupported database {backend!r}: use sqlite or postgresql")
     if parsed.database in (None, "", ":memory:"):
@@ -79,16 +96,24 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     return _sqlite_engine(url, sqlite_synchronous.upper())
 
 
+def _pg_options(given: str | tuple[str, ...] | None) -> str:
+    """The URL's own libpq ``options`` (e.g. a search path), then the time-outs."""
+    if given is None:
+        return _PG_OPTIONS
+    joined = given if isinstance(given, str) else " ".join(given)
+    return f"{joined} {_PG_OPTIONS}"
+
+
 def _sqlite_engine(url: str, synchronous: str) -> Engine:
     engine = create_engine(
-        url, pool_size=8, connect_args={"timeout": 60, "check_same_thread": False}
+        url, pool_size=8, connect_args={"timeout": LOCK_TIMEOUT_S, "check_same_thread": False}
     )
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi: Any, _record: Any) -> None:
         dbapi.execute("PRAGMA journal_mode=WAL")
         dbapi.execute(f"PRAGMA synchronous={synchronous}")
-        dbapi.execute("PRAGMA busy_timeout=60000")
+        dbapi.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT_S * 1000}")
         dbapi.execute("PRAGMA foreign_keys=ON")
 
     return engine

@@ -1,0 +1,117 @@
+"""The resolver's pages in a real browser: Chromium (/usr/bin/chromium via Playwright) on
+a phone-sized viewport opens a product's and a lot's GS1 Digital Link on a uvicorn server,
+follows the resolver's redirect and reads what the product and lot pages say (Chinese
+first). Screenshots go to test-artifacts/resolver/.
+
+Skips with a one-line reason without Chromium or Playwright, unless
+INSUTRACE_REQUIRE_BROWSER=1 (CI), where it fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import support
+
+from insutrace.api.app import create_app
+from insutrace.api.deps import Services
+from insutrace.trace.clock import FixedClock
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.note import NoteSigner
+from insutrace.trace.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "resolver"
+PHONE = {"width": 390, "height": 844}
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+W = support.label_world()
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    missing = None
+    if not CHROMIUM.exists():
+        missing = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    elif importlib.util.find_spec("playwright") is None:
+        missing = "Playwright is not installed (pip install playwright; no browser download)"
+    if missing is not None:
+        if os.environ.get("INSUTRACE_REQUIRE_BROWSER") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def seeded(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) -> dict[str, str]:
+    w = W.LabelWorld(ledger, root, signer_for)
+    w.trade_parties(name_en="Jiangsu Test Insulation Co., Ltd.")
+    gtin = w.product(name_en="XPS board")
+    good = w.qualified_batch(gtin)
+    w.deliver("maker", "dist", good, "400")
+    recalled = w.qualified_batch(gtin)
+    w.recall(recalled)
+    ledger.checkpoint()
+    return {"gtin": gtin, "good": good.split(".", 1)[1], "recalled": recalled.split(".", 1)[1]}
+
+
+@pytest.fixture
+def base(
+    tmp_path: Path, store_url: str, ledger: Ledger, clock: FixedClock, log_signer: NoteSigner
+) -> Iterator[str]:
+    settings = Settings(home=tmp_path / "home", database_url=store_url, origin=log_signer.name)
+    app = create_app(settings, clock=clock, log_signer=log_signer)
+    services: Services = app.state.services
+    with support.served(app) as url:
+        yield url
+    services.accounts.close()
+    services.ledger.store.close()
+
+
+def test_product_and_lot_links_on_a_phone(chromium: Any, seeded: dict[str, str], base: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                   has_touch=True, locale="zh-CN")  # fmt: skip
+    page = context.new_page()
+    gtin = seeded["gtin"]
+
+    page.goto(f"{base}/01/{gtin}")
+    assert page.url == f"{base}/pages/01/{gtin}"
+    assert page.locator("#product-name").inner_text().startswith("挤塑聚苯乙烯泡沫塑料板")
+    rows = page.locator("#lots tr[data-lot]")
+    assert rows.count() == 2
+    recalled_row = page.locator(f'#lots tr[data-lot="{seeded["recalled"]}"]')
+    assert "已召回 Recalled" in recalled_row.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(ARTIFACTS / "product.png"), full_page=True)
+
+    page.locator(f'#lots tr[data-lot="{seeded["good"]}"] a').click()
+    assert page.url == f"{base}/pages/01/{gtin}/10/{seeded['good']}"
+    assert page.locator("#standing").get_attribute("data-standing") == "qualified"
+    assert page.locator("#standing .zh").inner_text() == "检验报告有效"
+    assert "合格有效 Qualifies" in page.locator("#report").inner_text()
+    hops = page.locator("#custody li")
+    assert hops.count() == 1 and "南京测试建材贸易有限公司" in hops.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(ARTIFACTS / "lot.png"), full_page=True)
+
+    page.goto(f"{base}/01/{gtin}/10/{seeded['recalled']}")
+    assert page.locator("#standing .zh").inner_text() == "批次已召回"
+    assert "fraud" in page.locator("#standing").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "lot-recalled.png"), full_page=True)
+
+    page.goto(f"{base}/01/{gtin}/10/L1/22/X")
+    assert "无法识别的标识" in page.locator("main").inner_text()
+    context.close()
