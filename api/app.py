@@ -25,6 +25,7 @@ from insutrace.api import (
 )
 from insutrace.api.accounts import AccountStore, KeyVault
 from insutrace.api.bodies import RefuseDuplicateKeys
+from insutrace.api.csrf import install_csrf_handler
 from insutrace.api.deps import Services
 from insutrace.api.logs import (
     RequestIdMiddleware,
@@ -141,6 +142,7 @@ def create_app(
     )
     app.state.services = services
     install_problem_handlers(app)
+    install_csrf_handler(app)
     app.add_middleware(RefuseDuplicateKeys)  # before any route parses a write body
     install_refusal_log(app)
     app.add_middleware(RequestIdMiddleware)
