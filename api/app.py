@@ -20,6 +20,9 @@ from insutrace.api import (
     entries,
     label_routes,
     log_routes,
+    pages_admin,
+    pages_lab,
+    pages_manufacturer,
     rule_routes,
     state_routes,
     web,
@@ -160,6 +163,9 @@ def create_app(
     app.include_router(label_routes.router)
     app.include_router(rule_routes.router)
     app.include_router(web.router)
+    app.include_router(pages_admin.router)
+    app.include_router(pages_manufacturer.router)
+    app.include_router(pages_lab.router)
     return app
 
 

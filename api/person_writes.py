@@ -14,7 +14,7 @@ from typing import Any
 
 from insutrace.api.accounts import Account
 from insutrace.api.deps import Services
-from insutrace.api.entries import _server_write
+from insutrace.api.entries import _server_write, check_declared_payload
 from insutrace.api.schemas import Receipt
 
 __all__ = ["write_as_person"]
@@ -27,7 +27,9 @@ def write_as_person(
     payload: dict[str, Any],
     idempotency_key: str | None,
 ) -> Receipt:
-    """Write ``type`` for the signed-in person's organisation; record who wrote it."""
+    """Write ``type`` for the signed-in person's organisation; record who wrote it. The
+    payload meets its type's model first (a refusal names each member: PayloadInvalid)."""
+    check_declared_payload(services.ledger.types, type, payload)
     receipt = _server_write(services, account, type, payload, idempotency_key)
     if not receipt.duplicate:
         services.accounts.record_author(receipt.seq, account)

@@ -64,6 +64,7 @@ templates.env.globals.update(
     unit=lambda unit: UNITS.get(unit, unit),
     quantity=lambda milli: "-" if milli is None else f"{milli / 1000:g}",
     csrf_token=csrf_token,
+    signed_in=lambda request: cookie_account(request.app.state.services, request),
 )
 router = APIRouter(include_in_schema=False)
 
