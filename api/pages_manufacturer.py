@@ -7,6 +7,8 @@
     POST /maker/batches/{batch}/labels          label.issue, from the next free serial offered
     GET  /maker/batches/{batch}/labels.pdf      print issued serials (?first=&count=): a
                                                 label sheet signed with the server-held key
+    POST /maker/batches/{batch}/reprint         label.reprint (a printer jam), then print
+    POST /maker/batches/{batch}/void            label.void: serials never to be used
     POST /maker/batches/{batch}/recall          batch.recall after a failed re-test
     POST /maker/documents                       upload the factory report's PDF for the lab
                                                 to cite (its SHA-256 is shown)
@@ -41,6 +43,8 @@ from insutrace.labels.render import label_sheet_pdf
 from insutrace.trace.domain.clerk import (
     batch_reports,
     label_ranges,
+    label_reprints,
+    label_voids,
     next_serial,
     org_batches,
     org_products,
@@ -228,6 +232,8 @@ def _batch(tx: Any, batch: str, org: str, day: date) -> dict[str, Any]:
         "standing": batch_standing(tx, batch, day),
         "reports": batch_reports(tx, row),
         "ranges": label_ranges(tx, batch),
+        "ranges_reprinted": label_reprints(tx, batch),
+        "ranges_voided": label_voids(tx, batch),
         "next_serial": next_serial(tx, row["gtin"]),
         "holders": [{**h, "org": org_brief(tx, h["holder"])} for h in holders(tx, batch)],
         "in_transit": in_transit(tx, batch),
@@ -239,6 +245,8 @@ _DONE = {
     "registered": "已登记批次 · Batch registered",
     "issued": "已发放序列号 · Serials issued",
     "recalled": "已召回 · Recalled",
+    "reprint": "已记录重印，请打印下方区间 · Reprint recorded: print the range below",
+    "void": "已作废序列号 · Serials voided",
 }
 
 
@@ -354,6 +362,74 @@ async def recall(
     return RedirectResponse(f"/maker/batches/{batch}?done=recalled&seq={receipt.seq}", 303)
 
 
+@router.post("/batches/{batch}/reprint", response_model=None)
+async def reprint(
+    request: Request,
+    services: ServicesDep,
+    session: CsrfDep,
+    batch: BatchId,
+    first: Annotated[str, Form(max_length=30)] = "",
+    count: Annotated[str, Form(max_length=10)] = "",
+    reason: Annotated[str, Form(max_length=600)] = "",
+    idem: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """label.reprint, then the sheet of those serials (a printer jam: print them again)."""
+    return await _range_entry(request, services, session, batch, "label.reprint",
+                              first, count, reason, idem)  # fmt: skip
+
+
+@router.post("/batches/{batch}/void", response_model=None)
+async def void(
+    request: Request,
+    services: ServicesDep,
+    session: CsrfDep,
+    batch: BatchId,
+    first: Annotated[str, Form(max_length=30)] = "",
+    count: Annotated[str, Form(max_length=10)] = "",
+    reason: Annotated[str, Form(max_length=600)] = "",
+    idem: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """label.void: issued serials that must never be used."""
+    return await _range_entry(request, services, session, batch, "label.void",
+                              first, count, reason, idem)  # fmt: skip
+
+
+async def _range_entry(
+    request: Request,
+    services: Services,
+    session: Any,
+    batch: str,
+    type: str,
+    first: str,
+    count: str,
+    reason: str,
+    idem: str,
+) -> Response:
+    account = _role_check(request, session)
+    if not isinstance(account, Account):
+        return account
+    which = "reprint" if type == "label.reprint" else "void"
+    form = {f"{which}_first": first, f"{which}_count": count, f"{which}_reason": reason}
+    errors: dict[str, str] = {}
+    if not count.strip().isdigit() or int(count) < 1:
+        errors[f"{which}_count"] = "请输入正整数 · Enter a whole number of labels, 1 or more"
+    if not reason.strip():
+        errors[f"{which}_reason"] = "请填写原因 · Say why"
+    if errors:
+        return await _batch_page(request, services, account, batch, 400, errors=errors, form=form)
+    payload = {"schema": 1, "batch": batch, "first": first.strip(), "count": int(count),
+               "reason": reason.strip()}  # fmt: skip
+    try:
+        receipt = await _write(services, account, type, payload, idem)
+    except LedgerError as exc:
+        found = field_errors(exc, ["first", "count", "reason"])
+        errors = {(f"{which}_{k}" if k != FORM else k): v for k, v in found.items()}
+        return await _batch_page(
+            request, services, account, batch, _status(exc), errors=errors, form=form
+        )
+    return RedirectResponse(f"/maker/batches/{batch}?done={which}&seq={receipt.seq}", 303)
+
+
 # -- printing -----------------------------------------------------------------------------
 
 
@@ -387,8 +463,8 @@ def _label_sheet(services: Services, org: str, batch: str, first: str, count: in
     if any(r is None for r in ranges):
         missing = next(s for s, r in zip(serials, ranges, strict=True) if r is None)
         raise MalformedInput(
-            f"serial {missing} is not issued for this batch: issue it first "
-            f"(序列号 {missing} 未为本批次发放)"
+            f"serial {missing} is not issued for this batch, or was voided "
+            f"(序列号 {missing} 未为本批次发放或已作废)"
         )
     vault = services.require_vault()
     record, product = data["batch"], data["product"]

@@ -321,3 +321,33 @@ def test_docs_pages_name_only_assets_the_app_serves(client: TestClient) -> None:
             assert client.get(url).status_code == 200, url
     bundle = client.get("/static/docs/redoc.standalone.js").content
     assert b"cdn.redoc.ly" not in bundle and b"fonts.googleapis" not in client.get("/redoc").content
+
+
+def test_the_demo_lists_its_peoples_sign_ins_readable_by_the_owner_only(
+    services: Services, world: Any, tmp_path: Path
+) -> None:
+    from insutrace.api.demo_people import create_demo_people, write_signins
+
+    orgs = {
+        "maker": {
+            "uscc": world.id("maker"),
+            "name": "江苏测试保温材料有限公司",
+            "roles": ["manufacturer"],
+        },
+        "lab": {"uscc": world.id("lab"), "name": "检测中心", "roles": ["testing_lab"]},
+    }
+    made = create_demo_people(services.accounts, orgs)
+    assert [s.username for s in made] == [
+        "root.admin", "root.registrar", "maker.admin", "maker.clerk", "lab.admin", "lab.tester",
+    ]  # fmt: skip
+    path = tmp_path / "demo-accounts.txt"
+    write_signins(path, made)
+    assert path.stat().st_mode & 0o777 == 0o600
+    lines = path.read_text(encoding="utf-8").splitlines()
+    clerk = next(line for line in lines if "| maker.clerk |" in line).split(" | ")
+    assert clerk[1:4] == ["江苏测试保温材料有限公司", "manufacturer", "质量专员 Quality clerk"]
+    signed = services.accounts.check_password("maker.clerk", clerk[5])
+    assert signed is not None and signed.org == world.id("maker") and not signed.manages_people
+    admin = services.accounts.by_username("maker.admin")
+    assert admin is not None and admin.manages_people
+    assert len({s.password for s in made}) == len(made)  # generated, one each

@@ -238,3 +238,74 @@ def test_pages_and_posts_refuse_another_organisations_objects_and_other_roles(
     r = _post(clerk, "/maker", "/lab/reports", {"batch": mine})
     assert r.status_code == 403
     assert ledger.size() == size
+
+
+def test_reprint_and_void_a_range_as_entries(
+    clerk: TestClient, world: Any, ledger: Ledger, services: Services
+) -> None:
+    batch = world.qualified_batch(world.product())
+    page = f"/maker/batches/{batch}"
+    assert (
+        _post(clerk, page, f"{page}/labels", {"first": "SN000001", "count": "48"}).status_code
+        == 303
+    )
+    size = ledger.size()
+    r = _post(
+        clerk, page, f"{page}/reprint", {"first": "SN000040", "count": "20", "reason": "卡纸"}
+    )
+    assert r.status_code == 422 and 'id="error-form">' in r.text
+    assert "label.reprint_range" in r.text  # SN000049… were never issued
+    r = _post(clerk, page, f"{page}/reprint", {"first": "SN000013", "count": "12", "reason": ""})
+    assert r.status_code == 400 and 'id="error-reprint_reason">请填写原因' in r.text
+    assert ledger.size() == size
+    r = _post(
+        clerk,
+        page,
+        f"{page}/reprint",
+        {"first": "SN000013", "count": "12", "reason": "卡纸 printer jam"},
+    )
+    assert r.status_code == 303
+    assert ledger.entry(size).type == "label.reprint"
+    assert 'data-reprint="SN000013-SN000024"' in clerk.get(page).text
+    r = _post(
+        clerk, page, f"{page}/void", {"first": "SN000013", "count": "2", "reason": "损坏 spoiled"}
+    )
+    assert r.status_code == 303 and ledger.entry(size + 1).type == "label.void"
+    r = _post(clerk, page, f"{page}/void", {"first": "SN000014", "count": "1", "reason": "again"})
+    assert r.status_code == 422 and "label.voided" in r.text
+    assert ledger.size() == size + 2
+    # a voided serial is an unknown serial from then on; its neighbour is still genuine
+    gtin, lot = batch.split(".")
+    voided = clerk.get(f"/01/{gtin}/10/{lot}/21/SN000013", headers={"Accept": "application/json"})
+    assert voided.json()["verdict"] == "unknown_serial"
+    assert "was voided at entry" in voided.json()["problems"][0]["reason"]
+    r = clerk.get(f"{page}/labels.pdf", params={"first": "SN000013", "count": 1})
+    assert r.status_code == 400 and "已作废" in r.text
+    assert (
+        clerk.get(f"{page}/labels.pdf", params={"first": "SN000015", "count": 1}).status_code == 200
+    )
+
+
+def test_reprints_and_voids_export_as_valid_epcis(world: Any, ledger: Ledger) -> None:
+    import json
+
+    from insutrace.trace.epcis import export_epcis, validate_epcis
+
+    batch = world.qualified_batch(world.product())
+    maker = world["maker"]
+    issue = {"schema": 1, "batch": batch, "first": "SN000001", "count": 24,
+             "resolver": W.RESOLVER, "key": maker.key_id}  # fmt: skip
+    ledger.append("label.issue", issue, maker)
+    span = {"schema": 1, "batch": batch, "first": "SN000005", "count": 4}
+    ledger.append("label.reprint", {**span, "reason": "卡纸 printer jam"}, maker)
+    ledger.append("label.void", {**span, "reason": "损坏 spoiled"}, maker)
+    with W.refused("label.void_range"):
+        ledger.append("label.void", {**span, "first": "SN000023", "reason": "x"}, maker)
+    document = export_epcis(ledger)
+    schema = json.loads(support.epcis_schema().read_text(encoding="utf-8"))
+    assert validate_epcis(document, schema) == []
+    found = [e for e in document["epcisBody"]["eventList"] if "insu:reason" in e]
+    assert [(e["action"], e["bizStep"]) for e in found] == [
+        ("OBSERVE", "encoding"),
+        ("DELETE", "decommissioning"),
+    ]

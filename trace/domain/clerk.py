@@ -17,6 +17,8 @@ __all__ = [
     "batch_reports",
     "lab_reports",
     "label_ranges",
+    "label_reprints",
+    "label_voids",
     "next_serial",
     "org_batches",
     "org_products",
@@ -41,6 +43,18 @@ def label_ranges(kv: KV, batch: str) -> list[dict[str, Any]]:
     """The serial ranges issued for the batch, oldest first (``label.issue``)."""
     row = kv.get("labels", batch)
     return list(row["ranges"]) if row else []
+
+
+def label_reprints(kv: KV, batch: str) -> list[dict[str, Any]]:
+    """The batch's serials printed again (``label.reprint``), oldest first."""
+    row = kv.get("labels", batch)
+    return list(row.get("reprints", [])) if row else []
+
+
+def label_voids(kv: KV, batch: str) -> list[dict[str, Any]]:
+    """The batch's voided serials (``label.void``), oldest first."""
+    row = kv.get("labels", batch)
+    return list(row.get("voided", [])) if row else []
 
 
 def next_serial(kv: KV, gtin: str) -> str:
