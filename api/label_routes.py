@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from insutrace.api.authz import authorize_read
 from insutrace.api.csrf import token_matches
 from insutrace.api.deps import AccountDep, Services, ServicesDep
+from insutrace.api.pages_common import bilingual
 from insutrace.api.person_writes import write_as_person
 from insutrace.api.plates import plate_content
 from insutrace.api.problems import PROBLEM_RESPONSES, classify
@@ -277,9 +278,8 @@ async def scan_form(
         receipt = await run_in_threadpool(_scan, services, account, payload)
     except LedgerError as exc:
         record = await run_in_threadpool(_record, services, target)
-        detail = getattr(exc, "reason", None) or str(exc)
         status = classify(exc)[0]
-        return _page(request, services, target, record, scan_error=detail, status=status)
+        return _page(request, services, target, record, scan_error=bilingual(exc), status=status)
     here = target.path + (target.query or "?")
     response = RedirectResponse(f"{here}&recorded={receipt.seq}", status_code=303)
     response.set_cookie(_PROJECT_COOKIE, project.strip(), max_age=30 * 86400, samesite="lax")

@@ -309,3 +309,25 @@ def test_reprints_and_voids_export_as_valid_epcis(world: Any, ledger: Ledger) ->
         ("OBSERVE", "encoding"),
         ("DELETE", "decommissioning"),
     ]
+
+
+def test_a_supervisor_cannot_record_a_scan_on_another_organisations_project(
+    app: Any, services: Services, world: Any, ledger: Ledger
+) -> None:
+    from insutrace.api.web import label_path
+
+    batch = world.qualified_batch(world.product())
+    world.issue(batch)
+    theirs = world.project()  # supervised by the world's "supervisor"
+    world.org("sup2", "江苏另一监理有限公司", "supervisor")
+    P.person(services, world, "sup2", "supervisor", "qian.jianli")
+    link = label_path(world.label(batch, "000001"))
+    for client in P.client_for(app):
+        P.sign_in(client, "qian.jianli")
+        token = P.csrf(client.get(link).text)
+        size = ledger.size()
+        form = {"link": link, "verdict": "genuine", "project": theirs, "csrf_token": token}
+        r = client.post("/scan", data=form)
+        assert r.status_code == 403
+        assert "扫码未记录" in r.text and "无权操作" in r.text  # Chinese first
+        assert ledger.size() == size
