@@ -1,7 +1,8 @@
 """The HTTP application: ``create_app(settings)`` builds everything, imports build nothing.
 
 Served by ``insutrace serve`` (uvicorn, ``--factory insutrace.api.app:app_from_env``);
-OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
+OpenAPI at ``/openapi.json``, interactive docs at ``/docs`` and ``/redoc`` (their assets
+served by the app: :mod:`insutrace.api.docs`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from insutrace.api import (
     label_routes,
     ledger_views,
     log_routes,
+    pages_admin,
+    pages_lab,
+    pages_manufacturer,
     resolver,
     rule_routes,
     state_routes,
@@ -30,7 +34,9 @@ from insutrace.api import (
 )
 from insutrace.api.accounts import AccountStore, KeyVault
 from insutrace.api.bodies import BodyLimit, BodyTooLarge, RefuseDuplicateKeys, too_large_handler
+from insutrace.api.csrf import install_csrf_handler
 from insutrace.api.deps import Services
+from insutrace.api.docs import install_docs
 from insutrace.api.limits import MAX_REQUESTS, MAX_WRITES, InFlightLimit
 from insutrace.api.logs import (
     RequestIdMiddleware,
@@ -171,10 +177,14 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(refuse_unknown_query)],
+        docs_url=None,  # served with local assets by install_docs
+        redoc_url=None,
     )
     app.state.services = services
     install_problem_handlers(app)
     app.add_exception_handler(BodyTooLarge, too_large_handler)
+    install_csrf_handler(app)
+    install_docs(app)
     app.add_middleware(RefuseDuplicateKeys)  # before any route parses a write body
     # bodies bounded before anything reads them; documents up to the blob store's limit
     app.add_middleware(BodyLimit, limits={"/v1/documents": services.blobs.max_bytes})
@@ -193,6 +203,9 @@ def create_app(
     app.include_router(rule_routes.router)
     app.include_router(ledger_views.router)
     app.include_router(web.router)
+    app.include_router(pages_admin.router)
+    app.include_router(pages_manufacturer.router)
+    app.include_router(pages_lab.router)
     return app
 
 

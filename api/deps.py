@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from insutrace.api.accounts import Account, AccountStore, KeyVault
 from insutrace.api.problems import Unauthenticated
+from insutrace.api.sessions import SessionStore
 from insutrace.api.tilecache import TileCache
 from insutrace.api.witnessing import Witnessing
 from insutrace.trace.blobs import BlobStore
@@ -31,6 +32,10 @@ class Services:
     blobs: BlobStore
     witnessing: Witnessing | None = None  # the log's witnesses, when INSUTRACE_WITNESSES names any
     tiles: TileCache = field(default_factory=TileCache)  # full tiles, immutable bytes
+    sessions: SessionStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = SessionStore(self.accounts)
 
     def require_vault(self) -> KeyVault:
         if self.vault is None:

@@ -33,8 +33,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from insutrace.api.authz import authorize_read
+from insutrace.api.csrf import token_matches
 from insutrace.api.deps import AccountDep, Services, ServicesDep
-from insutrace.api.entries import _server_write
+from insutrace.api.pages_common import bilingual
+from insutrace.api.person_writes import write_as_person
 from insutrace.api.plates import plate_content
 from insutrace.api.problems import PROBLEM_RESPONSES, classify
 from insutrace.api.resolver import PAGES, has_serial, headless, page
@@ -227,7 +229,7 @@ async def resolve_encoded(
 
 
 def _scan(services: Services, account: Any, payload: dict[str, Any]) -> Receipt:
-    return _server_write(services, account, "label.scan", payload, None)
+    return write_as_person(services, account, "label.scan", payload, None)
 
 
 @router.post(
@@ -272,6 +274,7 @@ async def scan_form(
     link: Annotated[str, Form(max_length=600)],
     verdict: Annotated[str, Form(max_length=20)],
     project: Annotated[str, Form(max_length=80)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """The label page's form: record the scan for the signed-in account, back to the page."""
     parts = urlsplit(link)
@@ -282,15 +285,14 @@ async def scan_form(
         return error_page(request, exc, 400)
     account = cookie_account(services, request)
     try:
-        if account is None or not _same_origin(request):
+        if account is None or not _same_origin(request) or not token_matches(request, csrf_token):
             raise Forbidden("sign in first: no valid sign-in on this browser")
         payload = target.scan_payload(project.strip(), verdict, account.name)
         receipt = await run_in_threadpool(_scan, services, account, payload)
     except LedgerError as exc:
         record = await run_in_threadpool(_record, services, target)
-        detail = getattr(exc, "reason", None) or str(exc)
         status = classify(exc)[0]
-        return _page(request, services, target, record, scan_error=detail, status=status)
+        return _page(request, services, target, record, scan_error=bilingual(exc), status=status)
     here = target.path + (target.query or "?")
     response = RedirectResponse(f"{here}&recorded={receipt.seq}", status_code=303)
     response.set_cookie(_PROJECT_COOKIE, project.strip(), max_age=30 * 86400, samesite="lax")

@@ -335,6 +335,28 @@ def labels_issued(u: Uris, e: Entry, kv: KV) -> dict[str, Any]:
     }
 
 
+def labels_reprinted(u: Uris, e: Entry, kv: KV) -> dict[str, Any]:
+    """label.reprint: issued serials written onto labels again (CBV bizStep encoding)."""
+    p = e.payload
+    return {
+        "quantityList": [{"epcClass": lot_class(p["batch"]), "quantity": p["count"], "uom": "H87"}],
+        "bizLocation": {"id": u.org(e.actor)},
+        "insu:serialRange": {"first": p["first"], "count": p["count"]},
+        "insu:reason": p["reason"],
+    }
+
+
+def labels_voided(u: Uris, e: Entry, kv: KV) -> dict[str, Any]:
+    """label.void: issued serials taken out of use (CBV bizStep decommissioning)."""
+    p = e.payload
+    return {
+        "quantityList": [{"epcClass": lot_class(p["batch"]), "quantity": p["count"], "uom": "H87"}],
+        "bizLocation": {"id": u.org(e.actor)},
+        "insu:serialRange": {"first": p["first"], "count": p["count"]},
+        "insu:reason": p["reason"],
+    }
+
+
 _SCAN_DISPOSITION = {"genuine": "conformant", "recalled": "recalled"}
 
 

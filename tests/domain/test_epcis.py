@@ -36,6 +36,8 @@ DEMO_UNUSED = {
     "credit.repair_decide",
     "permit.decide",
     "incident.record",
+    "label.reprint",
+    "label.void",
 }
 
 

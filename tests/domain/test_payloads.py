@@ -43,6 +43,8 @@ from .conftest import DOC, POLICY, TODAY, World, uscc
 # What the demo never writes; the scenario below writes each of them.
 NOT_IN_DEMO = {
     "org.update",
+    "label.reprint",
+    "label.void",
     "key.rotate",
     "key.revoke",
     "credit.list",
@@ -178,6 +180,16 @@ def _keys(world: World, signer_for: Callable[[str], Signer]) -> None:
     world.ledger.append("key.revoke", {"key": fresh.key_id, "actor": lab}, world.root)
 
 
+def _label_ranges(world: World, batch: str) -> None:
+    maker = world["maker"]
+    issue = {"batch": batch, "first": "SN000001", "count": 24, "resolver": "id.insutrace.test",
+             "key": maker.key_id}  # fmt: skip
+    world.add("label.issue", issue, maker)
+    span = {"batch": batch, "first": "SN000005", "count": 4}
+    world.add("label.reprint", {**span, "reason": "打印机卡纸 printer jam"}, maker)
+    world.add("label.void", {**span, "reason": "卡纸损坏 spoiled"}, maker)
+
+
 def test_every_scenario_builder_payload_validates(
     world: World, clock: FixedClock, signer_for: Callable[[str], Signer]
 ) -> None:
@@ -188,6 +200,7 @@ def test_every_scenario_builder_payload_validates(
     world.install(project, batch, "600", "600")
     _credit_and_permits(world, clock, project)
     _keys(world, signer_for)
+    _label_ranges(world, batch)
     entries = logged(world.ledger)
     assert not refusals(entries)
     assert {e.type for e in entries} >= NOT_IN_DEMO

@@ -14,6 +14,11 @@ its GTIN (GS1 General Specifications, AI (21)), so ranges may not overlap across
 of one GTIN. Refused: another manufacturer's batch, a recalled batch, a key that is not the
 manufacturer's current key, and (credit module, admission check) a listed manufacturer.
 
+**Reprints and voids.** ``label.reprint`` records issued serials printed again (after a
+printer jam), ``label.void`` issued serials that must never be used (spoiled, lost); both
+name only serials issued for the batch and not voided. A voided serial's verdict is
+``unknown_serial`` from then on: it is no longer an issued label.
+
 **Verdict.** :func:`insutrace.trace.domain.read.label_verdict` answers, from the projections at a date, what a scanned label
 is. The six verdicts, most serious first (``problems`` lists every one that applies)::
 
@@ -46,7 +51,9 @@ Projection rows::
 
     labels/<batch>                 {batch, gtin, lot, manufacturer, ranges[{first, last,
                                     prefix, width, start, count, resolver, key, date, seq}],
-                                    issued, seen, scans, seq}
+                                    issued, seen, scans, seq, reprints[{first, last, count,
+                                    reason, date, seq}], voided[{first, last, prefix, width,
+                                    start, count, reason, date, seq}]}
     scan/<batch>|<serial>          {batch, serial, projects {project: [seq…]}}
     alert/<kind>|<batch>[|<serial>] {id, kind, batch, serial, manufacturer, projects[],
                                     issued, seen, reason, first_seq, entries[], date, seq}
@@ -432,6 +439,97 @@ def label_record(
     return out
 
 
+# -- label.reprint and label.void ----------------------------------------------------------
+
+
+def _covered(row: dict[str, Any] | None, start: Serial, count: int) -> bool:
+    """Every serial ``start`` … ``start + count - 1`` lies in a range issued in ``row``."""
+    spans = sorted(
+        (int(r["start"]), int(r["start"]) + int(r["count"]))
+        for r in (row or {}).get("ranges", [])
+        if (r["prefix"], int(r["width"])) == (start.prefix, start.width)
+    )
+    at, end = start.number, start.number + count
+    for lo, hi in spans:
+        if lo > at:
+            break
+        at = max(at, hi)
+        if at >= end:
+            return True
+    return at >= end
+
+
+def _voided_overlap(row: dict[str, Any], start: Serial, count: int) -> dict[str, Any] | None:
+    end = start.number + count - 1
+    for v in row.get("voided", []):
+        if (v["prefix"], int(v["width"])) != (start.prefix, start.width):
+            continue
+        if start.number <= v["start"] + v["count"] - 1 and v["start"] <= end:
+            found: dict[str, Any] = v
+            return found
+    return None
+
+
+def _issued_span(
+    ctx: Context, rule: str
+) -> tuple[dict[str, Any], dict[str, Any], Serial, str, int, str]:
+    """(batch, labels row, first serial, last serial text, count, reason) of a reprint or
+    void: the manufacturer's own batch, every serial issued for it; else ``rule``."""
+    maker = acting_org(ctx, Role.MANUFACTURER)["uscc"]
+    p = reader(ctx)
+    batch = _batch(ctx, p)
+    if batch["manufacturer"] != maker:
+        raise RuleViolation(
+            "label.manufacturer",
+            f"batch {batch['id']} is made by {batch['manufacturer']}, not by the signer {maker}",
+            ISSUE_CLAUSE,
+        )
+    count = _count(p)
+    start, last = _range(p.raw("first"), count)
+    row = ctx.kv.get("labels", batch["id"])
+    first = start.text(start.number)
+    if row is None or not _covered(row, start, count):
+        raise RuleViolation(
+            rule, f"serials {first}-{last} were not all issued for batch {batch['id']}"
+        )
+    voided = _voided_overlap(row, start, count)
+    if voided is not None:
+        raise RuleViolation(
+            "label.voided",
+            f"serials {first}-{last} overlap {voided['first']}-{voided['last']}, voided at "
+            f"entry {voided['seq']}",
+        )
+    return batch, row, start, last, count, p.text("reason", max_len=500)
+
+
+def reprint_labels(ctx: Context) -> None:
+    """label.reprint, by the batch's manufacturer: issued, unvoided serials printed again."""
+    batch, row, start, last, count, reason = _issued_span(ctx, "label.reprint_range")
+    row["reprints"] = [
+        *row.get("reprints", []),
+        {"first": start.text(start.number), "last": last, "count": count, "reason": reason,
+         "date": local_date(ctx.time).isoformat(), "seq": ctx.entry.seq},
+    ]  # fmt: skip
+    row["seq"] = ctx.entry.seq
+    ctx.kv.put("labels", batch["id"], row)
+    ctx.ref(f"org:{batch['manufacturer']}", f"product:{batch['gtin']}")
+
+
+def void_labels(ctx: Context) -> None:
+    """label.void, by the batch's manufacturer: issued serials that may never be used; the
+    label verdict of each is ``unknown_serial`` from this entry on."""
+    batch, row, start, last, count, reason = _issued_span(ctx, "label.void_range")
+    row["voided"] = [
+        *row.get("voided", []),
+        {"first": start.text(start.number), "last": last, "prefix": start.prefix,
+         "width": start.width, "start": start.number, "count": count, "reason": reason,
+         "date": local_date(ctx.time).isoformat(), "seq": ctx.entry.seq},
+    ]  # fmt: skip
+    row["seq"] = ctx.entry.seq
+    ctx.kv.put("labels", batch["id"], row)
+    ctx.ref(f"org:{batch['manufacturer']}", f"product:{batch['gtin']}")
+
+
 # -- entry types ---------------------------------------------------------------------
 
 TYPES: tuple[EntryType, ...] = (
@@ -444,6 +542,26 @@ TYPES: tuple[EntryType, ...] = (
         epcis=epcis.EventSpec("ADD", "encoding", "encoded", epcis.labels_issued),
         records=(Record("labels", by_field("batch")),),
         payload=payloads.LabelIssue,
+    ),
+    EntryType(
+        "label.reprint", "重印标签", "Reprint labels", reprint_labels,
+        roles("manufacturer"),
+        "A manufacturer records issued serials of its batch printed again (a printer jam).",
+        owner=party("batch", "batch", "manufacturer"),
+        owner_doc="Only for the organisation's own batches.",
+        epcis=epcis.EventSpec("OBSERVE", "encoding", "encoded", epcis.labels_reprinted),
+        records=(Record("labels", by_field("batch")),),
+        payload=payloads.LabelReprint,
+    ),
+    EntryType(
+        "label.void", "作废标签", "Void labels", void_labels,
+        roles("manufacturer"),
+        "A manufacturer voids issued serials of its batch that must never be used.",
+        owner=party("batch", "batch", "manufacturer"),
+        owner_doc="Only for the organisation's own batches.",
+        epcis=epcis.EventSpec("DELETE", "decommissioning", "inactive", epcis.labels_voided),
+        records=(Record("labels", by_field("batch")),),
+        payload=payloads.LabelVoid,
     ),
     EntryType(
         "label.scan", "扫描标签", "Record a label scan", scan_label,

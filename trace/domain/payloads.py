@@ -64,7 +64,9 @@ __all__ = [
     "KeyRevoke",
     "KeyRotate",
     "LabelIssue",
+    "LabelReprint",
     "LabelScan",
+    "LabelVoid",
     "MeasureRecord",
     "NormsList",
     "OrgAffiliate",
@@ -1219,6 +1221,44 @@ class LabelIssue(_Payload):
     count: Annotated[int, Field(ge=1, le=1_000_000, description="Number of labels.")]
     resolver: Text100 = Field(description="GS1 Digital Link host printed on the labels.")
     key: Text16 = Field(description="Id of the manufacturer's key that signs the labels.")
+
+
+class LabelReprint(_Payload):
+    """label.reprint (manufacturer): issued serials printed again (a printer jam, a damaged
+    sheet); every serial of the range was issued for the batch and is not voided."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "batch": _BATCH,
+            "first": "SN000101",
+            "count": 24,
+            "reason": "打印机卡纸 printer jam",
+        }
+    )
+    batch: BatchRef
+    first: Text20 = Field(description="First serial of the range printed again.")
+    count: Annotated[int, Field(ge=1, le=100_000, description="Number of labels.")]
+    reason: Text500 = Field(description="Why the labels are printed again.")
+
+
+class LabelVoid(_Payload):
+    """label.void (manufacturer): issued serials that must never be used (spoiled, lost,
+    or printed in error); a scan of one of them is an unknown serial from then on."""
+
+    model_config = _example(
+        {
+            "schema": 1,
+            "batch": _BATCH,
+            "first": "SN000101",
+            "count": 24,
+            "reason": "卡纸损坏 spoiled in a printer jam",
+        }
+    )
+    batch: BatchRef
+    first: Text20 = Field(description="First serial of the range voided.")
+    count: Annotated[int, Field(ge=1, le=100_000, description="Number of labels.")]
+    reason: Text500 = Field(description="Why the labels are voided.")
 
 
 class LabelScan(_Payload):

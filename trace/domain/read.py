@@ -54,6 +54,7 @@ from .rows import (
     scan_key,
     shipment_row,
     split_key,
+    voided_range,
 )
 
 __all__ = [
@@ -252,9 +253,13 @@ def label_verdict(
     batch = batch_row(kv, key)
     if batch is None:
         return _verdict([(Verdict.UNKNOWN_SERIAL, f"no batch {key} is in the ledger")], None, None)
-    issued = issued_range(kv.get("labels", key), serial)
+    labels = kv.get("labels", key)
+    issued = issued_range(labels, serial)
     if issued is None:
+        voided = voided_range(labels, serial)
         reason = f"serial {serial} was never issued for batch {key}"
+        if voided is not None:
+            reason = f"serial {serial} of batch {key} was voided at entry {voided['seq']}"
         return _verdict([(Verdict.UNKNOWN_SERIAL, reason)], key, None)
     problem = _signature_problem(kv, batch, issued, serial, key_id, signature)
     if problem is not None:

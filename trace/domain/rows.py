@@ -40,6 +40,7 @@ __all__ = [
     "shipment_row",
     "split_key",
     "transit_key",
+    "voided_range",
 ]
 
 
@@ -199,10 +200,24 @@ class Serial:
         return f"{self.prefix}{number:0{self.width}d}"
 
 
-def issued_range(row: dict[str, Any] | None, serial: str) -> dict[str, Any] | None:
-    """The range of a ``labels`` row that issued ``serial``, if any."""
+def voided_range(row: dict[str, Any] | None, serial: str) -> dict[str, Any] | None:
+    """The ``label.void`` of a ``labels`` row that voided ``serial``, if any."""
     parsed = Serial.parse(serial)
     if row is None or parsed is None:
+        return None
+    for v in row.get("voided", []):
+        if (v["prefix"], v["width"]) == (parsed.prefix, parsed.width) and (
+            v["start"] <= parsed.number < v["start"] + v["count"]
+        ):
+            found: dict[str, Any] = v
+            return found
+    return None
+
+
+def issued_range(row: dict[str, Any] | None, serial: str) -> dict[str, Any] | None:
+    """The range of a ``labels`` row that issued ``serial``, if any and not voided since."""
+    parsed = Serial.parse(serial)
+    if row is None or parsed is None or voided_range(row, serial) is not None:
         return None
     for r in row["ranges"]:
         if (r["prefix"], r["width"]) == (parsed.prefix, parsed.width) and (
