@@ -29,6 +29,7 @@ from .. import actors
 from ..actors import Handler
 from ..entrytype import EntryType, Registry, superseding
 from . import (
+    alerts,
     batches,
     buildings,
     corrections,
@@ -71,6 +72,7 @@ _DOMAIN: tuple[EntryType, ...] = (
     *permits.TYPES,
     *incidents.TYPES,
     *labels.TYPES,
+    *alerts.TYPES,
 )
 
 

@@ -14,7 +14,10 @@ nothing else, so two readers never give two answers:
   standing of what is in them, the flagged ones and the open rectification orders;
 * :func:`project_evidence` — the batches installed on a project, the permit gate's input;
 * :func:`label_alerts`, :func:`scan_history` — what a label's page warns of, and where
-  and when the label was scanned.
+  and when the label was scanned;
+* :func:`alert_inbox`, :func:`alert_of` — the regulator's alerts (clone, overscan,
+  counterfeit, failed re-tests, credit proposals) with their lifecycle
+  (:mod:`.alerts`: acknowledged, assigned, closed).
 
 Each function takes a :class:`~insutrace.trace.store.base.KV` (a store transaction, or a
 handler's ``ctx.kv`` when a check re-asks the question on append) and returns typed rows
@@ -37,7 +40,7 @@ from ..identifiers import build_digital_link
 from ..keys import decode_public, verify_signature
 from ..store.base import KV, Tx
 from .batches import batch_class
-from .credit import describe, listings_in_effect
+from .credit import credit_proposals, describe, listings_in_effect
 from .fields import local_date
 from .rows import (
     BatchRow,
@@ -57,10 +60,14 @@ from .rows import (
 )
 
 __all__ = [
+    "ALERT_KINDS",
+    "ALERT_STATUSES",
     "MAX_HOPS",
     "InstalledBatch",
     "Standing",
     "Verdict",
+    "alert_inbox",
+    "alert_of",
     "batch_standing",
     "batch_walls",
     "building_standing",
@@ -560,3 +567,116 @@ def _scan_projects(kv: KV, batch: str, serial: str) -> dict[str, list[int]]:
     """The ``scan`` row's projects of one label: {project: [scan entry seq, …]}."""
     row = kv.get("scan", scan_key(batch, serial))
     return dict(row["projects"]) if row else {}
+
+
+# -- the regulator's alerts -------------------------------------------------------------------
+
+ALERT_KINDS = ("clone", "overscan", "counterfeit", "retest", "credit")
+"""Where an alert comes from: a label alert (:mod:`.labels`), a failed witnessed re-test
+(:mod:`.site`) or a credit listing proposal (:func:`.credit.credit_proposals`)."""
+ALERT_STATUSES = ("open", "acknowledged", "assigned", "closed")
+
+
+def _entry_day(tx: Tx, seq: int) -> str:
+    entry = Entry.from_bytes(tx.entries(seq, seq + 1)[0])
+    return local_date(parse_time(entry.time)).isoformat()
+
+
+def _label_alert(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "batch": row["batch"],
+        "serial": row.get("serial"),
+        "org": row.get("manufacturer"),
+        "projects": list(row["projects"]),
+        "reason": row["reason"],
+        "date": row["date"],
+        "entries": list(row["entries"]),
+    }
+
+
+def _retest_alert(kv: KV, sample: Mapping[str, Any]) -> dict[str, Any]:
+    result = sample["result"]
+    batch = kv.get("batch", sample["batch"])
+    return {
+        "id": f"retest|{sample['project']}|{sample['sample']}",
+        "kind": "retest",
+        "batch": sample["batch"],
+        "serial": None,
+        "org": batch["manufacturer"] if batch else None,
+        "projects": [sample["project"]],
+        "reason": "; ".join(result["reasons"]) or "the witnessed re-test failed",
+        "date": sample["date"],
+        "entries": sorted({int(sample["seq"]), int(result["seq"])}),
+    }
+
+
+def _credit_alert(tx: Tx, proposal: Mapping[str, Any]) -> dict[str, Any]:
+    entries = [int(s) for s in proposal["entries"]]
+    return {
+        "id": f"credit|{proposal['kind']}|{proposal['subject']}",
+        "kind": "credit",
+        "batch": None,
+        "serial": None,
+        "org": proposal["subject"],
+        "projects": [],
+        "reason": f"{proposal['rule']} ({proposal['clause']}): {proposal['name']} — "
+        f"{proposal['action']}",
+        "date": _entry_day(tx, max(entries)),
+        "entries": entries,
+    }
+
+
+def _with_case(kv: KV, alert: dict[str, Any]) -> dict[str, Any]:
+    case = kv.get("alertcase", alert["id"])
+    steps = list(case["steps"]) if case else []
+    return {
+        **alert,
+        "status": case["status"] if case else "open",
+        "assignee": case["assignee"] if case else None,
+        "steps": steps,
+        "entries": sorted({*alert["entries"], *(int(s["seq"]) for s in steps)}),
+    }
+
+
+def _failed_retest(row: Mapping[str, Any]) -> bool:
+    return row["result"] is not None and not row["result"]["passed"]
+
+
+def alert_inbox(
+    tx: Tx, day: date, *, kind: str | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
+    """Every alert a regulator handles on ``day``, newest first: label alerts, failed
+    witnessed re-tests and credit listing proposals, each with its lifecycle (status,
+    assignee, the steps' entries); ``kind`` and ``status`` filter."""
+    found: list[dict[str, Any]] = []
+    if kind in (None, "clone", "overscan", "counterfeit"):
+        prefix = f"{kind}|" if kind else ""
+        found += [_label_alert(row) for _, row in tx.scan("alert", prefix)]
+    if kind in (None, "retest"):
+        found += [_retest_alert(tx, r) for _, r in tx.scan("sample") if _failed_retest(r)]
+    if kind in (None, "credit"):
+        found += [_credit_alert(tx, p) for p in credit_proposals(tx, day)]
+    rows = [_with_case(tx, a) for a in found]
+    if status is not None:
+        rows = [r for r in rows if r["status"] == status]
+    return sorted(rows, key=lambda r: (r["date"], max(r["entries"], default=0)), reverse=True)
+
+
+def alert_of(tx: Tx, alert_id: str, day: date) -> dict[str, Any] | None:
+    """The alert ``alert_id`` names (as :func:`alert_inbox` lists it), None if none is."""
+    kind, _, rest = alert_id.partition("|")
+    if kind in ("clone", "overscan", "counterfeit"):
+        row = tx.get("alert", alert_id)
+        return None if row is None else _with_case(tx, _label_alert(row))
+    if kind == "retest":
+        sample = tx.get("sample", rest)
+        if sample is None or not _failed_retest(sample):
+            return None
+        return _with_case(tx, _retest_alert(tx, sample))
+    if kind == "credit":
+        for proposal in credit_proposals(tx, day):
+            if f"credit|{proposal['kind']}|{proposal['subject']}" == alert_id:
+                return _with_case(tx, _credit_alert(tx, proposal))
+    return None
