@@ -19,6 +19,9 @@ from insutrace.api import (
     entries,
     label_routes,
     log_routes,
+    pages_investigator,
+    pages_regulator,
+    pages_site,
     rule_routes,
     state_routes,
     web,
@@ -153,6 +156,9 @@ def create_app(
     app.include_router(label_routes.router)
     app.include_router(rule_routes.router)
     app.include_router(web.router)
+    app.include_router(pages_site.router)
+    app.include_router(pages_regulator.router)
+    app.include_router(pages_investigator.router)
     return app
 
 

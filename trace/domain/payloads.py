@@ -740,6 +740,14 @@ class SiteInspect(_Payload):
     date: Day
     label_class: ClassLabel
     accepted: bool
+    counted: Quantity | None = Field(None, description="Quantity counted on arrival.")
+    discrepancy: Literal["short", "damaged", "wrong_product", "label_mismatch", "other"] | None = (
+        Field(None, description="What the count or the look of the goods did not match.")
+    )
+    note: Text500 | None = None
+    photos: Annotated[list[Sha256], Field(min_length=0, max_length=20)] | None = Field(
+        None, description="Photos of the delivery: SHA-256 of each (POST /v1/documents)."
+    )
 
 
 class Sampler(_Strict):

@@ -15,6 +15,9 @@ nothing else, so two readers never give two answers:
 * :func:`project_evidence` — the batches installed on a project, the permit gate's input;
 * :func:`label_alerts`, :func:`scan_history` — what a label's page warns of, and where
   and when the label was scanned;
+* :func:`project_list`, :func:`site_batches`, :func:`testing_labs` — the projects an
+  organisation is party to, what a project has received of each batch, and the labs a
+  witnessed sample may go to;
 * :func:`alert_inbox`, :func:`alert_of` — the regulator's alerts (clone, overscan,
   counterfeit, failed re-tests, credit proposals) with their lifecycle
   (:mod:`.alerts`: acknowledged, assigned, closed).
@@ -42,6 +45,7 @@ from ..store.base import KV, Tx
 from .batches import batch_class
 from .credit import credit_proposals, describe, listings_in_effect
 from .fields import local_date
+from .orgs import lab_accreditation_problem
 from .rows import (
     BatchRow,
     Holder,
@@ -81,12 +85,15 @@ __all__ = [
     "open_orders",
     "org_brief",
     "project_evidence",
+    "project_list",
     "qualifying_report",
     "qualifying_reports",
     "recall_list",
     "require_batch_row",
     "scan_history",
     "shipments",
+    "site_batches",
+    "testing_labs",
 ]
 
 MAX_HOPS = 20
@@ -680,3 +687,73 @@ def alert_of(tx: Tx, alert_id: str, day: date) -> dict[str, Any] | None:
             if f"credit|{proposal['kind']}|{proposal['subject']}" == alert_id:
                 return _with_case(tx, _credit_alert(tx, proposal))
     return None
+
+
+# -- a site's projects and batches ------------------------------------------------------------
+
+_PARTIES = (("owner", "building_owner"), ("contractor", "contractor"), ("supervisor", "supervisor"))
+
+
+def project_list(kv: KV, org: str | None = None) -> list[dict[str, Any]]:
+    """The projects ``org`` is party to (owner, contractor or supervisor; every project when
+    None), by id: {id, name, status, building, roles[], accepted[]}."""
+    out = []
+    for _, row in kv.scan("project"):
+        mine = [role for column, role in _PARTIES if org is None or row.get(column) == org]
+        if not mine:
+            continue
+        out.append(
+            {
+                "id": row["id"],
+                "name": row["name"],
+                "status": row["status"],
+                "building": row["building"],
+                "roles": mine if org is not None else [],
+                "accepted": sorted(row["accepted"]),
+            }
+        )
+    return sorted(out, key=lambda r: r["id"])
+
+
+def site_batches(kv: KV, project: str) -> list[dict[str, Any]]:
+    """Every batch received on ``project``: quantities (milli-units) received and installed,
+    its arrival inspection, passed and failed re-tests, its declared class and product."""
+    out = []
+    for key, row in kv.scan("onsite", f"{project}|"):
+        batch = kv.get("batch", split_key(key, project, 1)[0])
+        if batch is None:
+            continue
+        product = kv.get("product", batch["gtin"]) or {}
+        out.append(
+            {
+                "batch": batch["id"],
+                "lot": batch["lot"],
+                "product": product.get("name", batch["gtin"]),
+                "unit": batch["unit"],
+                "declared_class": batch["declared"]["label"],
+                "received": row["received"],
+                "installed": row["installed"],
+                "inspection": row["inspection"],
+                "retests_passed": list(row["retests_passed"]),
+                "retests_failed": list(row["retests_failed"]),
+                "recalled": bool(batch["recalled"]),
+            }
+        )
+    return sorted(out, key=lambda r: r["batch"])
+
+
+def testing_labs(kv: KV, day: date) -> list[dict[str, Any]]:
+    """The registered testing labs with their CMA number and whether it is valid on ``day``."""
+    out = []
+    for _, org in kv.scan("org"):
+        if "testing_lab" in org["roles"] and org.get("lab"):
+            problem = lab_accreditation_problem(org, day)
+            out.append(
+                {
+                    "uscc": org["uscc"],
+                    "name": org["name"],
+                    "cma": org["lab"]["cma"],
+                    "problem": problem,
+                }
+            )
+    return sorted(out, key=lambda r: r["name"])
