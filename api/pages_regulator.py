@@ -50,6 +50,7 @@ from insutrace.trace.domain.read import (
     ALERT_STATUSES,
     alert_inbox,
     alert_of,
+    failed_properties,
     project_list,
 )
 from insutrace.trace.domain.reports import Property
@@ -86,6 +87,7 @@ STATUS_NAMES = {
     "closed": "已关闭 closed",
 }
 STEP_TYPES = {"acknowledge": "alert.acknowledge", "assign": "alert.assign", "close": "alert.close"}
+_PROPERTIES = {p.value for p in Property}
 CSV_HEADINGS = [
     "编号 id",
     "类别 kind",
@@ -101,18 +103,20 @@ CSV_HEADINGS = [
 ]
 
 
-def failed_properties(message: str) -> list[str]:
-    """The tested properties a finding's message names, as a reader calls them."""
-    return [name for prop, name in PROPERTY_NAMES.items() if prop.value in message]
-
-
 def _gate(tx: Tx, project_id: str, stage: Stage, on: date) -> dict[str, Any]:
     row = tx.get("project", project_id)
     if row is None:
         raise NotFound(f"no project {project_id!r}")
     evaluation = evaluate(tx, project_id, stage, on=on)
     findings = [
-        {**f.to_json(), "zh": rule_text(f.rule), "properties": failed_properties(f.message)}
+        {
+            **f.to_json(),
+            "zh": rule_text(f.rule),
+            "properties": [
+                PROPERTY_NAMES.get(Property(p), p) if p in _PROPERTIES else p
+                for p in ([] if f.ok else failed_properties(tx, f.entries))
+            ],
+        }
         for f in evaluation.findings
     ]
     return {

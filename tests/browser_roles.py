@@ -150,3 +150,17 @@ def sign_in(p: Phone, token: str) -> None:
 def post_form(p: Phone, path: str, form: dict[str, str]) -> Any:
     """A form post from the signed-in browser (its cookies), as a crafted request would."""
     return p.context.request.post(p.base + path, form=form, max_redirects=0)
+
+
+def demo(ledger: Any, root: Signer, clock: FixedClock) -> Any:
+    """The demo story on the test's ledger, the clock moved past its last entry (2027-07-29):
+    four accepted projects, a failed witnessed re-test and recall, a clone alert, a credit
+    proposal (see :mod:`insutrace.demo.story`)."""
+    from datetime import timedelta
+
+    from insutrace.demo.story import build_demo
+
+    out = build_demo(ledger, root, start=support.DEMO_START)
+    clock.tick(timedelta(days=252))  # START 2026-11-22 + 252 days: 2027-08-01
+    ledger.checkpoint()
+    return out

@@ -15,6 +15,8 @@ nothing else, so two readers never give two answers:
 * :func:`project_evidence` — the batches installed on a project, the permit gate's input;
 * :func:`label_alerts`, :func:`scan_history` — what a label's page warns of, and where
   and when the label was scanned;
+* :func:`failed_properties` — the tested properties that did not conform in the reports
+  and re-tests a finding cites;
 * :func:`project_list`, :func:`site_batches`, :func:`testing_labs` — the projects an
   organisation is party to, what a project has received of each batch, and the labs a
   witnessed sample may go to;
@@ -77,6 +79,7 @@ __all__ = [
     "building_standing",
     "building_walls",
     "custody_hops",
+    "failed_properties",
     "holders",
     "in_transit",
     "label_alerts",
@@ -757,3 +760,32 @@ def testing_labs(kv: KV, day: date) -> list[dict[str, Any]]:
                 }
             )
     return sorted(out, key=lambda r: r["name"])
+
+
+# -- what failed in a test ---------------------------------------------------------------------
+
+
+def _results_of(tx: Tx, entry: Entry) -> dict[str, Any]:
+    p = entry.payload
+    if entry.type == "site.retest_result":
+        sample = tx.get("sample", f"{p.get('project')}|{p.get('sample')}")
+        result = sample["result"] if sample else None
+        return dict(result["results"]) if result and result.get("seq") == entry.seq else {}
+    if entry.type == "report.issue":
+        report = tx.get("report", f"{entry.actor}|{p.get('number')}")
+        return dict(report["results"]) if report and report["seq"] == entry.seq else {}
+    return {}
+
+
+def failed_properties(tx: Tx, entries: list[int] | tuple[int, ...]) -> list[str]:
+    """The tested properties (``combustion``, ``thermal_conductivity`` …) that did not
+    conform in the factory reports and witnessed re-tests among ``entries``, in order."""
+    failed: dict[str, None] = {}
+    for seq in sorted(set(entries)):
+        rows = tx.entries(seq, seq + 1)
+        if not rows:
+            continue
+        for prop, result in _results_of(tx, Entry.from_bytes(rows[0])).items():
+            if not result.get("conforms", True):
+                failed[prop] = None
+    return list(failed)
