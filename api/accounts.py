@@ -2,8 +2,16 @@
 
 None of this is in the log. An account belongs to one organisation (an actor id of
 the log: its unified social credit code, or ``root`` for the root authority) and has
-one role. Tokens are random 256-bit strings handed out once; only SHA-256 of a token
-is stored, so a copy of the database authenticates nobody. Server-held Ed25519 keys are
+one role. An account is a machine's (it holds API tokens) or a person's: a person has a
+username, a password stored as an argon2id hash (RFC 9106; ``argon2-cffi``'s defaults),
+a job title, optionally a TOTP secret (RFC 6238) for a second factor, and may be the
+organisation's administrator, who adds, resets and deactivates the organisation's people
+in the browser. People sign in to server-side sessions (:mod:`insutrace.api.sessions`).
+
+Tokens are random 256-bit strings handed out once; only SHA-256 of a token is stored, so
+a copy of the database authenticates nobody. A token expires (:data:`TOKEN_DAYS` by
+default); a token minted with a token expires no later than its parent and is revoked
+with it, so a leaked token cannot leave successors behind. Server-held Ed25519 keys are
 sealed with AES-256-GCM (NIST SP 800-38D) under a key derived by HKDF-SHA-256
 (RFC 5869) from ``INSUTRACE_MASTER_KEY``; the organisation id and key id are the
 associated data, so a sealed key cannot be moved to another organisation.
@@ -16,11 +24,17 @@ the model those migrations are checked against.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError as PasswordMismatch
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -37,6 +51,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    func,
     insert,
     select,
     update,
@@ -57,14 +72,25 @@ from insutrace.trace.store.engine import make_engine, normalize_url
 
 __all__ = [
     "ROLES",
+    "TOKEN_DAYS",
     "Account",
     "AccountStore",
     "KeyVault",
+    "Person",
+    "TokenInfo",
+    "format_utc",
     "hash_token",
     "metadata",
+    "parse_utc",
+    "utc_now",
 ]
 
 TOKEN_PREFIX = "itk_"
+TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 366
+USERNAME = re.compile(r"[a-z][a-z0-9._-]{2,31}")
+MIN_PASSWORD = 10
+_hasher = PasswordHasher()
 
 metadata = MetaData()
 account_table = Table(
@@ -76,6 +102,12 @@ account_table = Table(
     Column("role", String(32), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created", String(32), nullable=False),
+    # a person's sign-in (all null for a machine's account)
+    Column("username", String(32), nullable=True, unique=True, index=True),
+    Column("password", String(200), nullable=True),
+    Column("totp", String(64), nullable=True),
+    Column("title", String(100), nullable=True),
+    Column("admin", Boolean, nullable=True),
 )
 token_table = Table(
     "api_token",
@@ -85,6 +117,8 @@ token_table = Table(
     Column("label", String(100), nullable=False),
     Column("created", String(32), nullable=False),
     Column("revoked", String(32), nullable=True),
+    Column("expires", String(32), nullable=True),
+    Column("parent", String(64), nullable=True, index=True),
 )
 org_key_table = Table(
     "api_org_key",
@@ -105,6 +139,45 @@ idempotency_table = Table(
     Column("seq", BigInteger, nullable=True),
     Column("created", String(32), nullable=False),
 )
+session_table = Table(
+    "api_session",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 of the cookie's session id
+    Column("account_id", Integer, ForeignKey("api_account.id"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created", String(32), nullable=False),
+    Column("seen", String(32), nullable=False),
+    Column("expires", String(32), nullable=False),
+    Column("ip", String(64), nullable=False),
+)
+failure_table = Table(
+    "api_signin_failure",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, index=True),
+    Column("ip", String(64), nullable=False, index=True),
+    Column("at", String(32), nullable=False),
+)
+author_table = Table(
+    "api_entry_author",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", Integer, ForeignKey("api_account.id"), nullable=False, index=True),
+    Column("org", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("username", String(32), nullable=True),
+    Column("created", String(32), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Person:
+    """The person behind an account signed in with a password."""
+
+    username: str
+    title: str = ""
+    admin: bool = False
+    totp: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,10 +187,34 @@ class Account:
     name: str
     role: str
     active: bool = True
+    person: Person | None = field(default=None, compare=False)
 
     @property
     def reads_everything(self) -> bool:
         return self.role in ("authority", "regulator", "investigator")
+
+    @property
+    def manages_people(self) -> bool:
+        """The organisation's administrator (or the root authority's)."""
+        return self.person is not None and self.person.admin
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What the holder of a token may see about it (never the token)."""
+
+    id: str  # the first 12 hex digits of its hash
+    label: str
+    created: str
+    expires: str | None
+    revoked: str | None
+    parent: str | None
+
+    @property
+    def live(self) -> bool:
+        return self.revoked is None and (
+            self.expires is None or self.expires > format_utc(utc_now())
+        )
 
 
 def hash_token(token: str) -> str:
@@ -125,12 +222,57 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def format_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(utc_now())
 
 
 def _account(row: Any) -> Account:
-    return Account(int(row.id), str(row.org), str(row.name), str(row.role), bool(row.active))
+    person = None
+    if row.username is not None:
+        person = Person(str(row.username), row.title or "", bool(row.admin), bool(row.totp))
+    return Account(
+        int(row.id), str(row.org), str(row.name), str(row.role), bool(row.active), person
+    )
+
+
+def check_username(username: str) -> str:
+    if not USERNAME.fullmatch(username):
+        raise MalformedInput(
+            "username: 3 to 32 of a-z 0-9 . _ -, starting with a letter "
+            "(用户名：3-32 位小写字母、数字、. _ -，以字母开头)"
+        )
+    return username
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD or len(password) > 200:
+        raise MalformedInput(
+            f"password: {MIN_PASSWORD} to 200 characters (密码：{MIN_PASSWORD}-200 个字符)"
+        )
+    return password
+
+
+def new_password() -> str:
+    """A random password of 16 characters a person can type (no 0/O, 1/l/I)."""
+    alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash("an unknown username is verified against this")
 
 
 class KeyVault:
@@ -194,40 +336,284 @@ class AccountStore:
             account_id = int(result.scalar_one())
         return Account(account_id, org, name, role), self.issue_token(account_id, "first")
 
-    def issue_token(self, account_id: int, label: str) -> str:
+    def issue_token(
+        self,
+        account_id: int,
+        label: str,
+        *,
+        days: int | None = None,
+        parent: str | None = None,
+    ) -> str:
+        """A new token for the account, expiring in ``days`` (default :data:`TOKEN_DAYS`).
+        Minted with the token ``parent``: it expires no later than that token, and is
+        revoked with it."""
+        if days is not None and not 1 <= days <= MAX_TOKEN_DAYS:
+            raise MalformedInput(f"days: 1 to {MAX_TOKEN_DAYS}; got {days}")
+        expires = utc_now() + timedelta(days=days or TOKEN_DAYS)
+        parent_hash = None
+        if parent is not None:
+            parent_hash = hash_token(parent)
+            with self.engine.connect() as conn:
+                q = select(token_table).where(token_table.c.hash == parent_hash)
+                held = conn.execute(q).first()
+            if held is None or held.revoked is not None or held.account_id != account_id:
+                raise Forbidden("the token minting a successor is unknown or revoked")
+            if held.expires is not None:
+                expires = min(expires, parse_utc(str(held.expires)))
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        row = {"hash": hash_token(token), "account_id": account_id, "label": label[:100]}
+        row = {
+            "hash": hash_token(token),
+            "account_id": account_id,
+            "label": label[:100],
+            "created": _now(),
+            "revoked": None,
+            "expires": format_utc(expires),
+            "parent": parent_hash,
+        }
         with self.engine.begin() as conn:
-            conn.execute(insert(token_table).values(**row, created=_now(), revoked=None))
+            conn.execute(insert(token_table).values(**row))
         return token
 
     def authenticate(self, token: str) -> Account | None:
-        """The active account holding this unrevoked token, if any."""
+        """The active account holding this unrevoked, unexpired token, if any."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             return None
         q = (
-            select(account_table)
+            select(account_table, token_table.c.expires)
             .join(token_table, token_table.c.account_id == account_table.c.id)
             .where(token_table.c.hash == hash_token(token), token_table.c.revoked.is_(None))
             .where(account_table.c.active.is_(True))
         )
         with self.engine.connect() as conn:
             row = conn.execute(q).first()
-        return None if row is None else _account(row)
+        if row is None or (row.expires is not None and row.expires <= _now()):
+            return None
+        return _account(row)
 
-    def revoke_token(self, token: str) -> None:
+    def revoke_token(self, token: str) -> int:
+        """Revoke a token and every token minted from it; how many were revoked."""
+        return self._revoke_tree({hash_token(token)})
+
+    def _revoke_tree(self, roots: set[str]) -> int:
+        now, done, todo = _now(), 0, set(roots)
         with self.engine.begin() as conn:
-            q = update(token_table).where(token_table.c.hash == hash_token(token))
-            conn.execute(q.values(revoked=_now()))
+            while todo:
+                q = update(token_table).where(
+                    token_table.c.hash.in_(todo), token_table.c.revoked.is_(None)
+                )
+                done += int(conn.execute(q.values(revoked=now)).rowcount or 0)
+                children = select(token_table.c.hash).where(token_table.c.parent.in_(todo))
+                todo = {str(h) for h in conn.execute(children).scalars()} - roots
+                roots |= todo
+        return done
+
+    def revoke_token_id(self, account_id: int, token_id: str) -> int:
+        """Revoke one of the account's tokens by its id (see :class:`TokenInfo`)."""
+        if not re.fullmatch(r"[0-9a-f]{12}", token_id):
+            raise MalformedInput("token id: 12 hex digits")
+        q = select(token_table.c.hash).where(
+            token_table.c.account_id == account_id, token_table.c.hash.startswith(token_id)
+        )
+        with self.engine.connect() as conn:
+            found = {str(h) for h in conn.execute(q).scalars()}
+        if not found:
+            raise NotFound(f"account {account_id} has no token {token_id}")
+        return self._revoke_tree(found)
+
+    def revoke_all_tokens(self, account_id: int) -> int:
+        """Revoke every token of the account; how many were live."""
+        with self.engine.begin() as conn:
+            q = update(token_table).where(
+                token_table.c.account_id == account_id, token_table.c.revoked.is_(None)
+            )
+            return int(conn.execute(q.values(revoked=_now())).rowcount or 0)
+
+    def tokens(self, account_id: int) -> list[TokenInfo]:
+        """The account's tokens, newest first, live or not."""
+        q = (
+            select(token_table)
+            .where(token_table.c.account_id == account_id)
+            .order_by(token_table.c.created.desc(), token_table.c.hash)
+        )
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(q))
+        return [
+            TokenInfo(
+                str(r.hash)[:12],
+                str(r.label),
+                str(r.created),
+                r.expires,
+                r.revoked,
+                None if r.parent is None else str(r.parent)[:12],
+            )
+            for r in rows
+        ]
+
+    def set_active(self, account_id: int, active: bool) -> Account:
+        """Deactivate (or reactivate) an account: a deactivated account's tokens and
+        sessions authenticate nobody; deactivation also revokes its tokens for good."""
+        account = self.account(account_id)
+        with self.engine.begin() as conn:
+            q = update(account_table).where(account_table.c.id == account_id)
+            conn.execute(q.values(active=active))
+        if not active:
+            self.revoke_all_tokens(account_id)
+            self._end_sessions(account_id)
+        return self.account(account.id)
+
+    def _end_sessions(self, account_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(session_table.delete().where(session_table.c.account_id == account_id))
 
     def account(self, account_id: int) -> Account:
+        found = self.find(account_id)
+        if found is None:
+            raise NotFound(f"no account {account_id}")
+        return found
+
+    def find(self, account_id: int) -> Account | None:
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(account_table).where(account_table.c.id == account_id)
             ).first()
-        if row is None:
-            raise NotFound(f"no account {account_id}")
+        return None if row is None else _account(row)
+
+    # -- people -----------------------------------------------------------------
+
+    def create_person(
+        self,
+        org: str,
+        role: str,
+        name: str,
+        username: str,
+        password: str,
+        *,
+        title: str = "",
+        admin: bool = False,
+    ) -> Account:
+        """A person's account: they sign in with ``username`` and ``password``."""
+        if role not in ROLES:
+            raise MalformedInput(f"role must be one of {', '.join(ROLES)}; got {role!r:.40}")
+        name = name.strip()
+        if not 1 <= len(name) <= 200:
+            raise MalformedInput("name: 1 to 200 characters (姓名：1-200 个字符)")
+        row = {
+            "org": org,
+            "name": name,
+            "role": role,
+            "active": True,
+            "created": _now(),
+            "username": check_username(username),
+            "password": _hasher.hash(check_password(password)),
+            "totp": None,
+            "title": title.strip()[:100],
+            "admin": admin,
+        }
+        try:
+            with self.engine.begin() as conn:
+                q = insert(account_table).values(**row).returning(account_table.c.id)
+                account_id = int(conn.execute(q).scalar_one())
+        except IntegrityError:
+            raise Conflict(f"username {username} is taken (用户名 {username} 已被使用)") from None
+        return self.account(account_id)
+
+    def by_username(self, username: str) -> Account | None:
+        q = select(account_table).where(account_table.c.username == username.strip().lower())
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else _account(row)
+
+    def check_password(self, username: str, password: str) -> Account | None:
+        """The active person with this username and password, else None. The hash is
+        verified even for an unknown username, so timing tells nothing."""
+        q = select(account_table).where(account_table.c.username == username.strip().lower())
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        stored = str(row.password) if row is not None and row.password else _dummy_hash()
+        try:
+            _hasher.verify(stored, password)
+        except (PasswordMismatch, InvalidHashError):
+            return None
+        if row is None or not row.active:
+            return None
+        if _hasher.check_needs_rehash(stored):
+            self._set_password_hash(int(row.id), _hasher.hash(password))
         return _account(row)
+
+    def check_totp(self, account_id: int, code: str) -> bool:
+        """The code is the person's current TOTP (one step of drift either way)."""
+        secret = self._totp_secret(account_id)
+        code = code.strip().replace(" ", "")
+        if not secret or not code.isdigit():
+            return False
+        return bool(pyotp.TOTP(secret).verify(code, valid_window=1))
+
+    def _totp_secret(self, account_id: int) -> str | None:
+        q = select(account_table.c.totp).where(account_table.c.id == account_id)
+        with self.engine.connect() as conn:
+            secret = conn.execute(q).scalar_one_or_none()
+        return None if secret is None else str(secret)
+
+    def set_totp(self, account_id: int, secret: str | None) -> None:
+        """Enable (a base32 secret) or disable (None) the person's second factor."""
+        if secret is not None:
+            pyotp.TOTP(secret).now()  # a malformed secret fails here, not at sign-in
+        with self.engine.begin() as conn:
+            q = update(account_table).where(account_table.c.id == account_id)
+            conn.execute(q.values(totp=secret))
+
+    def set_password(self, account_id: int, password: str) -> None:
+        """A new password; every session of the person ends."""
+        self._set_password_hash(account_id, _hasher.hash(check_password(password)))
+        self._end_sessions(account_id)
+
+    def _set_password_hash(self, account_id: int, hashed: str) -> None:
+        with self.engine.begin() as conn:
+            q = update(account_table).where(account_table.c.id == account_id)
+            conn.execute(q.values(password=hashed))
+
+    def people(self, org: str) -> list[Account]:
+        """The organisation's people (accounts with a username), in the order added."""
+        q = (
+            select(account_table)
+            .where(account_table.c.org == org, account_table.c.username.is_not(None))
+            .order_by(account_table.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [_account(r) for r in conn.execute(q)]
+
+    # -- who wrote an entry from the browser ------------------------------------
+
+    def record_author(self, seq: int, account: Account) -> None:
+        """The person who wrote entry ``seq`` from the browser (the entry names only the
+        organisation that signed it)."""
+        row = {
+            "seq": seq,
+            "account_id": account.id,
+            "org": account.org,
+            "name": account.name,
+            "username": None if account.person is None else account.person.username,
+            "created": _now(),
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(author_table).values(**row))
+        except IntegrityError:
+            pass  # an idempotent retry of the same write: the first author stands
+
+    def authors(self, seqs: list[int]) -> dict[int, dict[str, Any]]:
+        """For each of the entries written from the browser: who wrote it."""
+        if not seqs:
+            return {}
+        q = select(author_table).where(author_table.c.seq.in_(seqs))
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(q))
+        return {int(r.seq): {"name": r.name, "username": r.username, "org": r.org} for r in rows}
+
+    def count_people(self) -> int:
+        q = select(func.count()).where(account_table.c.username.is_not(None))
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
 
     def accounts(self, org: str | None = None) -> list[Account]:
         q = select(account_table).order_by(account_table.c.id)

@@ -1,7 +1,8 @@
 """The HTTP application: ``create_app(settings)`` builds everything, imports build nothing.
 
 Served by ``insutrace serve`` (uvicorn, ``--factory insutrace.api.app:app_from_env``);
-OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
+OpenAPI at ``/openapi.json``, interactive docs at ``/docs`` and ``/redoc`` (their assets
+served by the app: :mod:`insutrace.api.docs`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from insutrace.api import (
     entries,
     label_routes,
     log_routes,
+    pages_admin,
     pages_investigator,
+    pages_lab,
+    pages_manufacturer,
     pages_regulator,
     pages_site,
     rule_routes,
@@ -28,7 +32,9 @@ from insutrace.api import (
 )
 from insutrace.api.accounts import AccountStore, KeyVault
 from insutrace.api.bodies import RefuseDuplicateKeys
+from insutrace.api.csrf import install_csrf_handler
 from insutrace.api.deps import Services
+from insutrace.api.docs import install_docs
 from insutrace.api.logs import (
     RequestIdMiddleware,
     configure_logging,
@@ -141,9 +147,13 @@ def create_app(
         version=_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served with local assets by install_docs
+        redoc_url=None,
     )
     app.state.services = services
     install_problem_handlers(app)
+    install_csrf_handler(app)
+    install_docs(app)
     app.add_middleware(RefuseDuplicateKeys)  # before any route parses a write body
     install_refusal_log(app)
     app.add_middleware(RequestIdMiddleware)
@@ -156,6 +166,9 @@ def create_app(
     app.include_router(label_routes.router)
     app.include_router(rule_routes.router)
     app.include_router(web.router)
+    app.include_router(pages_admin.router)
+    app.include_router(pages_manufacturer.router)
+    app.include_router(pages_lab.router)
     app.include_router(pages_site.router)
     app.include_router(pages_regulator.router)
     app.include_router(pages_investigator.router)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from insutrace.api.accounts import Account, AccountStore, KeyVault
 from insutrace.api.problems import Unauthenticated
+from insutrace.api.sessions import SessionStore
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.errors import Forbidden
 from insutrace.trace.ledger import Ledger
@@ -27,6 +28,10 @@ class Services:
     accounts: AccountStore
     vault: KeyVault | None
     blobs: BlobStore
+    sessions: SessionStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = SessionStore(self.accounts)
 
     def require_vault(self) -> KeyVault:
         if self.vault is None:

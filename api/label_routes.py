@@ -29,8 +29,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from insutrace.api.authz import authorize_read
+from insutrace.api.csrf import token_matches
 from insutrace.api.deps import AccountDep, Services, ServicesDep
-from insutrace.api.entries import _server_write
+from insutrace.api.person_writes import write_as_person
 from insutrace.api.plates import plate_content
 from insutrace.api.problems import PROBLEM_RESPONSES, classify
 from insutrace.api.schemas import LabelVerdict, Receipt, ScanRequest
@@ -214,7 +215,7 @@ async def resolve_encoded(
 
 
 def _scan(services: Services, account: Any, payload: dict[str, Any]) -> Receipt:
-    return _server_write(services, account, "label.scan", payload, None)
+    return write_as_person(services, account, "label.scan", payload, None)
 
 
 @router.post(
@@ -259,6 +260,7 @@ async def scan_form(
     link: Annotated[str, Form(max_length=600)],
     verdict: Annotated[str, Form(max_length=20)],
     project: Annotated[str, Form(max_length=80)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """The label page's form: record the scan for the signed-in account, back to the page."""
     parts = urlsplit(link)
@@ -269,7 +271,7 @@ async def scan_form(
         return error_page(request, exc, 400)
     account = cookie_account(services, request)
     try:
-        if account is None or not _same_origin(request):
+        if account is None or not _same_origin(request) or not token_matches(request, csrf_token):
             raise Forbidden("sign in first: no valid sign-in on this browser")
         payload = target.scan_payload(project.strip(), verdict, account.name)
         receipt = await run_in_threadpool(_scan, services, account, payload)

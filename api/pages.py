@@ -22,11 +22,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from insutrace.api.accounts import Account
 from insutrace.api.authz import authorize_read, authorize_write
-from insutrace.api.csrf import csrf_token
+from insutrace.api.csrf import same_origin, token_matches
 from insutrace.api.deps import Services
-from insutrace.api.entries import _server_write, check_declared_payload, server_signer
+from insutrace.api.entries import check_declared_payload, server_signer
+from insutrace.api.person_writes import write_as_person
 from insutrace.api.schemas import Receipt
-from insutrace.api.web import cookie_account, render, templates
+from insutrace.api.web import cookie_account, render
 from insutrace.trace.canonical import canonical
 from insutrace.trace.domain.payloads import PayloadInvalid
 from insutrace.trace.errors import Forbidden, LedgerError, MalformedInput, RuleViolation
@@ -38,12 +39,11 @@ __all__ = [
     "page",
     "read",
     "refused_page",
+    "require_csrf_header",
     "signed_in",
     "write",
     "write_all",
 ]
-
-templates.env.globals["csrf_token"] = csrf_token
 
 
 class Refused(Exception):
@@ -112,9 +112,9 @@ def write(
     services: Services, account: Account, type: str, payload: dict[str, Any], key: str | None
 ) -> Receipt:
     """One server-signed entry, as ``POST /v1/<type>`` writes it (model, authorization,
-    Idempotency-Key): every page writes through here or :func:`write_all`."""
-    check_declared_payload(services.ledger.types, type, payload)
-    return _server_write(services, account, type, payload, key)
+    Idempotency-Key), naming the person (:func:`~insutrace.api.person_writes.write_as_person`):
+    every page writes through here or :func:`write_all`."""
+    return write_as_person(services, account, type, payload, key)
 
 
 def write_all(
@@ -140,7 +140,20 @@ def write_all(
         services.accounts.settle(account.id, key, None)
         raise
     services.accounts.settle(account.id, key, receipts[0].seq)
+    for receipt in receipts:
+        services.accounts.record_author(receipt.seq, account)
     return [r.seq for r in receipts]
+
+
+def require_csrf_header(request: Request) -> None:
+    """A page script's post (JSON, not a form): from this site, carrying the session's CSRF
+    token in ``X-CSRF-Token`` (:mod:`insutrace.api.csrf`); Forbidden otherwise."""
+    if not same_origin(request):
+        raise Forbidden("拒绝跨站提交 refused: posted from another site")
+    if not token_matches(request, request.headers.get("x-csrf-token")):
+        raise Forbidden(
+            "表单已过期或来源不明，请刷新页面后重试 the security token does not match: reload the page"
+        )
 
 
 # -- refusals beside their fields -------------------------------------------------------------

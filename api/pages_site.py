@@ -47,6 +47,7 @@ from insutrace.api.pages import (
     page,
     read,
     refused_page,
+    require_csrf_header,
     signed_in,
     write,
     write_all,
@@ -299,7 +300,7 @@ async def record_delivery(request: Request, services: ServicesDep, project: str)
     except Refused:
         return _problem(FormErrors({"": "请先登录 Sign in first"}), Forbidden("sign in first"))
     try:
-        await require_csrf(request)
+        require_csrf_header(request)
         body = json.loads(await request.body())
         if not isinstance(body, dict) or not isinstance(body.get("key"), str):
             raise MalformedInput("a delivery is a JSON object with its idempotency key")

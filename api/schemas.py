@@ -97,10 +97,17 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     label: str = Field(default="", max_length=100)
+    days: int | None = Field(
+        default=None,
+        ge=1,
+        le=366,
+        description="Days until it expires (default 90); never later than the token asking.",
+    )
 
 
 class TokenIssued(BaseModel):
     token: str
+    expires: str | None = Field(default=None, description="RFC 3339 UTC.")
 
 
 class ServerKey(BaseModel):

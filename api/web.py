@@ -5,9 +5,11 @@ JavaScript, readable on a 390 x 844 phone screen.
     GET  /check?payload=   paste a label's QR text: redirected to its label page
     GET  /blacklist?q=     who is listed now; or one organisation's status and history
     GET  /buildings/{id}   a building's wall identification (the wall plate's QR target)
-    GET  /signin           a token kept in an HttpOnly cookie, so that a supervisor's or a
-    POST /signin           contractor's scan can be recorded from the label page
-    POST /signout
+    GET  /signin           a person signs in: username, password, and the TOTP code when
+    POST /signin           they enabled one; a server-side session (:mod:`insutrace.api.sessions`)
+                           whose random id is the HttpOnly cookie; rate-limited; a post from
+                           another site is refused (login CSRF)
+    POST /signout          (CSRF token) ends the session
 
 The label page itself, ``/01/{gtin}/10/{lot}/21/{serial}``, is in
 :mod:`insutrace.api.label_routes`. Templates are plain Jinja2 (``api/templates``), with
@@ -27,8 +29,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from insutrace.api.accounts import Account
+from insutrace.api.csrf import CsrfDep, csrf_token, same_origin
 from insutrace.api.deps import Services, ServicesDep
 from insutrace.api.plates import TYPES, facade_name, plate_rows
+from insutrace.api.sessions import COOKIE as SESSION_COOKIE
+from insutrace.api.sessions import WINDOW, client_ip, current_session, set_session_cookie
 from insutrace.labels.codec import parse_label_uri, split_label
 from insutrace.trace.checkpoint import Checkpoint
 from insutrace.trace.domain.credit import credit_status
@@ -39,8 +44,7 @@ from insutrace.trace.store.base import Tx
 
 __all__ = ["COOKIE", "cookie_account", "render", "router", "today"]
 
-COOKIE = "insutrace_token"
-COOKIE_MAX_AGE = 8 * 3600  # one working day
+COOKIE = "insutrace_token"  # earlier releases' token cookie: cleared at sign-in
 LISTS = {
     "ndrc_ordinary": "一般失信 NDRC ordinary",
     "ndrc_serious": "严重失信 NDRC serious",
@@ -59,6 +63,8 @@ templates.env.globals.update(
     alert_name=lambda kind: ALERTS.get(kind, kind),
     unit=lambda unit: UNITS.get(unit, unit),
     quantity=lambda milli: "-" if milli is None else f"{milli / 1000:g}",
+    csrf_token=csrf_token,
+    signed_in=lambda request: cookie_account(request.app.state.services, request),
 )
 router = APIRouter(include_in_schema=False)
 
@@ -75,9 +81,10 @@ def today(services: Services) -> date:
 
 
 def cookie_account(services: Services, request: Request) -> Account | None:
-    """The account whose token the sign-in cookie holds, if it is still valid."""
-    token = request.cookies.get(COOKIE)
-    return services.accounts.authenticate(token) if token else None
+    """The person signed in on this browser (their server-side session is live), if any.
+    ``Account.person`` names them; ``Account.org`` and ``role`` are their organisation's."""
+    session = current_session(request)
+    return None if session is None else session.account
 
 
 def _read(services: Services, fn: Any, *args: Any) -> Any:
@@ -181,42 +188,108 @@ def _local(next_path: str) -> str:
     return next_path if ok else "/"
 
 
+def _signin_page(
+    request: Request, next_path: str, *, errors: dict[str, str] | None = None, **extra: Any
+) -> HTMLResponse:
+    status = extra.pop("status", 200)
+    context = {
+        "account": cookie_account(request.app.state.services, request),
+        "next": _local(next_path),
+        "errors": errors or {},
+        "username": "",
+        "ask_code": False,
+        **extra,
+    }
+    return render(request, "signin.html", context, status)
+
+
 @router.get("/signin")
 async def signin_form(
-    request: Request, services: ServicesDep, next: Annotated[str, Query(max_length=600)] = "/"
+    request: Request, next: Annotated[str, Query(max_length=600)] = "/"
 ) -> HTMLResponse:
-    account = cookie_account(services, request)
-    context = {"account": account, "next": _local(next), "error": ""}
-    return render(request, "signin.html", context)
+    return _signin_page(request, next)
+
+
+def _check_signin(
+    services: Services, username: str, password: str, code: str, ip: str
+) -> tuple[Account | None, dict[str, str], int]:
+    """(the person, errors by field, status) of a sign-in attempt."""
+    sessions = services.sessions
+    limited = sessions.limited(username, ip)
+    if limited is not None:
+        which = "该账号" if limited == "account" else "此网络地址"
+        en = "this account" if limited == "account" else "this address"
+        minutes = int(WINDOW.total_seconds() // 60)
+        message = (
+            f"{which}登录失败次数过多，请 {minutes} 分钟后再试 · "
+            f"Too many failed sign-ins for {en}: try again in {minutes} minutes"
+        )
+        return None, {"form": message}, 429
+    account = services.accounts.check_password(username, password)
+    if account is None:
+        sessions.record_failure(username, ip)
+        return None, {"password": "用户名或密码错误 · Wrong username or password"}, 401
+    if account.person is not None and account.person.totp:
+        if not code.strip():
+            return (
+                None,
+                {"code": "请输入动态验证码 · Enter the code from your authenticator app"},
+                401,
+            )
+        if not services.accounts.check_totp(account.id, code):
+            sessions.record_failure(username, ip)
+            return None, {"code": "动态验证码错误 · Wrong authenticator code"}, 401
+    sessions.clear_failures(username)
+    return account, {}, 200
 
 
 @router.post("/signin", response_model=None)
 async def signin(
     request: Request,
     services: ServicesDep,
-    token: Annotated[str, Form(max_length=100)],
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    code: Annotated[str, Form(max_length=12)] = "",
     next: Annotated[str, Form(max_length=600)] = "/",
 ) -> Response:
-    account = services.accounts.authenticate(token.strip())
-    if account is None:
-        context = {"account": None, "next": _local(next), "error": "令牌无效 Unknown token"}
-        return render(request, "signin.html", context, 401)
-    response = RedirectResponse(_local(next), status_code=303)
-    response.set_cookie(
-        COOKIE,
-        token.strip(),
-        max_age=COOKIE_MAX_AGE,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
+    """A person's sign-in: a new server-side session, its id in an HttpOnly cookie."""
+    if not same_origin(request):
+        message = "拒绝跨站登录请求 · Refused: the sign-in was posted from another site"
+        return _signin_page(request, next, errors={"form": message}, status=403)
+    username = username.strip().lower()
+    errors: dict[str, str] = {}
+    if not username:
+        errors["username"] = "请输入用户名 · Enter your username"
+    if not password:
+        errors["password"] = "请输入密码 · Enter your password"
+    if errors:
+        return _signin_page(request, next, errors=errors, username=username, status=400)
+    ip = client_ip(request)
+    account, errors, status = await run_in_threadpool(
+        _check_signin, services, username, password, code, ip
     )
+    if account is None:
+        ask = "code" in errors
+        return _signin_page(
+            request, next, errors=errors, username=username, ask_code=ask, status=status
+        )
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await run_in_threadpool(services.sessions.close, old)  # no session fixation
+    session_id, _ = await run_in_threadpool(services.sessions.open, account, ip)
+    response = RedirectResponse(_local(next), status_code=303)
+    set_session_cookie(response, request, session_id)
+    response.delete_cookie(COOKIE)  # the token cookie of earlier releases
     return response
 
 
 @router.post("/signout")
-async def signout() -> RedirectResponse:
+async def signout(request: Request, services: ServicesDep, _: CsrfDep) -> RedirectResponse:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await run_in_threadpool(services.sessions.close, session_id)
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(COOKIE)
+    response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 

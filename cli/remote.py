@@ -114,6 +114,7 @@ def _seed_demo(settings: Settings, start: datetime | None = None) -> None:
     INSUTRACE_HOME/keys/demo/ and, with a master key, a server-held copy of that key."""
     from insutrace.api.accounts import ROLES, AccountStore, KeyVault
     from insutrace.api.app import build_services
+    from insutrace.api.demo_people import create_demo_people, write_signins
 
     services = build_services(settings)  # migrates the schema
     services.accounts.close()
@@ -154,6 +155,7 @@ def _seed_demo(settings: Settings, start: datetime | None = None) -> None:
             for signer in [root, *outcome.signers.values()]:
                 accounts.store_key(vault, signer)
         labels = _demo_label_paths(store, outcome.signers)
+        signins = create_demo_people(accounts, outcome.orgs)
     finally:
         accounts.close()
         store.close()
@@ -161,7 +163,9 @@ def _seed_demo(settings: Settings, start: datetime | None = None) -> None:
     path.touch(mode=0o600, exist_ok=True)
     path.write_text(json.dumps(tokens, indent=2) + "\n", encoding="utf-8")
     (settings.home / "demo-labels.txt").write_text("".join(p + "\n" for p in labels), "utf-8")
+    write_signins(settings.home / "demo-accounts.txt", signins)
     err.print(f"seeded the demo: {outcome.entries} entries; demo account tokens in {path}")
+    err.print(f"people's sign-ins (username, password): {settings.home / 'demo-accounts.txt'}")
     err.print(f"label pages to open on this server: {settings.home / 'demo-labels.txt'}")
 
 

@@ -84,13 +84,17 @@ def served(
         services.ledger.store.close()
 
 
+PASSWORD = "correct horse battery"
+
+
 def account(services: Services, signer: Signer, role: str, name: str) -> str:
-    """An account of ``signer``'s organisation in ``role`` whose key the server holds; its
-    token."""
-    _, token = services.accounts.create_account(signer.actor, role, name)
+    """A person of ``signer``'s organisation in ``role`` (password :data:`PASSWORD`) whose
+    organisation's key the server holds; their username."""
+    username = f"u{len(services.accounts.accounts()) + 1}-{role}"
+    services.accounts.create_person(signer.actor, role, name, username, PASSWORD)
     if signer.key_id not in services.accounts.held_key_ids(signer.actor):
         services.accounts.store_key(services.require_vault(), signer)
-    return token
+    return username
 
 
 @dataclass
@@ -139,12 +143,19 @@ def phone(browser: Any, base: str, artifacts: str, *, desktop: bool = False) -> 
         context.close()
 
 
-def sign_in(p: Phone, token: str) -> None:
+def sign_in(p: Phone, username: str) -> None:
     """Sign in through the sign-in page (the one place the tests know how)."""
     p.goto("/signin")
-    p.page.fill("input[name=token]", token)
+    p.page.fill("input[name=username]", username)
+    p.page.fill("input[name=password]", PASSWORD)
     p.page.get_by_role("button", name="登录 Sign in").click()
     p.page.wait_for_load_state()
+
+
+def csrf(p: Phone) -> str:
+    """The signed-in session's CSRF token, as its pages' forms carry it."""
+    p.goto("/signin")
+    return str(p.page.get_attribute("input[name=csrf_token]", "value"))
 
 
 def post_form(p: Phone, path: str, form: dict[str, str]) -> Any:

@@ -255,27 +255,37 @@ def test_the_page_form_records_a_scan_for_a_signed_in_supervisor(
     batch = lw.qualified_batch(lw.product())
     lw.issue(batch)
     project = lw.project()
-    token = login(services, lw, "supervisor", "supervisor")["Authorization"].split()[1]
+    login(services, lw, "supervisor", "supervisor")  # the organisation's server-held key
+    services.accounts.create_person(
+        lw.id("supervisor"), "supervisor", "赵监理", "zhao.jianli", "correct horse battery"
+    )
     link = page(lw.label(batch, "000001"))
     form = {"link": link, "verdict": "genuine", "project": project}
     r = client.post("/scan", data=form, follow_redirects=False)
     assert r.status_code == 403 and "sign in first" in r.text
-    r = client.post("/signin", data={"token": "itk_wrong", "next": link})
-    assert r.status_code == 401
-    r = client.post("/signin", data={"token": token, "next": link}, follow_redirects=False)
+    r = client.post("/signin", data={"username": "zhao.jianli", "password": "wrong password"})
+    assert r.status_code == 401 and "用户名或密码错误" in r.text
+    signin = {"username": "zhao.jianli", "password": "correct horse battery", "next": link}
+    r = client.post("/signin", data=signin, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == link
-    assert "记录扫码 Record scan" in client.get(link).text
+    shown = client.get(link).text
+    assert "记录扫码 Record scan" in shown
+    r = client.post("/scan", data=form, follow_redirects=False)
+    assert r.status_code == 403, "a post without the form's CSRF token is refused"
+    form["csrf_token"] = shown.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
     r = client.post("/scan", data=form, follow_redirects=False)
     assert r.status_code == 303, r.text
     seq = ledger.size() - 1
     assert r.headers["location"] == f"{link}&recorded={seq}"
     assert ledger.entry(seq).type == "label.scan"
-    shown = client.get(r.headers["location"])
-    assert f"账本条目 #{seq}" in shown.text
-    assert f'value="{project}"' in shown.text  # the project is remembered
+    assert ledger.entry(seq).payload["by"] == "赵监理"
+    assert services.accounts.authors([seq])[seq]["username"] == "zhao.jianli"
+    shown = client.get(r.headers["location"]).text
+    assert f"账本条目 #{seq}" in shown
+    assert f'value="{project}"' in shown  # the project is remembered
     r = client.post("/scan", data=form, headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
-    assert client.post("/signin", data={"token": token, "next": "//evil.example/"},
+    assert client.post("/signin", data={**signin, "next": "//evil.example/"},
                        follow_redirects=False).headers["location"] == "/"  # fmt: skip
 
 

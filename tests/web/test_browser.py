@@ -133,7 +133,8 @@ def test_a_signed_in_supervisor_records_a_scan(
 ) -> None:
     world, cases = seeded
     base, services = server
-    _, token = services.accounts.create_account(world.id("supervisor"), "supervisor", "赵监理")
+    services.accounts.create_person(world.id("supervisor"), "supervisor", "赵监理",
+                                    "zhao.jianli", "correct horse battery")  # fmt: skip
     services.accounts.store_key(services.require_vault(), world["supervisor"])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
@@ -141,7 +142,8 @@ def test_a_signed_in_supervisor_records_a_scan(
     page = context.new_page()
     page.goto(base + label_path(cases["genuine"]))
     page.get_by_role("link", name="登录 Sign in").click()
-    page.fill("input[name=token]", token)
+    page.fill("input[name=username]", "zhao.jianli")
+    page.fill("input[name=password]", "correct horse battery")
     page.get_by_role("button", name="登录 Sign in").click()
     page.fill("input[name=project]", "P-NJ-2026-018")
     size = world.ledger.size()

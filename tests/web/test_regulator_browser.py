@@ -16,7 +16,6 @@ from typing import Any
 import browser_roles as roles
 import pytest
 
-from insutrace.api.csrf import _token_for
 from insutrace.api.deps import Services
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.keys import Signer
@@ -161,7 +160,7 @@ def test_a_supervisor_is_refused_the_regulators_pages_and_posts(
             assert response.status == 403, path
             assert "无权访问" in p.text("#refused")
         p.shot("regulator-refused")
-        csrf = _token_for(token)
+        csrf = roles.csrf(p)
         decide = roles.post_form(p, f"/regulator/projects/{SMALL}/gate", {
             "csrf_token": csrf, "stage": "fire_acceptance", "outcome": "refuse",
             "rules": "gate.complete,gate.retest", "number": "X-1"})  # fmt: skip

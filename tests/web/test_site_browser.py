@@ -17,7 +17,6 @@ import browser_roles as roles
 import pytest
 import support
 
-from insutrace.api.csrf import _token_for
 from insutrace.api.deps import Services
 from insutrace.api.label_routes import VERDICT_TEXT
 from insutrace.trace.clock import FixedClock
@@ -281,7 +280,7 @@ def test_another_organisations_supervisor_is_refused_everywhere(
         p.shot("refused")
         p.goto("/site")
         assert p.page.locator(f'[data-project="{PROJECT}"]').count() == 0
-        csrf = _token_for(token)
+        csrf = roles.csrf(p)
         link = _label_link(world, "000007").split("/01/", 1)[1]
         delivery = p.context.request.post(
             f"{base}/site/projects/{PROJECT}/delivery",

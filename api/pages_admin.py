@@ -1,0 +1,329 @@
+"""People manage their own sign-in; an organisation's administrator manages its people;
+the root authority's administrator manages every account and its tokens.
+
+    GET  /account                        who I am; change my password; my TOTP second factor
+    POST /account/password               current and new password
+    POST /account/totp                   enable (a fresh secret and its first code) or disable
+    GET  /admin/people                   the organisation's administrator: its people
+    POST /admin/people                   add a person (a password is generated when left empty)
+    POST /admin/people/{id}/reset        a new password, shown once; their sessions end
+    POST /admin/people/{id}/active       deactivate (their sessions end) or reactivate
+    GET  /admin/accounts                 the authority's administrator: every account, tokens
+    POST /admin/accounts/{id}/active     deactivate or reactivate any account
+    POST /admin/accounts/{id}/revoke     revoke every token of the account
+
+Every form carries the session's CSRF token (:mod:`insutrace.api.csrf`). An administrator's
+post about a person of another organisation is refused (403) and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pyotp
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from insutrace.api.accounts import (
+    MIN_PASSWORD,
+    USERNAME,
+    Account,
+    new_password,
+)
+from insutrace.api.csrf import CsrfDep
+from insutrace.api.deps import Services, ServicesDep
+from insutrace.api.pages_common import FORM, bilingual, context, forbidden_page, page_user
+from insutrace.api.web import render
+from insutrace.trace.errors import LedgerError
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+AccountId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ISSUER = "InsuTrace"
+
+
+# -- my account ---------------------------------------------------------------------------
+
+
+def _account_page(
+    request: Request, account: Account, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    secret = extra.pop("secret", None) or pyotp.random_base32()
+    username = account.person.username if account.person else ""
+    uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
+    ctx = context(account, secret=secret, otpauth=uri, **extra)
+    return render(request, "account.html", ctx, status)
+
+
+@router.get("/account", response_model=None)
+async def my_account(request: Request) -> Response:
+    user = page_user(request)
+    if not isinstance(user, Account):
+        return user
+    return _account_page(request, user)
+
+
+@router.post("/account/password", response_model=None)
+async def change_password(
+    request: Request,
+    services: ServicesDep,
+    session: CsrfDep,
+    current: Annotated[str, Form(max_length=200)] = "",
+    new: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    account = session.account
+    errors: dict[str, str] = {}
+    username = account.person.username if account.person else ""
+    if not await run_in_threadpool(services.accounts.check_password, username, current):
+        errors["current"] = "当前密码不正确 · The current password is wrong"
+    if not MIN_PASSWORD <= len(new) <= 200:
+        errors["new"] = f"新密码需 {MIN_PASSWORD}-200 个字符 · {MIN_PASSWORD} to 200 characters"
+    if errors:
+        return _account_page(request, account, 400, errors=errors)
+    await run_in_threadpool(services.accounts.set_password, account.id, new)
+    # the change ended every session, this one too: sign in again with the new password
+    return RedirectResponse("/signin?next=/account", status_code=303)
+
+
+@router.post("/account/totp", response_model=None)
+async def set_totp(
+    request: Request,
+    services: ServicesDep,
+    session: CsrfDep,
+    action: Annotated[str, Form(max_length=10)] = "",
+    secret: Annotated[str, Form(max_length=64)] = "",
+    code: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    account = session.account
+    if action == "disable":
+        await run_in_threadpool(services.accounts.set_totp, account.id, None)
+        fresh = services.accounts.account(account.id)
+        return _account_page(
+            request, fresh, done="已停用动态验证码 · Authenticator code turned off"
+        )
+    valid = len(secret) >= 16 and secret.isalnum() and secret.upper() == secret
+    code = code.strip().replace(" ", "")
+    if not valid or not code.isdigit() or not pyotp.TOTP(secret).verify(code, valid_window=1):
+        errors = {"code": "验证码与密钥不符，请重新输入 · The code does not match the secret"}
+        return _account_page(request, account, 400, errors=errors, secret=secret if valid else None)
+    await run_in_threadpool(services.accounts.set_totp, account.id, secret)
+    fresh = services.accounts.account(account.id)
+    return _account_page(request, fresh, done="已启用动态验证码 · Authenticator code turned on")
+
+
+# -- the organisation's people ----------------------------------------------------------------
+
+
+def _admin(request: Request) -> Account | Response:
+    user = page_user(request)
+    if isinstance(user, Account) and not user.manages_people:
+        return forbidden_page(
+            request,
+            user,
+            "仅本单位管理员可管理人员",
+            "Only the organisation's administrator manages its people.",
+        )
+    return user
+
+
+def _people_page(
+    request: Request, services: Services, admin: Account, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    people = services.accounts.people(admin.org)
+    ctx = context(admin, people=people, form={}, **extra)
+    return render(request, "people.html", ctx, status)
+
+
+@router.get("/admin/people", response_model=None)
+async def people(request: Request, services: ServicesDep) -> Response:
+    admin = _admin(request)
+    if not isinstance(admin, Account):
+        return admin
+    return _people_page(request, services, admin)
+
+
+def _post_admin(request: Request, session: Any) -> Account | Response:
+    admin: Account = session.account
+    if not admin.manages_people:
+        return forbidden_page(
+            request,
+            admin,
+            "仅本单位管理员可管理人员",
+            "Only the organisation's administrator manages its people.",
+        )
+    return admin
+
+
+@router.post("/admin/people", response_model=None)
+async def add_person(
+    request: Request,
+    services: ServicesDep,
+    session: CsrfDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    title: Annotated[str, Form(max_length=100)] = "",
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=300)] = "",
+    admin_flag: Annotated[str, Form(alias="admin", max_length=5)] = "",
+) -> Response:
+    admin = _post_admin(request, session)
+    if not isinstance(admin, Account):
+        return admin
+    form = {"name": name, "title": title, "username": username}
+    username = username.strip().lower()
+    errors: dict[str, str] = {}
+    if not name.strip():
+        errors["name"] = "请输入姓名 · Enter the person's name"
+    if not USERNAME.fullmatch(username):
+        errors["username"] = (
+            "用户名需 3-32 位小写字母、数字或 . _ -，以字母开头 · "
+            "3 to 32 of a-z 0-9 . _ -, starting with a letter"
+        )
+    if password and not MIN_PASSWORD <= len(password) <= 200:
+        errors["password"] = f"密码需 {MIN_PASSWORD}-200 个字符 · {MIN_PASSWORD} to 200 characters"
+    if errors:
+        return _people_page(request, services, admin, 400, errors=errors, form=form)
+    chosen = password or new_password()
+    try:
+        made = await run_in_threadpool(
+            lambda: services.accounts.create_person(
+                admin.org, admin.role, name, username, chosen,
+                title=title, admin=admin_flag == "1",
+            )
+        )  # fmt: skip
+    except LedgerError as exc:
+        errors = {"username": bilingual(exc)}
+        return _people_page(request, services, admin, 409, errors=errors, form=form)
+    shown = "" if password else chosen
+    done = f"已添加 {made.name}（{username}） · Added {made.name} ({username})"
+    return _people_page(request, services, admin, done=done, new_password=shown, for_user=username)
+
+
+def _own_person(services: Services, admin: Account, person_id: int) -> Account | None:
+    """The person, if they belong to the administrator's organisation."""
+    found = services.accounts.find(person_id)
+    if found is None or found.org != admin.org or found.person is None:
+        return None
+    return found
+
+
+@router.post("/admin/people/{person_id}/reset", response_model=None)
+async def reset_password(
+    request: Request, services: ServicesDep, session: CsrfDep, person_id: AccountId
+) -> Response:
+    admin = _post_admin(request, session)
+    if not isinstance(admin, Account):
+        return admin
+    target = await run_in_threadpool(_own_person, services, admin, person_id)
+    if target is None:
+        return forbidden_page(
+            request, admin, "不能管理其他单位的人员", "That person is not of your organisation."
+        )
+    chosen = new_password()
+    await run_in_threadpool(services.accounts.set_password, target.id, chosen)
+    username = target.person.username if target.person else ""
+    done = f"已重置 {target.name} 的密码 · Password of {target.name} reset"
+    return _people_page(request, services, admin, done=done, new_password=chosen, for_user=username)
+
+
+@router.post("/admin/people/{person_id}/active", response_model=None)
+async def set_person_active(
+    request: Request,
+    services: ServicesDep,
+    session: CsrfDep,
+    person_id: AccountId,
+    active: Annotated[str, Form(max_length=1)] = "0",
+) -> Response:
+    admin = _post_admin(request, session)
+    if not isinstance(admin, Account):
+        return admin
+    target = await run_in_threadpool(_own_person, services, admin, person_id)
+    if target is None:
+        return forbidden_page(
+            request, admin, "不能管理其他单位的人员", "That person is not of your organisation."
+        )
+    if target.id == admin.id:
+        errors = {FORM: "不能停用自己的账号 · You cannot deactivate your own account"}
+        return _people_page(request, services, admin, 400, errors=errors)
+    await run_in_threadpool(services.accounts.set_active, target.id, active == "1")
+    zh, en = ("已恢复", "Reactivated") if active == "1" else ("已停用", "Deactivated")
+    return _people_page(request, services, admin, done=f"{zh} {target.name} · {en} {target.name}")
+
+
+# -- every account (the root authority) ---------------------------------------------------------
+
+
+def _authority(account: Account) -> bool:
+    return account.role == "authority" and account.manages_people
+
+
+def _accounts_page(
+    request: Request, services: Services, admin: Account, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    rows = [
+        (a, [t for t in services.accounts.tokens(a.id) if t.live])
+        for a in services.accounts.accounts()
+    ]
+    return render(request, "accounts.html", context(admin, rows=rows, **extra), status)
+
+
+@router.get("/admin/accounts", response_model=None)
+async def all_accounts(request: Request, services: ServicesDep) -> Response:
+    user = page_user(request, ["authority"])
+    if not isinstance(user, Account):
+        return user
+    if not _authority(user):
+        return forbidden_page(
+            request, user, "仅根认证机构管理员可用", "For the root authority's administrator."
+        )
+    return await run_in_threadpool(_accounts_page, request, services, user)
+
+
+@router.post("/admin/accounts/{account_id}/active", response_model=None)
+async def set_account_active(
+    request: Request,
+    services: ServicesDep,
+    session: CsrfDep,
+    account_id: AccountId,
+    active: Annotated[str, Form(max_length=1)] = "0",
+) -> Response:
+    admin = session.account
+    if not _authority(admin):
+        return forbidden_page(
+            request, admin, "仅根认证机构管理员可用", "For the root authority's administrator."
+        )
+    if account_id == admin.id:
+        errors = {FORM: "不能停用自己的账号 · You cannot deactivate your own account"}
+        return await run_in_threadpool(_accounts_page, request, services, admin, 400, errors=errors)
+    try:
+        target = await run_in_threadpool(services.accounts.set_active, account_id, active == "1")
+    except LedgerError as exc:
+        errors = {FORM: bilingual(exc)}
+        return await run_in_threadpool(_accounts_page, request, services, admin, 404, errors=errors)
+    zh, en = (
+        ("已恢复", "Reactivated")
+        if target.active
+        else ("已停用（令牌已吊销）", "Deactivated (tokens revoked)")
+    )
+    done = f"{zh} {target.name} · {en}"
+    return await run_in_threadpool(_accounts_page, request, services, admin, done=done)
+
+
+@router.post("/admin/accounts/{account_id}/revoke", response_model=None)
+async def revoke_tokens(
+    request: Request, services: ServicesDep, session: CsrfDep, account_id: AccountId
+) -> Response:
+    admin = session.account
+    if not _authority(admin):
+        return forbidden_page(
+            request, admin, "仅根认证机构管理员可用", "For the root authority's administrator."
+        )
+    try:
+        target = await run_in_threadpool(services.accounts.account, account_id)
+    except LedgerError as exc:
+        errors = {FORM: bilingual(exc)}
+        return await run_in_threadpool(_accounts_page, request, services, admin, 404, errors=errors)
+    count = await run_in_threadpool(services.accounts.revoke_all_tokens, account_id)
+    done = f"已吊销 {target.name} 的 {count} 个令牌 · Revoked {count} token(s) of {target.name}"
+    return await run_in_threadpool(_accounts_page, request, services, admin, done=done)

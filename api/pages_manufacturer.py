@@ -1,0 +1,489 @@
+"""The manufacturer's quality clerk in the browser (role ``manufacturer``).
+
+    GET  /maker                                 products and batches with their standing
+    POST /maker/products                        product.register
+    POST /maker/batches                         batch.register
+    GET  /maker/batches/{batch}                 standing, reports, label ranges, where it went
+    POST /maker/batches/{batch}/labels          label.issue, from the next free serial offered
+    GET  /maker/batches/{batch}/labels.pdf      print issued serials (?first=&count=): a
+                                                label sheet signed with the server-held key
+    POST /maker/batches/{batch}/recall          batch.recall after a failed re-test
+    POST /maker/documents                       upload the factory report's PDF for the lab
+                                                to cite (its SHA-256 is shown)
+
+Every write goes through :func:`insutrace.api.person_writes.write_as_person`: the same
+authorization table as the API (a batch of another manufacturer is refused, 403) and the
+type's payload model (a bad field is named beside it, nothing written). What the pages show
+is the read model's (:mod:`insutrace.trace.domain.read`, :mod:`insutrace.trace.domain.clerk`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, get_args
+
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from insutrace.api.accounts import Account
+from insutrace.api.csrf import CsrfDep
+from insutrace.api.deps import Services, ServicesDep
+from insutrace.api.entries import server_signer
+from insutrace.api.pages_common import FORM, bilingual, context, field_errors, page_user
+from insutrace.api.person_writes import write_as_person
+from insutrace.api.web import render, today
+from insutrace.labels.codec import sign_label
+from insutrace.labels.model import LabelContent
+from insutrace.labels.render import label_sheet_pdf
+from insutrace.trace.domain.clerk import (
+    batch_reports,
+    label_ranges,
+    next_serial,
+    org_batches,
+    org_products,
+)
+from insutrace.trace.domain.payloads import InsulationType, Polymer, Unit
+from insutrace.trace.domain.read import (
+    batch_standing,
+    custody_hops,
+    holders,
+    in_transit,
+    org_brief,
+    require_batch_row,
+)
+from insutrace.trace.domain.rows import Serial, issued_range
+from insutrace.trace.errors import Forbidden, LedgerError, MalformedInput, NotFound
+from insutrace.trace.identifiers import build_digital_link
+
+__all__ = ["MAX_PRINT", "router"]
+
+router = APIRouter(prefix="/maker", include_in_schema=False)
+ROLE = ("manufacturer",)
+MAX_PRINT = 2000  # labels in one printed sheet file
+BatchId = Annotated[str, Path(min_length=3, max_length=40)]
+PDF_LIMIT = 20 * 1024 * 1024
+TYPES_SHOWN = get_args(InsulationType)
+POLYMERS = get_args(Polymer)
+UNITS = get_args(Unit)
+
+
+def _read(services: Services, fn: Any, *args: Any) -> Any:
+    def run() -> Any:
+        with services.ledger.store.read() as tx:
+            return fn(tx, *args)
+
+    return run_in_threadpool(run)
+
+
+def _standing_summary(tx: Any, batch: Any, day: date) -> dict[str, Any]:
+    standing = batch_standing(tx, batch["id"], day)
+    listed = bool(standing["manufacturer"]) or any(standing["labs"].values())
+    return {"batch": batch, "standing": standing, "listed": listed}
+
+
+def _home(tx: Any, org: str, day: date) -> dict[str, Any]:
+    products = org_products(tx, org)
+    batches = [_standing_summary(tx, b, day) for b in org_batches(tx, org)]
+    return {"products": products, "batches": batches}
+
+
+async def _home_page(
+    request: Request, services: Services, account: Account, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    data = await _read(services, _home, account.org, today(services))
+    ctx = context(
+        account,
+        **data,
+        types=TYPES_SHOWN,
+        polymers=POLYMERS,
+        units=UNITS,
+        form=extra.pop("form", {}),
+        idem=_idem(),
+        **extra,
+    )
+    return render(request, "maker.html", ctx, status)
+
+
+@router.get("", response_model=None)
+async def maker_home(request: Request, services: ServicesDep) -> Response:
+    user = page_user(request, ROLE)
+    if not isinstance(user, Account):
+        return user
+    return await _home_page(request, services, user)
+
+
+def _idem() -> str:
+    return secrets.token_urlsafe(16)
+
+
+async def _write(
+    services: Services, account: Account, type: str, payload: dict[str, Any], key: str
+) -> Any:
+    return await run_in_threadpool(
+        write_as_person, services, account, type, payload, f"web:{key}" if key else None
+    )
+
+
+def _role_check(request: Request, session: Any) -> Account | Response:
+    account: Account = session.account
+    if account.role not in ROLE:
+        from insutrace.api.pages_common import forbidden_page
+
+        return forbidden_page(
+            request, account, "此操作仅供生产企业", "Only a manufacturer does this."
+        )
+    return account
+
+
+@router.post("/products", response_model=None)
+async def register_product(
+    request: Request,
+    services: ServicesDep,
+    session: CsrfDep,
+    gtin: Annotated[str, Form(max_length=20)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    name_en: Annotated[str, Form(max_length=200)] = "",
+    type: Annotated[str, Form(max_length=40)] = "",
+    polymer: Annotated[str, Form(max_length=40)] = "",
+    thermosetting: Annotated[str, Form(max_length=5)] = "",
+    standard: Annotated[str, Form(max_length=100)] = "",
+    idem: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    account = _role_check(request, session)
+    if not isinstance(account, Account):
+        return account
+    form = {"gtin": gtin, "name": name, "name_en": name_en, "type": type, "polymer": polymer,
+            "standard": standard}  # fmt: skip
+    payload: dict[str, Any] = {
+        "schema": 1,
+        "gtin": gtin.strip(),
+        "name": name.strip(),
+        "type": type,
+        "polymer": polymer,
+        "thermosetting": thermosetting == "1",
+        "standard": standard.strip(),
+    }
+    if name_en.strip():
+        payload["name_en"] = name_en.strip()
+    try:
+        receipt = await _write(services, account, "product.register", payload, idem)
+    except LedgerError as exc:
+        errors = field_errors(exc, form)
+        return await _home_page(request, services, account, _status(exc), errors=errors, form=form)
+    done = f"已登记产品 {payload['gtin']}（账本条目 #{receipt.seq}） · Product registered (entry #{receipt.seq})"
+    return await _home_page(request, services, account, done=done)
+
+
+@router.post("/batches", response_model=None)
+async def register_batch(
+    request: Request,
+    services: ServicesDep,
+    session: CsrfDep,
+    product: Annotated[str, Form(max_length=20)] = "",
+    lot: Annotated[str, Form(max_length=40)] = "",
+    quantity: Annotated[str, Form(max_length=30)] = "",
+    unit: Annotated[str, Form(max_length=10)] = "",
+    production_date: Annotated[str, Form(max_length=20)] = "",
+    declared_class: Annotated[str, Form(max_length=60)] = "",
+    conductivity: Annotated[str, Form(max_length=20)] = "",
+    density: Annotated[str, Form(max_length=20)] = "",
+    idem: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    account = _role_check(request, session)
+    if not isinstance(account, Account):
+        return account
+    form = {"product": product, "lot": lot, "quantity": quantity, "unit": unit,
+            "production_date": production_date, "declared_class": declared_class,
+            "conductivity": conductivity, "density": density}  # fmt: skip
+    payload = {"schema": 1, **{k: v.strip() for k, v in form.items()}}
+    try:
+        receipt = await _write(services, account, "batch.register", payload, idem)
+    except LedgerError as exc:
+        errors = field_errors(exc, form)
+        return await _home_page(request, services, account, _status(exc), errors=errors, form=form)
+    batch = f"{payload['product']}.{payload['lot']}"
+    return RedirectResponse(f"/maker/batches/{batch}?done=registered&seq={receipt.seq}", 303)
+
+
+def _status(exc: LedgerError) -> int:
+    from insutrace.api.problems import classify
+
+    return classify(exc)[0]
+
+
+# -- one batch ----------------------------------------------------------------------------
+
+
+def _batch(tx: Any, batch: str, org: str, day: date) -> dict[str, Any]:
+    row = require_batch_row(tx, batch)
+    if row["manufacturer"] != org:
+        raise Forbidden(f"batch {batch} is made by {row['manufacturer']}, not by {org}")
+    product = tx.get("product", row["gtin"]) or {}
+    return {
+        "batch": row,
+        "product": product,
+        "standing": batch_standing(tx, batch, day),
+        "reports": batch_reports(tx, row),
+        "ranges": label_ranges(tx, batch),
+        "next_serial": next_serial(tx, row["gtin"]),
+        "holders": [{**h, "org": org_brief(tx, h["holder"])} for h in holders(tx, batch)],
+        "in_transit": in_transit(tx, batch),
+        "hops": custody_hops(tx, batch),
+    }
+
+
+_DONE = {
+    "registered": "已登记批次 · Batch registered",
+    "issued": "已发放序列号 · Serials issued",
+    "recalled": "已召回 · Recalled",
+}
+
+
+async def _batch_page(
+    request: Request,
+    services: Services,
+    account: Account,
+    batch: str,
+    status: int = 200,
+    **extra: Any,
+) -> HTMLResponse:
+    try:
+        data = await _read(services, _batch, batch, account.org, today(services))
+    except NotFound as exc:
+        return _error(request, exc, 404)
+    except Forbidden as exc:
+        return _error(request, exc, 403)
+    ctx = context(account, **data, form=extra.pop("form", {}), idem=_idem(), **extra)
+    return render(request, "maker_batch.html", ctx, status)
+
+
+def _error(request: Request, exc: LedgerError, status: int) -> HTMLResponse:
+    ctx = {"title_zh": "无法打开此批次", "title_en": "Cannot open this batch",
+           "detail": bilingual(exc), "back": "/maker", "back_label": "返回 Back"}  # fmt: skip
+    return render(request, "error.html", ctx, status)
+
+
+@router.get("/batches/{batch}", response_model=None)
+async def batch_page(
+    request: Request,
+    services: ServicesDep,
+    batch: BatchId,
+    done: Annotated[str, Query(max_length=20)] = "",
+    seq: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    user = page_user(request, ROLE)
+    if not isinstance(user, Account):
+        return user
+    shown = _DONE.get(done, "")
+    if shown and seq is not None:
+        shown = f"{shown}（账本条目 #{seq}） · entry #{seq}"
+    return await _batch_page(request, services, user, batch, done=shown)
+
+
+@router.post("/batches/{batch}/labels", response_model=None)
+async def issue_labels(
+    request: Request,
+    services: ServicesDep,
+    session: CsrfDep,
+    batch: BatchId,
+    first: Annotated[str, Form(max_length=30)] = "",
+    count: Annotated[str, Form(max_length=10)] = "",
+    idem: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    account = _role_check(request, session)
+    if not isinstance(account, Account):
+        return account
+    form = {"first": first, "count": count}
+    errors: dict[str, str] = {}
+    if not count.strip().isdigit() or int(count) < 1:
+        errors["count"] = "请输入正整数 · Enter a whole number of labels, 1 or more"
+    if errors:
+        return await _batch_page(request, services, account, batch, 400, errors=errors, form=form)
+    try:
+        signer = await run_in_threadpool(server_signer, services, account.org)
+        payload = {
+            "schema": 1,
+            "batch": batch,
+            "first": first.strip(),
+            "count": int(count),
+            "resolver": services.settings.resolver,
+            "key": signer.key_id,
+        }
+        receipt = await _write(services, account, "label.issue", payload, idem)
+    except LedgerError as exc:
+        errors = field_errors(exc, form)
+        return await _batch_page(
+            request, services, account, batch, _status(exc), errors=errors, form=form
+        )
+    return RedirectResponse(f"/maker/batches/{batch}?done=issued&seq={receipt.seq}", 303)
+
+
+@router.post("/batches/{batch}/recall", response_model=None)
+async def recall(
+    request: Request,
+    services: ServicesDep,
+    session: CsrfDep,
+    batch: BatchId,
+    sample: Annotated[str, Form(max_length=200)] = "",
+    note: Annotated[str, Form(max_length=600)] = "",
+    idem: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    account = _role_check(request, session)
+    if not isinstance(account, Account):
+        return account
+    form = {"sample": sample, "note": note}
+    payload: dict[str, Any] = {"schema": 1, "batch": batch, "reason": "failed_retest",
+                               "sample": sample.strip()}  # fmt: skip
+    if note.strip():
+        payload["note"] = note.strip()
+    if not sample.strip():
+        errors = {
+            "sample": "请填写不合格样品（项目编号|样品编号） · Enter the failed sample, <project>|<sample>"
+        }
+        return await _batch_page(request, services, account, batch, 400, errors=errors, form=form)
+    try:
+        receipt = await _write(services, account, "batch.recall", payload, idem)
+    except LedgerError as exc:
+        errors = field_errors(exc, form)
+        return await _batch_page(
+            request, services, account, batch, _status(exc), errors=errors, form=form
+        )
+    return RedirectResponse(f"/maker/batches/{batch}?done=recalled&seq={receipt.seq}", 303)
+
+
+# -- printing -----------------------------------------------------------------------------
+
+
+def _label_sheet(services: Services, org: str, batch: str, first: str, count: int) -> bytes:
+    """A sheet of the batch's issued serials ``first`` … (``count`` of them), each label's
+    QR signed with the organisation's server-held key that the range names."""
+    start = Serial.parse(first)
+    if start is None:
+        raise MalformedInput("first: a serial ending in digits, e.g. SN000001 (序列号需以数字结尾)")
+    if not 1 <= count <= MAX_PRINT:
+        raise MalformedInput(
+            f"count: 1 to {MAX_PRINT} labels a sheet (每次最多打印 {MAX_PRINT} 张)"
+        )
+    day = today(services)
+    with services.ledger.store.read() as tx:
+        data = _batch(tx, batch, org, day)
+        row = tx.get("labels", batch)
+        org_row = tx.get("org", org) or {}
+    standing = data["standing"]
+    report = standing["report"]
+    if report is None:
+        raise MalformedInput(
+            "no factory report qualifies this batch today: labels name the report and its lab "
+            "(本批次当前无有效出厂检验报告，标签须注明报告及检测机构)"
+        )
+    with services.ledger.store.read() as tx:
+        lab = tx.get("org", report["lab"]) or {}
+    cma = str((lab.get("lab") or {}).get("cma", ""))
+    serials = [start.text(n) for n in range(start.number, start.number + count)]
+    ranges = [issued_range(row, s) for s in serials]
+    if any(r is None for r in ranges):
+        missing = next(s for s, r in zip(serials, ranges, strict=True) if r is None)
+        raise MalformedInput(
+            f"serial {missing} is not issued for this batch: issue it first "
+            f"(序列号 {missing} 未为本批次发放)"
+        )
+    vault = services.require_vault()
+    record, product = data["batch"], data["product"]
+    contents = []
+    for serial, issued in zip(serials, ranges, strict=True):
+        assert issued is not None
+        signer = services.accounts.load_key(vault, org, str(issued["key"]))
+        if signer is None:
+            raise Forbidden(f"the server does not hold key {issued['key']} that signs this range")
+        uri = build_digital_link(
+            str(issued["resolver"]), record["gtin"], lot=record["lot"], serial=serial
+        )
+        contents.append(
+            LabelContent(
+                product_name_zh=str(product.get("name", ""))[:20],
+                product_name_en=str(product.get("name_en") or product.get("name", ""))[:48],
+                insulation_type=str(product.get("type", "")).upper()[:16],
+                combustion_class=str(record["declared"]["label"])[:24],
+                thermal_conductivity=Decimal(str(record["conductivity"])),
+                manufacturer_name=str(org_row.get("name", org))[:24],
+                manufacturer_uscc=org,
+                lot=record["lot"],
+                serial=serial,
+                production_date=date.fromisoformat(str(record["production_date"])),
+                factory_report_no=str(report["number"])[:24],
+                lab_cma_no=cma,
+                payload=sign_label(uri, signer.key_id, signer.private_key),
+            )
+        )
+    return label_sheet_pdf(contents)
+
+
+@router.get("/batches/{batch}/labels.pdf", response_model=None)
+async def print_labels(
+    request: Request,
+    services: ServicesDep,
+    batch: BatchId,
+    first: Annotated[str, Query(max_length=30)] = "",
+    count: Annotated[int, Query(ge=1, le=MAX_PRINT)] = 1,
+) -> Response:
+    user = page_user(request, ROLE)
+    if not isinstance(user, Account):
+        return user
+    try:
+        pdf = await run_in_threadpool(_label_sheet, services, user.org, batch, first, count)
+    except LedgerError as exc:
+        errors = {FORM: bilingual(exc)}
+        status = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) else 400
+        return await _batch_page(request, services, user, batch, status, errors=errors)
+    name = f"labels-{batch}-{first}-{count}.pdf"
+    headers = {
+        "Content-Disposition": f'inline; filename="{name}"',
+        "Cache-Control": "private, no-store",
+    }
+    return Response(pdf, media_type="application/pdf", headers=headers)
+
+
+# -- documents ---------------------------------------------------------------------------
+
+
+async def read_pdf(upload: UploadFile | None, limit: int = PDF_LIMIT) -> bytes:
+    """The uploaded file's bytes, if it is a PDF within ``limit``; MalformedInput otherwise."""
+    if upload is None or not upload.filename:
+        raise MalformedInput("document: choose a PDF file (请选择 PDF 文件)")
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise MalformedInput(f"document: larger than {limit // (1024 * 1024)} MB (文件过大)")
+    if not data.startswith(b"%PDF-"):
+        raise MalformedInput("document: not a PDF file (文件不是 PDF)")
+    return data
+
+
+@router.post("/documents", response_model=None)
+async def upload_document(
+    request: Request,
+    services: ServicesDep,
+    session: CsrfDep,
+    document: Annotated[UploadFile | None, File()] = None,
+    batch: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    account = _role_check(request, session)
+    if not isinstance(account, Account):
+        return account
+    try:
+        data = await read_pdf(document)
+    except MalformedInput as exc:
+        errors = {"document": bilingual(exc)}
+        if batch:
+            return await _batch_page(request, services, account, batch, 400, errors=errors)
+        return await _home_page(request, services, account, 400, errors=errors)
+    digest = await run_in_threadpool(services.blobs.put, data)
+    done = (
+        f"已上传，检测机构出具报告时引用此 SHA-256 · Uploaded: the lab cites this SHA-256 "
+        f"in its report: {digest}"
+    )
+    if batch:
+        return await _batch_page(request, services, account, batch, done=done, uploaded=digest)
+    return await _home_page(request, services, account, done=done, uploaded=digest)

@@ -1,0 +1,207 @@
+"""People sign in as people: passwords (argon2id), an optional TOTP second factor,
+server-side sessions behind an HttpOnly cookie, CSRF tokens on forms, login CSRF refused,
+sign-in rate-limited per account and per address."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+import support
+from fastapi.testclient import TestClient
+
+from insutrace.api.deps import Services
+from insutrace.api.sessions import COOKIE, MAX_PER_ACCOUNT, MAX_PER_IP
+from insutrace.trace.clock import FixedClock
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.note import NoteSigner
+
+P = support._load("insutrace_tests_web_people", "web/people.py")
+PASSWORD, W, csrf, person, post_form, sign_in = (
+    P.PASSWORD,
+    P.W,
+    P.csrf,
+    P.person,
+    P.post_form,
+    P.sign_in,
+)
+
+
+@pytest.fixture
+def world(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) -> Any:
+    w = W.LabelWorld(ledger, root, signer_for)
+    w.trade_parties()
+    return w
+
+
+@pytest.fixture
+def app(
+    tmp_path: Path, store_url: str, world: Any, clock: FixedClock, log_signer: NoteSigner
+) -> Iterator[Any]:
+    app = P.make_app(tmp_path, store_url, clock, log_signer)
+    yield app
+    P.close(app)
+
+
+@pytest.fixture
+def services(app: Any) -> Services:
+    s: Services = app.state.services
+    return s
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    yield from P.client_for(app)
+
+
+def test_a_password_is_stored_as_an_argon2id_hash(services: Services, world: Any) -> None:
+    clerk = person(services, world, "maker", "manufacturer", "li.zhiliang", title="质量专员")
+    with services.accounts.engine.connect() as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT password FROM api_account WHERE id = ?", (clerk.id,)
+        ).scalar_one()
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert services.accounts.check_password("li.zhiliang", PASSWORD) == clerk
+    assert services.accounts.check_password("li.zhiliang", PASSWORD + "x") is None
+    assert services.accounts.check_password("nobody.here", PASSWORD) is None
+    assert clerk.person is not None and clerk.person.title == "质量专员"
+
+
+def test_sign_in_opens_a_server_side_session_behind_an_httponly_cookie(
+    client: TestClient, services: Services, world: Any
+) -> None:
+    clerk = person(services, world, "maker", "manufacturer", "li.zhiliang")
+    r = client.post("/signin", data={"username": "LI.ZhiLiang ", "password": PASSWORD},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP here
+    session_id = client.cookies[COOKIE]
+    assert len(session_id) >= 43 and PASSWORD not in session_id and "itk_" not in session_id
+    with services.accounts.engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT id FROM api_session").scalars().all()
+    assert stored and session_id not in stored  # only its SHA-256 is kept
+    assert "已登录" in client.get("/signin").text
+    assert services.sessions.count(clerk.id) == 1
+    # sign-out needs the form's token; then the session is gone from the server
+    assert client.post("/signout", data={}, follow_redirects=False).status_code == 403
+    r = post_form(client, "/signin", "/signout", {})
+    assert r.status_code == 303
+    assert services.sessions.count(clerk.id) == 0
+    client.cookies.set(COOKIE, session_id)
+    assert "已登录" not in client.get("/signin").text
+
+
+def test_the_cookie_is_secure_over_tls_or_behind_a_trusted_proxy(
+    app: Any, services: Services, world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person(services, world, "maker", "manufacturer", "li.zhiliang")
+    form = {"username": "li.zhiliang", "password": PASSWORD}
+    with TestClient(app, base_url="https://testserver") as tls:
+        r = tls.post("/signin", data=form, follow_redirects=False)
+        assert "Secure" in r.headers["set-cookie"]
+    with TestClient(app) as proxied:
+        headers = {"X-Forwarded-Proto": "https"}
+        r = proxied.post("/signin", data=form, headers=headers, follow_redirects=False)
+        assert "Secure" not in r.headers["set-cookie"]  # not trusted unless configured
+        monkeypatch.setenv("INSUTRACE_TRUST_FORWARDED_PROTO", "1")
+        r = proxied.post("/signin", data=form, headers=headers, follow_redirects=False)
+        assert "Secure" in r.headers["set-cookie"]
+
+
+def test_a_sign_in_posted_from_another_site_is_refused(
+    client: TestClient, services: Services, world: Any
+) -> None:
+    person(services, world, "maker", "manufacturer", "li.zhiliang")
+    form = {"username": "li.zhiliang", "password": PASSWORD}
+    for header in ({"Origin": "https://evil.example"}, {"Referer": "https://evil.example/x"}):
+        r = client.post("/signin", data=form, headers=header, follow_redirects=False)
+        assert r.status_code == 403 and "拒绝跨站登录请求" in r.text
+        assert COOKIE not in client.cookies
+    r = client.post("/signin", data=form, headers={"Origin": "http://testserver"},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+
+
+def test_empty_fields_are_named_beside_the_field(client: TestClient) -> None:
+    r = client.post("/signin", data={"username": "", "password": ""})
+    assert r.status_code == 400
+    assert 'id="error-username">请输入用户名' in r.text
+    assert 'id="error-password">请输入密码' in r.text
+
+
+def test_a_forged_or_missing_csrf_token_is_refused(
+    client: TestClient, services: Services, world: Any
+) -> None:
+    person(services, world, "maker", "manufacturer", "li.zhiliang")
+    sign_in(client, "li.zhiliang")
+    token = csrf(client.get("/signin").text)
+    r = client.post("/signout", data={"csrf_token": token[:-2] + "xx"})
+    assert r.status_code == 403 and "表单已过期或来源不明" in r.text
+    r = client.post(
+        "/signout", data={"csrf_token": token}, headers={"Origin": "https://evil.example"}
+    )
+    assert r.status_code == 403 and "拒绝跨站提交" in r.text
+    # another person's session has another token
+    person(services, world, "dist", "distributor", "wang.fahuo")
+    with TestClient(client.app) as other:
+        sign_in(other, "wang.fahuo")
+        assert csrf(other.get("/signin").text) != token
+        assert other.post("/signout", data={"csrf_token": token}).status_code == 403
+
+
+def test_sign_in_is_rate_limited_per_account(
+    client: TestClient, services: Services, world: Any
+) -> None:
+    person(services, world, "maker", "manufacturer", "li.zhiliang")
+    for _ in range(MAX_PER_ACCOUNT):
+        r = client.post("/signin", data={"username": "li.zhiliang", "password": "guess guess"})
+        assert r.status_code == 401
+    r = client.post("/signin", data={"username": "li.zhiliang", "password": PASSWORD})
+    assert r.status_code == 429
+    assert "该账号登录失败次数过多" in r.text and "Too many failed sign-ins" in r.text
+    assert COOKIE not in client.cookies
+
+
+def test_sign_in_is_rate_limited_per_address(
+    client: TestClient, services: Services, world: Any
+) -> None:
+    person(services, world, "maker", "manufacturer", "li.zhiliang")
+    for n in range(MAX_PER_IP):
+        r = client.post("/signin", data={"username": f"guess{n:03d}", "password": "guess guess"})
+        assert r.status_code == 401
+    r = client.post("/signin", data={"username": "li.zhiliang", "password": PASSWORD})
+    assert r.status_code == 429 and "此网络地址登录失败次数过多" in r.text
+
+
+def test_a_person_with_totp_needs_the_code(
+    client: TestClient, services: Services, world: Any
+) -> None:
+    clerk = person(services, world, "maker", "manufacturer", "li.zhiliang")
+    secret = pyotp.random_base32()
+    services.accounts.set_totp(clerk.id, secret)
+    form = {"username": "li.zhiliang", "password": PASSWORD}
+    r = client.post("/signin", data=form)
+    assert r.status_code == 401 and 'id="error-code">请输入动态验证码' in r.text
+    wrong = f"{(int(pyotp.TOTP(secret).now()) + 500000) % 1000000:06d}"
+    r = client.post("/signin", data={**form, "code": wrong})
+    assert r.status_code == 401 and "动态验证码错误" in r.text
+    r = client.post("/signin", data={**form, "code": pyotp.TOTP(secret).now()},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+
+
+def test_a_deactivated_person_is_signed_out_everywhere(
+    client: TestClient, services: Services, world: Any
+) -> None:
+    clerk = person(services, world, "maker", "manufacturer", "li.zhiliang")
+    sign_in(client, "li.zhiliang")
+    services.accounts.set_active(clerk.id, False)
+    assert "已登录" not in client.get("/signin").text
+    r = client.post("/signin", data={"username": "li.zhiliang", "password": PASSWORD})
+    assert r.status_code == 401
