@@ -71,6 +71,30 @@ def server(
         yield served
 
 
+def _qr_video(path: Path, text: str, width: int = 640, height: int = 480) -> Path:
+    """A few frames of ``text`` as a QR code (ISO/IEC 18004, by ``qrcode``) in a YUV4MPEG2
+    file: what Chromium's fake camera (``--use-file-for-fake-video-capture``) films."""
+    import qrcode
+
+    code = qrcode.QRCode(border=4, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(text)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    cell = min(width, height) // len(matrix)
+    left, top = (width - cell * len(matrix)) // 2, (height - cell * len(matrix)) // 2
+    luma = bytearray(b"\xff" * (width * height))
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                for dy in range(cell):
+                    start = (top + y * cell + dy) * width + left + x * cell
+                    luma[start : start + cell] = b"\x00" * cell
+    chroma = b"\x80" * (width // 2 * height // 2)
+    frame = b"FRAME\n" + bytes(luma) + chroma + chroma
+    path.write_bytes(f"YUV4MPEG2 W{width} H{height} F5:1 Ip A1:1 C420jpeg\n".encode() + frame * 5)
+    return path
+
+
 def _label_link(world: dict[str, Any], serial: str) -> str:
     w = world["w"]
     return str(w.label(world["batch"], serial))
@@ -304,3 +328,29 @@ def test_another_organisations_supervisor_is_refused_everywhere(
         )
         assert no_token.status == 403
     assert ledger.size() == size
+
+
+def test_the_camera_scans_a_label_inside_the_page(
+    world: dict[str, Any], server: tuple[str, Services], ledger: Ledger, tmp_path: Path
+) -> None:
+    """Chromium's fake camera films a printed label's QR code; the page decodes it
+    (BarcodeDetector where the browser has one, else the bundled jsQR) and shows its verdict."""
+    base, services = server
+    token = roles.account(services, world["w"]["supervisor"], "supervisor", "赵监理")
+    video = _qr_video(tmp_path / "label.y4m", _label_link(world, "000008"))
+    camera = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+              f"--use-file-for-fake-video-capture={video}")  # fmt: skip
+    with roles.chromium(*camera) as browser, roles.phone(browser, base, "site") as p:
+        p.context.grant_permissions(["camera"], origin=base)
+        roles.sign_in(p, token)
+        p.goto(f"/site/projects/{PROJECT}/delivery")
+        p.page.click("#start-camera")
+        row = p.page.locator('#scans li[data-verdict="genuine"]')
+        row.wait_for(timeout=20000)
+        assert row.get_attribute("data-serial") == "000008"
+        assert VERDICT_TEXT["genuine"]["zh"] in row.inner_text()
+        decoder = p.page.get_attribute("#delivery", "data-decoder")
+        assert decoder in ("BarcodeDetector", "jsQR")
+        assert "扫码中" in p.text("#camera-state")
+        p.shot(f"delivery-camera-{decoder}")
+        assert p.foreign() == []
