@@ -132,7 +132,7 @@ def _people_page(
     request: Request, services: Services, admin: Account, status: int = 200, **extra: Any
 ) -> HTMLResponse:
     people = services.accounts.people(admin.org)
-    ctx = context(admin, people=people, form={}, **extra)
+    ctx = context(admin, people=people, form=extra.pop("form", {}), **extra)
     return render(request, "people.html", ctx, status)
 
 

@@ -75,6 +75,8 @@ def field_errors(exc: LedgerError, fields: Iterable[str]) -> dict[str, str]:
         name = pointer.rsplit("/", 1)[-1]
         if name in known:
             return {name: bilingual(exc)}
+    if isinstance(exc, RuleViolation) and exc.rule.rsplit(".", 1)[-1] in known:
+        return {exc.rule.rsplit(".", 1)[-1]: bilingual(exc)}  # product.gtin: the gtin field
     if isinstance(exc, MalformedInput | RuleViolation):
         # the handlers' messages start "<type>.<member>: …" (or name "payload.<member>")
         head = (exc.reason if isinstance(exc, RuleViolation) else str(exc)).split(":", 1)[0]

@@ -70,3 +70,79 @@ def post_form(client: TestClient, page: str, action: str, data: dict[str, str], 
 def client_for(app: Any) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://testserver") as client:
         yield client
+
+
+# -- the browser --------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium() -> Iterator[Any]:
+    """Chromium (Debian's), driven by Playwright; skips without it unless
+    INSUTRACE_REQUIRE_BROWSER=1 (CI), where it fails."""
+    import importlib.util
+    import os
+
+    import pytest
+
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    elif importlib.util.find_spec("playwright") is None:
+        reason = "Playwright is not installed (pip install playwright; no browser download needed)"
+    if reason is not None:
+        if os.environ.get("INSUTRACE_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+def phone(browser: Any, base: str) -> Any:
+    """A phone-sized page that may reach ``base`` only: any other request is aborted and
+    recorded in ``page.outside`` (the pages make none)."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True, locale="zh-CN")  # fmt: skip
+    page = context.new_page()
+    page.outside = []
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(base) or r.request.url.startswith("data:"):
+            r.continue_()
+        else:
+            page.outside.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    return page
+
+
+def shot(page: Any, folder: str, name: str, *, full: bool = True) -> None:
+    """A screenshot of the page (the whole page, or the screen when ``full`` is False);
+    the page is as wide as the phone, never wider."""
+    out = ARTIFACTS / folder
+    out.mkdir(parents=True, exist_ok=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1, name
+    page.screenshot(path=str(out / f"{name}.png"), full_page=full)
+
+
+def browser_sign_in(page: Any, base: str, username: str, password: str = PASSWORD) -> None:
+    page.goto(base + "/signin")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name="登录 Sign in").click()

@@ -205,3 +205,119 @@ def test_a_deactivated_person_is_signed_out_everywhere(
     assert "已登录" not in client.get("/signin").text
     r = client.post("/signin", data={"username": "li.zhiliang", "password": PASSWORD})
     assert r.status_code == 401
+
+
+def _new_password(html: str) -> str:
+    return html.split('id="new-password"', 1)[1].split('class="mono">', 1)[1].split("<", 1)[0]
+
+
+def test_the_administrator_adds_resets_and_deactivates_people(
+    app: Any, client: TestClient, services: Services, world: Any
+) -> None:
+    person(services, world, "maker", "manufacturer", "zhang.admin", admin=True)
+    sign_in(client, "zhang.admin")
+    r = post_form(client, "/admin/people", "/admin/people",
+                  {"name": "", "username": "Bad Name!", "password": "short"})  # fmt: skip
+    assert r.status_code == 400
+    assert 'id="error-name">请输入姓名' in r.text and 'id="error-username">用户名需' in r.text
+    assert 'id="error-password">密码需' in r.text
+    assert [p.person.username for p in services.accounts.people(world.id("maker"))] == [
+        "zhang.admin"
+    ]
+    r = post_form(client, "/admin/people", "/admin/people",
+                  {"name": "李质量", "title": "质量专员", "username": "li.zhiliang"})  # fmt: skip
+    assert r.status_code == 200 and "已添加 李质量" in r.text
+    first = _new_password(r.text)
+    r = post_form(client, "/admin/people", "/admin/people",
+                  {"name": "另一人", "username": "li.zhiliang"})  # fmt: skip
+    assert r.status_code == 409 and "用户名 li.zhiliang 已被使用" in r.text
+    clerk = services.accounts.by_username("li.zhiliang")
+    assert clerk is not None and clerk.role == "manufacturer" and clerk.org == world.id("maker")
+    with TestClient(app) as other:
+        sign_in(other, "li.zhiliang", first)
+        assert other.get("/admin/people").status_code == 403  # not an administrator
+        r = post_form(client, "/admin/people", f"/admin/people/{clerk.id}/reset", {})
+        second = _new_password(r.text)
+        assert second != first and "已重置" in r.text
+        assert "已登录" not in other.get("/signin").text  # the reset ended their session
+        assert services.accounts.check_password("li.zhiliang", first) is None
+        sign_in(other, "li.zhiliang", second)
+        r = post_form(client, "/admin/people", f"/admin/people/{clerk.id}/active", {"active": "0"})
+        assert r.status_code == 200 and "已停用 李质量" in r.text
+        assert "已登录" not in other.get("/signin").text
+        r = other.post("/signin", data={"username": "li.zhiliang", "password": second})
+        assert r.status_code == 401
+
+
+def test_an_administrator_cannot_touch_another_organisations_people(
+    app: Any, client: TestClient, services: Services, world: Any
+) -> None:
+    person(services, world, "maker", "manufacturer", "zhang.admin", admin=True)
+    victim = person(services, world, "dist", "distributor", "wang.fahuo")
+    sign_in(client, "zhang.admin")
+    for action, data in (
+        (f"/admin/people/{victim.id}/reset", {}),
+        (f"/admin/people/{victim.id}/active", {"active": "0"}),
+    ):
+        r = post_form(client, "/admin/people", action, data)
+        assert r.status_code == 403 and "不能管理其他单位的人员" in r.text
+    assert services.accounts.check_password("wang.fahuo", PASSWORD) is not None
+    assert "wang.fahuo" not in client.get("/admin/people").text
+    assert client.get("/admin/accounts").status_code == 403  # not the authority
+
+
+def test_the_authority_deactivates_accounts_and_revokes_tokens_in_the_browser(
+    client: TestClient, services: Services, world: Any
+) -> None:
+    services.accounts.create_person(
+        "root", "authority", "根管理员", "root.admin", PASSWORD, admin=True
+    )
+    machine, token = services.accounts.create_account(world.id("maker"), "manufacturer", "ERP")
+    sign_in(client, "root.admin")
+    page = client.get("/admin/accounts").text
+    assert f'data-account="{machine.id}"' in page and "机器账号 machine" in page
+    r = post_form(client, "/admin/accounts", f"/admin/accounts/{machine.id}/revoke", {})
+    assert "已吊销 ERP 的 1 个令牌" in r.text
+    assert services.accounts.authenticate(token) is None
+    r = post_form(
+        client, "/admin/accounts", f"/admin/accounts/{machine.id}/active", {"active": "0"}
+    )
+    assert "已停用" in r.text and not services.accounts.account(machine.id).active
+    me = services.accounts.by_username("root.admin")
+    assert me is not None
+    r = post_form(client, "/admin/accounts", f"/admin/accounts/{me.id}/active", {"active": "0"})
+    assert r.status_code == 400 and "不能停用自己的账号" in r.text
+
+
+def test_a_person_turns_on_totp_from_their_account_page(
+    client: TestClient, services: Services, world: Any
+) -> None:
+    clerk = person(services, world, "maker", "manufacturer", "li.zhiliang")
+    sign_in(client, "li.zhiliang")
+    page = client.get("/account").text
+    secret = page.split('id="totp-secret">', 1)[1].split("<", 1)[0]
+    r = post_form(client, "/account", "/account/totp",
+                  {"action": "enable", "secret": secret, "code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"})  # fmt: skip
+    assert r.status_code == 400 and 'id="error-code">验证码与密钥不符' in r.text
+    assert not services.accounts.account(clerk.id).person.totp  # type: ignore[union-attr]
+    r = post_form(client, "/account", "/account/totp",
+                  {"action": "enable", "secret": secret, "code": pyotp.TOTP(secret).now()})  # fmt: skip
+    assert r.status_code == 200 and "已启用动态验证码" in r.text
+    assert services.accounts.check_totp(clerk.id, pyotp.TOTP(secret).now())
+
+
+def test_docs_pages_name_only_assets_the_app_serves(client: TestClient) -> None:
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        urls = re.findall(r'(?:src|href)=["\']?([^"\' >]+)', html)
+        urls += re.findall(r"url: ['\"]([^'\"]+)", html) + re.findall(
+            r"spec-url=['\"]([^'\"]+)", html
+        )
+        assert urls, page
+        assert not [u for u in urls if "//" in u], (page, urls)
+        for url in urls:
+            assert client.get(url).status_code == 200, url
+    bundle = client.get("/static/docs/redoc.standalone.js").content
+    assert b"cdn.redoc.ly" not in bundle and b"fonts.googleapis" not in client.get("/redoc").content

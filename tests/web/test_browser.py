@@ -141,7 +141,7 @@ def test_a_signed_in_supervisor_records_a_scan(
                                    has_touch=True, locale="zh-CN")  # fmt: skip
     page = context.new_page()
     page.goto(base + label_path(cases["genuine"]))
-    page.get_by_role("link", name="登录 Sign in").click()
+    page.locator("main").get_by_role("link", name="登录 Sign in").click()
     page.fill("input[name=username]", "zhao.jianli")
     page.fill("input[name=password]", "correct horse battery")
     page.get_by_role("button", name="登录 Sign in").click()
