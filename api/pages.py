@@ -31,7 +31,6 @@ from insutrace.api.web import cookie_account, render
 from insutrace.trace.canonical import canonical
 from insutrace.trace.domain.payloads import PayloadInvalid
 from insutrace.trace.errors import Forbidden, LedgerError, MalformedInput, RuleViolation
-from insutrace.trace.store.base import Tx
 
 __all__ = [
     "FormErrors",
@@ -199,8 +198,3 @@ def form_errors(exc: LedgerError, by_member: Mapping[str, str], by_rule: Mapping
     else:
         errors.add("", "未能记录：", str(exc))
     return errors
-
-
-def in_tx(services: Services, fn: Callable[[Tx], Any]) -> Any:
-    with services.ledger.store.read() as tx:
-        return fn(tx)
