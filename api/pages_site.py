@@ -298,7 +298,13 @@ async def record_delivery(request: Request, services: ServicesDep, project: str)
     try:
         account = signed_in(services, request, "supervisor")
     except Refused:
-        return _problem(FormErrors({"": "请先登录 Sign in first"}), Forbidden("sign in first"))
+        # kept in the page's outbox: sent once the supervisor has signed in again
+        signin: dict[str, Any] = {
+            "title": "请先登录 Sign in first",
+            "status": 401,
+            "fields": {"": "请先登录 Sign in first"},
+        }
+        return JSONResponse(signin, status_code=401, media_type="application/problem+json")
     try:
         require_csrf_header(request)
         body = json.loads(await request.body())

@@ -70,9 +70,9 @@ window.InsuQueue = (function () {
           if (response.ok) {
             save(load().filter(function (i) { return i.key !== item.key; }));
             emit({ key: item.key, state: "sent", data: data, label: item.label });
-          } else if (response.status >= 500) {
-            emit({ key: item.key, state: "offline" });
-            break; /* the server is struggling: try again later */
+          } else if (response.status >= 500 || response.status === 401) {
+            emit({ key: item.key, state: response.status === 401 ? "signin" : "offline" });
+            break; /* the server is struggling, or the sign-in ended: keep it, try again later */
           } else {
             update(item.key, { state: "refused", detail: data.detail || "", fields: data.fields || {} });
             emit({ key: item.key, state: "refused", data: data, label: item.label });

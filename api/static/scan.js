@@ -237,10 +237,12 @@
       $("done").hidden = false;
       $("done").textContent = "已记录，条目 #" + event.data.seqs.join(", #") + " Recorded as entries #" + event.data.seqs.join(", #");
       current = null;
-    } else if (event.state === "offline") {
+    } else if (event.state === "offline" || event.state === "signin") {
       resetForm();
       $("done").hidden = false;
-      $("done").textContent = "已保存在本机，联网后自动发送 Saved on this phone: sent when the network returns";
+      $("done").textContent = event.state === "signin"
+        ? "已保存在本机，请重新登录，登录后自动发送 Saved on this phone: sign in again and it is sent"
+        : "已保存在本机，联网后自动发送 Saved on this phone: sent when the network returns";
       current = null;
     } else if (event.state === "refused") {
       Q.discard(event.key); /* nothing was written: correct the form and record again */

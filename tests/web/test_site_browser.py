@@ -327,6 +327,12 @@ def test_another_organisations_supervisor_is_refused_everywhere(
             headers={"Content-Type": "application/json"},
         )
         assert no_token.status == 403
+        # signed out, the post is 401: the page keeps it in its outbox until a new sign-in
+        stranger = browser.new_context()
+        gone = stranger.request.post(f"{base}/site/projects/{PROJECT}/delivery", data="{}",
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        assert gone.status == 401 and gone.json()["fields"][""].startswith("请先登录")
+        stranger.close()
     assert ledger.size() == size
 
 
