@@ -25,8 +25,11 @@ from insutrace.api import (
     ledger_views,
     log_routes,
     pages_admin,
+    pages_investigator,
     pages_lab,
     pages_manufacturer,
+    pages_regulator,
+    pages_site,
     resolver,
     rule_routes,
     state_routes,
@@ -206,6 +209,9 @@ def create_app(
     app.include_router(pages_admin.router)
     app.include_router(pages_manufacturer.router)
     app.include_router(pages_lab.router)
+    app.include_router(pages_site.router)
+    app.include_router(pages_regulator.router)
+    app.include_router(pages_investigator.router)
     return app
 
 

@@ -56,7 +56,7 @@ def test_every_declaring_module_is_assembled() -> None:
 
 def test_the_registry_is_every_type_once_core_first() -> None:
     assert tuple(REGISTRY.values()) == TYPES
-    assert len(set(REGISTRY)) == len(TYPES) == 49
+    assert len(set(REGISTRY)) == len(TYPES) == 52
     assert list(REGISTRY)[:4] == [t.name for t in actors.TYPES]
     assert REGISTRY["actor.register"].handler is not actors.CORE_TYPES["actor.register"].handler
     with pytest.raises(TypeError):

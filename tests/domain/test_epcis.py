@@ -36,6 +36,9 @@ DEMO_UNUSED = {
     "credit.repair_decide",
     "permit.decide",
     "incident.record",
+    "alert.acknowledge",
+    "alert.assign",
+    "alert.close",
     "label.reprint",
     "label.void",
 }

@@ -52,6 +52,9 @@ NOT_IN_DEMO = {
     "credit.repair_decide",
     "permit.decide",
     "incident.record",
+    "alert.acknowledge",
+    "alert.assign",
+    "alert.close",
 }
 
 
@@ -172,6 +175,17 @@ def _credit_and_permits(world: World, clock: FixedClock, project: str) -> None:
     world.add("credit.repair_decide", decide, world["regulator"])
 
 
+def _alert_lifecycle(world: World, project: str, batch: str) -> None:
+    gtin, lot = batch.split(".", 1)
+    scan = {"project": project, "gtin": gtin, "lot": lot, "serial": "NEVER1",
+            "verdict": "unknown_serial"}  # fmt: skip
+    world.add("label.scan", scan, world["supervisor"])
+    alert = f"counterfeit|{batch}|NEVER1"
+    world.add("alert.acknowledge", {"alert": alert}, world["regulator"])
+    world.add("alert.assign", {"alert": alert, "assignee": "王科长"}, world["regulator"])
+    world.add("alert.close", {"alert": alert, "note": "已立案查处"}, world["regulator"])
+
+
 def _keys(world: World, signer_for: Callable[[str], Signer]) -> None:
     lab = world.id("lab")
     world.add("org.update", {"id": lab, "address": "江苏省南京市鼓楼区新址路2号"}, world.root)
@@ -199,6 +213,7 @@ def test_every_scenario_builder_payload_validates(
     world.on_site(project, batch)
     world.install(project, batch, "600", "600")
     _credit_and_permits(world, clock, project)
+    _alert_lifecycle(world, project, batch)
     _keys(world, signer_for)
     _label_ranges(world, batch)
     entries = logged(world.ledger)

@@ -30,6 +30,7 @@ from ..actors import Handler
 from ..entrytype import EntryType, Registry, superseding
 from . import (
     affiliations,
+    alerts,
     batches,
     buildings,
     corrections,
@@ -101,6 +102,7 @@ _DOMAIN: tuple[EntryType, ...] = (
     *persons.TYPES,
     *existing.TYPES,
     *norms.TYPES,
+    *alerts.TYPES,
 )
 
 

@@ -41,6 +41,9 @@ from ..errors import MalformedInput
 
 __all__ = [
     "ActorRegister",
+    "AlertAcknowledge",
+    "AlertAssign",
+    "AlertClose",
     "BatchRecall",
     "BatchRegister",
     "BuildingInspect",
@@ -788,6 +791,14 @@ class SiteInspect(_Payload):
     date: Day
     label_class: ClassLabel
     accepted: bool
+    counted: Quantity | None = Field(None, description="Quantity counted on arrival.")
+    discrepancy: Literal["short", "damaged", "wrong_product", "label_mismatch", "other"] | None = (
+        Field(None, description="What the count or the look of the goods did not match.")
+    )
+    note: Text500 | None = None
+    photos: Annotated[list[Sha256], Field(min_length=0, max_length=20)] | None = Field(
+        None, description="Photos of the delivery: SHA-256 of each (POST /v1/documents)."
+    )
 
 
 class Sampler(_Strict):
@@ -1717,3 +1728,43 @@ def validate(model: type[BaseModel], type: str, payload: Any) -> BaseModel:
         return model.model_validate(payload)
     except ValidationError as exc:
         raise PayloadInvalid(type, field_errors(exc.errors(include_url=False), payload)) from None
+
+
+# -- the alert lifecycle (alerts.py) -----------------------------------------------------------
+
+AlertId = Annotated[
+    str,
+    StringConstraints(
+        min_length=3, max_length=200, pattern=r"^(clone|overscan|counterfeit|retest|credit)\|\S"
+    ),
+    Field(description="An alert id as the inbox lists it, e.g. clone|<batch>|<serial>."),
+]
+
+
+class AlertAcknowledge(_Payload):
+    """alert.acknowledge (regulator, investigator): the alert is seen and being handled."""
+
+    model_config = _example({"schema": 1, "alert": f"clone|{_BATCH}|SN000001"})
+    alert: AlertId
+    note: Text500 | None = None
+
+
+class AlertAssign(_Payload):
+    """alert.assign (regulator, investigator): who handles the acknowledged alert."""
+
+    model_config = _example(
+        {"schema": 1, "alert": f"clone|{_BATCH}|SN000001", "assignee": "王科长 Inspector Wang"}
+    )
+    alert: AlertId
+    assignee: Text100
+    note: Text500 | None = None
+
+
+class AlertClose(_Payload):
+    """alert.close (regulator, investigator): the alert is closed, the note says why."""
+
+    model_config = _example(
+        {"schema": 1, "alert": f"clone|{_BATCH}|SN000001", "note": "现场核查：标识系复印件，已查扣"}
+    )
+    alert: AlertId
+    note: Text500

@@ -14,7 +14,15 @@ nothing else, so two readers never give two answers:
   standing of what is in them, the flagged ones and the open rectification orders;
 * :func:`project_evidence` — the batches installed on a project, the permit gate's input;
 * :func:`label_alerts`, :func:`scan_history` — what a label's page warns of, and where
-  and when the label was scanned.
+  and when the label was scanned;
+* :func:`failed_properties` — the tested properties that did not conform in the reports
+  and re-tests a finding cites;
+* :func:`project_list`, :func:`site_batches`, :func:`testing_labs` — the projects an
+  organisation is party to, what a project has received of each batch, and the labs a
+  witnessed sample may go to;
+* :func:`alert_inbox`, :func:`alert_of` — the regulator's alerts (clone, overscan,
+  counterfeit, failed re-tests, credit proposals) with their lifecycle
+  (:mod:`.alerts`: acknowledged, assigned, closed).
 
 Each function takes a :class:`~insutrace.trace.store.base.KV` (a store transaction, or a
 handler's ``ctx.kv`` when a check re-asks the question on append) and returns typed rows
@@ -37,8 +45,9 @@ from ..identifiers import build_digital_link
 from ..keys import decode_public, verify_signature
 from ..store.base import KV, Tx
 from .batches import batch_class
-from .credit import describe, listings_in_effect
+from .credit import credit_proposals, describe, listings_in_effect
 from .fields import local_date
+from .orgs import lab_accreditation_problem
 from .rows import (
     BatchRow,
     Holder,
@@ -58,11 +67,15 @@ from .rows import (
 )
 
 __all__ = [
+    "ALERT_KINDS",
+    "ALERT_STATUSES",
     "MAX_HOPS",
     "DesignInForce",
     "InstalledBatch",
     "Standing",
     "Verdict",
+    "alert_inbox",
+    "alert_of",
     "batch_brief",
     "batch_standing",
     "batch_walls",
@@ -70,6 +83,7 @@ __all__ = [
     "building_walls",
     "custody_hops",
     "design_in_force",
+    "failed_properties",
     "holders",
     "in_transit",
     "label_alerts",
@@ -81,6 +95,7 @@ __all__ = [
     "product_record",
     "project_evidence",
     "project_in_force",
+    "project_list",
     "qualifying_report",
     "qualifying_reports",
     "recall_list",
@@ -89,6 +104,8 @@ __all__ = [
     "resolver_item",
     "scan_history",
     "shipments",
+    "site_batches",
+    "testing_labs",
 ]
 
 MAX_HOPS = 20
@@ -740,3 +757,215 @@ def lot_record(kv: KV, gtin: str, lot: str, day: date) -> dict[str, Any]:
         "report": report_brief(kv, row, standing),
         "custody": custody_hops(kv, row["id"]),
     }
+
+
+# -- the regulator's alerts -------------------------------------------------------------------
+
+ALERT_KINDS = ("clone", "overscan", "counterfeit", "retest", "credit")
+"""Where an alert comes from: a label alert (:mod:`.labels`), a failed witnessed re-test
+(:mod:`.site`) or a credit listing proposal (:func:`.credit.credit_proposals`)."""
+ALERT_STATUSES = ("open", "acknowledged", "assigned", "closed")
+
+
+def _entry_day(tx: Tx, seq: int) -> str:
+    entry = Entry.from_bytes(tx.entries(seq, seq + 1)[0])
+    return local_date(parse_time(entry.time)).isoformat()
+
+
+def _label_alert(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "batch": row["batch"],
+        "serial": row.get("serial"),
+        "org": row.get("manufacturer"),
+        "projects": list(row["projects"]),
+        "reason": row["reason"],
+        "date": row["date"],
+        "entries": list(row["entries"]),
+    }
+
+
+def _retest_alert(kv: KV, sample: Mapping[str, Any]) -> dict[str, Any]:
+    result = sample["result"]
+    batch = kv.get("batch", sample["batch"])
+    return {
+        "id": f"retest|{sample['project']}|{sample['sample']}",
+        "kind": "retest",
+        "batch": sample["batch"],
+        "serial": None,
+        "org": batch["manufacturer"] if batch else None,
+        "projects": [sample["project"]],
+        "reason": "; ".join(result["reasons"]) or "the witnessed re-test failed",
+        "date": sample["date"],
+        "entries": sorted({int(sample["seq"]), int(result["seq"])}),
+    }
+
+
+def _credit_alert(tx: Tx, proposal: Mapping[str, Any]) -> dict[str, Any]:
+    entries = [int(s) for s in proposal["entries"]]
+    return {
+        "id": f"credit|{proposal['kind']}|{proposal['subject']}",
+        "kind": "credit",
+        "batch": None,
+        "serial": None,
+        "org": proposal["subject"],
+        "projects": [],
+        "reason": f"{proposal['rule']} ({proposal['clause']}): {proposal['name']} — "
+        f"{proposal['action']}",
+        "date": _entry_day(tx, max(entries)),
+        "entries": entries,
+    }
+
+
+def _with_case(kv: KV, alert: dict[str, Any]) -> dict[str, Any]:
+    case = kv.get("alertcase", alert["id"])
+    steps = list(case["steps"]) if case else []
+    return {
+        **alert,
+        "status": case["status"] if case else "open",
+        "assignee": case["assignee"] if case else None,
+        "steps": steps,
+        "entries": sorted({*alert["entries"], *(int(s["seq"]) for s in steps)}),
+    }
+
+
+def _failed_retest(row: Mapping[str, Any]) -> bool:
+    return row["result"] is not None and not row["result"]["passed"]
+
+
+def alert_inbox(
+    tx: Tx, day: date, *, kind: str | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
+    """Every alert a regulator handles on ``day``, newest first: label alerts, failed
+    witnessed re-tests and credit listing proposals, each with its lifecycle (status,
+    assignee, the steps' entries); ``kind`` and ``status`` filter."""
+    found: list[dict[str, Any]] = []
+    if kind in (None, "clone", "overscan", "counterfeit"):
+        prefix = f"{kind}|" if kind else ""
+        found += [_label_alert(row) for _, row in tx.scan("alert", prefix)]
+    if kind in (None, "retest"):
+        found += [_retest_alert(tx, r) for _, r in tx.scan("sample") if _failed_retest(r)]
+    if kind in (None, "credit"):
+        found += [_credit_alert(tx, p) for p in credit_proposals(tx, day)]
+    rows = [_with_case(tx, a) for a in found]
+    if status is not None:
+        rows = [r for r in rows if r["status"] == status]
+    return sorted(rows, key=lambda r: (r["date"], max(r["entries"], default=0)), reverse=True)
+
+
+def alert_of(tx: Tx, alert_id: str, day: date) -> dict[str, Any] | None:
+    """The alert ``alert_id`` names (as :func:`alert_inbox` lists it), None if none is."""
+    kind, _, rest = alert_id.partition("|")
+    if kind in ("clone", "overscan", "counterfeit"):
+        row = tx.get("alert", alert_id)
+        return None if row is None else _with_case(tx, _label_alert(row))
+    if kind == "retest":
+        sample = tx.get("sample", rest)
+        if sample is None or not _failed_retest(sample):
+            return None
+        return _with_case(tx, _retest_alert(tx, sample))
+    if kind == "credit":
+        for proposal in credit_proposals(tx, day):
+            if f"credit|{proposal['kind']}|{proposal['subject']}" == alert_id:
+                return _with_case(tx, _credit_alert(tx, proposal))
+    return None
+
+
+# -- a site's projects and batches ------------------------------------------------------------
+
+_PARTIES = (("owner", "building_owner"), ("contractor", "contractor"), ("supervisor", "supervisor"))
+
+
+def project_list(kv: KV, org: str | None = None) -> list[dict[str, Any]]:
+    """The projects ``org`` is party to (owner, contractor or supervisor; every project when
+    None), by id: {id, name, status, building, roles[], accepted[]}."""
+    out = []
+    for _, row in kv.scan("project"):
+        mine = [role for column, role in _PARTIES if org is None or row.get(column) == org]
+        if not mine:
+            continue
+        out.append(
+            {
+                "id": row["id"],
+                "name": row["name"],
+                "status": row["status"],
+                "building": row["building"],
+                "roles": mine if org is not None else [],
+                "accepted": sorted(row["accepted"]),
+            }
+        )
+    return sorted(out, key=lambda r: r["id"])
+
+
+def site_batches(kv: KV, project: str) -> list[dict[str, Any]]:
+    """Every batch received on ``project``: quantities (milli-units) received and installed,
+    its arrival inspection, passed and failed re-tests, its declared class and product."""
+    out = []
+    for key, row in kv.scan("onsite", f"{project}|"):
+        batch = kv.get("batch", split_key(key, project, 1)[0])
+        if batch is None:
+            continue
+        product = kv.get("product", batch["gtin"]) or {}
+        out.append(
+            {
+                "batch": batch["id"],
+                "lot": batch["lot"],
+                "product": product.get("name", batch["gtin"]),
+                "unit": batch["unit"],
+                "declared_class": batch["declared"]["label"],
+                "received": row["received"],
+                "installed": row["installed"],
+                "inspection": row["inspection"],
+                "retests_passed": list(row["retests_passed"]),
+                "retests_failed": list(row["retests_failed"]),
+                "recalled": bool(batch["recalled"]),
+            }
+        )
+    return sorted(out, key=lambda r: r["batch"])
+
+
+def testing_labs(kv: KV, day: date) -> list[dict[str, Any]]:
+    """The registered testing labs with their CMA number and whether it is valid on ``day``."""
+    out = []
+    for _, org in kv.scan("org"):
+        if "testing_lab" in org["roles"] and org.get("lab"):
+            problem = lab_accreditation_problem(org, day)
+            out.append(
+                {
+                    "uscc": org["uscc"],
+                    "name": org["name"],
+                    "cma": org["lab"]["cma"],
+                    "problem": problem,
+                }
+            )
+    return sorted(out, key=lambda r: r["name"])
+
+
+# -- what failed in a test ---------------------------------------------------------------------
+
+
+def _results_of(tx: Tx, entry: Entry) -> dict[str, Any]:
+    p = entry.payload
+    if entry.type == "site.retest_result":
+        sample = tx.get("sample", f"{p.get('project')}|{p.get('sample')}")
+        result = sample["result"] if sample else None
+        return dict(result["results"]) if result and result.get("seq") == entry.seq else {}
+    if entry.type == "report.issue":
+        report = tx.get("report", f"{entry.actor}|{p.get('number')}")
+        return dict(report["results"]) if report and report["seq"] == entry.seq else {}
+    return {}
+
+
+def failed_properties(tx: Tx, entries: list[int] | tuple[int, ...]) -> list[str]:
+    """The tested properties (``combustion``, ``thermal_conductivity`` …) that did not
+    conform in the factory reports and witnessed re-tests among ``entries``, in order."""
+    failed: dict[str, None] = {}
+    for seq in sorted(set(entries)):
+        rows = tx.entries(seq, seq + 1)
+        if not rows:
+            continue
+        for prop, result in _results_of(tx, Entry.from_bytes(rows[0])).items():
+            if not result.get("conforms", True):
+                failed[prop] = None
+    return list(failed)

@@ -35,7 +35,7 @@ from .. import epcis_map as epcis
 from ..actors import Context
 from ..combustion import BasicClass, CombustionClass, parse_class
 from ..entrytype import EntryType, Record, by_field, by_fields, party, roles
-from ..errors import Forbidden, RuleViolation
+from ..errors import Forbidden, MalformedInput, RuleViolation
 from ..policy import (
     InsulationPosition,
     MeasureCode,
@@ -149,7 +149,48 @@ def inspect_arrival(ctx: Context) -> None:
         )
     day = _day(ctx, p)
     here["inspection"] = {"seq": ctx.entry.seq, "accepted": accepted, "date": day.isoformat()}
+    here["inspection"].update(_arrival_findings(p, batch, here))
     put_onsite(ctx, project["id"], batch["id"], here)
+
+
+class ArrivalDiscrepancy(StrEnum):
+    SHORT = "short"  # 数量短少
+    DAMAGED = "damaged"  # 破损
+    WRONG_PRODUCT = "wrong_product"  # 货不对板
+    LABEL_MISMATCH = "label_mismatch"  # 标识不符
+    OTHER = "other"
+
+
+def _arrival_findings(p: Reader, batch: dict[str, Any], here: dict[str, Any]) -> dict[str, Any]:
+    """What the supervisor counted and saw on arrival, when the inspection says so: the
+    counted quantity (at most what was received here), a discrepancy, a note, photos."""
+    found: dict[str, Any] = {}
+    if p.has("counted"):
+        counted = p.milli("counted")
+        if counted > here["received"]:
+            raise RuleViolation(
+                "inspect.counted",
+                f"{p.where}.counted {milli_text(counted)} is more than the "
+                f"{milli_text(here['received'])} {batch['unit']} of {batch['id']} received here",
+            )
+        found["counted"] = counted
+    discrepancy = p.choice("discrepancy", ArrivalDiscrepancy, optional=True)
+    if discrepancy is not None:
+        found["discrepancy"] = discrepancy.value
+    note = p.text("note", max_len=500, optional=True)
+    if note:
+        found["note"] = note
+    if p.has("photos"):
+        found["photos"] = [
+            _photo(p, i, h) for i, h in enumerate(p.texts("photos", min_items=0, max_items=20))
+        ]
+    return found
+
+
+def _photo(p: Reader, i: int, digest: str) -> str:
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise MalformedInput(f"{p.where}.photos[{i}] must be a SHA-256 (64 lowercase hex)")
+    return digest
 
 
 def _sampler(ctx: Context, p: Reader, project: dict[str, Any]) -> dict[str, str]:
