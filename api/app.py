@@ -17,6 +17,7 @@ from insutrace.api import (
     account_routes,
     document_routes,
     entries,
+    epcis_routes,
     label_routes,
     log_routes,
     rule_routes,
@@ -146,6 +147,7 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     app.include_router(log_routes.router)
     app.include_router(entries.router)
+    app.include_router(epcis_routes.router)
     app.include_router(account_routes.router)
     app.include_router(state_routes.router)
     app.include_router(document_routes.router)

@@ -52,6 +52,7 @@ __all__ = [
     "export_epcis",
     "ledger_events",
     "validate_epcis",
+    "validate_errors",
 ]
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -108,7 +109,7 @@ def _document_loader(url: str, options: Any = None) -> dict[str, Any]:
 def _reference() -> tuple[Any, Any]:
     """GS1's reference implementation, reading contexts only through :func:`_document_loader`."""
     from epcis_event_hash_generator import hash_generator, json_to_py
-    from pyld import jsonld
+    from pyld import jsonld  # type: ignore[import-untyped]
 
     jsonld.set_document_loader(_document_loader)  # the package installs a fetching one
     return hash_generator, json_to_py
@@ -330,8 +331,9 @@ def _is_date_time(value: object) -> bool:
     return True
 
 
-def validate_epcis(document: dict[str, Any], schema: dict[str, Any]) -> list[str]:
-    """Problems found validating against the EPCIS 2.0 JSON Schema, formats included.
+def validate_errors(document: Any, schema: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(RFC 6901 pointer, message) of each fault found validating against the EPCIS 2.0
+    JSON Schema, formats included.
 
     ``uri`` and ``date-time`` are checked here (jsonschema checks them only with extra
     packages installed), so a relative or unencoded URI fails validation.
@@ -342,7 +344,16 @@ def validate_epcis(document: dict[str, Any], schema: dict[str, Any]) -> list[str
     checker.checks("uri")(_is_uri)
     checker.checks("date-time")(_is_date_time)
     validator = Draft7Validator(schema, format_checker=checker)
+    found = []
+    for error in validator.iter_errors(document):
+        parts = [str(p).replace("~", "~0").replace("/", "~1") for p in error.absolute_path]
+        found.append(("".join("/" + p for p in parts), error.message))
+    return found
+
+
+def validate_epcis(document: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """Problems found validating against the EPCIS 2.0 JSON Schema (see :func:`validate_errors`)."""
     return [
-        f"{'/'.join(str(p) for p in error.absolute_path) or '(document)'}: {error.message}"
-        for error in validator.iter_errors(document)
+        f"{pointer.lstrip('/') or '(document)'}: {message}"
+        for pointer, message in validate_errors(document, schema)
     ]
