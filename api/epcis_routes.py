@@ -17,7 +17,8 @@
   An event whose ``eventID`` was captured before is not written again.
 
 Events are those of :func:`insutrace.trace.epcis.ledger_events`, one mapping for all.
-An account that does not read everything sees the events of entries naming its organisation.
+An account that does not read everything sees the events of the entries its organisation
+wrote or is named in (the ``org`` filter of ``GET /v1/entries``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from insutrace.api.accounts import Account
-from insutrace.api.authz import authorize_write
+from insutrace.api.authz import FILTERS, authorize_write
 from insutrace.api.deps import AccountDep, Services, ServicesDep
 from insutrace.api.entries import server_signer
 from insutrace.api.interop_tables import capture_table, event_index_table
@@ -283,7 +284,7 @@ def run_query(
     """One page of the events matching ``params`` and the seq to resume after, if more."""
     matches = _matcher(params)
     after, per_page = _read_token(params), _per_page(params)
-    refs = () if account.reads_everything else (f"org:{account.org}",)
+    refs = () if account.reads_everything else tuple(r.format(account.org) for r in FILTERS["org"])
     u = Uris(services.settings.resolver)
     found: list[dict[str, Any]] = []
     last = after
