@@ -6,6 +6,7 @@ OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -23,6 +24,7 @@ from insutrace.api import (
     rule_routes,
     state_routes,
     web,
+    webhooks,
 )
 from insutrace.api.accounts import AccountStore, KeyVault
 from insutrace.api.bodies import RefuseDuplicateKeys
@@ -130,7 +132,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _log_startup(services)
+        worker = webhooks.Worker(
+            services, interval=float(os.environ.get("INSUTRACE_WEBHOOK_INTERVAL", "1"))
+        )
+        worker.start()  # webhook deliveries, in this process
         yield
+        worker.stop()
         services.accounts.close()
         services.ledger.store.close()
 
@@ -148,6 +155,7 @@ def create_app(
     app.include_router(log_routes.router)
     app.include_router(entries.router)
     app.include_router(epcis_routes.router)
+    app.include_router(webhooks.router)
     app.include_router(account_routes.router)
     app.include_router(state_routes.router)
     app.include_router(document_routes.router)

@@ -13,7 +13,6 @@ __all__ = [
     "delivery_table",
     "event_index_table",
     "subscription_table",
-    "webhook_cursor_table",
 ]
 
 capture_table = Table(
@@ -44,7 +43,7 @@ subscription_table = Table(
     Column("topics", Text, nullable=False),  # JSON list
     Column("secret", String(100), nullable=False),  # whsec_<base64>, shown once on creation
     Column("created", String(32), nullable=False),
-    Column("after", BigInteger, nullable=False),  # notifies of entries with seq > after
+    Column("after", BigInteger, nullable=False),  # entries up to this seq are examined
     Column("active", Boolean, nullable=False),
 )
 delivery_table = Table(
@@ -62,10 +61,4 @@ delivery_table = Table(
     Column("last_code", Integer, nullable=True),
     Column("last_error", String(500), nullable=True),
     Column("delivered", String(32), nullable=True),
-)
-webhook_cursor_table = Table(
-    "api_webhook_cursor",
-    metadata,
-    Column("name", String(20), primary_key=True),
-    Column("seq", BigInteger, nullable=False),  # the last log entry examined
 )

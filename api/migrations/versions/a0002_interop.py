@@ -80,16 +80,10 @@ def _create() -> None:
     op.create_index(
         "ix_api_webhook_delivery_subscription", "api_webhook_delivery", ["subscription"]
     )
-    op.create_table(
-        "api_webhook_cursor",
-        sa.Column("name", sa.String(20), primary_key=True),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-    )
 
 
 def downgrade() -> None:
     for name in (
-        "api_webhook_cursor",
         "api_webhook_delivery",
         "api_webhook",
         "api_epcis_event",
