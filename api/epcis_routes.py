@@ -74,7 +74,23 @@ from insutrace.trace.rules import explain
 
 __all__ = ["PARAMETERS", "router"]
 
-router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"], responses=PROBLEM_RESPONSES)
+_PROBLEM = PROBLEM_RESPONSES[400]["content"]
+router = APIRouter(
+    prefix="/epcis",
+    tags=["EPCIS 2.0"],
+    responses={
+        **PROBLEM_RESPONSES,
+        406: {"description": "EPCIS version not served", "content": _PROBLEM},
+        413: {"description": "Capture limits exceeded", "content": _PROBLEM},
+    },
+)
+
+
+class LinkedData(JSONResponse):
+    """EPCIS 2.0 JSON-LD documents and events."""
+
+    media_type = "application/ld+json"
+
 
 VERSION_HEADERS = {
     "GS1-EPCIS-Version": "2.0.0",
@@ -382,10 +398,10 @@ async def _answer_query(
         link = f"{request.url.path}?{urlencode(query)}"
         headers["Link"] = f'<{link}>; rel="next"'
     document = _query_document(events, services.ledger.clock.now())
-    return JSONResponse(document, headers=headers, media_type="application/ld+json")
+    return LinkedData(document, headers=headers)
 
 
-@router.get("/events", summary="Query events (SimpleEventQuery)")
+@router.get("/events", summary="Query events (SimpleEventQuery)", response_class=LinkedData)
 async def query_events(request: Request, services: ServicesDep, account: AccountDep) -> Response:
     """Events matching the standard query parameters, as an EPCISQueryDocument."""
     return await _answer_query(request, services, account, {})
@@ -398,7 +414,13 @@ def _fixed_route(path: str, parameter: str, summary: str) -> None:
         return await _answer_query(request, services, account, {parameter: value})
 
     handler.__name__ = f"query_by_{parameter}"
-    router.add_api_route(f"{path}/{{value:path}}/events", handler, methods=["GET"], summary=summary)
+    router.add_api_route(
+        f"{path}/{{value:path}}/events",
+        handler,
+        methods=["GET"],
+        summary=summary,
+        response_class=LinkedData,
+    )
 
 
 for _path, _parameter, _summary in (
@@ -412,7 +434,9 @@ for _path, _parameter, _summary in (
     _fixed_route(_path, _parameter, _summary)
 
 
-@router.get("/events/{event_id:path}", summary="One event by its eventID")
+@router.get(
+    "/events/{event_id:path}", summary="One event by its eventID", response_class=LinkedData
+)
 async def one_event(
     request: Request, services: ServicesDep, account: AccountDep, event_id: str
 ) -> Response:
@@ -421,10 +445,14 @@ async def one_event(
     plain = [e for e in events if "errorDeclaration" not in e] or events
     if not plain:
         raise NotFound(f"no event {event_id}")
-    return JSONResponse(plain[0], headers=_headers(), media_type="application/ld+json")
+    return LinkedData(plain[0], headers=_headers())
 
 
-@router.get("/export", summary="Export a selection as an EPCISDocument (as the CLI)")
+@router.get(
+    "/export",
+    summary="Export a selection as an EPCISDocument (as the CLI)",
+    response_class=LinkedData,
+)
 async def export(
     services: ServicesDep,
     account: AccountDep,
@@ -448,7 +476,7 @@ async def export(
             resolver=services.settings.resolver,
         )
     )
-    return JSONResponse(document, headers=_headers(), media_type="application/ld+json")
+    return LinkedData(document, headers=_headers())
 
 
 # -- capture ------------------------------------------------------------------------------
