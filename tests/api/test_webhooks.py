@@ -19,8 +19,11 @@ from standardwebhooks.webhooks import Webhook
 
 from insutrace.api.deps import Services
 from insutrace.api.webhooks import Worker, sign
+from insutrace.demo.story import build_demo
 from insutrace.trace.clock import FixedClock
+from insutrace.trace.entry import Entry
 from insutrace.trace.ledger import Ledger
+from insutrace.trace.notify import notices
 
 from .conftest import World
 from .test_epcis_api import BATCH, PRODUCT, commissioning, document, shipping
@@ -237,3 +240,81 @@ def test_the_server_process_delivers_by_itself(
     while not receiver.got and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [b["data"]["entryType"] for b in receiver.bodies()] == ["custody.ship"]
+
+
+# -- who each topic reaches (the read model's answers) --------------------------------------
+
+
+def test_the_demo_recall_and_clone_alert_reach_their_parties(ledger: Ledger, root: Any) -> None:
+    """The story: the recall names the distributor, the contractor whose walls took the
+    batch and its manufacturer; the cloned label alerts its manufacturer and the owners of
+    both projects it was seen on. A testing lab is told of neither."""
+    out = build_demo(ledger, root, start=support.DEMO_START)
+    code = {key: info["uscc"] for key, info in out.orgs.items()}
+    size = ledger.size()
+    with ledger.store.read() as tx:
+        found = {
+            seq: notices(tx, seq, entry)
+            for seq, entry in ((s, Entry.from_bytes(tx.entries(s, s + 1)[0])) for s in range(size))
+            if entry.type in ("batch.recall", "label.scan")
+        }
+    recall = next(n for ns in found.values() for n in ns if n.topic == "recall.affecting")
+    reached = {
+        n.org: n.data["mine"] for ns in found.values() for n in ns if n.topic == "recall.affecting"
+    }
+    assert recall.data["batch"] in out.recalled
+    assert "received" in reached[code["dist_nj"]]
+    assert "walls" in reached[code["local_builder"]]
+    assert "manufacturer" in reached[code["xps"]]
+    alerted = {n.org for ns in found.values() for n in ns if n.topic == "alert.raised"}
+    assert {code["xps"], code["owner_res"], code["owner_cold"]} <= alerted
+    labs = {c for k, c in code.items() if "testing_lab" in out.orgs[k]["roles"]}
+    assert labs and not labs & (alerted | set(reached))
+
+
+class _Rows:
+    """A key-value view with only what a credit notice reads: shipment rows."""
+
+    def __init__(self, rows: dict[str, dict[str, Any]]) -> None:
+        self.rows = rows
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        return self.rows.get(key) if kind == "shipment" else None
+
+    def scan(self, kind: str, prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        return iter(
+            sorted(
+                (k, v) for k, v in self.rows.items() if kind == "shipment" and k.startswith(prefix)
+            )
+        )
+
+
+def test_a_credit_listing_tells_the_listed_partys_customers() -> None:
+    supplier, buyer, other = "91320100MA0000001B", "91320100MA0000002E", "91320100MA0000003H"
+    kv = _Rows(
+        {
+            f"{supplier}|D-1": {"to": buyer},
+            f"{supplier}|D-2": {"to": buyer},
+            f"{other}|D-9": {"to": supplier},  # the listed party's own supplier is not told
+        }
+    )
+    listing = Entry(
+        seq=9,
+        type="credit.list",
+        actor="91110000MA00000077",
+        key="k",
+        time="2026-11-22T09:00:00.000Z",
+        prev="0" * 64,
+        payload={
+            "schema": 1,
+            "subject": supplier,
+            "list": "mohurd_bad_record",
+            "reason": "检测报告失实",
+        },
+    )
+    (notice,) = notices(kv, 9, listing)  # type: ignore[arg-type]
+    assert (notice.org, notice.topic, notice.data["supplier"]) == (
+        buyer,
+        "credit.supplier_listed",
+        supplier,
+    )
