@@ -52,6 +52,7 @@ from insutrace.trace.epcis import (
     event_hash,
     event_mappings,
     export_epcis,
+    identified,
     ledger_events,
 )
 from insutrace.trace.epcis_capture import (
@@ -304,6 +305,7 @@ def run_query(
     u = Uris(services.settings.resolver)
     found: list[dict[str, Any]] = []
     last = after
+    by_id = "EQ_eventID" in params  # else hash only the events returned
     with services.ledger.store.read() as tx:
         for seq, event in ledger_events(
             services.ledger,
@@ -312,11 +314,12 @@ def run_query(
             refs=refs,
             types=_candidate_types(services, params) or ["(none)"],
             start=after + 1,
+            identify=by_id,
         ):
             if matches(event):
                 if len(found) == per_page:
                     return found, last
-                found.append(event)
+                found.append(event if "eventID" in event else identified(event))
                 last = seq
     return found, None
 

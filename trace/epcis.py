@@ -50,6 +50,7 @@ __all__ = [
     "event_mappings",
     "event_prehash",
     "export_epcis",
+    "identified",
     "ledger_events",
     "validate_epcis",
     "validate_errors",
@@ -127,8 +128,8 @@ def _hash_events(events: list[dict[str, Any]], context: list[Any]) -> tuple[list
         "epcisBody": {"eventList": copy.deepcopy(events)},
     }
     parsed = json_to_py.event_list_from_epcis_document_json(document)
-    hashes = hash_generator.epcis_hashes_from_events(copy.deepcopy(parsed))
     prehashes = hash_generator.derive_prehashes_from_events(parsed)
+    hashes = hash_generator.calculate_hashes_from_pre_hashes(prehashes)
     return list(hashes), list(prehashes)
 
 
@@ -160,7 +161,7 @@ def _base(spec: EventSpec, entry: Entry, u: Uris) -> dict[str, Any]:
     return event
 
 
-def _identified(event: dict[str, Any]) -> dict[str, Any]:
+def identified(event: dict[str, Any]) -> dict[str, Any]:
     """The event with its CBV 2.0 hash as ``eventID`` (placed after ``eventTimeZoneOffset``)."""
     digest = event_hash(event)
     out: dict[str, Any] = {}
@@ -203,8 +204,11 @@ def entry_event(
     original: tuple[Entry, bytes] | None = None,
     *,
     types: Mapping[str, EntryType] = REGISTRY,
+    identify: bool = True,
 ) -> dict[str, Any]:
-    """The EPCIS event of one entry (``original``: the corrected entry, for a correction)."""
+    """The EPCIS event of one entry (``original``: the corrected entry, for a correction);
+    ``identify=False`` leaves ``eventID`` out (a query adds it to the events it returns,
+    :func:`identified`)."""
     spec = _mapping(types, entry)
     if isinstance(spec, ErrorDeclaration):
         if original is None:
@@ -214,7 +218,7 @@ def entry_event(
     event = _base(spec, entry, u)
     event.update(spec.details(u, entry, kv))
     event["insu:payload"] = entry.payload
-    return _identified(event)
+    return identified(event) if identify else event
 
 
 def _selected(tx: Tx, refs: list[str], start: int, stop: int) -> Iterator[tuple[int, bytes]]:
@@ -234,13 +238,15 @@ def _selected(tx: Tx, refs: list[str], start: int, stop: int) -> Iterator[tuple[
         yield seq, tx.entries(seq, seq + 1)[0]
 
 
-def _event_of(tx: Tx, data: bytes, u: Uris, types: Mapping[str, EntryType]) -> dict[str, Any]:
+def _event_of(
+    tx: Tx, data: bytes, u: Uris, types: Mapping[str, EntryType], identify: bool = True
+) -> dict[str, Any]:
     entry = Entry.from_bytes(data)
     original = None
     if isinstance(_mapping(types, entry), ErrorDeclaration):  # the payload names it: corrects
         raw = tx.entries(int(entry.payload["corrects"]), int(entry.payload["corrects"]) + 1)[0]
         original = (Entry.from_bytes(raw), raw)
-    return entry_event(entry, data, tx, u, original, types=types)
+    return entry_event(entry, data, tx, u, original, types=types, identify=identify)
 
 
 def ledger_events(
@@ -252,9 +258,11 @@ def ledger_events(
     types: Iterable[str] = (),
     start: int = 0,
     stop: int | None = None,
+    identify: bool = True,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(seq, event) of every exported entry of a selection, in log order: the one mapping
-    behind the CLI export, the HTTP export and the EPCIS query."""
+    behind the CLI export, the HTTP export and the EPCIS query (``identify=False``: without
+    ``eventID`` on entries that are not corrections, see :func:`identified`)."""
     mapped = event_mappings(ledger.types)
     kinds = set(types)
     size = tx.head()[0]
@@ -263,7 +271,7 @@ def ledger_events(
         kind = Entry.from_bytes(data).type
         if kind not in mapped or (kinds and kind not in kinds):
             continue
-        yield seq, _event_of(tx, data, u, ledger.types)
+        yield seq, _event_of(tx, data, u, ledger.types, identify)
 
 
 def epcis_document(events: list[dict[str, Any]], created: datetime) -> dict[str, Any]:
