@@ -19,4 +19,5 @@ echo "== benchmarks (small sizes; full sizes: run each script without --small)"
 python scripts/bench.py --small
 python scripts/bench_labels.py --small
 python scripts/bench_backtrace.py --small
+python scripts/bench_epcis.py --small
 python scripts/loadtest.py --small
