@@ -404,6 +404,22 @@ async def _answer_query(
     return LinkedData(document, headers=headers)
 
 
+@router.options("/events", status_code=204, summary="What the event query accepts")
+async def events_options() -> Response:
+    return Response(
+        status_code=204,
+        headers=_headers(
+            {
+                "Allow": "GET, OPTIONS",
+                "GS1-EPCIS-Min": "2.0.0",
+                "GS1-EPCIS-Max": "2.0.0",
+                "GS1-CBV-Min": "2.0.0",
+                "GS1-CBV-Max": "2.0.0",
+            }
+        ),
+    )
+
+
 @router.get("/events", summary="Query events (SimpleEventQuery)", response_class=LinkedData)
 async def query_events(request: Request, services: ServicesDep, account: AccountDep) -> Response:
     """Events matching the standard query parameters, as an EPCISQueryDocument."""

@@ -341,6 +341,8 @@ def test_unknown_or_bad_parameters_are_a_400_naming_them(client: TestClient, mak
     assert bad_page.status_code == 400
     old = client.get("/epcis/events", headers={**maker.auth, "GS1-EPCIS-Version": "1.2"})
     assert old.status_code == 406
+    options = client.options("/epcis/events")
+    assert options.status_code == 204 and options.headers["GS1-EPCIS-Max"] == "2.0.0"
 
 
 def test_an_organisation_sees_the_events_naming_it(
