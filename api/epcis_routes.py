@@ -27,6 +27,7 @@ import base64
 import hashlib
 import json
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -618,10 +619,22 @@ def _error_of(captured: CapturedEvent, exc: LedgerError) -> dict[str, Any]:
     return error
 
 
+_CAPTURING = threading.Lock()
+
+
 def _capture(
     services: Services, account: Account, document: Any, capture_id: str
 ) -> tuple[dict[str, Any] | None, list[Fault]]:
-    """Capture a document: (the job, []) or (None, document faults)."""
+    """Capture a document: (the job, []) or (None, document faults). One capture at a
+    time in this process, so the eventIDs checked are still unwritten when written (the
+    eventID index lives beside the log, not in its transaction)."""
+    with _CAPTURING:
+        return _capture_one(services, account, document, capture_id)
+
+
+def _capture_one(
+    services: Services, account: Account, document: Any, capture_id: str
+) -> tuple[dict[str, Any] | None, list[Fault]]:
     schema = _schema(services)
     created = format_time(services.ledger.clock.now())
     ledger = services.ledger
