@@ -26,7 +26,13 @@ from .store.base import KV, Tx
 
 __all__ = ["TOPICS", "Notice", "names_org", "notices"]
 
-TOPICS = ("alert.raised", "recall.affecting", "credit.supplier_listed", "entry.names_org")
+TOPICS: dict[str, str] = {
+    "alert.raised": "a label alert on my products or projects",
+    "recall.affecting": "a recall of a batch I made, hold, received or built in",
+    "credit.supplier_listed": "a credit listing of an organisation that shipped to me",
+    "entry.names_org": "an entry another organisation wrote that names mine",
+}
+"""The subscription topics, each with what it tells."""
 
 
 @dataclass(frozen=True)
