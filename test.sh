@@ -20,6 +20,7 @@ python scripts/bench.py --small
 python scripts/bench_labels.py --small
 python scripts/bench_backtrace.py --small
 python scripts/bench_dossier.py --small
+python scripts/bench_epcis.py --small
 python scripts/loadtest.py --small
 python scripts/bench_witness.py --small
 python scripts/bench_reads.py --small

@@ -684,3 +684,7 @@ class AccountStore:
                 conn.execute(idempotency_table.delete().where(where))
             else:
                 conn.execute(update(idempotency_table).where(where).values(seq=seq))
+
+
+# the standard interfaces declare their tables on this metadata too (revision a0002)
+from insutrace.api import interop_tables as _interop_tables  # noqa: E402, F401

@@ -21,6 +21,7 @@ from insutrace.api import (
     account_routes,
     document_routes,
     entries,
+    epcis_routes,
     label_routes,
     ledger_views,
     log_routes,
@@ -34,6 +35,7 @@ from insutrace.api import (
     rule_routes,
     state_routes,
     web,
+    webhooks,
 )
 from insutrace.api.accounts import AccountStore, KeyVault
 from insutrace.api.bodies import BodyLimit, BodyTooLarge, RefuseDuplicateKeys, too_large_handler
@@ -159,17 +161,22 @@ def create_app(
         _log_startup(services)
         stop = threading.Event()
         witnessing = services.witnessing
-        worker = None
+        witness_thread = None
         if witnessing is not None:
             lock = services.settings.home / "witnessing.lock"
-            worker = threading.Thread(
+            witness_thread = threading.Thread(
                 target=_witness_loop, args=(witnessing, lock, stop), daemon=True
             )
-            worker.start()
+            witness_thread.start()
+        worker = webhooks.Worker(
+            services, interval=float(os.environ.get("INSUTRACE_WEBHOOK_INTERVAL", "1"))
+        )
+        worker.start()  # webhook deliveries, in this process
         yield
+        worker.stop()
         stop.set()
-        if worker is not None and witnessing is not None:
-            worker.join(timeout=10)
+        if witness_thread is not None and witnessing is not None:
+            witness_thread.join(timeout=10)
             witnessing.close()
         services.accounts.close()
         services.ledger.store.close()
@@ -197,6 +204,8 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     app.include_router(log_routes.router)
     app.include_router(entries.router)
+    app.include_router(epcis_routes.router)
+    app.include_router(webhooks.router)
     app.include_router(account_routes.router)
     app.include_router(state_routes.router)
     app.include_router(document_routes.router)

@@ -16,6 +16,11 @@ Identifiers: a lot is the GS1 Digital Link class ``https://id.gs1.org/01/{gtin}/
 reports are URIs under ``https://{resolver}/`` (:class:`Uris`).
 
 Quantities: ``m2`` → ``MTK``, ``m3`` → ``MTQ``, boards and panels → ``H87`` (piece).
+
+Capture reads the mappings in reverse (:mod:`insutrace.trace.epcis_capture`): a detail
+function with an entry in :data:`READS` has an inverse that rebuilds the entry's payload
+from a standard EPCIS event an ERP or warehouse system sends (shipping and receiving →
+custody, commissioning → batch registration, arrival inspecting → site inspection).
 """
 
 from __future__ import annotations
@@ -23,22 +28,27 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from .entry import Entry
-from .identifiers import build_digital_link
+from .errors import LedgerError
+from .identifiers import build_digital_link, parse_digital_link
 from .store.base import KV
 
 __all__ = [
     "ERROR_DECLARATION",
+    "READS",
     "UOM",
     "VOC",
     "Details",
     "ErrorDeclaration",
+    "EventFault",
     "EventMapping",
     "EventSpec",
+    "Reads",
     "Uris",
     "at_building",
     "at_project",
@@ -396,6 +406,11 @@ class EventSpec:
     details: Details
     event_type: str = "ObjectEvent"
 
+    @property
+    def reads(self) -> Reads | None:
+        """The inverse of :attr:`details` for a standard event, if this mapping has one."""
+        return READS.get(self.details)
+
 
 def voc(step: str) -> str:
     """A URI of this ledger's vocabulary for a business step CBV 2.0 has no term for."""
@@ -413,3 +428,196 @@ class ErrorDeclaration:
 ERROR_DECLARATION = ErrorDeclaration()
 
 EventMapping = EventSpec | ErrorDeclaration
+
+
+# -- the inverse: standard EPCIS events → payloads ------------------------------------------
+
+Reads = Callable[["Uris", dict[str, Any], KV], dict[str, Any]]
+"""``(uris, event, kv) -> payload``: the payload an event says, for its entry type."""
+
+CST = timezone(timedelta(hours=8), "CST")
+_UNIT_OF = {"MTK": "m2", "MTQ": "m3", "H87": "board"}
+
+
+class EventFault(ValueError):
+    """What an event lacks or says wrongly for its mapping, at ``pointer`` inside the event."""
+
+    def __init__(self, pointer: str, detail: str) -> None:
+        super().__init__(detail)
+        self.pointer = pointer
+        self.detail = detail
+
+
+def _cst_day(event: dict[str, Any]) -> str:
+    when = datetime.fromisoformat(str(event["eventTime"]).replace("Z", "+00:00"))
+    return when.astimezone(CST).date().isoformat()
+
+
+def batch_of(uri: object, pointer: str) -> str:
+    """``<gtin14>.<lot>`` of a GS1 Digital Link lot class (or instance) URI."""
+    try:
+        link = parse_digital_link(str(uri))
+    except LedgerError as exc:
+        raise EventFault(pointer, f"{uri} is not a GS1 Digital Link of a lot: {exc}") from None
+    if link.lot is None:
+        raise EventFault(pointer, f"{uri} names no lot (AI 10)")
+    return f"{link.gtin}.{link.lot}"
+
+
+def org_of(u: Uris, uri: object, pointer: str) -> str:
+    """The USCC of an organisation URI ``https://{resolver}/org/{uscc}``."""
+    parts = urlsplit(str(uri))
+    segments = parts.path.strip("/").split("/")
+    if parts.netloc != u.resolver or len(segments) != 2 or segments[0] != "org":
+        raise EventFault(pointer, f"{uri} is not an organisation of https://{u.resolver}/org/")
+    return unquote(segments[1])
+
+
+def _project_of(u: Uris, uri: object, pointer: str) -> str:
+    parts = urlsplit(str(uri))
+    segments = parts.path.strip("/").split("/")
+    if parts.netloc != u.resolver or len(segments) != 2 or segments[0] != "project":
+        raise EventFault(pointer, f"{uri} is not a project of https://{u.resolver}/project/")
+    return unquote(segments[1])
+
+
+def _quantity_text(value: object, pointer: str) -> str:
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise EventFault(pointer, f"quantity {value!r} is not a number") from None
+    text = format(number.normalize(), "f")
+    return text if "." not in text else text.rstrip("0").rstrip(".")
+
+
+def _read_lines(event: dict[str, Any], kv: KV) -> list[dict[str, str]]:
+    lines = []
+    for i, q in enumerate(event.get("quantityList", [])):
+        at = f"/quantityList/{i}"
+        batch = batch_of(q.get("epcClass"), f"{at}/epcClass")
+        registered = kv.get("batch", batch)
+        uom = q.get("uom")
+        if registered is not None and UOM.get(str(registered.get("unit"))) == uom:
+            unit = str(registered["unit"])  # H87: the batch says whether boards or panels
+        elif uom in _UNIT_OF:
+            unit = _UNIT_OF[str(uom)]
+        else:
+            raise EventFault(f"{at}/uom", f"unit {uom!r} is not one of {sorted(_UNIT_OF)}")
+        quantity = _quantity_text(q.get("quantity"), f"{at}/quantity")
+        lines.append({"batch": batch, "unit": unit, "quantity": quantity})
+    return lines
+
+
+def _transaction(event: dict[str, Any], kind: str) -> tuple[int, str]:
+    for i, t in enumerate(event.get("bizTransactionList", [])):
+        if t.get("type") == kind:
+            return i, str(t.get("bizTransaction", ""))
+    raise EventFault("/bizTransactionList", f"no business transaction of type {kind}")
+
+
+def _last_segment(uri: str) -> str:
+    tail = uri.rstrip("/").rsplit("/", 1)[-1]
+    return unquote(tail.rsplit(":", 1)[-1])
+
+
+def _party_list(event: dict[str, Any], name: str, kind: str) -> tuple[int, str] | None:
+    for i, p in enumerate(event.get(f"{name}List", [])):
+        if p.get("type") in ("owning_party", "possessing_party") and kind == "party":
+            return i, str(p.get(name, ""))
+        if p.get("type") == "location" and kind == "location":
+            return i, str(p.get(name, ""))
+    return None
+
+
+def read_ship(u: Uris, event: dict[str, Any], kv: KV) -> dict[str, Any]:
+    """shipping → custody.ship: the despatch advice number, the receiving party, lines."""
+    _, advice = _transaction(event, "desadv")
+    to = _party_list(event, "destination", "party")
+    if to is None:
+        raise EventFault("/destinationList", "no owning or possessing party to ship to")
+    payload: dict[str, Any] = {
+        "schema": 1,
+        "number": _last_segment(advice),
+        "to": org_of(u, to[1], f"/destinationList/{to[0]}/destination"),
+        "date": _cst_day(event),
+        "lines": _read_lines(event, kv),
+    }
+    site = _party_list(event, "destination", "location")
+    if site is not None:
+        payload["to_project"] = _project_of(u, site[1], f"/destinationList/{site[0]}/destination")
+    return payload
+
+
+def read_receive(u: Uris, event: dict[str, Any], kv: KV) -> dict[str, Any]:
+    """receiving → custody.receive: the shipment (shipper and advice number), lines."""
+    i, advice = _transaction(event, "desadv")
+    source = _party_list(event, "source", "party")
+    parts = urlsplit(advice)
+    segments = parts.path.strip("/").split("/")
+    if parts.netloc == u.resolver and len(segments) == 3 and segments[0] == "shipment":
+        shipper, number = unquote(segments[1]), unquote(segments[2])
+    elif source is not None:
+        shipper = org_of(u, source[1], f"/sourceList/{source[0]}/source")
+        number = _last_segment(advice)
+    else:
+        raise EventFault(f"/bizTransactionList/{i}", "the shipment's shipper is not named")
+    return {
+        "schema": 1,
+        "shipment": f"{shipper}|{number}",
+        "date": _cst_day(event),
+        "lines": _read_lines(event, kv),
+    }
+
+
+def _ilmd(event: dict[str, Any], name: str) -> Any:
+    ilmd = event.get("ilmd") or {}
+    if name not in ilmd:
+        raise EventFault(f"/ilmd/{name}", f"the lot master data lacks {name}")
+    return ilmd[name]
+
+
+def read_commission(u: Uris, event: dict[str, Any], kv: KV) -> dict[str, Any]:
+    """commissioning → batch.register: the lot, its quantity and its declared properties."""
+    lines = _read_lines(event, kv)
+    if len(lines) != 1:
+        raise EventFault("/quantityList", "commissioning names one lot and its quantity")
+    line = lines[0]
+    gtin, lot = line["batch"].split(".", 1)
+    return {
+        "schema": 1,
+        "product": gtin,
+        "lot": lot,
+        "quantity": line["quantity"],
+        "unit": line["unit"],
+        "production_date": str(_ilmd(event, "insu:productionDate")),
+        "declared_class": str(_ilmd(event, "insu:declaredClass")),
+        "conductivity": str(_ilmd(event, "insu:thermalConductivity")),
+        "density": str(_ilmd(event, "insu:density")),
+    }
+
+
+def read_inspect(u: Uris, event: dict[str, Any], kv: KV) -> dict[str, Any]:
+    """inspecting at a project → site.inspect: accepted when the disposition is conformant."""
+    classes = event.get("quantityList") or []
+    if not classes:
+        raise EventFault("/quantityList", "the inspection names no lot")
+    location = (event.get("bizLocation") or {}).get("id")
+    if "insu:labelClass" not in event:
+        raise EventFault("/insu:labelClass", "the class printed on the label is missing")
+    return {
+        "schema": 1,
+        "project": _project_of(u, location, "/bizLocation/id"),
+        "batch": batch_of(classes[0].get("epcClass"), "/quantityList/0/epcClass"),
+        "date": _cst_day(event),
+        "label_class": str(event["insu:labelClass"]),
+        "accepted": event.get("disposition") == "conformant",
+    }
+
+
+READS: dict[Details, Reads] = {
+    ship: read_ship,
+    receive: read_receive,
+    commission: read_commission,
+    inspect: read_inspect,
+}
+"""Detail functions with an inverse, for events that carry no ``insu:payload``."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time as _time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +50,10 @@ from .tiles import WIDTH, TileRef, encode_bundle
 __all__ = ["TIME_ORDER_CLAUSE", "Ledger", "Receipt"]
 
 TIME_ORDER_CLAUSE = "log invariant: entry n's time is not before entry n-1's"
+
+
+BatchItem = tuple[str, dict[str, Any], Signer, datetime | None]
+"""A batch item with its own entry time (None: the batch's)."""
 
 
 @dataclass(frozen=True)
@@ -129,22 +133,33 @@ class Ledger:
         return self.append_batch([(type, payload, signer)], time=time)[0]
 
     def append_batch(
-        self, items: list[tuple[str, dict[str, Any], Signer]], *, time: datetime | None = None
+        self,
+        items: Sequence[tuple[str, dict[str, Any], Signer] | BatchItem],
+        *,
+        time: datetime | None = None,
+        before: Callable[[Tx, int, str, dict[str, Any]], None] | None = None,
     ) -> list[Receipt]:
-        """Admit several entries in one transaction: all of them, or none."""
+        """Admit several entries in one transaction: all of them, or none. An item may name
+        its own time (a fourth member), else ``time`` (default: the clock) applies.
+        ``before(tx, index, type, payload)`` runs ahead of each item's admission, seeing
+        the items before it (e.g. the API's authorisation); it refuses by raising."""
         started = _time.perf_counter()
         receipts: list[Receipt] = []
         with self.store.write() as tx:
             size, prev = tx.head()
             tip = self._tip(tx, size, prev)
             last = tip.time
-            for type, payload, signer in items:
+            for index, item in enumerate(items):
+                type, payload, signer = item[0], item[1], item[2]
+                at = item[3] if len(item) == 4 else time
+                if before is not None:
+                    before(tx, index, type, payload)
                 entry = Entry(
                     seq=size,
                     type=type,
                     actor=signer.actor,
                     key=signer.key_id,
-                    time=self._stamp(time, last),
+                    time=self._stamp(at, last),
                     prev=prev.hex() if size else GENESIS_PREV,
                     payload=payload,
                 ).signed(signer)

@@ -8,12 +8,15 @@ and rebuilds the projections after every test.
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import support
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -100,8 +103,14 @@ class World:
 
 @pytest.fixture
 def settings(tmp_path: Path, store_url: str, log_signer: NoteSigner) -> Settings:
+    home = tmp_path / "home"
+    given = os.environ.get("INSUTRACE_EPCIS_SCHEMA")
+    schema = Path(given) if given else support.SHARED / support.EPCIS_SCHEMA
+    if schema.is_file():  # GS1's schema, installed as EPCIS capture needs it
+        (home / "epcis").mkdir(parents=True)
+        shutil.copy(schema, home / "epcis" / "EPCIS-JSON-Schema.json")
     return Settings(
-        home=tmp_path / "home",
+        home=home,
         database_url=store_url,
         origin=log_signer.name,
         master_key=MASTER_KEY,

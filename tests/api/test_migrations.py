@@ -68,7 +68,7 @@ def _create_as_before(url: str, *sources: MetaData, revision: str | None = None)
 def test_upgrade_builds_the_schema_from_nothing(blank_url: str) -> None:
     assert current_heads(blank_url) == ()
     upgrade(blank_url)
-    assert current_heads(blank_url) == head_revisions() == ("0001", "a0002")
+    assert current_heads(blank_url) == head_revisions() == ("0001", "a0003")
     assert _diff(blank_url) == []
     upgrade(blank_url)  # at the heads: nothing to do
     store = open_store(blank_url)
@@ -142,7 +142,7 @@ def test_db_commands_upgrade_both_branches(blank_url: str, tmp_path: Path) -> No
         assert result.exit_code == 0, result.output
         return result.output.strip()
 
-    assert db("current") == "current none, latest 0001, a0002"
+    assert db("current") == "current none, latest 0001, a0003"
     assert db("upgrade", "--revision", "log@head") == "schema at revision 0001"
-    assert db("upgrade") == "schema at revision 0001, a0002"
-    assert db("current") == "current 0001, a0002, latest 0001, a0002"
+    assert db("upgrade") == "schema at revision 0001, a0003"
+    assert db("current") == "current 0001, a0003, latest 0001, a0003"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -44,6 +46,9 @@ DEMO_UNUSED = {
 }
 
 
+CBV_HASH = r"ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0"
+
+
 def events(document: dict[str, Any]) -> list[dict[str, Any]]:
     return list(document["epcisBody"]["eventList"])
 
@@ -56,14 +61,17 @@ def test_every_domain_entry_type_has_one_event_in_one_table() -> None:
 def test_the_whole_demo_ledger_exports_as_valid_epcis(
     ledger: Ledger, demo: DemoOutcome, schema: dict[str, Any]
 ) -> None:
-    document = export_epcis(ledger)
+    exported_at = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
+    document = export_epcis(ledger, created=exported_at)
     assert validate_epcis(document, schema) == []
     assert len(events(document)) == demo.entries  # genesis is log mechanics, not an event
     kinds = {e["insu:entryType"] for e in events(document)}
     assert kinds == set(HANDLERS) - set(CORE_HANDLERS) - DEMO_UNUSED | {
         "actor.register"
     }  # see the correction
-    assert document["creationDate"] == events(document)[-1]["recordTime"]
+    assert document["creationDate"] == "2027-03-01T02:00:00.000Z"  # the export time
+    ids = [e["eventID"] for e in events(document) if "errorDeclaration" not in e]
+    assert len(set(ids)) == len(ids) and all(re.fullmatch(CBV_HASH, i) for i in ids)
     assert_master_data_and_certification(events(document))
     assert_correction_is_an_error_declaration(events(document))
 
