@@ -30,6 +30,8 @@ STAFF: dict[str, tuple[str, str]] = {
     "building_owner": ("owner", "业主代表 Owner's representative"),
     "regulator": ("inspector", "质量监督员 Quality inspector"),
     "investigator": ("investigator", "火灾调查员 Fire investigator"),
+    "designer": ("designer", "设计负责人 Design lead"),
+    "drawing_reviewer": ("reviewer", "审图工程师 Drawing reviewer"),
 }
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
 _GIVEN = (

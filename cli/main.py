@@ -299,7 +299,7 @@ def demo(
     ctx: typer.Context,
     start: Annotated[
         str | None,
-        typer.Option(help="First day of the scenario (YYYY-MM-DD); default about 200 days ago."),
+        typer.Option(help="First day of the scenario (YYYY-MM-DD); default about 300 days ago."),
     ] = None,
 ) -> None:
     """Create a ledger on an empty database and fill it with the generated demo scenario:

@@ -99,11 +99,11 @@ def write_anchors(settings: Settings, root: Signer, log_vkey: str) -> None:
 
 
 def demo_start(day: date | None = None) -> datetime:
-    """The demo's first day: ``day``, or the Monday about 200 days back, so the scenario
-    (about 190 days) is over and its factory reports (valid a year) are in force today.
+    """The demo's first day: ``day``, or the Monday about 300 days back, so the scenario
+    (about 290 days) is over and its factory reports (valid a year) are in force today.
     The same start gives the same ledger."""
     if day is None:
-        day = datetime.now(UTC).date() - timedelta(days=200)
+        day = datetime.now(UTC).date() - timedelta(days=300)
         day -= timedelta(days=day.weekday())
     return datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)  # 09:00 CST
 

@@ -835,6 +835,12 @@ def _retrofit(d: _Demo, people: dict[str, str]) -> str:
     for mid, kind, sid, facts in measures:
         d.add("measure.record", {"project": project, "id": mid, "kind": kind, "section": sid,
                                  "date": d.today, "document": d.doc(), **facts}, "local_builder")  # fmt: skip
+    # the north façade's A-class rock wool is delivered, labelled, and waits on site for the
+    # supervisor's arrival inspection (the delivery session to try in the browser)
+    north = d.produce("rockwool_retrofit", "rockwool", "rockwool", "2200", "lab_nat")
+    _issue_labels(d, "rockwool", north, "SN000001", 60)
+    d.now += timedelta(days=1)
+    d.hand_over("rockwool", "local_builder", [(north, "2200")], project)
     return project
 
 
