@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,6 +14,7 @@ from insutrace.api.problems import Unauthenticated
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.errors import Forbidden
 from insutrace.trace.ledger import Ledger
+from insutrace.trace.sequencer import Sequencer
 from insutrace.trace.settings import Settings
 
 __all__ = ["AccountDep", "OptionalAccountDep", "Services", "ServicesDep"]
@@ -27,6 +29,16 @@ class Services:
     accounts: AccountStore
     vault: KeyVault | None
     blobs: BlobStore
+    _sequencer: Sequencer | None = field(default=None, init=False, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def sequencer(self) -> Sequencer:
+        """The one sequencer every write of this process goes through (started on first use)."""
+        with self._guard:
+            if self._sequencer is None:
+                self._sequencer = Sequencer(self.ledger)
+            return self._sequencer
 
     def require_vault(self) -> KeyVault:
         if self.vault is None:

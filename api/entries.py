@@ -22,9 +22,12 @@ successful write the server signs a checkpoint, so the entry is provable at once
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -42,15 +45,17 @@ from insutrace.api.problems import PROBLEM_RESPONSES
 from insutrace.api.queries import EntryQuery, run_query
 from insutrace.api.schemas import ORG_PATTERN, EntryPage, EntryPublic, Head, Receipt
 from insutrace.trace.actors import GENESIS
-from insutrace.trace.canonical import canonical
+from insutrace.trace.canonical import parse_canonical
 from insutrace.trace.clock import format_time
 from insutrace.trace.domain.payloads import PayloadInvalid, field_errors, validate
-from insutrace.trace.entry import GENESIS_PREV, Entry
+from insutrace.trace.entry import GENESIS_PREV, VERSION, Entry, Statement
 from insutrace.trace.entrytype import EntryType
-from insutrace.trace.errors import Forbidden, NotFound
+from insutrace.trace.errors import Conflict, Forbidden, MalformedInput, NotFound
 from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import ClientWrite, ServerWrite
 from insutrace.trace.ledger import Receipt as LedgerReceipt
 from insutrace.trace.merkle import leaf_hash
+from insutrace.trace.tiles import MAX_ENTRY_SIZE
 
 __all__ = ["add_write_routes", "router"]
 
@@ -76,18 +81,22 @@ _ENTRY_SCHEMA: dict[str, Any] = {
 
 
 def _receipt(services: Services, receipt: LedgerReceipt) -> Receipt:
-    size = None
-    if services.ledger.checkpoint_writes and not receipt.duplicate:
-        size = receipt.seq + 1  # signed in the entry's own transaction
-    elif services.ledger.log_signer is not None:
-        size = services.ledger.checkpoint().checkpoint.size
+    """The answer to a write: where the log placed the entry and the checkpoint proving it
+    (signed in the entry's own batch; for a duplicate, the latest)."""
+    signed = receipt.checkpoint
+    if signed is None and services.ledger.log_signer is not None:
+        signed = services.ledger.checkpoint()
+    entry = receipt.entry
     return Receipt(
         seq=receipt.seq,
         leaf=receipt.leaf.hex(),
-        type=receipt.entry.type,
-        actor=receipt.entry.actor,
+        type=entry.type,
+        actor=entry.actor,
         duplicate=receipt.duplicate,
-        checkpoint_size=size,
+        checkpoint_size=None if signed is None else signed.checkpoint.size,
+        prev=entry.prev,
+        logged=entry.time,
+        checkpoint=None if signed is None else signed.note,
     )
 
 
@@ -114,14 +123,23 @@ async def head(services: ServicesDep) -> Head:
     return await run_in_threadpool(read)
 
 
-def _submit(services: Services, account: Account, data: bytes) -> Receipt:
-    entry = Entry.from_bytes(data)  # canonical bytes: no duplicate keys, no floats
+def _submit(services: Services, account: Account, data: bytes) -> Future[LedgerReceipt]:
+    """Check who may send it, then queue a client-signed statement (or v 1 entry)."""
+    if len(data) > MAX_ENTRY_SIZE:
+        raise MalformedInput(f"statement is {len(data)} bytes, more than {MAX_ENTRY_SIZE}", "")
+    obj = parse_canonical(data)  # canonical bytes: no duplicate keys, no floats
+    if obj.get("v") == VERSION and "log" in obj:
+        raise MalformedInput("send the signed statement itself, without the log's member", "/log")
+    if obj.get("v") == VERSION:
+        parsed: Statement | Entry = Statement.from_json(obj)
+    else:
+        parsed = Entry.from_json(obj)
     with services.ledger.store.read() as tx:
         authorize_write(
-            tx, account, entry.type, entry.actor, entry.payload, types=services.ledger.types
+            tx, account, parsed.type, parsed.actor, parsed.payload, types=services.ledger.types
         )
-    check_declared_payload(services.ledger.types, entry.type, entry.payload)
-    return _receipt(services, services.ledger.submit(data))
+    check_declared_payload(services.ledger.types, parsed.type, parsed.payload)
+    return services.sequencer.submit(ClientWrite(data))
 
 
 @router.post(
@@ -139,7 +157,9 @@ def _submit(services: Services, account: Account, data: bytes) -> Receipt:
 async def submit(request: Request, services: ServicesDep, account: AccountDep) -> JSONResponse:
     """Log an entry signed with a client-held key (the server only verifies)."""
     data = await request.body()
-    return _written(await run_in_threadpool(_submit, services, account, data))
+    queued = await run_in_threadpool(_submit, services, account, data)
+    receipt = await asyncio.wrap_future(queued)
+    return _written(await run_in_threadpool(_receipt, services, receipt))
 
 
 @router.get("/entries", response_model=EntryPage)
@@ -209,31 +229,53 @@ def server_signer(services: Services, org: str) -> Signer:
     return signer
 
 
-def _digest(type: str, payload: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical({"type": type, "payload": payload})).hexdigest()
+def idempotent_id(account_id: int, key: str) -> str:
+    """The statement id of a server-signed write sent with ``Idempotency-Key: key``: the
+    log keeps ``(actor, id)`` unique in the entry's own transaction, so a retry finds
+    the entry itself — there is no separate record to claim, settle or leave stuck."""
+    digest = hashlib.sha256(f"{account_id}\n{key}".encode()).hexdigest()
+    return "idem-" + digest[:40]
+
+
+def _queue_server_write(
+    services: Services, account: Account, type: str, payload: dict[str, Any], key: str | None
+) -> Future[LedgerReceipt]:
+    """Check the write and queue it for the sequencer (a statement signed by the server)."""
+    ledger = services.ledger
+    with ledger.store.read() as tx:
+        authorize_write(tx, account, type, account.org, payload, types=ledger.types)
+    signer = server_signer(services, account.org)
+    id = None if key is None else idempotent_id(account.id, key)
+    return services.sequencer.submit(ServerWrite(type, payload, signer, id=id))
 
 
 def _server_write(
     services: Services, account: Account, type: str, payload: dict[str, Any], key: str | None
 ) -> Receipt:
-    ledger = services.ledger
-    with ledger.store.read() as tx:
-        authorize_write(tx, account, type, account.org, payload, types=ledger.types)
-    signer = server_signer(services, account.org)
-    if key is None:
-        return _receipt(services, ledger.append(type, payload, signer))
-    seen = services.accounts.claim(account.id, key, _digest(type, payload))
-    if seen is not None:
-        body = ledger.entry_bytes(seen)
-        earlier = LedgerReceipt(seen, leaf_hash(body), Entry.from_bytes(body), duplicate=True)
-        return _receipt(services, earlier)
-    try:
-        receipt = ledger.append(type, payload, signer)
-    except BaseException:
-        services.accounts.settle(account.id, key, None)
-        raise
-    services.accounts.settle(account.id, key, receipt.seq)
+    """A server-signed write, waiting for its batch's commit (for synchronous callers)."""
+    queued = _queue_server_write(services, account, type, payload, key)
+    with _idempotency(key):
+        receipt = queued.result()
     return _receipt(services, receipt)
+
+
+@contextmanager
+def _idempotency(key: str | None) -> Iterator[None]:
+    """A statement id reused with other content, said as the Idempotency-Key it came from."""
+    try:
+        yield
+    except Conflict as exc:
+        if key is not None and "statement id" in str(exc):
+            raise Conflict(
+                f"Idempotency-Key {key!r:.60} was used for a different request"
+            ) from None
+        raise
+
+
+async def _answer(services: Services, queued: Future[LedgerReceipt], key: str | None) -> Receipt:
+    with _idempotency(key):
+        receipt = await asyncio.wrap_future(queued)
+    return await run_in_threadpool(_receipt, services, receipt)
 
 
 def _may_write(type: str, roles: frozenset[str]) -> Any:
@@ -277,10 +319,10 @@ def _write_endpoint(type: str, model: type[BaseModel], roles: frozenset[str]) ->
     ) -> JSONResponse:
         # Exactly the members the client sent: the entry signs what was asked for.
         sent = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        receipt = await run_in_threadpool(
-            _server_write, services, account, type, sent, idempotency_key
+        queued = await run_in_threadpool(
+            _queue_server_write, services, account, type, sent, idempotency_key
         )
-        return _written(receipt)
+        return _written(await _answer(services, queued, idempotency_key))
 
     # The model and the role check differ per type: set as annotations FastAPI reads.
     write.__annotations__["account"] = Annotated[Account, Depends(_may_write(type, roles))]

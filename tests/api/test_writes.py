@@ -1,7 +1,9 @@
-"""Writing through the API: client-signed and server-signed entries, retries, problems."""
+"""Writing through the API: client-signed statements (and v 1 entries that name their own
+place), server-signed entries, retries, problems."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -9,7 +11,8 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from insutrace.api.deps import Services
-from insutrace.trace.clock import FixedClock
+from insutrace.trace.clock import FixedClock, format_time
+from insutrace.trace.entry import Statement, new_statement_id
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.merkle import leaf_hash
@@ -61,6 +64,112 @@ def test_resubmission_returns_the_original_result(
     again = client.post("/v1/entries", content=data, headers=auth)
     assert again.status_code == 200
     assert again.json() == {**first, "duplicate": True}
+    assert ledger.size() == size
+
+
+def statement(
+    world: World, signer: Signer, type: str, payload: dict[str, object], **extra: object
+) -> bytes:
+    """A v 2 statement signed by ``signer``: no seq, no prev (the log places it)."""
+    fields: dict[str, object] = {"id": new_statement_id(), **extra}
+    return (
+        Statement(
+            type=type,
+            actor=signer.actor,
+            key=signer.key_id,
+            time=format_time(world.clock.now()),
+            payload=payload,
+            **fields,  # type: ignore[arg-type]
+        )
+        .signed(signer)
+        .to_bytes()
+    )
+
+
+def test_statements_signed_on_one_view_are_all_logged_in_arrival_order(
+    client: TestClient, world: World, ledger: Ledger, signer_for: Callable[[str], Signer]
+) -> None:
+    maker, lab = world["manufacturer"], world["testing_lab"]
+    first = statement(
+        world, maker.signer, "key.rotate", {"public_key": signer_for("m2").public_b64}
+    )
+    second = statement(world, lab.signer, "key.rotate", {"public_key": signer_for("l2").public_b64})
+    size = ledger.size()
+    b = client.post("/v1/entries", content=second, headers=lab.auth)
+    a = client.post("/v1/entries", content=first, headers=maker.auth)
+    assert (b.status_code, a.status_code) == (201, 201), (b.text, a.text)
+    assert (b.json()["seq"], a.json()["seq"]) == (size, size + 1)
+    assert a.json()["prev"] == b.json()["leaf"]
+    logged = ledger.entry(size + 1)
+    assert logged.statement_bytes() == first and logged.prev == b.json()["leaf"]
+    assert a.json()["checkpoint"].startswith(f"{ledger.log_verifier().name}\n{size + 2}\n")
+
+
+def test_a_statement_id_is_logged_once(
+    client: TestClient, world: World, ledger: Ledger, signer_for: Callable[[str], Signer]
+) -> None:
+    party = world["contractor"]
+    data = statement(
+        world,
+        party.signer,
+        "key.rotate",
+        {"public_key": signer_for("c2").public_b64},
+        id="contractor-rotation-1",
+    )
+    first = client.post("/v1/entries", content=data, headers=party.auth)
+    assert first.status_code == 201, first.text
+    size = ledger.size()
+    again = client.post("/v1/entries", content=data, headers=party.auth)
+    assert again.status_code == 200 and again.json() == {**first.json(), "duplicate": True}
+    other = statement(
+        world,
+        party.signer,
+        "key.rotate",
+        {"public_key": signer_for("c3").public_b64},
+        id="contractor-rotation-1",
+    )
+    body = assert_problem(
+        client.post("/v1/entries", content=other, headers=party.auth), 409, "conflict"
+    )
+    assert "contractor-rotation-1" in str(body["detail"]) and f"entry {size - 1}" in str(
+        body["detail"]
+    )
+    assert ledger.size() == size
+
+
+def test_a_statement_attests_the_checkpoint_its_signer_saw(
+    client: TestClient, world: World, ledger: Ledger, signer_for: Callable[[str], Signer]
+) -> None:
+    party = world["distributor"]
+    cp = ledger.latest_checkpoint().checkpoint
+    seen = {"size": cp.size, "root": base64.b64encode(cp.root).decode()}
+    payload = {"public_key": signer_for("d2").public_b64}
+    forked = {**seen, "root": base64.b64encode(bytes(32)).decode()}
+    bad = statement(world, party.signer, "key.rotate", payload, seen=forked)
+    body = assert_problem(
+        client.post("/v1/entries", content=bad, headers=party.auth), 422, "rule-violation"
+    )
+    assert body["rule"] == "log.seen" and "forked" in str(body["detail"])
+    ahead = statement(
+        world, party.signer, "key.rotate", payload, seen={**seen, "size": cp.size + 5}
+    )
+    assert_problem(
+        client.post("/v1/entries", content=ahead, headers=party.auth), 422, "rule-violation"
+    )
+    good = statement(world, party.signer, "key.rotate", payload, seen=seen)
+    r = client.post("/v1/entries", content=good, headers=party.auth)
+    assert r.status_code == 201, r.text
+    assert ledger.entry(r.json()["seq"]).seen == seen
+
+
+def test_a_placed_leaf_is_not_a_statement(client: TestClient, world: World, ledger: Ledger) -> None:
+    party = world["manufacturer"]
+    size = ledger.size()
+    leaf = ledger.entry_bytes(size - 1)
+    body = assert_problem(
+        client.post("/v1/entries", content=leaf, headers=party.auth), 400, "malformed-input"
+    )
+    assert "without the log's member" in str(body["detail"])
     assert ledger.size() == size
 
 

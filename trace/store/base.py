@@ -59,6 +59,11 @@ class Tx(KV, Protocol):
         """Store entry ``seq`` and the subtree hashes it completes; move the head."""
         ...
 
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested scope: if its block raises, everything written in it is rolled back
+        and the transaction goes on; otherwise its writes stay in the transaction."""
+        ...
+
     def add_refs(self, seq: int, refs: Iterable[str]) -> None:
         """Index entry ``seq`` under each reference (e.g. ``batch:…``)."""
         ...

@@ -245,6 +245,20 @@ class SQLTx:
         if self._head is not None:
             self._head = (seq + 1, leaf)
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Roll back to here alone if the block raises; keep its writes otherwise."""
+        head = self._head
+        self.cur.execute("SAVEPOINT item")
+        try:
+            yield
+        except BaseException:
+            self.cur.execute("ROLLBACK TO SAVEPOINT item")
+            self.cur.execute("RELEASE SAVEPOINT item")
+            self._head = head
+            raise
+        self.cur.execute("RELEASE SAVEPOINT item")
+
     def add_refs(self, seq: int, refs: Iterable[str]) -> None:
         rows = [(r, seq) for r in sorted(set(refs))]
         if rows:
