@@ -164,6 +164,8 @@ class Ledger:
         self.clock: Clock = clock or SystemClock()
         self.max_skew = max_skew
         self._cached: _Tip | None = None
+        self._origin: str | None = None
+        self._origin_seen: str | None = None
         # sign a checkpoint inside every write transaction, so each entry is provable at once
         self.checkpoint_writes = checkpoint_writes and log_signer is not None
 
@@ -213,13 +215,19 @@ class Ledger:
         results = self._admit_all(writes, isolated=False)
         return [r for r in results if isinstance(r, Receipt)]
 
-    def admit(self, items: Sequence[Write]) -> list[Receipt | LedgerError]:
+    def admit(
+        self,
+        items: Sequence[Write],
+        *,
+        log: Callable[[list[Receipt | LedgerError], float], None] | None = None,
+    ) -> list[Receipt | LedgerError]:
         """Admit a batch in one write transaction, each item on its own savepoint: rules
         are checked in order, each against the projections as the items before it left
         them; a refused item is rolled back alone and answered with its own error. One
         checkpoint is signed for the batch (with ``checkpoint_writes``). A storage failure
-        fails the whole batch (nothing of it is written)."""
-        return self._admit_all(items, isolated=True)
+        fails the whole batch (nothing of it is written). ``log``: called after the commit,
+        instead of the ledger's own log lines, with the results and the start time."""
+        return self._admit_all(items, isolated=True, log=log)
 
     def submit(self, data: bytes) -> Receipt:
         """Admit an entry signed elsewhere (client-held key): a v 2 statement, placed at
@@ -228,7 +236,13 @@ class Ledger:
         assert isinstance(result, Receipt)
         return result
 
-    def _admit_all(self, items: Sequence[Write], *, isolated: bool) -> list[Receipt | LedgerError]:
+    def _admit_all(
+        self,
+        items: Sequence[Write],
+        *,
+        isolated: bool,
+        log: Callable[[list[Receipt | LedgerError], float], None] | None = None,
+    ) -> list[Receipt | LedgerError]:
         started = _time.perf_counter()
         results: list[Receipt | LedgerError] = []
         with self.store.write() as tx:
@@ -251,12 +265,16 @@ class Ledger:
             if self.checkpoint_writes and written:
                 signed = self._sign_checkpoint(tx, state.size, state.frontier)
         self._cached = _Tip(state.size, state.prev, state.frontier, state.last)  # committed
+        self._origin = self._origin or self._origin_seen
         if signed is not None:
             results = [
                 replace(r, checkpoint=signed) if isinstance(r, Receipt) and not r.duplicate else r
                 for r in results
             ]
-        _logged([r for r in results if isinstance(r, Receipt) and not r.duplicate], started)
+        if log is not None:
+            log(results, started)
+        else:
+            _logged([r for r in results if isinstance(r, Receipt)], started)
         return results
 
     def _admit_one(self, tx: Tx, item: Write, state: _State) -> Receipt:
@@ -291,7 +309,7 @@ class Ledger:
         if len(data) > MAX_ENTRY_SIZE:
             raise MalformedInput(f"statement is {len(data)} bytes, more than {MAX_ENTRY_SIZE}", "")
         obj = parse_canonical(data)
-        if obj.get("v") != VERSION:
+        if obj.get("v") != VERSION or "seq" in obj:
             return self._admit_positioned(tx, data, state)
         if "log" in obj:
             raise MalformedInput(
@@ -438,8 +456,11 @@ class Ledger:
         """C2SP tlog-checkpoint of the tree of ``size`` leaves, stored in ``tx``."""
         assert self.log_signer is not None
         root = root_from_frontier(size, frontier)
-        signed = SignedCheckpoint.sign(Checkpoint(self.origin_of(tx), size, root), self.log_signer)
+        origin = self.origin_of(tx)
+        signed = SignedCheckpoint.sign(Checkpoint(origin, size, root), self.log_signer)
         tx.add_checkpoint(size, signed.note)
+        if size > 0:
+            self._origin_seen = origin  # kept only once this transaction commits
         return signed
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> str:
@@ -467,6 +488,9 @@ class Ledger:
     # -- reading ---------------------------------------------------------------
 
     def origin_of(self, tx: Tx) -> str:
+        """The log's origin, named by its genesis entry (which never changes once logged)."""
+        if self._origin is not None:
+            return self._origin
         genesis = tx.get("log", "genesis")
         if genesis is None:
             raise NotFound("the log is empty: run `insutrace init` first")
@@ -568,11 +592,17 @@ def _text(note: str) -> str:
 assert WIDTH == 256  # tiles.HEIGHT 8, as C2SP tlog-tiles fixes
 
 
-def _logged(receipts: list[Receipt], started: float) -> list[Receipt]:
+def log_appended(receipts: list[Receipt], started: float) -> None:
     """One log line per committed entry: seq, type, actor and the transaction's duration."""
+    _logged(receipts, started)
+
+
+def _logged(receipts: list[Receipt], started: float) -> list[Receipt]:
     if _log.isEnabledFor(logging.INFO):
         ms = round((_time.perf_counter() - started) * 1000, 1)
         for r in receipts:
+            if r.duplicate:
+                continue
             fields = {"seq": r.seq, "type": r.entry.type, "actor": r.entry.actor, "duration_ms": ms}
             _log.info("appended seq=%d type=%s actor=%s in %.1f ms", *fields.values(), extra=fields)
     return receipts

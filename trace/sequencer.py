@@ -15,6 +15,7 @@ Durability is the store's: nothing is acknowledged before its commit returns.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue
 import threading
@@ -22,6 +23,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 
+from . import ledger as _ledger
 from .errors import LedgerError, Unavailable
 from .ledger import Ledger, Receipt, Write
 
@@ -29,7 +31,7 @@ __all__ = ["Sequencer"]
 
 _log = logging.getLogger(__name__)
 
-_Item = tuple[Write, "Future[Receipt]"]
+_Item = tuple[Write, "Future[Receipt]", contextvars.Context]
 
 
 class Sequencer:
@@ -59,7 +61,7 @@ class Sequencer:
                     target=self._run, name="insutrace-sequencer", daemon=True
                 )
                 self._thread.start()
-            self._queue.put((write, future))
+            self._queue.put((write, future, contextvars.copy_context()))
         return future
 
     def write(self, write: Write) -> Receipt:
@@ -105,22 +107,29 @@ class Sequencer:
         return batch, False
 
     def _admit(self, batch: Sequence[_Item]) -> None:
-        live = [(w, f) for w, f in batch if f.set_running_or_notify_cancel()]
+        live = [item for item in batch if item[1].set_running_or_notify_cancel()]
         if not live:
             return
+
+        def log(results: list[Receipt | LedgerError], started: float) -> None:
+            # each entry's line in the context of the request that sent it (its request id)
+            for (_, _, context), result in zip(live, results, strict=True):
+                if isinstance(result, Receipt):
+                    context.run(_ledger.log_appended, [result], started)
+
         try:
-            results = self.ledger.admit([w for w, _ in live])
+            results = self.ledger.admit([w for w, _, _ in live], log=log)
         except BaseException as exc:  # the whole batch failed: nothing of it was written
             if not isinstance(exc, LedgerError):
                 _log.exception("a batch of %d writes failed", len(live))
-            for _, future in live:
+            for _, future, _ in live:
                 future.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
             return
         self.batches += 1
-        self.admitted += sum(isinstance(r, Receipt) for r in results)
-        for (_, future), result in zip(live, results, strict=True):
+        self.admitted += sum(isinstance(r, Receipt) and not r.duplicate for r in results)
+        for (_, future, _), result in zip(live, results, strict=True):
             if isinstance(result, Receipt):
                 future.set_result(result)
             else:
