@@ -13,6 +13,7 @@ from insutrace.api.accounts import Account, AccountStore, KeyVault
 from insutrace.api.problems import Unauthenticated
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.errors import Forbidden
+from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.sequencer import Sequencer
 from insutrace.trace.settings import Settings
@@ -29,6 +30,8 @@ class Services:
     accounts: AccountStore
     vault: KeyVault | None
     blobs: BlobStore
+    # organisations' unsealed server-held keys, by org (see entries.server_signer)
+    unsealed: dict[str, Signer] = field(default_factory=dict, init=False, repr=False)
     _sequencer: Sequencer | None = field(default=None, init=False, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

@@ -211,7 +211,10 @@ async def get_entry(
 
 
 def server_signer(services: Services, org: str) -> Signer:
-    """The organisation's current key, if the server holds it."""
+    """The organisation's current key, if the server holds it. Unsealed keys are kept in
+    this process's memory (never on disk), one per organisation, under the key id the
+    log names as current: a rotation names another id (the next write unseals that one),
+    a revocation names none (refused before any cached key is looked at)."""
     vault = services.require_vault()
     with services.ledger.store.read() as tx:
         actor = tx.get("actor", org)
@@ -220,12 +223,16 @@ def server_signer(services: Services, org: str) -> Signer:
     key_id = actor.get("key")
     if not key_id:
         raise Forbidden(f"{org} has no valid key: its last key was revoked")
+    cached = services.unsealed.get(org)
+    if cached is not None and cached.key_id == key_id:
+        return cached
     signer = services.accounts.load_key(vault, org, str(key_id))
     if signer is None:
         raise Forbidden(
             f"the server does not hold {org}'s current key {key_id}: "
             "the organisation signs locally and sends POST /v1/entries"
         )
+    services.unsealed[org] = signer
     return signer
 
 

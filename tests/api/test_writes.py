@@ -7,15 +7,20 @@ import base64
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from insutrace.api.deps import Services
 from insutrace.trace.clock import FixedClock, format_time
 from insutrace.trace.entry import Statement, new_statement_id
+from insutrace.trace.identifiers import gtin_check_digit
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.merkle import leaf_hash
+from insutrace.trace.store.sql import SQLTx
 
 from .conftest import World, org_payload, uscc
 
@@ -399,3 +404,88 @@ def test_client_signed_payload_refused_by_its_model_points_at_the_member(
     assert ledger.size() == size
     good = world.sign(party.signer, "product.register", PRODUCT)
     assert client.post("/v1/entries", content=good, headers=party.auth).status_code == 201
+
+
+def test_the_unsealed_key_in_memory_follows_rotation_and_revocation(
+    client: TestClient,
+    world: World,
+    ledger: Ledger,
+    services: Services,
+    signer_for: Callable[[str], Signer],
+) -> None:
+    party = world["manufacturer"]
+    world.hold_key(party)
+    fresh = Signer(party.org, signer_for("maker-second-key").private_key)
+    services.accounts.store_key(services.require_vault(), fresh)
+    r = client.post("/v1/key.rotate", json={"public_key": fresh.public_b64}, headers=party.auth)
+    assert r.status_code == 201, r.text
+    assert ledger.entry(r.json()["seq"]).key == party.signer.key_id  # the unsealed old key
+    assert services.unsealed[party.org].key_id == party.signer.key_id
+    r = client.post("/v1/product.register", json=PRODUCT, headers=party.auth)
+    assert r.status_code == 201, r.text
+    assert ledger.entry(r.json()["seq"]).key == fresh.key_id  # the log's current key now
+    assert services.unsealed[party.org].key_id == fresh.key_id
+    r = client.post("/v1/key.revoke", json={"key": fresh.key_id}, headers=party.auth)
+    assert r.status_code == 201, r.text
+    size = ledger.size()
+    again = {**PRODUCT, "gtin": "06901234000023"}
+    r = client.post("/v1/product.register", json=again, headers=party.auth)
+    assert "revoked" in str(assert_problem(r, 403, "forbidden")["detail"])
+    assert ledger.size() == size
+
+
+def test_sql_statements_per_server_signed_write(
+    client: TestClient,
+    world: World,
+    ledger: Ledger,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    party = world["manufacturer"]
+    world.hold_key(party)
+    warm = client.post("/v1/product.register", json=PRODUCT, headers=party.auth)
+    assert warm.status_code == 201, warm.text  # the key is unsealed, the head in memory
+    counts = {"accounts": 0, "store": 0}
+
+    def on_account_statement(*_: object) -> None:
+        counts["accounts"] += 1
+
+    event.listen(services.accounts.engine, "before_cursor_execute", on_account_statement)
+    original = SQLTx.__init__
+
+    class Cursor:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def execute(self, *args: Any) -> Any:
+            counts["store"] += 1
+            return self._inner.execute(*args)
+
+        def executemany(self, *args: Any) -> Any:
+            counts["store"] += 1
+            return self._inner.executemany(*args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+    def init(tx: SQLTx, conn: Any, sql: Any) -> None:
+        original(tx, conn, sql)
+        tx.cur = Cursor(tx.cur)
+
+    monkeypatch.setattr(SQLTx, "__init__", init)
+    n = 5
+    for i in range(n):
+        data = f"0690123410{i:03d}"
+        payload = {**PRODUCT, "gtin": data + gtin_check_digit(data), "name": f"product {i}"}
+        r = client.post("/v1/product.register", json=payload, headers=party.auth)
+        assert r.status_code == 201, r.text
+    event.remove(services.accounts.engine, "before_cursor_execute", on_account_statement)
+    accounts, store = counts["accounts"] / n, counts["store"] / n
+    with capsys.disabled():
+        print(
+            f"\nSQL statements per server-signed HTTP write (one per batch here): "
+            f"accounts {accounts:.1f}, ledger store {store:.1f} (+ commits)"
+        )
+    assert accounts <= 1  # the bearer token only: the key is unsealed in memory
+    assert store <= 25
