@@ -248,6 +248,7 @@ class Ledger:
         with self.store.write() as tx:
             size, prev = tx.head()
             tip = self._tip(tx, size, prev)
+            self._fail_stop(tx, tip, check_root=self.checkpoint_writes)
             state = _State(size, prev, tip.time, tip.frontier)
             for item in items:
                 if not isolated:
@@ -276,6 +277,34 @@ class Ledger:
         else:
             _logged([r for r in results if isinstance(r, Receipt)], started)
         return results
+
+    def _fail_stop(self, tx: Tx, tip: _Tip, *, check_root: bool) -> None:
+        """Build on nothing damaged: the head must be the last entry's leaf, and the tree
+        the stored nodes give at the latest checkpoint's size must have its root (else a
+        new checkpoint would contradict a signed one). Refused as a StorageError (503);
+        nothing is written."""
+        if tip.size and tx.leaf(tip.size - 1) != tip.head:
+            raise StorageError(
+                f"fail-stop: the log head does not match entry {tip.size - 1}'s leaf hash; "
+                "the storage is damaged: nothing is written (run `insutrace verify`)"
+            )
+        if not check_root:
+            return
+        latest = tx.latest_checkpoint()
+        if latest is None or latest[0] > tip.size:
+            if latest is not None:
+                raise StorageError(
+                    f"fail-stop: a checkpoint of size {latest[0]} is stored but the log holds "
+                    f"{tip.size} entries; nothing is written (run `insutrace verify`)"
+                )
+            return
+        at = latest[0]
+        frontier = tip.frontier if at == tip.size else tx.nodes(frontier_nodes(at))
+        if root_from_frontier(at, frontier) != Checkpoint.parse(_text(latest[1])).root:
+            raise StorageError(
+                f"fail-stop: the stored Merkle tree at size {at} does not have the root of the "
+                "latest signed checkpoint; nothing is written (run `insutrace verify`)"
+            )
 
     def _admit_one(self, tx: Tx, item: Write, state: _State) -> Receipt:
         if isinstance(item, ClientWrite):
@@ -450,7 +479,9 @@ class Ledger:
             latest = tx.latest_checkpoint()
             if latest and latest[0] == size:
                 return SignedCheckpoint(Checkpoint.parse(_text(latest[1])), latest[1])
-            return self._sign_checkpoint(tx, size, self._tip(tx, size, head).frontier)
+            tip = self._tip(tx, size, head)
+            self._fail_stop(tx, tip, check_root=True)
+            return self._sign_checkpoint(tx, size, tip.frontier)
 
     def _sign_checkpoint(self, tx: Tx, size: int, frontier: dict[Node, bytes]) -> SignedCheckpoint:
         """C2SP tlog-checkpoint of the tree of ``size`` leaves, stored in ``tx``."""
