@@ -130,6 +130,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _log_startup(services)
         yield
+        services.stop_writes()
         services.accounts.close()
         services.ledger.store.close()
 

@@ -43,6 +43,13 @@ class Services:
                 self._sequencer = Sequencer(self.ledger)
             return self._sequencer
 
+    def stop_writes(self) -> None:
+        """Admit the writes already queued, then stop the sequencer (at shutdown)."""
+        with self._guard:
+            sequencer = self._sequencer
+        if sequencer is not None:
+            sequencer.close()
+
     def require_vault(self) -> KeyVault:
         if self.vault is None:
             raise Forbidden(

@@ -2,13 +2,20 @@
 
 Two ways to sign, one way to verify:
 
-* **client-held keys** (non-repudiable): the client reads ``GET /v1/head``, builds the
-  entry with ``seq`` = size and ``prev`` = head, signs it and ``POST /v1/entries`` its
-  canonical bytes. A stale head is answered 409: re-read the head, re-sign, resubmit.
-  The same bytes sent again are answered with the original seq (``duplicate: true``).
+* **client-held keys** (non-repudiable): the client signs a statement that names no log
+  position (:class:`insutrace.trace.entry.Statement`) and ``POST /v1/entries`` its
+  canonical bytes; the log places it. The same statement sent again is answered with its
+  original receipt (``duplicate: true``); its id reused for another statement is 409.
+  (A v 1 entry naming its own ``seq`` and ``prev`` is still admitted at the head; a stale
+  one is 409.)
 * **server-held keys** (web users): ``POST /v1/<type>`` with the payload; the server
   signs with the organisation's key sealed under the master key. An ``Idempotency-Key``
-  header makes a retried request return the first result instead of appending again.
+  header becomes the statement's id, so a retried request returns the first result
+  instead of appending again — checked in the entry's own transaction.
+
+Writes of every request go through the process's batching sequencer
+(:mod:`insutrace.trace.sequencer`): each answer comes after its batch's commit, with the
+checkpoint that covers it.
 
 Either way the payload must validate against its type's model
 (the ``payload`` model of its declaration, :mod:`insutrace.trace.domain.payloads`): the server-signed routes take the model
@@ -16,8 +23,8 @@ as their body, so the OpenAPI document shows each type's fields, units and an ex
 payload the model refuses is a 422 problem whose ``errors`` list a JSON Pointer into the
 entry (``/payload/lines/0/unit``) and a detail for each member; nothing is written.
 
-Both produce ordinary entries: the log verifies them the same way. After every
-successful write the server signs a checkpoint, so the entry is provable at once.
+Both produce ordinary entries: the log verifies them the same way. Every batch of writes
+signs one checkpoint, so each entry is provable at once.
 """
 
 from __future__ import annotations
