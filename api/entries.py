@@ -69,9 +69,32 @@ __all__ = ["add_write_routes", "router"]
 router = APIRouter(prefix="/v1", tags=["entries"], responses=PROBLEM_RESPONSES)
 
 MAX_SEQ = 2**53
-_ENTRY_SCHEMA: dict[str, Any] = {
+_STATEMENT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "An entry signed by its actor, sent as its RFC 8785 canonical bytes.",
+    "title": "Statement (v 2)",
+    "description": "A statement signed by its actor, naming no log position (the log places "
+    "it), sent as its RFC 8785 canonical bytes.",
+    "required": ["v", "id", "type", "actor", "key", "time", "payload", "sig"],
+    "properties": {
+        "v": {"type": "integer", "enum": [2]},
+        "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$"},
+        "type": {"type": "string"},
+        "actor": {"type": "string"},
+        "key": {"type": "string"},
+        "time": {"type": "string", "description": "When the actor signed (RFC 3339 UTC)."},
+        "payload": {"type": "object"},
+        "seen": {
+            "type": "object",
+            "description": "The checkpoint the signer last verified.",
+            "required": ["size", "root"],
+            "properties": {"size": {"type": "integer"}, "root": {"type": "string"}},
+        },
+        "sig": {"type": "string"},
+    },
+}
+_POSITIONED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Entry naming its own place (v 1)",
     "required": ["v", "seq", "type", "actor", "key", "time", "prev", "payload", "sig"],
     "properties": {
         "v": {"type": "integer", "enum": [1]},
@@ -85,6 +108,7 @@ _ENTRY_SCHEMA: dict[str, Any] = {
         "sig": {"type": "string"},
     },
 }
+_ENTRY_SCHEMA: dict[str, Any] = {"oneOf": [_STATEMENT_SCHEMA, _POSITIONED_SCHEMA]}
 
 
 def _receipt(services: Services, receipt: LedgerReceipt) -> Receipt:
@@ -162,7 +186,8 @@ def _submit(services: Services, account: Account, data: bytes) -> Future[LedgerR
     },
 )
 async def submit(request: Request, services: ServicesDep, account: AccountDep) -> JSONResponse:
-    """Log an entry signed with a client-held key (the server only verifies)."""
+    """Log a statement signed with a client-held key: the server verifies it and the log
+    places it (seq, prev and the log's time in the receipt)."""
     data = await request.body()
     queued = await run_in_threadpool(_submit, services, account, data)
     receipt = await asyncio.wrap_future(queued)
