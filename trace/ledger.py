@@ -495,26 +495,22 @@ class Ledger:
         return signed
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> str:
-        """Drop every projection and replay the whole log; return the projection digest."""
-        self.store.clear_projections()
-        batch: list[tuple[int, bytes]] = []
-        for seq, body in self.store.iter_entries():
-            batch.append((seq, body))
-            if len(batch) >= 1024:
-                self._replay(batch, progress)
-                batch = []
-        self._replay(batch, progress)
-        return self.store.projection_digest()
+        """Drop every projection and replay the whole log; return the projection digest.
 
-    def _replay(
-        self, batch: list[tuple[int, bytes]], progress: Callable[[int], None] | None
-    ) -> None:
+        One write transaction: it waits for the writer lock like any writer, then no other
+        writer can append (or read half-built projections) until the replay commits, and
+        a failed replay leaves the old projections as they were."""
         with self.store.write() as tx:
-            for seq, body in batch:
-                ctx = self.run_handlers(tx, Entry.from_bytes(body))
-                tx.add_refs(seq, ctx.refs)
-        if progress and batch:
-            progress(len(batch))
+            tx.clear_projections()
+            size, _ = tx.head()
+            for start in range(0, size, 1024):
+                bodies = tx.entries(start, min(size, start + 1024))
+                for seq, body in enumerate(bodies, start):
+                    ctx = self.run_handlers(tx, Entry.from_bytes(body))
+                    tx.add_refs(seq, ctx.refs)
+                if progress and bodies:
+                    progress(len(bodies))
+        return self.store.projection_digest()
 
     # -- reading ---------------------------------------------------------------
 

@@ -260,6 +260,11 @@ class SQLTx:
             raise Conflict(f"log head moved under an exclusive writer (appending {start}…)")
         self._head, self._moved = (size, leaf), None
 
+    def clear_projections(self) -> None:
+        """Delete every derived row (projections and refs) in this transaction."""
+        self.cur.execute("DELETE FROM projection")
+        self.cur.execute("DELETE FROM entry_ref")
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """Roll back to here alone if the block raises; keep its writes otherwise."""
@@ -441,8 +446,7 @@ class SQLStore:
 
     def clear_projections(self) -> None:
         with self.write() as tx:
-            tx.cur.execute("DELETE FROM projection")
-            tx.cur.execute("DELETE FROM entry_ref")
+            tx.clear_projections()
 
     def projection_digest(self) -> str:
         h = hashlib.sha256()
