@@ -24,6 +24,7 @@ Checkpoints (C2SP tlog-checkpoint) are signed on demand by :meth:`Ledger.checkpo
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import time as _time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -35,7 +36,7 @@ from .actors import CORE_TYPES, GENESIS, ROOT, Context, check_signer
 from .canonical import canonical, parse_canonical
 from .checkpoint import Checkpoint, SignedCheckpoint
 from .clock import Clock, SystemClock, format_time, parse_time
-from .entry import GENESIS_PREV, VERSION, Entry, Statement, new_statement_id, statement_ref
+from .entry import GENESIS_PREV, VERSION, Entry, Statement, statement_ref
 from .entrytype import AdmissionCheck, EntryType
 from .errors import (
     Conflict,
@@ -329,7 +330,7 @@ class Ledger:
             key=signer.key_id,
             time=stamp,
             payload=item.payload,
-            id=item.id or new_statement_id(),
+            id=item.id or _placed_id(state.size, state.prev_hex),
         ).signed(signer)
         entry = statement.place(state.size, state.prev_hex, stamp)
         return self._admit(tx, entry, entry.to_bytes(), state, signer)
@@ -610,6 +611,12 @@ def _check_time_order(entry: Entry, last_time: str | None) -> None:
             f"entry {entry.seq} time {entry.time} is before entry {entry.seq - 1}'s {last_time}",
             TIME_ORDER_CLAUSE,
         )
+
+
+def _placed_id(seq: int, prev: str) -> str:
+    """The id of a statement the ledger builds itself without one: derived from the place
+    it is built for (unique in the log, and the same bytes on every replay of a demo)."""
+    return "at-" + hashlib.sha256(f"{seq}\n{prev}".encode()).hexdigest()[:32]
 
 
 def _text(note: str) -> str:
