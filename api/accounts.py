@@ -315,7 +315,9 @@ class KeyVault:
 
 
 class AccountStore:
-    """Accounts, tokens, sealed keys and idempotency records in the ledger's database."""
+    """Accounts, tokens and sealed keys in the ledger's database. (Idempotency-Keys of
+    server-signed writes are statement ids in the log itself: see ``api.entries``; the
+    ``api_idempotency`` table of the first migration is no longer written.)"""
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
         self.url = normalize_url(url)
@@ -650,41 +652,6 @@ class AccountStore:
             return None
         return vault.open(org, key_id, bytes(row.nonce), bytes(row.sealed))
 
-    # -- idempotency of server-signed writes ------------------------------------
 
-    def claim(self, account_id: int, key: str, digest: str) -> int | None:
-        """Reserve an Idempotency-Key; return the seq of an earlier identical request.
-
-        Conflict if the key was used for a different request, or its first use is
-        still in flight.
-        """
-        row = {"account_id": account_id, "key": key, "digest": digest}
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(idempotency_table).values(**row, seq=None, created=_now()))
-            return None
-        except IntegrityError:
-            pass
-        q = select(idempotency_table).where(
-            idempotency_table.c.account_id == account_id, idempotency_table.c.key == key
-        )
-        with self.engine.connect() as conn:
-            seen = conn.execute(q).first()
-        if seen is None or seen.digest != digest:
-            raise Conflict(f"Idempotency-Key {key!r:.60} was used for a different request")
-        if seen.seq is None:
-            raise Conflict(f"the request with Idempotency-Key {key!r:.60} is still in progress")
-        return int(seen.seq)
-
-    def settle(self, account_id: int, key: str, seq: int | None) -> None:
-        """Record the outcome of a claimed key; ``None`` (failure) releases it."""
-        where = (idempotency_table.c.account_id == account_id) & (idempotency_table.c.key == key)
-        with self.engine.begin() as conn:
-            if seq is None:
-                conn.execute(idempotency_table.delete().where(where))
-            else:
-                conn.execute(update(idempotency_table).where(where).values(seq=seq))
-
-
-# the standard interfaces declare their tables on this metadata too (revision a0002)
+# the standard interfaces declare their tables on this metadata too (revision a0003)
 from insutrace.api import interop_tables as _interop_tables  # noqa: E402, F401

@@ -178,6 +178,7 @@ def create_app(
         if witness_thread is not None and witnessing is not None:
             witness_thread.join(timeout=10)
             witnessing.close()
+        services.stop_writes()
         services.accounts.close()
         services.ledger.store.close()
 

@@ -1,8 +1,9 @@
 """A Python client of the InsuTrace HTTP API (httpx, synchronous).
 
-It signs entries locally with the organisation's own key (the server only verifies),
-retries a stale head by re-reading it and re-signing, and resends the *same* bytes after
-a network failure (the server answers a repeated entry with its original seq). It checks
+It signs statements locally with the organisation's own key (the server only verifies
+and places them in the log), and resends the *same* bytes after a network failure (the
+server answers a statement it already holds with its original receipt): nothing is
+ever re-signed because another writer got there first. It checks
 what the server says against the log's key: checkpoints by their signature, entries by
 their inclusion proof, a newer checkpoint by its consistency with an older one.
 
@@ -24,7 +25,7 @@ import httpx
 from insutrace.trace.canonical import canonical
 from insutrace.trace.checkpoint import SignedCheckpoint
 from insutrace.trace.clock import Clock, SystemClock, format_time
-from insutrace.trace.entry import Entry
+from insutrace.trace.entry import Statement, new_statement_id
 from insutrace.trace.errors import (
     Conflict,
     Forbidden,
@@ -41,7 +42,7 @@ from insutrace.trace.merkle import leaf_hash, verify_consistency
 from insutrace.trace.note import NoteVerifier
 from insutrace.trace.proof import TlogProof
 
-__all__ = ["Client", "Session", "dumps", "leaf_of", "problem_error"]
+__all__ = ["Client", "Session", "dumps", "leaf_of", "placed", "problem_error"]
 
 
 class Session(Protocol):
@@ -137,22 +138,39 @@ class Client:
         head: dict[str, Any] = self._json("GET", "/v1/head")
         return head
 
-    def sign(self, type: str, payload: dict[str, Any], head: Mapping[str, Any]) -> bytes:
-        """The canonical bytes of an entry signed locally, placed at ``head``."""
+    def sign(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        head: Mapping[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        seen: SignedCheckpoint | None = None,
+    ) -> bytes:
+        """The canonical bytes of a statement signed locally. It names no log position,
+        so it can be signed offline and sent later; ``id`` (fresh by default) makes it
+        unique, ``seen`` attests the checkpoint this client last verified. ``head`` is
+        accepted for older callers and not used: the log places the statement."""
+        del head
         signer = self.require_signer()
-        entry = Entry(
-            seq=int(head["size"]),
+        attested = None
+        if seen is not None:
+            root = base64.b64encode(seen.checkpoint.root).decode()
+            attested = {"size": seen.checkpoint.size, "root": root}
+        statement = Statement(
             type=type,
             actor=signer.actor,
             key=signer.key_id,
             time=format_time(self.clock.now()),
-            prev=str(head["head"]),
             payload=payload,
+            id=id or new_statement_id(),
+            seen=attested,
         )
-        return entry.signed(signer).to_bytes()
+        return statement.signed(signer).to_bytes()
 
     def submit(self, data: bytes) -> dict[str, Any]:
-        """POST a signed entry; after a network failure the same bytes are sent again."""
+        """POST a signed statement; after a network failure or a 503 the same bytes are
+        sent again (the log answers a statement it already holds with its receipt)."""
         for attempt in range(self.retries):
             try:
                 receipt: dict[str, Any] = self._json(
@@ -162,26 +180,19 @@ class Client:
                     headers={"Content-Type": "application/json"},
                 )
                 return receipt
-            except httpx.TransportError:
+            except (httpx.TransportError, Unavailable):
                 if attempt + 1 == self.retries:
                     raise
                 time.sleep(min(2.0, 0.1 * 2**attempt))
         raise AssertionError("unreachable")
 
-    def append(self, type: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Sign on the current head and submit; on a stale head (409) re-sign and retry."""
-        for attempt in range(self.retries):
-            data = self.sign(type, payload, self.head())
-            try:
-                receipt = self.submit(data)
-            except Conflict:
-                if attempt + 1 == self.retries:
-                    raise
-                time.sleep(0.01 * attempt)
-                continue
-            receipt["entry"] = data
-            return receipt
-        raise AssertionError("unreachable")
+    def append(
+        self, type: str, payload: dict[str, Any], *, seen: SignedCheckpoint | None = None
+    ) -> dict[str, Any]:
+        """Sign a statement once and submit it; retries resend the same bytes, never a
+        re-signed statement."""
+        data = self.sign(type, payload, seen=seen)
+        return placed(self.submit(data), data)
 
     def write(
         self, type: str, payload: dict[str, Any], *, idempotency_key: str | None = None
@@ -255,6 +266,26 @@ class Client:
         proof = [base64.b64decode(h) for h in body["hashes"]]
         verify_consistency(a.size, b.size, a.root, b.root, proof)
         return new
+
+
+def placed(receipt: dict[str, Any], statement: bytes) -> dict[str, Any]:
+    """The receipt with ``entry``: the leaf the log says it built from ``statement`` at
+    ``seq`` after ``prev`` at time ``logged`` — checked against the receipt's leaf hash, so
+    the log has acknowledged exactly the statement that was signed."""
+    stmt = Statement.from_bytes(statement)
+    try:
+        entry = stmt.place(int(receipt["seq"]), str(receipt["prev"]), str(receipt["logged"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VerificationError(
+            f"the receipt does not say where the log placed it: {exc}"
+        ) from None
+    data = entry.to_bytes()
+    if leaf_hash(data).hex() != receipt.get("leaf"):
+        raise VerificationError(
+            f"receipt leaf {str(receipt.get('leaf'))[:16]}… is not the submitted statement "
+            f"placed at {receipt['seq']}"
+        )
+    return {**receipt, "entry": data}
 
 
 def leaf_of(receipt: Mapping[str, Any]) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -15,7 +16,9 @@ from insutrace.api.tilecache import TileCache
 from insutrace.api.witnessing import Witnessing
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.errors import Forbidden
+from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
+from insutrace.trace.sequencer import Sequencer
 from insutrace.trace.settings import Settings
 
 __all__ = ["AccountDep", "OptionalAccountDep", "Services", "ServicesDep"]
@@ -36,6 +39,26 @@ class Services:
 
     def __post_init__(self) -> None:
         self.sessions = SessionStore(self.accounts)
+
+    # organisations' unsealed server-held keys, by org (see entries.server_signer)
+    unsealed: dict[str, Signer] = field(default_factory=dict, init=False, repr=False)
+    _sequencer: Sequencer | None = field(default=None, init=False, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def sequencer(self) -> Sequencer:
+        """The one sequencer every write of this process goes through (started on first use)."""
+        with self._guard:
+            if self._sequencer is None:
+                self._sequencer = Sequencer(self.ledger)
+            return self._sequencer
+
+    def stop_writes(self) -> None:
+        """Admit the writes already queued, then stop the sequencer (at shutdown)."""
+        with self._guard:
+            sequencer = self._sequencer
+        if sequencer is not None:
+            sequencer.close()
 
     def require_vault(self) -> KeyVault:
         if self.vault is None:

@@ -2,13 +2,20 @@
 
 Two ways to sign, one way to verify:
 
-* **client-held keys** (non-repudiable): the client reads ``GET /v1/head``, builds the
-  entry with ``seq`` = size and ``prev`` = head, signs it and ``POST /v1/entries`` its
-  canonical bytes. A stale head is answered 409: re-read the head, re-sign, resubmit.
-  The same bytes sent again are answered with the original seq (``duplicate: true``).
+* **client-held keys** (non-repudiable): the client signs a statement that names no log
+  position (:class:`insutrace.trace.entry.Statement`) and ``POST /v1/entries`` its
+  canonical bytes; the log places it. The same statement sent again is answered with its
+  original receipt (``duplicate: true``); its id reused for another statement is 409.
+  (A v 1 entry naming its own ``seq`` and ``prev`` is still admitted at the head; a stale
+  one is 409.)
 * **server-held keys** (web users): ``POST /v1/<type>`` with the payload; the server
   signs with the organisation's key sealed under the master key. An ``Idempotency-Key``
-  header makes a retried request return the first result instead of appending again.
+  header becomes the statement's id, so a retried request returns the first result
+  instead of appending again — checked in the entry's own transaction.
+
+Writes of every request go through the process's batching sequencer
+(:mod:`insutrace.trace.sequencer`): each answer comes after its batch's commit, with the
+checkpoint that covers it.
 
 Either way the payload must validate against its type's model
 (the ``payload`` model of its declaration, :mod:`insutrace.trace.domain.payloads`): the server-signed routes take the model
@@ -16,15 +23,18 @@ as their body, so the OpenAPI document shows each type's fields, units and an ex
 payload the model refuses is a 422 problem whose ``errors`` list a JSON Pointer into the
 entry (``/payload/lines/0/unit``) and a detail for each member; nothing is written.
 
-Both produce ordinary entries: the log verifies them the same way. After every
-successful write the server signs a checkpoint, so the entry is provable at once.
+Both produce ordinary entries: the log verifies them the same way. Every batch of writes
+signs one checkpoint, so each entry is provable at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -42,24 +52,49 @@ from insutrace.api.problems import PROBLEM_RESPONSES
 from insutrace.api.queries import EntryQuery, check_type, run_query
 from insutrace.api.schemas import ORG_PATTERN, EntryPage, EntryPublic, Head, Receipt
 from insutrace.trace.actors import GENESIS
-from insutrace.trace.canonical import canonical
+from insutrace.trace.canonical import parse_canonical
 from insutrace.trace.clock import format_time
 from insutrace.trace.domain.payloads import PayloadInvalid, field_errors, validate
-from insutrace.trace.entry import GENESIS_PREV, Entry
+from insutrace.trace.entry import GENESIS_PREV, VERSION, Entry, Statement
 from insutrace.trace.entrytype import EntryType
-from insutrace.trace.errors import Forbidden, NotFound
+from insutrace.trace.errors import Conflict, Forbidden, MalformedInput, NotFound
 from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import ClientWrite, ServerWrite
 from insutrace.trace.ledger import Receipt as LedgerReceipt
 from insutrace.trace.merkle import leaf_hash
+from insutrace.trace.tiles import MAX_ENTRY_SIZE
 
 __all__ = ["add_write_routes", "router"]
 
 router = APIRouter(prefix="/v1", tags=["entries"], responses=PROBLEM_RESPONSES)
 
 MAX_SEQ = 2**53
-_ENTRY_SCHEMA: dict[str, Any] = {
+_STATEMENT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "An entry signed by its actor, sent as its RFC 8785 canonical bytes.",
+    "title": "Statement (v 2)",
+    "description": "A statement signed by its actor, naming no log position (the log places "
+    "it), sent as its RFC 8785 canonical bytes.",
+    "required": ["v", "id", "type", "actor", "key", "time", "payload", "sig"],
+    "properties": {
+        "v": {"type": "integer", "enum": [2]},
+        "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$"},
+        "type": {"type": "string"},
+        "actor": {"type": "string"},
+        "key": {"type": "string"},
+        "time": {"type": "string", "description": "When the actor signed (RFC 3339 UTC)."},
+        "payload": {"type": "object"},
+        "seen": {
+            "type": "object",
+            "description": "The checkpoint the signer last verified.",
+            "required": ["size", "root"],
+            "properties": {"size": {"type": "integer"}, "root": {"type": "string"}},
+        },
+        "sig": {"type": "string"},
+    },
+}
+_POSITIONED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Entry naming its own place (v 1)",
     "required": ["v", "seq", "type", "actor", "key", "time", "prev", "payload", "sig"],
     "properties": {
         "v": {"type": "integer", "enum": [1]},
@@ -73,21 +108,26 @@ _ENTRY_SCHEMA: dict[str, Any] = {
         "sig": {"type": "string"},
     },
 }
+_ENTRY_SCHEMA: dict[str, Any] = {"oneOf": [_STATEMENT_SCHEMA, _POSITIONED_SCHEMA]}
 
 
 def _receipt(services: Services, receipt: LedgerReceipt) -> Receipt:
-    size = None
-    if services.ledger.checkpoint_writes and not receipt.duplicate:
-        size = receipt.seq + 1  # signed in the entry's own transaction
-    elif services.ledger.log_signer is not None:
-        size = services.ledger.checkpoint().checkpoint.size
+    """The answer to a write: where the log placed the entry and the checkpoint proving it
+    (signed in the entry's own batch; for a duplicate, the latest)."""
+    signed = receipt.checkpoint
+    if signed is None and services.ledger.log_signer is not None:
+        signed = services.ledger.checkpoint()
+    entry = receipt.entry
     return Receipt(
         seq=receipt.seq,
         leaf=receipt.leaf.hex(),
-        type=receipt.entry.type,
-        actor=receipt.entry.actor,
+        type=entry.type,
+        actor=entry.actor,
         duplicate=receipt.duplicate,
-        checkpoint_size=size,
+        checkpoint_size=None if signed is None else signed.checkpoint.size,
+        prev=entry.prev,
+        logged=entry.time,
+        checkpoint=None if signed is None else signed.note,
     )
 
 
@@ -114,14 +154,23 @@ async def head(services: ServicesDep) -> Head:
     return await run_in_threadpool(read)
 
 
-def _submit(services: Services, account: Account, data: bytes) -> Receipt:
-    entry = Entry.from_bytes(data)  # canonical bytes: no duplicate keys, no floats
+def _submit(services: Services, account: Account, data: bytes) -> Future[LedgerReceipt]:
+    """Check who may send it, then queue a client-signed statement (or v 1 entry)."""
+    if len(data) > MAX_ENTRY_SIZE:
+        raise MalformedInput(f"statement is {len(data)} bytes, more than {MAX_ENTRY_SIZE}", "")
+    obj = parse_canonical(data)  # canonical bytes: no duplicate keys, no floats
+    if obj.get("v") == VERSION and "log" in obj:
+        raise MalformedInput("send the signed statement itself, without the log's member", "/log")
+    if obj.get("v") == VERSION:
+        parsed: Statement | Entry = Statement.from_json(obj)
+    else:
+        parsed = Entry.from_json(obj)
     with services.ledger.store.read() as tx:
         authorize_write(
-            tx, account, entry.type, entry.actor, entry.payload, types=services.ledger.types
+            tx, account, parsed.type, parsed.actor, parsed.payload, types=services.ledger.types
         )
-    check_declared_payload(services.ledger.types, entry.type, entry.payload)
-    return _receipt(services, services.ledger.submit(data))
+    check_declared_payload(services.ledger.types, parsed.type, parsed.payload)
+    return services.sequencer.submit(ClientWrite(data))
 
 
 @router.post(
@@ -137,9 +186,12 @@ def _submit(services: Services, account: Account, data: bytes) -> Receipt:
     },
 )
 async def submit(request: Request, services: ServicesDep, account: AccountDep) -> JSONResponse:
-    """Log an entry signed with a client-held key (the server only verifies)."""
+    """Log a statement signed with a client-held key: the server verifies it and the log
+    places it (seq, prev and the log's time in the receipt)."""
     data = await request.body()
-    return _written(await run_in_threadpool(_submit, services, account, data))
+    queued = await run_in_threadpool(_submit, services, account, data)
+    receipt = await asyncio.wrap_future(queued)
+    return _written(await run_in_threadpool(_receipt, services, receipt))
 
 
 @router.get("/entries", response_model=EntryPage)
@@ -192,7 +244,10 @@ async def get_entry(
 
 
 def server_signer(services: Services, org: str) -> Signer:
-    """The organisation's current key, if the server holds it."""
+    """The organisation's current key, if the server holds it. Unsealed keys are kept in
+    this process's memory (never on disk), one per organisation, under the key id the
+    log names as current: a rotation names another id (the next write unseals that one),
+    a revocation names none (refused before any cached key is looked at)."""
     vault = services.require_vault()
     with services.ledger.store.read() as tx:
         actor = tx.get("actor", org)
@@ -201,40 +256,66 @@ def server_signer(services: Services, org: str) -> Signer:
     key_id = actor.get("key")
     if not key_id:
         raise Forbidden(f"{org} has no valid key: its last key was revoked")
+    cached = services.unsealed.get(org)
+    if cached is not None and cached.key_id == key_id:
+        return cached
     signer = services.accounts.load_key(vault, org, str(key_id))
     if signer is None:
         raise Forbidden(
             f"the server does not hold {org}'s current key {key_id}: "
             "the organisation signs locally and sends POST /v1/entries"
         )
+    services.unsealed[org] = signer
     return signer
 
 
-def _digest(type: str, payload: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical({"type": type, "payload": payload})).hexdigest()
+def idempotent_id(account_id: int, key: str) -> str:
+    """The statement id of a server-signed write sent with ``Idempotency-Key: key``: the
+    log keeps ``(actor, id)`` unique in the entry's own transaction, so a retry finds
+    the entry itself — there is no separate record to claim, settle or leave stuck."""
+    digest = hashlib.sha256(f"{account_id}\n{key}".encode()).hexdigest()
+    return "idem-" + digest[:40]
+
+
+def _queue_server_write(
+    services: Services, account: Account, type: str, payload: dict[str, Any], key: str | None
+) -> Future[LedgerReceipt]:
+    """Check the write and queue it for the sequencer (a statement signed by the server)."""
+    ledger = services.ledger
+    with ledger.store.read() as tx:
+        authorize_write(tx, account, type, account.org, payload, types=ledger.types)
+    signer = server_signer(services, account.org)
+    id = None if key is None else idempotent_id(account.id, key)
+    return services.sequencer.submit(ServerWrite(type, payload, signer, id=id))
 
 
 def _server_write(
     services: Services, account: Account, type: str, payload: dict[str, Any], key: str | None
 ) -> Receipt:
-    ledger = services.ledger
-    with ledger.store.read() as tx:
-        authorize_write(tx, account, type, account.org, payload, types=ledger.types)
-    signer = server_signer(services, account.org)
-    if key is None:
-        return _receipt(services, ledger.append(type, payload, signer))
-    seen = services.accounts.claim(account.id, key, _digest(type, payload))
-    if seen is not None:
-        body = ledger.entry_bytes(seen)
-        earlier = LedgerReceipt(seen, leaf_hash(body), Entry.from_bytes(body), duplicate=True)
-        return _receipt(services, earlier)
-    try:
-        receipt = ledger.append(type, payload, signer)
-    except BaseException:
-        services.accounts.settle(account.id, key, None)
-        raise
-    services.accounts.settle(account.id, key, receipt.seq)
+    """A server-signed write, waiting for its batch's commit (for synchronous callers)."""
+    queued = _queue_server_write(services, account, type, payload, key)
+    with _idempotency(key):
+        receipt = queued.result()
     return _receipt(services, receipt)
+
+
+@contextmanager
+def _idempotency(key: str | None) -> Iterator[None]:
+    """A statement id reused with other content, said as the Idempotency-Key it came from."""
+    try:
+        yield
+    except Conflict as exc:
+        if key is not None and "statement id" in str(exc):
+            raise Conflict(
+                f"Idempotency-Key {key!r:.60} was used for a different request"
+            ) from None
+        raise
+
+
+async def _answer(services: Services, queued: Future[LedgerReceipt], key: str | None) -> Receipt:
+    with _idempotency(key):
+        receipt = await asyncio.wrap_future(queued)
+    return await run_in_threadpool(_receipt, services, receipt)
 
 
 def _may_write(type: str, roles: frozenset[str]) -> Any:
@@ -278,10 +359,10 @@ def _write_endpoint(type: str, model: type[BaseModel], roles: frozenset[str]) ->
     ) -> JSONResponse:
         # Exactly the members the client sent: the entry signs what was asked for.
         sent = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        receipt = await run_in_threadpool(
-            _server_write, services, account, type, sent, idempotency_key
+        queued = await run_in_threadpool(
+            _queue_server_write, services, account, type, sent, idempotency_key
         )
-        return _written(receipt)
+        return _written(await _answer(services, queued, idempotency_key))
 
     # The model and the role check differ per type: set as annotations FastAPI reads.
     write.__annotations__["account"] = Annotated[Account, Depends(_may_write(type, roles))]

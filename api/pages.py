@@ -10,7 +10,6 @@ by the server-signed write path of :mod:`insutrace.api.entries`, which checks
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,13 +23,13 @@ from insutrace.api.accounts import Account
 from insutrace.api.authz import authorize_read, authorize_write
 from insutrace.api.csrf import same_origin, token_matches
 from insutrace.api.deps import Services
-from insutrace.api.entries import check_declared_payload, server_signer
+from insutrace.api.entries import check_declared_payload, idempotent_id, server_signer
 from insutrace.api.person_writes import write_as_person
 from insutrace.api.schemas import Receipt
 from insutrace.api.web import cookie_account, render
-from insutrace.trace.canonical import canonical
 from insutrace.trace.domain.payloads import PayloadInvalid
-from insutrace.trace.errors import Forbidden, LedgerError, MalformedInput, RuleViolation
+from insutrace.trace.errors import Conflict, Forbidden, LedgerError, MalformedInput, RuleViolation
+from insutrace.trace.ledger import ServerWrite
 
 __all__ = [
     "FormErrors",
@@ -129,18 +128,22 @@ def write_all(
         for type, payload in items:
             authorize_write(tx, account, type, account.org, payload, types=ledger.types)
     signer = server_signer(services, account.org)
-    digest = hashlib.sha256(canonical([{"type": t, "payload": p} for t, p in items])).hexdigest()
-    seen = services.accounts.claim(account.id, key, digest)
-    if seen is not None:
-        return list(range(seen, seen + len(items)))
+    # one statement id per item, from the page's key: a resend finds the entries themselves
+    writes = [
+        ServerWrite(t, p, signer, id=idempotent_id(account.id, f"{key}#{i}"))
+        for i, (t, p) in enumerate(items)
+    ]
     try:
-        receipts = ledger.append_batch([(t, p, signer) for t, p in items])
-    except BaseException:
-        services.accounts.settle(account.id, key, None)
+        receipts = ledger.append_batch(writes)
+    except Conflict as exc:
+        if "statement id" in str(exc):
+            raise Conflict(
+                f"Idempotency-Key {key!r:.60} was used for a different request"
+            ) from None
         raise
-    services.accounts.settle(account.id, key, receipts[0].seq)
     for receipt in receipts:
-        services.accounts.record_author(receipt.seq, account)
+        if not receipt.duplicate:
+            services.accounts.record_author(receipt.seq, account)
     return [r.seq for r in receipts]
 
 

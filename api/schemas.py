@@ -45,6 +45,15 @@ class Receipt(BaseModel):
     checkpoint_size: int | None = Field(
         description="Size of the signed checkpoint that covers the entry, if any."
     )
+    prev: str | None = Field(
+        default=None, description="Hex leaf hash of the entry before it (where the log placed it)."
+    )
+    logged: str | None = Field(
+        default=None, description="The log's time of the entry (RFC 3339), beside the signed time."
+    )
+    checkpoint: str | None = Field(
+        default=None, description="The signed checkpoint note of checkpoint_size (C2SP)."
+    )
 
 
 class EntryPublic(BaseModel):

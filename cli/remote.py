@@ -428,7 +428,7 @@ def remote_append(
     type: Annotated[str, typer.Argument(help="Entry type, e.g. batch.register.")],
     payload: Annotated[Path, typer.Argument(help="Payload JSON file, or - for stdin.")],
 ) -> None:
-    """Sign an entry with your key (--key) and submit it; re-signs on a stale head."""
+    """Sign a statement with your key (--key) and submit it; the log places it."""
     with _remote(ctx).client() as c:
         _show(c.append(type, _payload(payload)))
 

@@ -1,18 +1,27 @@
-"""HTTP load test: several uvicorn workers, many concurrent clients, on loopback only.
+"""HTTP load test of the served write path, on loopback only, with its baselines.
 
-For each backend (a SQLite file, then a fresh PostgreSQL schema) it
+For each backend (a SQLite file, then a fresh PostgreSQL schema) and each uvicorn worker
+count it
 
-1. creates a ledger, registers one manufacturer per client through the scenario builder
-   (:class:`insutrace.demo.scenario.Scenario`; server-held keys, accounts),
-   and measures the library-level append rate on that same database;
-2. starts ``uvicorn --workers N`` on 127.0.0.1 (a free port) and drives M client threads
-   for at most R requests or T seconds: mostly server-signed ``product.register``, every
-   fifth a client-signed one (local key, ``POST /v1/entries``, re-signed on a stale head);
-3. stops the server and checks: no 5xx, every acknowledged entry is in the log at its seq
-   with its leaf hash, nothing logged twice, and the whole log verifies (no fork).
+1. creates a ledger and registers one manufacturer per client (server-held key, account)
+   through the scenario builder (:class:`insutrace.demo.scenario.Scenario`);
+2. starts ``insutrace serve --workers N`` on 127.0.0.1 (the server's own durability:
+   ``INSUTRACE_SQLITE_SYNCHRONOUS`` as configured, PostgreSQL ``synchronous_commit`` on);
+3. for each signing path — server-signed ``POST /v1/product.register`` and client-signed
+   statements ``POST /v1/entries`` (signed before the run: a statement names no log
+   position, so nothing is ever re-signed) — and each client count, a separate load
+   process (asyncio, one connection per client) sends the prepared requests;
+4. reports acknowledged appends per second over the whole run (first request to last
+   answer), p50/p99 latency, failures, and the server's CPU time per append (all its
+   processes, from /proc);
+5. stops the server and checks: every acknowledged entry is in the log at its seq with
+   its leaf hash, nothing acknowledged twice, and the whole log verifies (``report.ok``).
 
-    python scripts/loadtest.py            # 4 workers, 16 clients, 2,000 requests, ≤ 60 s
-    python scripts/loadtest.py --small    # CI: 2 workers, 4 clients, 200 requests, ≤ 20 s
+Beside them, measured in the same run: raw Ed25519 verification per second (one core)
+and an empty FastAPI ``POST`` on the same uvicorn set-up driven by the same load process.
+
+    python scripts/loadtest.py            # workers 1 and 2; 4, 16 and 64 clients
+    python scripts/loadtest.py --small    # CI: 1 worker, 8 clients, 80 requests per run
 
 PostgreSQL comes from INSUTRACE_TEST_PG_URL (default postgresql://postgres@127.0.0.1/test);
 it is skipped with a note when unreachable.
@@ -21,31 +30,33 @@ it is skipped with a note when unreachable.
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
+import textwrap
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from insutrace.api.accounts import AccountStore, KeyVault
-from insutrace.api.client import Client
 from insutrace.api.migrate import upgrade
-from insutrace.demo.scenario import Scenario, uscc
+from insutrace.demo.scenario import Scenario
+from insutrace.trace.clock import SystemClock, format_time
 from insutrace.trace.domain import ADMISSION, REGISTRY
-from insutrace.trace.errors import LedgerError
+from insutrace.trace.entry import Statement, new_statement_id
 from insutrace.trace.identifiers import gtin_check_digit
-from insutrace.trace.keys import Signer, save_signer
+from insutrace.trace.keys import Signer, save_signer, verify_signature
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.merkle import leaf_hash
 from insutrace.trace.note import NoteSigner
@@ -56,25 +67,97 @@ from insutrace.trace.verify import verify_store
 MASTER_KEY = "loadtest-only master key 0123456789abcdef"
 ORIGIN = "loadtest.insutrace.local/log"
 PG_URL = os.environ.get("INSUTRACE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+# The load process: reads {"url", "clients", "requests": [[path, token, body_b64], …]}
+# on stdin, sends them over `clients` keep-alive connections, prints one JSON result.
+LOAD = textwrap.dedent(
+    """
+    import asyncio, base64, json, sys, time
+    import httpx
+
+    job = json.load(sys.stdin)
+    todo = list(reversed(job["requests"]))
+    out = []
+
+    async def worker(client):
+        while todo:
+            path, token, body = todo.pop()
+            headers = {"Content-Type": "application/json"}
+            if token:
+                headers["Authorization"] = "Bearer " + token
+            t0 = time.perf_counter()
+            try:
+                r = await client.post(path, content=base64.b64decode(body), headers=headers)
+                status, text = r.status_code, r.text
+            except httpx.HTTPError as exc:
+                status, text = 0, type(exc).__name__
+            t1 = time.perf_counter()
+            ack = None
+            if status in (200, 201) and text.startswith('{"seq"'):
+                answer = json.loads(text)
+                ack = [answer["seq"], answer["leaf"]]
+            out.append([t0, t1, status, ack, text[:200] if status >= 400 or status == 0 else ""])
+
+    async def main():
+        limits = httpx.Limits(max_connections=job["clients"], max_keepalive_connections=job["clients"])
+        async with httpx.AsyncClient(base_url=job["url"], limits=limits, timeout=120) as client:
+            await asyncio.gather(*(worker(client) for _ in range(job["clients"])))
+
+    asyncio.run(main())
+    json.dump(out, sys.stdout)
+    """
+)
+
+EMPTY_APP = textwrap.dedent(
+    """
+    from fastapi import FastAPI, Request
+
+    app = FastAPI()
+
+    @app.post("/empty")
+    async def empty(request: Request) -> dict[str, bool]:
+        await request.body()
+        return {"ok": True}
+    """
+)
+
+# The empty endpoint on the same uvicorn set-up as `insutrace serve` (cli/remote.py).
+EMPTY_SERVER = textwrap.dedent(
+    """
+    import socket, sys
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    sys.path.insert(0, sys.argv[1])
+    port, workers = int(sys.argv[2]), int(sys.argv[3])
+    config = uvicorn.Config("empty_app:app", host="127.0.0.1", port=port, workers=workers,
+                            log_config=None, access_log=False)
+    if workers <= 1:
+        uvicorn.Server(config).run()
+    else:
+        sock = config.bind_socket()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        Multiprocess(config, sockets=[sock]).run()
+    """
+)
 
 
 @dataclass
-class Stats:
-    latencies: list[float] = field(default_factory=list)
-    acks: list[tuple[int, str]] = field(default_factory=list)
-    statuses: dict[str, int] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def record(self, seconds: float, outcome: str, ack: tuple[int, str] | None) -> None:
-        with self.lock:
-            self.latencies.append(seconds)
-            self.statuses[outcome] = self.statuses.get(outcome, 0) + 1
-            if ack is not None:
-                self.acks.append(ack)
+class Run:
+    label: str
+    clients: int
+    sent: int
+    acks: list[tuple[int, str]]
+    failures: dict[str, int]
+    rate: float
+    p50: float
+    p99: float
+    cpu_ms: float | None
 
 
-def gtin(client: int, n: int) -> str:
-    body = f"069{client:04d}{n:06d}"
+def gtin(n: int) -> str:
+    body = f"069{n:010d}"
     return body + gtin_check_digit(body)
 
 
@@ -141,24 +224,65 @@ def prepare(settings: Settings, clients: int) -> tuple[Signer, list[tuple[Signer
     return root, parties
 
 
-def library_rate(settings: Settings, root: Signer, count: int) -> float:
-    """Entries per second through ``Ledger.append`` on the same database, no HTTP."""
-    store = open_store(settings.database_url)
-    ledger = Ledger(store, types=REGISTRY, admission=ADMISSION)
-    scenario = Scenario(ledger, root, Signer.generate)
-    maker = scenario.org("maker", "library rate", "manufacturer", code=uscc(9999),
-                         address="北京市测试路2号")  # fmt: skip
-    start = time.perf_counter()
-    for n in range(count):
-        ledger.append("product.register", product(gtin(9999, n)), maker)
-    rate = count / (time.perf_counter() - start)
-    store.close()
-    return rate
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants (uvicorn's workers)."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def wait_up(url: str, path: str, method: str = "GET") -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.request(method, url + path, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start within 60 s")
 
 
 @contextmanager
-def server(settings: Settings, workers: int) -> Iterator[str]:
-    port = free_port()
+def serving(
+    cmd: list[str], env: dict[str, str], url: str, probe: str, method: str
+) -> Iterator[int]:
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        wait_up(url, probe, method)
+        yield proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def insutrace_server(settings: Settings, workers: int, port: int) -> Any:
     env = {
         **os.environ,
         "INSUTRACE_HOME": str(settings.home),
@@ -171,149 +295,202 @@ def server(settings: Settings, workers: int) -> Iterator[str]:
         "--db", settings.database_url,
         "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/v1/head", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("the server did not start within 60 s")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    return serving(cmd, env, f"http://127.0.0.1:{port}", "/v1/head", "GET")
 
 
-def drive(
-    url: str, n: int, signer: Signer, token: str, quota: int, stop: float, stats: Stats, every: int
-) -> None:
-    with Client(url, token=token, signer=signer, retries=50, timeout=60) as client:
-        for k in range(quota):
-            if time.monotonic() > stop:
-                return
-            payload = product(gtin(n, k))
-            t0 = time.perf_counter()
-            ack, outcome = None, "2xx"
-            try:
-                if every and k % every == every - 1:
-                    receipt = client.append("product.register", payload)
-                else:
-                    receipt = client.write("product.register", payload)
-                ack = (int(receipt["seq"]), str(receipt["leaf"]))
-            except LedgerError as exc:
-                outcome = "5xx" if "(HTTP 5" in str(exc) else f"4xx {type(exc).__name__}"
-            except httpx.TransportError as exc:
-                outcome = f"transport {type(exc).__name__}"
-            stats.record(time.perf_counter() - t0, outcome, ack)
+def empty_server(directory: Path, workers: int, port: int) -> Any:
+    (directory / "empty_app.py").write_text(EMPTY_APP, encoding="utf-8")
+    cmd = [sys.executable, "-c", EMPTY_SERVER, str(directory), str(port), str(workers)]
+    return serving(cmd, dict(os.environ), f"http://127.0.0.1:{port}", "/empty", "POST")
 
 
-def check(settings: Settings, root: Signer, stats: Stats, before: int) -> str:
-    store = open_store(settings.database_url)
+def load(url: str, clients: int, requests: list[list[str]]) -> list[Any]:
+    """Send ``requests`` from a separate process; its per-request results."""
+    job = json.dumps({"url": url, "clients": clients, "requests": requests})
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD], input=job, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the load process failed: {done.stderr.strip()[-500:]}")
+    results: list[Any] = json.loads(done.stdout)
+    return results
+
+
+def measure(label: str, url: str, pid: int, clients: int, requests: list[list[str]]) -> Run:
+    cpu0 = cpu_seconds(pid)
+    results = load(url, clients, requests)
+    cpu = cpu_seconds(pid) - cpu0
+    acks = [(int(a[0]), str(a[1])) for *_, a, _ in results if a is not None]
+    ok = [r for r in results if r[2] in (200, 201)]
+    failures: dict[str, int] = {}
+    for _, _, status, _, text in results:
+        if status not in (200, 201):
+            key = f"{status} {text[:80]}"
+            failures[key] = failures.get(key, 0) + 1
+    start, end = min(r[0] for r in results), max(r[1] for r in results)
+    ms = sorted((r[1] - r[0]) * 1000 for r in results)
+    done = len(acks) if label != "empty POST" else len(ok)
+    return Run(
+        label=label,
+        clients=clients,
+        sent=len(results),
+        acks=acks,
+        failures=failures,
+        rate=done / (end - start),
+        p50=statistics.median(ms),
+        p99=ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+        cpu_ms=cpu * 1000 / done if done else None,
+    )
+
+
+class Requests:
+    """Prepared bodies: server-signed payloads and client-signed statements, each unique."""
+
+    def __init__(self, parties: list[tuple[Signer, str]]) -> None:
+        self.parties = parties
+        self.n = 0
+        self.clock = SystemClock()
+
+    def batch(self, path: str, count: int) -> list[list[str]]:
+        out = []
+        for i in range(count):
+            signer, token = self.parties[i % len(self.parties)]
+            self.n += 1
+            payload = product(gtin(self.n))
+            if path == "server-signed":
+                body = json.dumps(payload).encode()
+                out.append(["/v1/product.register", token, base64.b64encode(body).decode()])
+                continue
+            statement = Statement(
+                type="product.register",
+                actor=signer.actor,
+                key=signer.key_id,
+                time=format_time(self.clock.now()),
+                payload=payload,
+                id=new_statement_id(),
+            ).signed(signer)
+            out.append(["/v1/entries", token, base64.b64encode(statement.to_bytes()).decode()])
+        return out
+
+
+def check(url: str, root: Signer, runs: list[Run], before: int) -> str:
+    store = open_store(url)
     try:
         report = verify_store(store, root_key=root.public_b64)
         if not report.ok:
             return f"FORK/INVALID: {report.error}"
+        acks = [a for r in runs for a in r.acks]
         with store.read() as tx:
             size = tx.head()[0]
-            for seq, leaf in stats.acks:
+            for seq, leaf in acks:
                 rows = tx.entries(seq, seq + 1)
                 if not rows or leaf_hash(rows[0]).hex() != leaf:
                     return f"LOST acknowledged entry {seq}"
-        if len({s for s, _ in stats.acks}) != len(stats.acks):
+        if len({s for s, _ in acks}) != len(acks):
             return "one seq acknowledged twice"
-        if size - before != len(stats.acks):
-            return f"{size - before} entries appended but {len(stats.acks)} acknowledged"
-        return f"ok ({report.size} entries verified)"
+        if size - before != len(acks):
+            return f"{size - before} entries appended but {len(acks)} acknowledged"
+        return f"report.ok: {report.size} entries and {report.checkpoints} checkpoints verified"
     finally:
         store.close()
 
 
-def run_backend(name: str, url: str, home: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run_backend(
+    name: str, url: str, home: Path, workers: int, args: argparse.Namespace
+) -> tuple[list[Run], str]:
     settings = Settings(home=home, database_url=url, origin=ORIGIN, master_key=MASTER_KEY)
-    root, parties = prepare(settings, args.clients)
-    lib = library_rate(settings, root, args.library)
+    root, parties = prepare(settings, max(args.clients))
     with open_store(url).read() as tx:
         before = tx.head()[0]
-    stats = Stats()
-    quota = -(-args.requests // args.clients)
-    with server(settings, args.workers) as base:
-        stop = time.monotonic() + args.seconds
-        start = time.perf_counter()
-        threads = [
-            threading.Thread(
-                target=drive,
-                args=(base, n, s, t, quota, stop, stats, args.client_signed_every),
-            )
-            for n, (s, t) in enumerate(parties)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - start
-    ms = sorted(x * 1000 for x in stats.latencies)
-    return {
-        "backend": name,
-        "library": lib,
-        "requests": len(ms),
-        "throughput": len(stats.acks) / elapsed,
-        "p50": statistics.median(ms) if ms else 0.0,
-        "p99": ms[min(len(ms) - 1, int(len(ms) * 0.99))] if ms else 0.0,
-        "statuses": stats.statuses,
-        "check": check(settings, root, stats, before),
-    }
+    bodies, runs = Requests(parties), []
+    port = free_port()
+    with insutrace_server(settings, workers, port) as pid:
+        base = f"http://127.0.0.1:{port}"
+        for path in ("server-signed", "client-signed"):
+            for clients in args.clients:
+                count = max(args.requests, clients * 4)
+                label = f"{name} w{workers} {path}"
+                runs.append(measure(label, base, pid, clients, bodies.batch(path, count)))
+    return runs, check(url, root, runs, before)
+
+
+def ed25519_verify_rate(n: int) -> float:
+    signer = Signer.generate("bench")
+    message = b"x" * 400
+    sig = signer.sign(message)
+    start = time.perf_counter()
+    for _ in range(n):
+        verify_signature(signer.public_key, sig, message)
+    return n / (time.perf_counter() - start)
+
+
+def show(run: Run, baseline: float | None) -> None:
+    ratio = f"{run.rate / baseline:>6.2f}" if baseline else "     -"
+    cpu = f"{run.cpu_ms:>7.2f}" if run.cpu_ms is not None else "      -"
+    failures = ", ".join(f"{v}× {k}" for k, v in sorted(run.failures.items())) or "none"
+    print(
+        f"{run.label:<32} {run.clients:>4} {run.sent:>6} {run.rate:>8.1f} {ratio} "
+        f"{run.p50:>7.1f} {run.p99:>7.1f} {cpu}  failures: {failures}"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", action="store_true", help="CI sizes")
-    parser.add_argument("--workers", type=int)
-    parser.add_argument("--clients", type=int)
-    parser.add_argument("--requests", type=int, help="total HTTP requests (upper bound)")
-    parser.add_argument("--seconds", type=float, help="time bound of the HTTP phase")
-    parser.add_argument("--library", type=int, help="appends for the library-level rate")
-    parser.add_argument(
-        "--client-signed-every", type=int, default=5, help="every k-th request signed locally"
-    )
+    parser.add_argument("--workers", type=int, nargs="+", help="uvicorn worker counts")
+    parser.add_argument("--clients", type=int, nargs="+", help="concurrent client counts")
+    parser.add_argument("--requests", type=int, help="requests per run (at least 4 per client)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args()
-    small = {"workers": 2, "clients": 4, "requests": 200, "seconds": 20.0, "library": 200}
-    full = {"workers": 4, "clients": 16, "requests": 2000, "seconds": 60.0, "library": 1000}
+    small = {"workers": [1], "clients": [8], "requests": 80}
+    full = {"workers": [1, 2], "clients": [4, 16, 64], "requests": 1500}
     for key, value in (small if args.small else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    results = []
+
+    verify_rate = ed25519_verify_rate(2000 if args.small else 20000)
+    results: list[tuple[list[Run], str]] = []
+    empty: dict[tuple[int, int], Run] = {}
     with tempfile.TemporaryDirectory(prefix="insutrace-load-") as tmp:
-        if args.backend in ("sqlite", "both"):
-            home = Path(tmp) / "sqlite"
-            results.append(run_backend("sqlite", f"sqlite:///{home}/ledger.db", home, args))
-        if args.backend in ("postgresql", "both"):
-            with pg_schema() as url:
-                if url is not None:
-                    results.append(run_backend("postgresql", url, Path(tmp) / "pg", args))
+        for workers in args.workers:
+            port = free_port()
+            with empty_server(Path(tmp), workers, port) as pid:
+                for clients in args.clients:
+                    body = base64.b64encode(b'{"x":1}').decode()
+                    reqs = [["/empty", "", body]] * max(args.requests, clients * 4)
+                    empty[(workers, clients)] = measure(
+                        "empty POST", f"http://127.0.0.1:{port}", pid, clients, reqs
+                    )
+                    empty[(workers, clients)].label = f"empty FastAPI POST w{workers}"
+            for backend in ("sqlite", "postgresql"):
+                if args.backend not in (backend, "both"):
+                    continue
+                home = Path(tmp) / f"{backend}-{workers}"
+                if backend == "sqlite":
+                    url = f"sqlite:///{home}/ledger.db"
+                    results.append(run_backend("sqlite", url, home, workers, args))
+                    continue
+                with pg_schema() as pg:
+                    if pg is not None:
+                        results.append(run_backend("postgresql", pg, home, workers, args))
+
+    cores = os.cpu_count() or 1
+    print(f"\nload test on loopback, {cores} cores; load from a separate process")
+    print(f"raw Ed25519 verify (one core): {verify_rate:,.0f}/s")
     print(
-        f"\nload test: {args.workers} uvicorn workers, {args.clients} clients, "
-        f"≤ {args.requests} requests, ≤ {args.seconds:.0f} s, loopback only"
+        f"{'run':<32} {'cl':>4} {'sent':>6} {'acks/s':>8} {'×empty':>6} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'CPU ms':>7}  (CPU: server's, per append)"
     )
-    print(f"{'backend':<11} {'library/s':>10} {'HTTP/s':>8} {'p50 ms':>8} {'p99 ms':>8}  check")
+    for run in empty.values():
+        show(run, None)
     failed = False
-    for r in results:
-        print(
-            f"{r['backend']:<11} {r['library']:>10.0f} {r['throughput']:>8.1f} "
-            f"{r['p50']:>8.1f} {r['p99']:>8.1f}  {r['check']}; {r['requests']} requests: "
-            + ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items()))
-        )
-        bad = any(k.startswith(("5xx", "transport")) for k in r["statuses"])
-        failed |= bad or not r["check"].startswith("ok")
+    for runs, verdict in results:
+        for run in runs:
+            workers = int(run.label.split(" w")[1].split()[0])
+            show(run, empty[(workers, run.clients)].rate)
+            failed |= bool(run.failures)
+        print(f"  check: {verdict}")
+        failed |= not verdict.startswith("report.ok")
     return 1 if failed else 0
 
 

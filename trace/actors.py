@@ -24,7 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from .entry import Entry
+from .entry import Entry, check_actor_id
 from .entrytype import AUTHORITY, ROLES, EntryType, Record, Registry, by_field
 from .epcis_map import EventSpec, organisation, voc
 from .errors import Forbidden, MalformedInput, RuleViolation, VerificationError
@@ -173,7 +173,7 @@ def register_actor(ctx: Context) -> dict[str, Any]:
     actor_id = ctx.payload_str("id", max_len=64)
     if ctx.kv.get("actor", actor_id) is not None:
         raise RuleViolation("actor.unique", f"actor {actor_id} is already registered")
-    Entry.from_json({**ctx.entry.body(), "actor": actor_id, "sig": ""})  # id form check
+    check_actor_id(actor_id)
     kid = _new_key(ctx, actor_id, ctx.entry.payload.get("public_key"))
     record = {"id": actor_id, "key": kid, "name": ctx.payload_str("name"), "since": ctx.entry.seq}
     ctx.kv.put("actor", actor_id, record)

@@ -1,22 +1,30 @@
 """The ledger: admits signed entries into the append-only log and answers for it.
 
-One append, inside one exclusive store transaction:
+Signed statements name no log position (:mod:`insutrace.trace.entry`): the ledger
+places each one. One batch of writes, inside one exclusive store transaction:
 
 1. read the head (size, previous leaf hash) — the transaction excludes every
    other writer, so nothing can move it until commit;
-2. check the entry's place (``seq`` = size, ``prev`` = head), time (never before the
-   head entry's: ``log.time_order``) and signature against the key valid for its actor
-   at that place;
+2. for each write, in order, on its own savepoint: a statement whose ``(actor, id)``
+   is already logged is answered with the original receipt (identical) or refused
+   (other content); otherwise the ledger places it at ``seq`` = size after
+   ``prev`` = head, at a log time never before the head entry's (``log.time_order``),
+   and checks its signature against the key valid for its actor at that place;
 3. run the entry type's handler: it checks the domain rules against the
-   projections and writes the projection rows the entry implies;
-4. store the entry and the Merkle subtrees it completes (RFC 9162 §2.1).
+   projections (as the writes before it in the batch left them) and writes the
+   projection rows the entry implies;
+4. store the entry, its statement reference and the Merkle subtrees it completes
+   (RFC 9162 §2.1); with ``checkpoint_writes``, sign one checkpoint for the batch.
 
-Any exception rolls all of it back: a refused entry leaves nothing behind.
+A refused write rolls back to its savepoint and leaves nothing behind; any other
+exception rolls the whole transaction back.
 Checkpoints (C2SP tlog-checkpoint) are signed on demand by :meth:`Ledger.checkpoint`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import time as _time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,11 +33,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .actors import CORE_TYPES, GENESIS, ROOT, Context, check_signer
+from .canonical import canonical, parse_canonical
 from .checkpoint import Checkpoint, SignedCheckpoint
 from .clock import Clock, SystemClock, format_time, parse_time
-from .entry import GENESIS_PREV, Entry
+from .entry import GENESIS_PREV, VERSION, Entry, Statement, statement_ref
 from .entrytype import AdmissionCheck, EntryType
-from .errors import Conflict, MalformedInput, NotFound, RuleViolation, Unavailable
+from .errors import (
+    Conflict,
+    LedgerError,
+    MalformedInput,
+    NotFound,
+    RuleViolation,
+    StorageError,
+    Unavailable,
+)
 from .keys import Signer
 from .merkle import (
     Node,
@@ -45,11 +62,20 @@ from .merkle import (
 from .note import NoteSigner, NoteVerifier
 from .proof import TlogProof
 from .store.base import Store, Tx
-from .tiles import WIDTH, TileRef, encode_bundle
+from .tiles import MAX_ENTRY_SIZE, WIDTH, TileRef, encode_bundle
 
-__all__ = ["TIME_ORDER_CLAUSE", "Ledger", "Receipt"]
+__all__ = [
+    "SEEN_CLAUSE",
+    "TIME_ORDER_CLAUSE",
+    "ClientWrite",
+    "Ledger",
+    "Receipt",
+    "ServerWrite",
+    "Write",
+]
 
 TIME_ORDER_CLAUSE = "log invariant: entry n's time is not before entry n-1's"
+SEEN_CLAUSE = "log invariant: a statement's seen checkpoint is a tree of this log"
 
 
 BatchItem = tuple[str, dict[str, Any], Signer, datetime | None]
@@ -71,12 +97,50 @@ _log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Receipt:
-    """What an append returns: the entry, its index and leaf hash."""
+    """What an append returns: the entry, its index and leaf hash; ``checkpoint``, the
+    size of the checkpoint signed in the entry's own transaction (with
+    ``checkpoint_writes``; None for a duplicate, whose checkpoint is the latest)."""
 
     seq: int
     leaf: bytes
     entry: Entry
     duplicate: bool = False
+    checkpoint: SignedCheckpoint | None = None
+
+
+@dataclass(frozen=True)
+class ServerWrite:
+    """A statement the ledger builds and signs with a key it holds."""
+
+    type: str
+    payload: dict[str, Any]
+    signer: Signer
+    id: str | None = None
+    time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClientWrite:
+    """Bytes signed elsewhere: a v 2 statement, or a v 1 entry."""
+
+    data: bytes
+
+
+Write = ServerWrite | ClientWrite
+
+
+@dataclass
+class _State:
+    """The head as a batch moves it: size, last leaf, last entry time, frontier."""
+
+    size: int
+    prev: bytes
+    last: str | None
+    frontier: dict[Node, bytes]
+
+    @property
+    def prev_hex(self) -> str:
+        return self.prev.hex() if self.size else GENESIS_PREV
 
 
 class Ledger:
@@ -105,6 +169,8 @@ class Ledger:
         self.clock: Clock = clock or SystemClock()
         self.max_skew = max_skew
         self._cached: _Tip | None = None
+        self._origin: str | None = None
+        self._origin_seen: str | None = None
         # sign a checkpoint inside every write transaction, so each entry is provable at once
         self.checkpoint_writes = checkpoint_writes and log_signer is not None
 
@@ -127,14 +193,25 @@ class Ledger:
         return receipt
 
     def append(
-        self, type: str, payload: dict[str, Any], signer: Signer, *, time: datetime | None = None
+        self,
+        type: str,
+        payload: dict[str, Any],
+        signer: Signer,
+        *,
+        time: datetime | None = None,
+        id: str | None = None,
     ) -> Receipt:
-        """Build, sign and admit an entry at the head of the log (server-held key)."""
-        return self.append_batch([(type, payload, signer)], time=time)[0]
+        """Build, sign and admit a statement at the head of the log (server-held key).
+
+        ``id``: the statement's unique id. A second append with the same id and the same
+        type and payload returns the first receipt (``duplicate``); with other content
+        it is a :class:`Conflict`. Without one, a fresh random id is used."""
+        write = ServerWrite(type, payload, signer, id=id, time=time)
+        return self.append_batch([write])[0]
 
     def append_batch(
         self,
-        items: Sequence[tuple[str, dict[str, Any], Signer] | BatchItem],
+        items: Sequence[tuple[str, dict[str, Any], Signer] | BatchItem | ServerWrite],
         *,
         time: datetime | None = None,
         before: Callable[[Tx, int, str, dict[str, Any]], None] | None = None,
@@ -143,33 +220,210 @@ class Ledger:
         its own time (a fourth member), else ``time`` (default: the clock) applies.
         ``before(tx, index, type, payload)`` runs ahead of each item's admission, seeing
         the items before it (e.g. the API's authorisation); it refuses by raising."""
+        writes = [
+            w
+            if isinstance(w, ServerWrite)
+            else ServerWrite(w[0], w[1], w[2], time=w[3] if len(w) == 4 else time)
+            for w in items
+        ]
+        results = self._admit_all(writes, isolated=False, before=before)
+        return [r for r in results if isinstance(r, Receipt)]
+
+    def admit(
+        self,
+        items: Sequence[Write],
+        *,
+        log: Callable[[list[Receipt | LedgerError], float], None] | None = None,
+    ) -> list[Receipt | LedgerError]:
+        """Admit a batch in one write transaction, each item on its own savepoint: rules
+        are checked in order, each against the projections as the items before it left
+        them; a refused item is rolled back alone and answered with its own error. One
+        checkpoint is signed for the batch (with ``checkpoint_writes``). A storage failure
+        fails the whole batch (nothing of it is written). ``log``: called after the commit,
+        instead of the ledger's own log lines, with the results and the start time."""
+        return self._admit_all(items, isolated=True, log=log)
+
+    def submit(self, data: bytes) -> Receipt:
+        """Admit an entry signed elsewhere (client-held key): a v 2 statement, placed at
+        the head, or a v 1 entry naming its own place. Idempotent on identical bytes."""
+        result = self._admit_all([ClientWrite(data)], isolated=False)[0]
+        assert isinstance(result, Receipt)
+        return result
+
+    def _admit_all(
+        self,
+        items: Sequence[Write],
+        *,
+        isolated: bool,
+        log: Callable[[list[Receipt | LedgerError], float], None] | None = None,
+        before: Callable[[Tx, int, str, dict[str, Any]], None] | None = None,
+    ) -> list[Receipt | LedgerError]:
         started = _time.perf_counter()
-        receipts: list[Receipt] = []
+        results: list[Receipt | LedgerError] = []
         with self.store.write() as tx:
             size, prev = tx.head()
             tip = self._tip(tx, size, prev)
-            last = tip.time
+            self._fail_stop(tx, tip, check_root=self.checkpoint_writes)
+            state = _State(size, prev, tip.time, tip.frontier)
             for index, item in enumerate(items):
-                type, payload, signer = item[0], item[1], item[2]
-                at = item[3] if len(item) == 4 else time
-                if before is not None:
-                    before(tx, index, type, payload)
-                entry = Entry(
-                    seq=size,
-                    type=type,
-                    actor=signer.actor,
-                    key=signer.key_id,
-                    time=self._stamp(at, last),
-                    prev=prev.hex() if size else GENESIS_PREV,
-                    payload=payload,
-                ).signed(signer)
-                receipt = self._admit(tx, entry, entry.to_bytes(), tip.frontier, last, signer)
-                receipts.append(receipt)
-                size, prev, last = size + 1, receipt.leaf, entry.time
-            if self.checkpoint_writes:
-                self._sign_checkpoint(tx, size, tip.frontier)
-        self._cached = _Tip(size, prev, tip.frontier, last)  # only once committed
-        return _logged(receipts, started)
+                if before is not None and isinstance(item, ServerWrite):
+                    before(tx, index, item.type, item.payload)
+                if not isolated:
+                    results.append(self._admit_one(tx, item, state))
+                    continue
+                try:
+                    with tx.savepoint():
+                        results.append(self._admit_one(tx, item, state))
+                except StorageError:
+                    raise
+                except LedgerError as exc:
+                    results.append(exc)
+            written = [r for r in results if isinstance(r, Receipt) and not r.duplicate]
+            signed = None
+            if self.checkpoint_writes and written:
+                signed = self._sign_checkpoint(tx, state.size, state.frontier)
+        self._cached = _Tip(state.size, state.prev, state.frontier, state.last)  # committed
+        self._origin = self._origin or self._origin_seen
+        if signed is not None:
+            results = [
+                replace(r, checkpoint=signed) if isinstance(r, Receipt) and not r.duplicate else r
+                for r in results
+            ]
+        if log is not None:
+            log(results, started)
+        else:
+            _logged([r for r in results if isinstance(r, Receipt)], started)
+        return results
+
+    def _fail_stop(self, tx: Tx, tip: _Tip, *, check_root: bool) -> None:
+        """Build on nothing damaged: the head must be the last entry's leaf, and the tree
+        the stored nodes give at the latest checkpoint's size must have its root (else a
+        new checkpoint would contradict a signed one). Refused as a StorageError (503);
+        nothing is written."""
+        if tip.size and tx.leaf(tip.size - 1) != tip.head:
+            raise StorageError(
+                f"fail-stop: the log head does not match entry {tip.size - 1}'s leaf hash; "
+                "the storage is damaged: nothing is written (run `insutrace verify`)"
+            )
+        if not check_root:
+            return
+        latest = tx.latest_checkpoint()
+        if latest is None or latest[0] > tip.size:
+            if latest is not None:
+                raise StorageError(
+                    f"fail-stop: a checkpoint of size {latest[0]} is stored but the log holds "
+                    f"{tip.size} entries; nothing is written (run `insutrace verify`)"
+                )
+            return
+        at = latest[0]
+        frontier = tip.frontier if at == tip.size else tx.nodes(frontier_nodes(at))
+        if root_from_frontier(at, frontier) != Checkpoint.parse(_text(latest[1])).root:
+            raise StorageError(
+                f"fail-stop: the stored Merkle tree at size {at} does not have the root of the "
+                "latest signed checkpoint; nothing is written (run `insutrace verify`)"
+            )
+
+    def _admit_one(self, tx: Tx, item: Write, state: _State) -> Receipt:
+        if isinstance(item, ClientWrite):
+            return self._admit_client(tx, item.data, state)
+        signer = item.signer
+        stamp = self._stamp(item.time, state.last)
+        if item.id is not None:
+            earlier = self._logged_statement(tx, signer.actor, item.id)
+            if earlier is not None:
+                if (earlier.type, canonical(earlier.payload)) != (
+                    item.type,
+                    canonical(item.payload),
+                ):
+                    raise Conflict(
+                        f"statement id {item.id!r:.60} of {signer.actor} was logged at entry "
+                        f"{earlier.seq} with other content"
+                    )
+                return Receipt(earlier.seq, earlier.leaf_hash, earlier, duplicate=True)
+        statement = Statement(
+            type=item.type,
+            actor=signer.actor,
+            key=signer.key_id,
+            time=stamp,
+            payload=item.payload,
+            id=item.id or _placed_id(state.size, state.prev_hex),
+        ).signed(signer)
+        entry = statement.place(state.size, state.prev_hex, stamp)
+        return self._admit(tx, entry, entry.to_bytes(), state, signer)
+
+    def _admit_client(self, tx: Tx, data: bytes, state: _State) -> Receipt:
+        if len(data) > MAX_ENTRY_SIZE:
+            raise MalformedInput(f"statement is {len(data)} bytes, more than {MAX_ENTRY_SIZE}", "")
+        obj = parse_canonical(data)
+        if obj.get("v") != VERSION or "seq" in obj:
+            return self._admit_positioned(tx, data, state)
+        if "log" in obj:
+            raise MalformedInput(
+                "send the signed statement itself, without the log's member", "/log"
+            )
+        statement = Statement.from_json(obj)
+        object.__setattr__(statement, "raw", data)
+        earlier = self._logged_statement(tx, statement.actor, statement.id)
+        if earlier is not None:
+            if earlier.statement_bytes() != data:
+                raise Conflict(
+                    f"statement id {statement.id!r:.60} of {statement.actor} was logged at "
+                    f"entry {earlier.seq} with other content: choose a new id"
+                )
+            return Receipt(earlier.seq, earlier.leaf_hash, earlier, duplicate=True)
+        self._check_skew(statement.time)
+        if statement.seen is not None:
+            self._check_seen(tx, statement.seen, state.size)
+        logged = self._stamp(None, state.last)
+        entry = statement.place(state.size, state.prev_hex, logged)
+        return self._admit(tx, entry, entry.to_bytes(), state)
+
+    def _admit_positioned(self, tx: Tx, data: bytes, state: _State) -> Receipt:
+        """A v 1 entry: the signer named ``seq`` and ``prev``; a stale one is a Conflict."""
+        entry = Entry.from_bytes(data)
+        if entry.seq < state.size and tx.entries(entry.seq, entry.seq + 1) == [data]:
+            return Receipt(entry.seq, leaf_hash(data), entry, duplicate=True)  # a retry
+        if entry.seq != state.size or entry.prev != state.prev_hex:
+            raise Conflict(
+                f"stale entry: the log is at seq {state.size} with head {state.prev_hex[:16]}…, "
+                f"the entry says seq {entry.seq} prev {entry.prev[:16]}…; re-sign on the new "
+                "head, or send a position-free statement (v 2) instead"
+            )
+        self._check_skew(entry.time)
+        return self._admit(tx, entry, data, state)
+
+    def _logged_statement(self, tx: Tx, actor: str, id: str) -> Entry | None:
+        found = tx.refs(statement_ref(actor, id), limit=1)
+        if not found:
+            return None
+        rows = tx.entries(found[0], found[0] + 1)
+        if not rows:
+            raise StorageError(f"entry_ref names entry {found[0]}, which is not in the log")
+        return Entry.from_bytes(rows[0])
+
+    def _check_skew(self, signed: str) -> None:
+        if abs(parse_time(signed) - self.clock.now()) > self.max_skew:
+            raise RuleViolation(
+                "entry.time", f"entry time {signed} is more than {self.max_skew} from now"
+            )
+
+    def _check_seen(self, tx: Tx, seen: dict[str, Any], size: int) -> None:
+        """A statement's ``seen`` checkpoint must be one of this log's trees."""
+        at = int(seen["size"])
+        if at > size:
+            raise RuleViolation(
+                "log.seen",
+                f"the statement says its signer saw a tree of {at} entries; the log has {size}",
+                SEEN_CLAUSE,
+            )
+        root = root_from_frontier(at, tx.nodes(frontier_nodes(at)))
+        if base64.b64encode(root).decode() != seen["root"]:
+            raise RuleViolation(
+                "log.seen",
+                f"the checkpoint its signer saw (size {at}, root {str(seen['root'])[:12]}…) "
+                "is not this log's tree at that size: a different or forked log",
+                SEEN_CLAUSE,
+            )
 
     def _stamp(self, time: datetime | None, last: str | None) -> str:
         """A server-built entry's time: the one asked for, else the clock's reading clamped
@@ -190,52 +444,26 @@ class Ledger:
         last = Entry.from_bytes(rows[0]).time if rows else None
         return _Tip(size, head, tx.nodes(frontier_nodes(size)), last)
 
-    def submit(self, data: bytes) -> Receipt:
-        """Admit an entry signed elsewhere (client-held key). Idempotent on identical bytes."""
-        started = _time.perf_counter()
-        entry = Entry.from_bytes(data)
-        with self.store.write() as tx:
-            if tx.entries(entry.seq, entry.seq + 1) == [data]:  # a retry of a logged entry
-                return Receipt(entry.seq, leaf_hash(data), entry, duplicate=True)
-            size, prev = tx.head()
-            head = prev.hex() if size else GENESIS_PREV
-            if entry.seq != size or entry.prev != head:
-                raise Conflict(
-                    f"stale entry: the log is at seq {size} with head {head[:16]}…, "
-                    f"the entry says seq {entry.seq} prev {entry.prev[:16]}…; re-sign on the new head"
-                )
-            tip = self._tip(tx, size, prev)
-            receipt = self._admit(tx, entry, data, tip.frontier, tip.time, check_time=True)
-            if self.checkpoint_writes:
-                self._sign_checkpoint(tx, size + 1, tip.frontier)
-        self._cached = _Tip(size + 1, receipt.leaf, tip.frontier, entry.time)
-        return _logged([receipt], started)[0]
-
     def _admit(
         self,
         tx: Tx,
         entry: Entry,
         data: bytes,
-        frontier: dict[Node, bytes],
-        last_time: str | None,
+        state: _State,
         signed_by: Signer | None = None,
-        *,
-        check_time: bool = False,
     ) -> Receipt:
-        when = parse_time(entry.time)
-        if check_time and abs(when - self.clock.now()) > self.max_skew:
-            raise RuleViolation(
-                "entry.time", f"entry time {entry.time} is more than {self.max_skew} from now"
-            )
-        _check_time_order(entry, last_time)
-        ctx = self.run_handlers(tx, entry, when, signed_by)
+        _check_time_order(entry, state.last)
+        ctx = self.run_handlers(tx, entry, parse_time(entry.time), signed_by)
         leaf = leaf_hash(data)
+        frontier = state.frontier
         new = append_leaf(entry.seq, leaf, frontier)
         tx.append(entry.seq, data, leaf, new)
         tx.add_refs(entry.seq, ctx.refs)
+        # nothing below can fail: the batch's state moves only with a written entry
         frontier.update(new)
         for node in set(frontier) - set(frontier_nodes(entry.seq + 1)):
             del frontier[node]
+        state.size, state.prev, state.last = entry.seq + 1, leaf, entry.time
         return Receipt(entry.seq, leaf, entry)
 
     def run_handlers(
@@ -251,6 +479,8 @@ class Ledger:
         check_signer(tx, entry, signed_by.public_key if signed_by else None)
         ctx = Context(tx, entry, when or parse_time(entry.time))
         ctx.ref(f"type:{entry.type}", f"actor:{entry.actor}")
+        if entry.v == VERSION:
+            ctx.ref(statement_ref(entry.actor, entry.id))
         if declared.admitted:
             for check in self.admission:
                 check(ctx)
@@ -266,41 +496,45 @@ class Ledger:
             latest = tx.latest_checkpoint()
             if latest and latest[0] == size:
                 return SignedCheckpoint(Checkpoint.parse(_text(latest[1])), latest[1])
-            return self._sign_checkpoint(tx, size, self._tip(tx, size, head).frontier)
+            tip = self._tip(tx, size, head)
+            self._fail_stop(tx, tip, check_root=True)
+            return self._sign_checkpoint(tx, size, tip.frontier)
 
     def _sign_checkpoint(self, tx: Tx, size: int, frontier: dict[Node, bytes]) -> SignedCheckpoint:
         """C2SP tlog-checkpoint of the tree of ``size`` leaves, stored in ``tx``."""
         assert self.log_signer is not None
         root = root_from_frontier(size, frontier)
-        signed = SignedCheckpoint.sign(Checkpoint(self.origin_of(tx), size, root), self.log_signer)
+        origin = self.origin_of(tx)
+        signed = SignedCheckpoint.sign(Checkpoint(origin, size, root), self.log_signer)
         tx.add_checkpoint(size, signed.note)
+        if size > 0:
+            self._origin_seen = origin  # kept only once this transaction commits
         return signed
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> str:
-        """Drop every projection and replay the whole log; return the projection digest."""
-        self.store.clear_projections()
-        batch: list[tuple[int, bytes]] = []
-        for seq, body in self.store.iter_entries():
-            batch.append((seq, body))
-            if len(batch) >= 1024:
-                self._replay(batch, progress)
-                batch = []
-        self._replay(batch, progress)
-        return self.store.projection_digest()
+        """Drop every projection and replay the whole log; return the projection digest.
 
-    def _replay(
-        self, batch: list[tuple[int, bytes]], progress: Callable[[int], None] | None
-    ) -> None:
+        One write transaction: it waits for the writer lock like any writer, then no other
+        writer can append (or read half-built projections) until the replay commits, and
+        a failed replay leaves the old projections as they were."""
         with self.store.write() as tx:
-            for seq, body in batch:
-                ctx = self.run_handlers(tx, Entry.from_bytes(body))
-                tx.add_refs(seq, ctx.refs)
-        if progress and batch:
-            progress(len(batch))
+            tx.clear_projections()
+            size, _ = tx.head()
+            for start in range(0, size, 1024):
+                bodies = tx.entries(start, min(size, start + 1024))
+                for seq, body in enumerate(bodies, start):
+                    ctx = self.run_handlers(tx, Entry.from_bytes(body))
+                    tx.add_refs(seq, ctx.refs)
+                if progress and bodies:
+                    progress(len(bodies))
+        return self.store.projection_digest()
 
     # -- reading ---------------------------------------------------------------
 
     def origin_of(self, tx: Tx) -> str:
+        """The log's origin, named by its genesis entry (which never changes once logged)."""
+        if self._origin is not None:
+            return self._origin
         genesis = tx.get("log", "genesis")
         if genesis is None:
             raise NotFound("the log is empty: run `insutrace init` first")
@@ -395,6 +629,12 @@ def _check_time_order(entry: Entry, last_time: str | None) -> None:
         )
 
 
+def _placed_id(seq: int, prev: str) -> str:
+    """The id of a statement the ledger builds itself without one: derived from the place
+    it is built for (unique in the log, and the same bytes on every replay of a demo)."""
+    return "at-" + hashlib.sha256(f"{seq}\n{prev}".encode()).hexdigest()[:32]
+
+
 def _text(note: str) -> str:
     return note[: note.rfind("\n\n") + 1]
 
@@ -402,11 +642,17 @@ def _text(note: str) -> str:
 assert WIDTH == 256  # tiles.HEIGHT 8, as C2SP tlog-tiles fixes
 
 
-def _logged(receipts: list[Receipt], started: float) -> list[Receipt]:
+def log_appended(receipts: list[Receipt], started: float) -> None:
     """One log line per committed entry: seq, type, actor and the transaction's duration."""
+    _logged(receipts, started)
+
+
+def _logged(receipts: list[Receipt], started: float) -> list[Receipt]:
     if _log.isEnabledFor(logging.INFO):
         ms = round((_time.perf_counter() - started) * 1000, 1)
         for r in receipts:
+            if r.duplicate:
+                continue
             fields = {"seq": r.seq, "type": r.entry.type, "actor": r.entry.actor, "duration_ms": ms}
             _log.info("appended seq=%d type=%s actor=%s in %.1f ms", *fields.values(), extra=fields)
     return receipts

@@ -1,11 +1,12 @@
 """Whole-log verification, from a store or from a C2SP static export, with no trust
 in either: every entry's form, place, chain link and signature (with the key valid
-at that entry), the Merkle root at every checkpoint, and every checkpoint's
+at that entry), each statement logged once, the Merkle root at every checkpoint, and every checkpoint's
 signature by the log key. The first failure is reported with its entry index.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from .actors import CORE_HANDLERS, Context, check_signer
 from .checkpoint import SignedCheckpoint
 from .clock import parse_time
-from .entry import GENESIS_PREV, Entry
+from .entry import GENESIS_PREV, VERSION, Entry, statement_ref
 from .errors import LedgerError, MalformedInput, NotFound, StorageError, VerificationError
 from .merkle import EMPTY_ROOT, frontier_nodes, leaf_hash, node_hash, root_from_frontier
 from .note import NoteVerifier
@@ -77,6 +78,7 @@ class _Verifier:
         self.want_roots: set[int] = set()
         self.root_key = root_key
         self.log_key = log_key
+        self.statements: dict[bytes, int] = {}  # digest of (actor, id) -> its entry
 
     def feed(self, position: int, stored_seq: int, body: bytes) -> None:
         if stored_seq != position:
@@ -96,12 +98,24 @@ class _Verifier:
             raise VerificationError(
                 f"chain broken: expected prev {self.prev[:16]}…, got {entry.prev[:16]}…", position
             )
+        if entry.v == VERSION:
+            self._unique(entry)
         self._keys(entry)
         leaf = leaf_hash(body)
         self.tree.append(leaf)
         self.prev = leaf.hex()
         if self.tree.size in self.want_roots:
             self.roots[self.tree.size] = self.tree.root()
+
+    def _unique(self, entry: Entry) -> None:
+        """A statement is logged once: its ``(actor, id)`` appears in one entry only."""
+        digest = hashlib.sha256(statement_ref(entry.actor, entry.id).encode()).digest()[:16]
+        first = self.statements.setdefault(digest, entry.seq)
+        if first != entry.seq:
+            raise VerificationError(
+                f"duplicate statement: {entry.actor}'s id {entry.id!r:.60} is also entry {first}",
+                entry.seq,
+            )
 
     def _keys(self, entry: Entry) -> None:
         if entry.seq == 0:

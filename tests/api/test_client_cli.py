@@ -12,12 +12,12 @@ import support
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from insutrace.api.client import Client
+from insutrace.api.client import Client, placed
 from insutrace.cli import remote
 from insutrace.cli.main import app as cli
 from insutrace.labels.codec import sign_label
 from insutrace.trace.clock import FixedClock
-from insutrace.trace.errors import Conflict, RuleViolation
+from insutrace.trace.errors import RuleViolation, VerificationError
 from insutrace.trace.keys import save_signer
 from insutrace.trace.ledger import Ledger
 
@@ -65,20 +65,33 @@ def test_client_appends_with_its_own_key_and_verifies(
         assert caught.value.rule == "product.unique"
 
 
-def test_client_re_signs_on_a_stale_head(server: str, world: World) -> None:
+def test_client_signs_without_the_head_and_never_re_signs(
+    server: str, world: World, ledger: Ledger
+) -> None:
     maker = world["manufacturer"]
     with Client(server, token=maker.token, signer=maker.signer, clock=world.clock) as c:
-        real_head = c.head
-        stale = real_head()
-        stale["size"] -= 1
-        heads: list[dict[str, Any]] = [stale]
-        c.head = lambda: heads.pop() if heads else real_head()  # type: ignore[method-assign]
-        receipt = c.append("product.register", product_payload())
-        assert receipt["duplicate"] is False
-        c.retries = 1
-        heads.append(stale)
-        with pytest.raises(Conflict):
-            c.append("product.register", product_payload("06901234000023"))
+        c.head = None  # type: ignore[assignment,method-assign]  # a client never needs it
+        signed_early = c.sign("product.register", product_payload("06901234000023"))
+        other = c.append("product.register", product_payload())  # someone writes first
+        receipt = placed(c.submit(signed_early), signed_early)
+        assert receipt["seq"] == other["seq"] + 1
+        assert receipt["prev"] == other["leaf"]
+        assert ledger.entry_bytes(receipt["seq"]) == receipt["entry"]
+        again = c.submit(signed_early)  # a retry after a lost answer: the first receipt
+        assert again["duplicate"] is True
+        assert {k: again[k] for k in ("seq", "leaf", "prev", "logged")} == {
+            k: receipt[k] for k in ("seq", "leaf", "prev", "logged")
+        }
+        assert ledger.size() == receipt["seq"] + 1
+
+
+def test_a_receipt_for_other_bytes_is_refused(server: str, world: World) -> None:
+    maker = world["manufacturer"]
+    with Client(server, token=maker.token, signer=maker.signer, clock=world.clock) as c:
+        mine = c.sign("product.register", product_payload())
+        receipt = c.submit(mine)
+        with pytest.raises(VerificationError, match="not the submitted statement"):
+            placed({**receipt, "logged": "2020-01-01T00:00:00.000Z"}, mine)
 
 
 def test_cli_registers_a_batch_and_prints_its_labels(

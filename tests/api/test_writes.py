@@ -1,18 +1,26 @@
-"""Writing through the API: client-signed and server-signed entries, retries, problems."""
+"""Writing through the API: client-signed statements (and v 1 entries that name their own
+place), server-signed entries, retries, problems."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from insutrace.api.deps import Services
-from insutrace.trace.clock import FixedClock
+from insutrace.trace.clock import FixedClock, format_time
+from insutrace.trace.entry import Statement, new_statement_id
+from insutrace.trace.identifiers import gtin_check_digit
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.merkle import leaf_hash
+from insutrace.trace.store.sql import SQLTx
 
 from .conftest import World, org_payload, uscc
 
@@ -61,6 +69,112 @@ def test_resubmission_returns_the_original_result(
     again = client.post("/v1/entries", content=data, headers=auth)
     assert again.status_code == 200
     assert again.json() == {**first, "duplicate": True}
+    assert ledger.size() == size
+
+
+def statement(
+    world: World, signer: Signer, type: str, payload: dict[str, object], **extra: object
+) -> bytes:
+    """A v 2 statement signed by ``signer``: no seq, no prev (the log places it)."""
+    fields: dict[str, object] = {"id": new_statement_id(), **extra}
+    return (
+        Statement(
+            type=type,
+            actor=signer.actor,
+            key=signer.key_id,
+            time=format_time(world.clock.now()),
+            payload=payload,
+            **fields,  # type: ignore[arg-type]
+        )
+        .signed(signer)
+        .to_bytes()
+    )
+
+
+def test_statements_signed_on_one_view_are_all_logged_in_arrival_order(
+    client: TestClient, world: World, ledger: Ledger, signer_for: Callable[[str], Signer]
+) -> None:
+    maker, lab = world["manufacturer"], world["testing_lab"]
+    first = statement(
+        world, maker.signer, "key.rotate", {"public_key": signer_for("m2").public_b64}
+    )
+    second = statement(world, lab.signer, "key.rotate", {"public_key": signer_for("l2").public_b64})
+    size = ledger.size()
+    b = client.post("/v1/entries", content=second, headers=lab.auth)
+    a = client.post("/v1/entries", content=first, headers=maker.auth)
+    assert (b.status_code, a.status_code) == (201, 201), (b.text, a.text)
+    assert (b.json()["seq"], a.json()["seq"]) == (size, size + 1)
+    assert a.json()["prev"] == b.json()["leaf"]
+    logged = ledger.entry(size + 1)
+    assert logged.statement_bytes() == first and logged.prev == b.json()["leaf"]
+    assert a.json()["checkpoint"].startswith(f"{ledger.log_verifier().name}\n{size + 2}\n")
+
+
+def test_a_statement_id_is_logged_once(
+    client: TestClient, world: World, ledger: Ledger, signer_for: Callable[[str], Signer]
+) -> None:
+    party = world["contractor"]
+    data = statement(
+        world,
+        party.signer,
+        "key.rotate",
+        {"public_key": signer_for("c2").public_b64},
+        id="contractor-rotation-1",
+    )
+    first = client.post("/v1/entries", content=data, headers=party.auth)
+    assert first.status_code == 201, first.text
+    size = ledger.size()
+    again = client.post("/v1/entries", content=data, headers=party.auth)
+    assert again.status_code == 200 and again.json() == {**first.json(), "duplicate": True}
+    other = statement(
+        world,
+        party.signer,
+        "key.rotate",
+        {"public_key": signer_for("c3").public_b64},
+        id="contractor-rotation-1",
+    )
+    body = assert_problem(
+        client.post("/v1/entries", content=other, headers=party.auth), 409, "conflict"
+    )
+    assert "contractor-rotation-1" in str(body["detail"]) and f"entry {size - 1}" in str(
+        body["detail"]
+    )
+    assert ledger.size() == size
+
+
+def test_a_statement_attests_the_checkpoint_its_signer_saw(
+    client: TestClient, world: World, ledger: Ledger, signer_for: Callable[[str], Signer]
+) -> None:
+    party = world["distributor"]
+    cp = ledger.latest_checkpoint().checkpoint
+    seen = {"size": cp.size, "root": base64.b64encode(cp.root).decode()}
+    payload = {"public_key": signer_for("d2").public_b64}
+    forked = {**seen, "root": base64.b64encode(bytes(32)).decode()}
+    bad = statement(world, party.signer, "key.rotate", payload, seen=forked)
+    body = assert_problem(
+        client.post("/v1/entries", content=bad, headers=party.auth), 422, "rule-violation"
+    )
+    assert body["rule"] == "log.seen" and "forked" in str(body["detail"])
+    ahead = statement(
+        world, party.signer, "key.rotate", payload, seen={**seen, "size": cp.size + 5}
+    )
+    assert_problem(
+        client.post("/v1/entries", content=ahead, headers=party.auth), 422, "rule-violation"
+    )
+    good = statement(world, party.signer, "key.rotate", payload, seen=seen)
+    r = client.post("/v1/entries", content=good, headers=party.auth)
+    assert r.status_code == 201, r.text
+    assert ledger.entry(r.json()["seq"]).seen == seen
+
+
+def test_a_placed_leaf_is_not_a_statement(client: TestClient, world: World, ledger: Ledger) -> None:
+    party = world["manufacturer"]
+    size = ledger.size()
+    leaf = ledger.entry_bytes(size - 1)
+    body = assert_problem(
+        client.post("/v1/entries", content=leaf, headers=party.auth), 400, "malformed-input"
+    )
+    assert "without the log's member" in str(body["detail"])
     assert ledger.size() == size
 
 
@@ -290,3 +404,88 @@ def test_client_signed_payload_refused_by_its_model_points_at_the_member(
     assert ledger.size() == size
     good = world.sign(party.signer, "product.register", PRODUCT)
     assert client.post("/v1/entries", content=good, headers=party.auth).status_code == 201
+
+
+def test_the_unsealed_key_in_memory_follows_rotation_and_revocation(
+    client: TestClient,
+    world: World,
+    ledger: Ledger,
+    services: Services,
+    signer_for: Callable[[str], Signer],
+) -> None:
+    party = world["manufacturer"]
+    world.hold_key(party)
+    fresh = Signer(party.org, signer_for("maker-second-key").private_key)
+    services.accounts.store_key(services.require_vault(), fresh)
+    r = client.post("/v1/key.rotate", json={"public_key": fresh.public_b64}, headers=party.auth)
+    assert r.status_code == 201, r.text
+    assert ledger.entry(r.json()["seq"]).key == party.signer.key_id  # the unsealed old key
+    assert services.unsealed[party.org].key_id == party.signer.key_id
+    r = client.post("/v1/product.register", json=PRODUCT, headers=party.auth)
+    assert r.status_code == 201, r.text
+    assert ledger.entry(r.json()["seq"]).key == fresh.key_id  # the log's current key now
+    assert services.unsealed[party.org].key_id == fresh.key_id
+    r = client.post("/v1/key.revoke", json={"key": fresh.key_id}, headers=party.auth)
+    assert r.status_code == 201, r.text
+    size = ledger.size()
+    again = {**PRODUCT, "gtin": "06901234000023"}
+    r = client.post("/v1/product.register", json=again, headers=party.auth)
+    assert "revoked" in str(assert_problem(r, 403, "forbidden")["detail"])
+    assert ledger.size() == size
+
+
+def test_sql_statements_per_server_signed_write(
+    client: TestClient,
+    world: World,
+    ledger: Ledger,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    party = world["manufacturer"]
+    world.hold_key(party)
+    warm = client.post("/v1/product.register", json=PRODUCT, headers=party.auth)
+    assert warm.status_code == 201, warm.text  # the key is unsealed, the head in memory
+    counts = {"accounts": 0, "store": 0}
+
+    def on_account_statement(*_: object) -> None:
+        counts["accounts"] += 1
+
+    event.listen(services.accounts.engine, "before_cursor_execute", on_account_statement)
+    original = SQLTx.__init__
+
+    class Cursor:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def execute(self, *args: Any) -> Any:
+            counts["store"] += 1
+            return self._inner.execute(*args)
+
+        def executemany(self, *args: Any) -> Any:
+            counts["store"] += 1
+            return self._inner.executemany(*args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+    def init(tx: SQLTx, conn: Any, sql: Any) -> None:
+        original(tx, conn, sql)
+        tx.cur = Cursor(tx.cur)
+
+    monkeypatch.setattr(SQLTx, "__init__", init)
+    n = 5
+    for i in range(n):
+        data = f"0690123410{i:03d}"
+        payload = {**PRODUCT, "gtin": data + gtin_check_digit(data), "name": f"product {i}"}
+        r = client.post("/v1/product.register", json=payload, headers=party.auth)
+        assert r.status_code == 201, r.text
+    event.remove(services.accounts.engine, "before_cursor_execute", on_account_statement)
+    accounts, store = counts["accounts"] / n, counts["store"] / n
+    with capsys.disabled():
+        print(
+            f"\nSQL statements per server-signed HTTP write (one per batch here): "
+            f"accounts {accounts:.1f}, ledger store {store:.1f} (+ commits)"
+        )
+    assert accounts <= 1  # the bearer token only: the key is unsealed in memory
+    assert store <= 25

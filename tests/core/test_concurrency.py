@@ -145,3 +145,58 @@ def test_writer_killed_mid_append_loses_nothing_acknowledged(
         acknowledged.update(acked(first + rest))
         assert_log_holds(initialized, root, acknowledged)
     assert len(acknowledged) > 4
+
+
+# A writer process whose threads write through one sequencer (as the server's request
+# handlers do) and print each receipt once its batch has committed.
+SEQUENCED_WRITER = textwrap.dedent(
+    """
+    import sys, threading
+    from insutrace.trace.actors import CORE_TYPES
+    from insutrace.trace.keys import Signer
+    from insutrace.trace.ledger import Ledger, ServerWrite
+    from insutrace.trace.sequencer import Sequencer
+    from insutrace.trace.store import open_store
+
+    url, name = sys.argv[1], sys.argv[2]
+    root = Signer.from_seed("root", b"insutrace-test-only:root")
+    sequencer = Sequencer(Ledger(open_store(url), types=CORE_TYPES))
+    out = threading.Lock()
+
+    def work(t):
+        for i in range(100000):
+            org = Signer.from_seed(f"{name}-{t}-{i}", b"x" + f"{name}-{t}-{i}".encode())
+            payload = {"id": org.actor, "public_key": org.public_b64, "name": org.actor}
+            r = sequencer.write(ServerWrite("actor.register", payload, root))
+            with out:
+                print(r.seq, r.leaf.hex(), flush=True)
+
+    for t in range(8):
+        threading.Thread(target=work, args=(t,), daemon=True).start()
+    threading.Event().wait()
+    """
+)
+
+
+@pytest.mark.slow
+def test_sequenced_writer_killed_mid_batch_loses_nothing_acknowledged(
+    initialized: str, root: Signer
+) -> None:
+    rng = random.Random(20261202)
+    acknowledged: dict[int, str] = {}
+    for round_ in range(3):
+        writer = subprocess.Popen(
+            [sys.executable, "-c", SEQUENCED_WRITER, initialized, f"s{round_}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert writer.stdout is not None
+        first = writer.stdout.readline()
+        time.sleep(rng.uniform(0.1, 0.4))
+        os.kill(writer.pid, signal.SIGKILL)
+        rest = writer.stdout.read()
+        writer.communicate(timeout=30)
+        acknowledged.update(acked(first + rest))
+        assert_log_holds(initialized, root, acknowledged)
+    assert len(acknowledged) > 8

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from insutrace.trace.actors import CORE_TYPES
-from insutrace.trace.entry import Entry
+from insutrace.trace.clock import format_time
+from insutrace.trace.entry import Entry, Statement
 from insutrace.trace.errors import (
     Conflict,
     Forbidden,
@@ -18,7 +19,16 @@ from insutrace.trace.errors import (
 )
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
-from insutrace.trace.merkle import leaf_hash, verify_consistency, verify_inclusion
+from insutrace.trace.merkle import (
+    append_leaf,
+    frontier_nodes,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from insutrace.trace.note import NoteSigner
+from insutrace.trace.store import open_store
+from insutrace.trace.verify import verify_store
 
 
 @pytest.fixture
@@ -177,3 +187,45 @@ def test_unknown_entry_type_is_refused(core: Ledger, root: Signer) -> None:
     with pytest.raises(MalformedInput, match="unknown entry type"):
         core.append("batch.teleport", {}, root)
     assert core.size() == 1
+
+
+def test_a_statement_is_placed_by_the_log_and_logged_once(
+    core: Ledger, root: Signer, signer_for: Callable[[str], Signer]
+) -> None:
+    org = signer_for("org-s")
+    payload = {"id": org.actor, "public_key": org.public_b64, "name": "S"}
+    statement = Statement(
+        type="actor.register",
+        actor="root",
+        key=root.key_id,
+        time=format_time(core.clock.now()),
+        payload=payload,
+        id="register-org-s",
+    ).signed(root)
+    register(core, root, signer_for("org-first"))  # another writer gets there first
+    receipt = core.submit(statement.to_bytes())
+    entry = core.entry(receipt.seq)
+    assert (receipt.seq, entry.prev) == (2, leaf_hash(core.entry_bytes(1)).hex())
+    assert entry.statement_bytes() == statement.to_bytes()  # the leaf holds it verbatim
+    assert entry.signed_time == statement.time and entry.id == "register-org-s"
+    again = core.submit(statement.to_bytes())
+    assert (again.seq, again.duplicate, again.leaf) == (2, True, receipt.leaf)
+    assert core.size() == 3
+
+
+def test_verify_names_a_statement_logged_twice(
+    store_url: str, root: Signer, log_signer: NoteSigner, signer_for: Callable[[str], Signer]
+) -> None:
+    core = Ledger(open_store(store_url), log_signer=log_signer, types=CORE_TYPES)
+    core.initialize(root, origin=log_signer.name)
+    register(core, root, signer_for("org-a"))
+    first = core.entry(1)
+    with core.store.write() as tx:  # the ledger's own checks bypassed: a forged append
+        size, head = tx.head()
+        frontier = tx.nodes(frontier_nodes(size))
+        twice = first.statement().place(size, head.hex(), first.time).to_bytes()
+        tx.append(size, twice, leaf_hash(twice), append_leaf(size, leaf_hash(twice), frontier))
+    report = verify_store(core.store, root_key=root.public_b64)
+    assert report.error is not None and report.error.index == 2
+    assert "duplicate statement" in str(report.error) and "also entry 1" in str(report.error)
+    core.store.close()

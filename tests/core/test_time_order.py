@@ -9,7 +9,7 @@ import pytest
 
 from insutrace.trace.actors import CORE_TYPES
 from insutrace.trace.clock import FixedClock, format_time, parse_time
-from insutrace.trace.entry import Entry
+from insutrace.trace.entry import Entry, Statement
 from insutrace.trace.errors import RuleViolation
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import TIME_ORDER_CLAUSE, Ledger
@@ -94,3 +94,26 @@ def test_the_order_holds_for_a_ledger_that_did_not_write_the_head(
     head = parse_time(other.entry(other.size() - 1).time)
     with pytest.raises(RuleViolation, match=r"^log\.time_order: "):
         other.append("actor.register", payload(signer_for("b")), root, time=head - timedelta(1))
+
+
+def test_a_statement_signed_before_the_head_is_placed_at_the_log_time(
+    core: Ledger, root: Signer, signer_for: Callable[[str], Signer]
+) -> None:
+    """Two writers sign at about the same moment; the later-signed one lands first. The
+    earlier-signed statement is not refused: the log places it at a log time that never
+    goes back, and both times are recorded."""
+    head_time = core.entry(core.size() - 1).time
+    signed_at = format_time(parse_time(head_time) - timedelta(seconds=2))
+    early = Statement(
+        type="actor.register",
+        actor=root.actor,
+        key=root.key_id,
+        time=signed_at,
+        payload=payload(signer_for("b")),
+        id="signed-two-seconds-before-the-head",
+    ).signed(root)
+    receipt = core.submit(early.to_bytes())
+    entry = core.entry(receipt.seq)
+    assert entry.signed_time == signed_at  # what the signer said
+    assert entry.time >= head_time  # where the log put it: in order
+    assert entry.statement_bytes() == early.to_bytes()

@@ -59,6 +59,15 @@ class Tx(KV, Protocol):
         """Store entry ``seq`` and the subtree hashes it completes; move the head."""
         ...
 
+    def clear_projections(self) -> None:
+        """Delete every derived row (projections and refs), never the log."""
+        ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested scope: if its block raises, everything written in it is rolled back
+        and the transaction goes on; otherwise its writes stay in the transaction."""
+        ...
+
     def add_refs(self, seq: int, refs: Iterable[str]) -> None:
         """Index entry ``seq`` under each reference (e.g. ``batch:…``)."""
         ...

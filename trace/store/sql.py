@@ -192,6 +192,9 @@ class SQLTx:
         self.sql = sql
         self.cur: Any = conn.cursor()
         self._head: tuple[int, bytes] | None = None
+        # the head as this transaction's appends moved it: (size it started from, new head);
+        # written to log_head once, by flush() before commit
+        self._moved: tuple[int, tuple[int, bytes]] | None = None
 
     def _all(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         self.cur.execute(query, params)
@@ -202,6 +205,8 @@ class SQLTx:
         return self.cur.fetchone()
 
     def head(self) -> tuple[int, bytes]:
+        if self._moved is not None:
+            return self._moved[1]
         if self._head is None:  # PostgreSQL writers already read it with the row lock
             return _head_row(self._one(self.sql.head))
         return self._head
@@ -240,11 +245,40 @@ class SQLTx:
         inner = [(lvl, i, h) for (lvl, i), h in nodes.items() if lvl > 0]
         if inner:
             self.cur.executemany(self.sql.insert_node, inner)
-        self.cur.execute(self.sql.move_head, (seq + 1, leaf, seq))
+        if self._moved is not None and seq != self._moved[1][0]:
+            raise Conflict(f"entry {seq} does not follow entry {self._moved[1][0] - 1}")
+        start = seq if self._moved is None else self._moved[0]
+        self._moved = (start, (seq + 1, leaf))
+
+    def flush(self) -> None:
+        """Move the head row to where this transaction's appends left it (one statement
+        per transaction, however many entries it appended)."""
+        if self._moved is None:
+            return
+        start, (size, leaf) = self._moved
+        self.cur.execute(self.sql.move_head, (size, leaf, start))
         if self.cur.rowcount != 1:
-            raise Conflict(f"log head moved under an exclusive writer (appending {seq})")
-        if self._head is not None:
-            self._head = (seq + 1, leaf)
+            raise Conflict(f"log head moved under an exclusive writer (appending {start}…)")
+        self._head, self._moved = (size, leaf), None
+
+    def clear_projections(self) -> None:
+        """Delete every derived row (projections and refs) in this transaction."""
+        self.cur.execute("DELETE FROM projection")
+        self.cur.execute("DELETE FROM entry_ref")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Roll back to here alone if the block raises; keep its writes otherwise."""
+        head, moved = self._head, self._moved
+        self.cur.execute("SAVEPOINT item")
+        try:
+            yield
+        except BaseException:
+            self.cur.execute("ROLLBACK TO SAVEPOINT item")
+            self.cur.execute("RELEASE SAVEPOINT item")
+            self._head, self._moved = head, moved
+            raise
+        self.cur.execute("RELEASE SAVEPOINT item")
 
     def add_refs(self, seq: int, refs: Iterable[str]) -> None:
         rows = [(r, seq) for r in sorted(set(refs))]
@@ -369,6 +403,7 @@ class SQLStore:
                 tx.cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             try:
                 yield tx
+                tx.flush()
             except BaseException:
                 conn.rollback()
                 raise
@@ -418,8 +453,7 @@ class SQLStore:
 
     def clear_projections(self) -> None:
         with self.write() as tx:
-            tx.cur.execute("DELETE FROM projection")
-            tx.cur.execute("DELETE FROM entry_ref")
+            tx.clear_projections()
 
     def projection_digest(self) -> str:
         h = hashlib.sha256()
