@@ -17,7 +17,7 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import httpx
@@ -41,6 +41,7 @@ from insutrace.trace.keys import Signer
 from insutrace.trace.merkle import leaf_hash, verify_consistency
 from insutrace.trace.note import NoteVerifier
 from insutrace.trace.proof import TlogProof
+from insutrace.trace.witness import CosignatureVerifier, require_quorum
 
 __all__ = ["Client", "Session", "dumps", "leaf_of", "placed", "problem_error"]
 
@@ -242,9 +243,23 @@ class Client:
         """The server's log key. Pin it: pass a known vkey to the checks below instead."""
         return NoteVerifier.parse(self._call("GET", "/log/log.vkey").text.strip())
 
-    def checkpoint(self, log_key: NoteVerifier) -> SignedCheckpoint:
-        """The latest checkpoint, its signature checked with ``log_key``."""
-        return SignedCheckpoint.open(self._call("GET", "/log/checkpoint").text, log_key)
+    def checkpoint(
+        self,
+        log_key: NoteVerifier,
+        *,
+        witnesses: Sequence[CosignatureVerifier] = (),
+        quorum: int | None = None,
+    ) -> SignedCheckpoint:
+        """The latest checkpoint, its signature checked with ``log_key``. With
+        ``witnesses``: the newest checkpoint carrying ``quorum`` (default: all) of their
+        valid cosignatures (``/log/checkpoint/witnessed``), checked here, so a log showing
+        this client a history the witnesses have not cosigned is refused."""
+        if not witnesses:
+            return SignedCheckpoint.open(self._call("GET", "/log/checkpoint").text, log_key)
+        note = self._call("GET", "/log/checkpoint/witnessed").text
+        signed = SignedCheckpoint.open(note, log_key)
+        require_quorum(note, witnesses, len(witnesses) if quorum is None else quorum)
+        return signed
 
     def prove(self, seq: int, log_key: NoteVerifier, data: bytes | None = None) -> TlogProof:
         """Fetch the entry's tlog-proof and verify it locally (signature and inclusion)."""

@@ -57,7 +57,7 @@ from insutrace.trace.clock import format_time
 from insutrace.trace.domain.payloads import PayloadInvalid, field_errors, validate
 from insutrace.trace.entry import GENESIS_PREV, VERSION, Entry, Statement
 from insutrace.trace.entrytype import EntryType
-from insutrace.trace.errors import Conflict, Forbidden, MalformedInput, NotFound
+from insutrace.trace.errors import Conflict, Forbidden, MalformedInput, NotFound, StorageError
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import ClientWrite, ServerWrite
 from insutrace.trace.ledger import Receipt as LedgerReceipt
@@ -237,7 +237,13 @@ async def get_entry(
 ) -> EntryPublic:
     """One entry by its index (the raw bytes are public in the tiles)."""
     body = await run_in_threadpool(services.ledger.entry_bytes, seq)
-    return EntryPublic(seq=seq, leaf=leaf_hash(body).hex(), entry=json.loads(body))
+    try:
+        entry = json.loads(body)
+    except ValueError:  # damaged storage: the server's fault, never the caller's
+        raise StorageError(
+            f"entry {seq} as stored is not JSON: the storage is damaged (run `insutrace verify`)"
+        ) from None
+    return EntryPublic(seq=seq, leaf=leaf_hash(body).hex(), entry=entry)
 
 
 # -- server-held keys ----------------------------------------------------------------

@@ -236,10 +236,28 @@ def verify_dossier_command(
     vkey_file: Annotated[
         Path | None, typer.Option(help="A file holding the log's verifier key (log.vkey).")
     ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(help="A witness's cosignature key (or a file with it); repeatable."),
+    ] = None,
+    quorum: Annotated[
+        int | None,
+        typer.Option(help="Witness cosignatures the checkpoint needs (default: every --witness)."),
+    ] = None,
 ) -> None:
     """Check a dossier offline: checkpoint signature, inclusion proofs, entry signatures,
-    and every node, edge, fact and recall list re-derived from the proven entries."""
-    check = verify_dossier(load_dossier(file.read_bytes()), vkey=_vkey(vkey, vkey_file))
+    and every node, edge, fact and recall list re-derived from the proven entries; with
+    --witness, also the witnesses' cosignatures on its checkpoint."""
+    dossier = load_dossier(file.read_bytes())
+    check = verify_dossier(dossier, vkey=_vkey(vkey, vkey_file))
+    if witness:
+        from insutrace.cli.witness import key_or_file
+        from insutrace.trace.witness import CosignatureVerifier, require_quorum
+
+        verifiers = [CosignatureVerifier.parse(key_or_file(k)) for k in witness]
+        note = str(dossier.get("log", {}).get("checkpoint", ""))
+        names = require_quorum(note, verifiers, len(verifiers) if quorum is None else quorum)
+        sys.stderr.write(f"witnessed: the checkpoint is cosigned by {', '.join(names)}\n")
     subject = check.subject
     print(
         f"ok: {check.entries} entries ({check.cited} cited) proven against checkpoint "

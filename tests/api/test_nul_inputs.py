@@ -52,3 +52,27 @@ def test_nul_in_any_path_id_or_query_parameter_is_400(
             assert "NUL" in answer.json()["detail"]
             tried += 1
     assert tried > 10
+
+
+def test_a_damaged_stored_entry_is_503_not_500(
+    client: TestClient, services: Any, world: Any
+) -> None:
+    from sqlalchemy import text
+
+    from insutrace.trace.store.engine import make_engine
+
+    good = services.ledger.entry_bytes(1)
+    engine = make_engine(services.ledger.store.url)
+    put = text("UPDATE log_entry SET body = :b WHERE seq = 1")
+    with engine.begin() as conn:
+        conn.execute(put, {"b": b"{not json"})
+    try:
+        answer = client.get("/v1/entries/1", headers=world["regulator"].auth)
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert "entry 1 as stored is not JSON" in answer.json()["detail"]
+        assert answer.headers.get("retry-after")
+    finally:  # put it back, so the after-test verification of the log passes
+        with engine.begin() as conn:
+            conn.execute(put, {"b": good})
+        engine.dispose()

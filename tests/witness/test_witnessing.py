@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from insutrace.api.app import create_app
+from insutrace.api.client import Client
 from insutrace.api.witness_app import create_witness_app
 from insutrace.api.witnessing import Witnessing, parse_witnesses
 from insutrace.cli.main import app as cli
@@ -203,6 +204,16 @@ def test_the_server_calls_its_witnesses_and_verify_requires_them(
         served = client.get("/log/checkpoint").text
         assert answer.text == served
         assert served.count("\u2014 witness.test/w") == 2
+        # the Python client requires the quorum of the witnesses it names
+        remote = Client("http://testserver", session=client)
+        verifiers = [s.witness.signer.verifier for s in witnesses]
+        cp = remote.checkpoint(log_signer.verifier, witnesses=verifiers)
+        assert cp.note == served
+        stranger = CosignatureSigner(
+            "witness.test/w9", Ed25519PrivateKey.from_private_bytes(b"9" * 32)
+        )
+        with pytest.raises(VerificationError, match=r"missing: witness\.test/w9"):
+            remote.checkpoint(log_signer.verifier, witnesses=[*verifiers, stranger.verifier])
 
     runner = CliRunner()
     keys = []
