@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import threading
+import time as _time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -333,6 +334,32 @@ class SQLTx:
         self.cur.execute(self.sql.cosign_checkpoint, (note, size))
 
 
+LOCK_WAIT = 10.0  # seconds a write waits for the log's writer lock (as for database locks)
+
+
+def _lock_within(handle: Any, seconds: float) -> None:
+    """Take the exclusive ``flock`` on ``handle`` within ``seconds``, else StorageError."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    deadline = _time.monotonic() + seconds
+    pause = 0.0001
+    while True:
+        _time.sleep(pause)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if _time.monotonic() >= deadline:
+                raise StorageError(
+                    f"another writer has held the log's write lock for more than {seconds:g} s; "
+                    "nothing was written: retry later"
+                ) from None
+            pause = min(pause * 2, 0.002)
+
+
 class SQLStore:
     """A ledger store on SQLite or PostgreSQL; ``url`` as SQLAlchemy takes it.
 
@@ -431,16 +458,18 @@ class SQLStore:
 
     @contextmanager
     def _writer_lock(self) -> Iterator[None]:
-        """SQLite: queue writers on an OS file lock beside the database. SQLite's own
-        busy handler polls with sleeps of up to 100 ms; a blocked ``flock`` wakes the
-        moment the holder releases, across threads and processes alike."""
+        """SQLite: queue writers on an OS file lock beside the database, across threads and
+        processes alike. SQLite's own busy handler polls with sleeps of up to 100 ms; here
+        a waiting writer retries the lock after 0.1 ms, doubling to at most 2 ms, and gives
+        up after :data:`LOCK_WAIT` seconds with a :class:`StorageError` (503, Retry-After):
+        a writer wedged while holding the lock never wedges every other write with it."""
         if self._lock_path is None:
             yield
             return
         handle = getattr(self._local, "lock", None)
         if handle is None:
             handle = self._local.lock = self._keep(open(self._lock_path, "a+b"))  # noqa: SIM115
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        _lock_within(handle, LOCK_WAIT)
         try:
             yield
         finally:
