@@ -38,6 +38,7 @@ from insutrace.api import (
     webhooks,
 )
 from insutrace.api.accounts import AccountStore, KeyVault
+from insutrace.api.anchor import check_anchor, publish_to
 from insutrace.api.bodies import BodyLimit, BodyTooLarge, RefuseDuplicateKeys, too_large_handler
 from insutrace.api.csrf import install_csrf_handler
 from insutrace.api.deps import Services
@@ -129,6 +130,9 @@ def build_services(
         clock=clock,
         checkpoint_writes=True,  # each acknowledged entry is provable at once
     )
+    anchor = settings.keys_dir / "checkpoint"  # the latest published checkpoint
+    check_anchor(ledger, anchor)  # a database behind it (an old copy, truncated): no start
+    ledger.published = publish_to(anchor)
     vault = KeyVault(settings.master_key) if settings.master_key else None
     blobs = BlobStore(settings.blob_dir)
     accounts = AccountStore(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)

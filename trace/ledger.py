@@ -173,6 +173,9 @@ class Ledger:
         self._origin_seen: str | None = None
         # sign a checkpoint inside every write transaction, so each entry is provable at once
         self.checkpoint_writes = checkpoint_writes and log_signer is not None
+        # told of each checkpoint this ledger signs, once committed (e.g. to keep a copy
+        # outside the database: api/anchor.py)
+        self.published: Callable[[SignedCheckpoint], None] | None = None
 
     # -- writing ---------------------------------------------------------------
 
@@ -284,6 +287,8 @@ class Ledger:
                 signed = self._sign_checkpoint(tx, state.size, state.frontier)
         self._cached = _Tip(state.size, state.prev, state.frontier, state.last)  # committed
         self._origin = self._origin or self._origin_seen
+        if signed is not None and self.published is not None:
+            self.published(signed)
         if signed is not None:
             results = [
                 replace(r, checkpoint=signed) if isinstance(r, Receipt) and not r.duplicate else r
@@ -498,7 +503,10 @@ class Ledger:
                 return SignedCheckpoint(Checkpoint.parse(_text(latest[1])), latest[1])
             tip = self._tip(tx, size, head)
             self._fail_stop(tx, tip, check_root=True)
-            return self._sign_checkpoint(tx, size, tip.frontier)
+            signed = self._sign_checkpoint(tx, size, tip.frontier)
+        if self.published is not None:
+            self.published(signed)
+        return signed
 
     def _sign_checkpoint(self, tx: Tx, size: int, frontier: dict[Node, bytes]) -> SignedCheckpoint:
         """C2SP tlog-checkpoint of the tree of ``size`` leaves, stored in ``tx``."""

@@ -1,0 +1,71 @@
+"""The latest published checkpoint, kept outside the database, beside the keys.
+
+A database restored from an old backup, or truncated with its head and checkpoints
+adjusted to match, verifies on its own: it is a consistent, shorter log. What gives it
+away is a checkpoint the log already published for a larger size. The server writes each
+checkpoint it signs to ``<home>/keys/checkpoint`` (atomically: a new file renamed over
+the old), and refuses to start on a database that does not hold that checkpoint — fewer
+entries than it covers, or another root at its size — rather than reissue positions it
+has already given out.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from insutrace.trace.checkpoint import Checkpoint, SignedCheckpoint
+from insutrace.trace.errors import LedgerError, StorageError
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.merkle import frontier_nodes, root_from_frontier
+from insutrace.trace.note import parse_note
+
+__all__ = ["check_anchor", "publish_to"]
+
+
+def _text(note: str) -> str:
+    return parse_note(note)[0]
+
+
+def publish_to(path: Path) -> Callable[[SignedCheckpoint], None]:
+    """A ``Ledger.published`` hook writing each signed checkpoint to ``path``."""
+
+    def publish(signed: SignedCheckpoint) -> None:
+        try:
+            held = Checkpoint.parse(_text(path.read_text(encoding="utf-8")))
+            if held.size > signed.checkpoint.size:
+                return  # another process of this server published a larger one
+        except (OSError, LedgerError):  # none yet, or unreadable: replaced
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(signed.note, encoding="utf-8")
+        os.replace(tmp, path)
+
+    return publish
+
+
+def check_anchor(ledger: Ledger, path: Path) -> None:
+    """StorageError unless the ledger's database holds the checkpoint at ``path``."""
+    if not path.exists():
+        return
+    note = path.read_text(encoding="utf-8")
+    try:
+        held = Checkpoint.parse(_text(note))
+    except LedgerError as exc:
+        raise StorageError(f"{path}: not a checkpoint note ({exc})") from None
+    with ledger.store.read() as tx:
+        size, _ = tx.head()
+        if size < held.size:
+            raise StorageError(
+                f"the database holds {size} entries but this log published a checkpoint of "
+                f"size {held.size} ({path}): it was restored from an older copy or truncated; "
+                "refusing to start rather than reissue entry positions"
+            )
+        root = root_from_frontier(held.size, tx.nodes(frontier_nodes(held.size)))
+    if root != held.root:
+        raise StorageError(
+            f"the database's tree at size {held.size} does not have the root of the checkpoint "
+            f"this log published ({path}): refusing to start on a different history"
+        )
