@@ -192,9 +192,12 @@ def verify_store(
     verifier = _Verifier(root_key, log_key)
     notes = _stored_checkpoints(store)
     verifier.want_roots = {_size_of(n) for n in notes}
+    stored = _StoredTree(store)
+    verifier.tree.on_node = stored.add
     try:
         _run(verifier, store.iter_entries(), notes, report, progress)
-        _check_head(store, report)
+        stored.flush()
+        _check_head(store, report, stored.last_leaf)
     except VerificationError as exc:
         report.error = exc
     if not notes:
@@ -214,11 +217,57 @@ def _size_of(note: str) -> int:
         return -1
 
 
-def _check_head(store: Store, report: Report) -> None:
+class _StoredTree:
+    """Compares every hash the replay computes — each entry's leaf hash and each complete
+    subtree's node — with the one the store keeps (the ones proofs and tiles are served
+    from), a batch at a time, naming the first that differs."""
+
+    def __init__(self, store: Store, batch: int = 4096) -> None:
+        self.store = store
+        self.batch = batch
+        self.pending: dict[tuple[int, int], bytes] = {}
+        self.last_leaf: bytes | None = None
+
+    def add(self, level: int, index: int, digest: bytes) -> None:
+        self.pending[(level, index)] = digest
+        if level == 0:
+            self.last_leaf = digest
+        if len(self.pending) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        with self.store.read() as tx:
+            try:
+                held = tx.nodes(self.pending)
+            except StorageError as exc:
+                raise VerificationError(f"stored Merkle tree incomplete: {exc}") from None
+        for (level, index), digest in sorted(self.pending.items()):
+            if held[(level, index)] == digest:
+                continue
+            if level == 0:
+                raise VerificationError(
+                    f"the stored leaf hash of entry {index} does not match the entry", index
+                )
+            first, last = index << level, ((index + 1) << level) - 1
+            raise VerificationError(
+                f"the stored Merkle node at level {level}, index {index} (entries {first}–{last})"
+                " does not match the entries",
+                last,
+            )
+        self.pending.clear()
+
+
+def _check_head(store: Store, report: Report, last_leaf: bytes | None = None) -> None:
     with store.read() as tx:
-        size, _ = tx.head()
+        size, head_leaf = tx.head()
         if size != report.size:
             raise VerificationError(f"head says {size} entries, the log holds {report.size}")
+        if size and last_leaf is not None and head_leaf != last_leaf:
+            raise VerificationError(
+                f"the log head's leaf hash does not match entry {size - 1}'s", size - 1
+            )
         try:
             stored_root = root_from_frontier(size, tx.nodes(frontier_nodes(size)))
         except StorageError as exc:  # a missing node: the stored tree is incomplete
