@@ -200,7 +200,12 @@ async def dossier(
         return _denied(request, account, NotFound(f"no dossier format {fmt!r}"))
     try:
         trace = await _traced(services, account, kind, id.strip(), downstream != "0")
-        made = await run_in_threadpool(build_dossier, services.ledger, trace)
+        query = {
+            "kind": "section" if kind == "wall" else kind,
+            "id": id.strip(),
+            "downstream": downstream != "0",
+        }
+        made = await run_in_threadpool(build_dossier, services.ledger, query)
     except LedgerError as exc:
         return _denied(request, account, exc)
     name = f"dossier-{trace['subject']['kind']}"

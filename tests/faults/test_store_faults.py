@@ -24,8 +24,9 @@ from insutrace.trace.verify import verify_store
 ORIGIN = "test.insutrace.local/ledger"
 
 
-class Injected(StorageError):
-    """The fault the test injects."""
+def Injected(message: str) -> StorageError:
+    """The fault the test injects: a storage error, as a failing driver raises it."""
+    return StorageError(f"injected: {message}")
 
 
 class FaultyStore:
@@ -126,7 +127,7 @@ def test_a_fault_at_any_step_leaves_the_ledger_whole(
     before = _state(store)
     faulty.calls.clear()
     faulty.fail_at = "commit"
-    with pytest.raises(Injected):
+    with pytest.raises(StorageError, match="injected"):
         run(ledger, make)
     steps = len(faulty.calls)
     assert steps > 0
@@ -135,7 +136,7 @@ def test_a_fault_at_any_step_leaves_the_ledger_whole(
     for k in range(1, steps + 1):
         faulty.calls.clear()
         faulty.fail_at = k
-        with pytest.raises(Injected):
+        with pytest.raises(StorageError, match="injected"):
             run(ledger, make)
         assert _state(store) == before, f"a fault at step {k} changed the store"
 

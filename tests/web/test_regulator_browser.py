@@ -18,6 +18,7 @@ import pytest
 
 from insutrace.api.deps import Services
 from insutrace.trace.clock import FixedClock
+from insutrace.trace.entry import Entry
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
@@ -53,7 +54,7 @@ def test_the_permit_gate_as_a_page_and_the_decision_recorded(
     with roles.chromium() as browser, roles.phone(browser, base, "regulator") as p:
         roles.sign_in(p, token)
         p.goto("/regulator")
-        assert p.page.locator("#projects [data-project]").count() == 4
+        assert p.page.locator("#projects [data-project]").count() == 5  # the retrofit too
         p.page.locator(f'[data-project="{SMALL}"] a', has_text="消防验收").click()
         p.page.wait_for_load_state()
         decision = p.page.locator("#decision")
@@ -68,7 +69,13 @@ def test_the_permit_gate_as_a_page_and_the_decision_recorded(
         assert "每个已安装批次须有合格的见证取样复验" in retest  # the rule, in Chinese
         assert "GB 55015-2021 §6.2.1" in retest  # its clause
         assert "不合格性能 Failed property: 燃烧性能 combustion" in retest  # tested B2(E)
-        assert "#61" in retest  # the failed re-test result the finding rests on
+        failed = [
+            seq
+            for seq, body in ledger.store.iter_entries()
+            if (e := Entry.from_bytes(body)).type == "site.retest_result"
+            and any(r.get("conforms") is False for r in e.payload.get("results", []))
+        ]  # the batch's failed re-test, on the high-rise where it was also delivered
+        assert len(failed) == 1 and f"#{failed[0]}" in retest  # the finding rests on it
         assert p.fits()
         p.shot("gate-refused")
         size = ledger.size()
