@@ -72,6 +72,7 @@ from insutrace.trace.errors import (
     RuleViolation,
     Unavailable,
 )
+from insutrace.trace.ledger import ServerWrite
 from insutrace.trace.rules import explain
 
 __all__ = ["PARAMETERS", "router"]
@@ -586,12 +587,25 @@ def _write_captured(services: Services, account: Account, items: list[CapturedEv
         authorize_write(tx, account, type, account.org, payload, types=ledger.types)
 
     failing = [0]
-    batch = [(c.type, c.payload, signer, c.time) for c in items]
+    # each event's statement id derives from its eventID: the log keeps (actor, id) unique
+    # in the write transaction itself, so a capture repeated by any process, at any time,
+    # finds the entries it wrote instead of writing them twice
+    batch = [
+        ServerWrite(c.type, c.payload, signer, id=_statement_id(c.key), time=c.time) for c in items
+    ]
     try:
         receipts = ledger.append_batch(batch, before=authorise)
     except LedgerError as exc:
         raise _CaptureRefused(failing[0], exc) from None
     return [r.seq for r in receipts]
+
+
+def _statement_id(key: str | None) -> str | None:
+    """The statement id of a captured event: ``epcis-`` and the SHA-256 of its capture key
+    (its eventID; for an error declaration, with the declaration time)."""
+    if not key:
+        return None
+    return "epcis-" + hashlib.sha256(key.encode()).hexdigest()[:48]
 
 
 class _CaptureRefused(Exception):

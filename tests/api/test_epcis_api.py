@@ -363,3 +363,22 @@ def test_export_over_http_is_the_cli_export(
     assert event["bizStep"] == "shipping" and event["eventID"].endswith("?ver=CBV2.0")
     refused = client.get("/epcis/export", headers=world["manufacturer"].auth)
     assert refused.status_code == 403
+
+
+def test_a_capture_repeated_without_its_index_row_writes_nothing_twice(
+    client: TestClient, maker: Any, ledger: Ledger, services: Any
+) -> None:
+    """Another server process has no sight of this one's eventID index row: the log's own
+    statement ids (derived from the eventID) still make the second capture a no-op."""
+    from sqlalchemy import delete
+
+    from insutrace.api.interop_tables import event_index_table
+
+    event = {**commissioning(), "eventID": "urn:uuid:6d2b1a2e-1b7e-4c55-9a62-3f0e7c9d2a11"}
+    assert post(client, maker, document(event)).status_code == 202
+    size = ledger.size()
+    with services.accounts.engine.begin() as conn:
+        conn.execute(delete(event_index_table))
+    again = post(client, maker, document(event))
+    assert again.status_code == 202 and again.json()["errors"] == [], again.text
+    assert ledger.size() == size
