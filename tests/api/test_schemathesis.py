@@ -83,6 +83,10 @@ def test_no_server_error_and_no_response_off_schema(
     operations = [result.ok() for result in schema.get_all_operations()]
     if mode == GenerationMode.NEGATIVE:
         operations = [op for op in operations if has_negative_cases(op)]
+    installed = app.state.services.settings.home / "epcis" / "EPCIS-JSON-Schema.json"
+    if not installed.exists():  # GS1's schema is not redistributable (no ../shared here):
+        # capture then answers its documented 503 "unavailable" to every request
+        operations = [op for op in operations if op.path != "/epcis/capture"]
     assert {f"/v1/{type}" for type in MODELS} <= {op.path for op in operations}
     for operation in operations:
         try:
