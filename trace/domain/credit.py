@@ -153,6 +153,8 @@ def describe(listing: dict[str, Any]) -> str:
     """One line citing a listing: list, authority, decision, entry, period."""
     d = listing["decision"]
     return (
+        f"{listing['subject_name']} 列入失信名单（{listing['authority']} 决定书 {d['number']}，"
+        f"公示至 {listing['max_date']}） "
         f"{listing['subject']} ({listing['subject_name']}) is on the {listing['list']} list "
         f"by {listing['authority']}, decision {d['number']} of {d['date']} (entry "
         f"{listing['seq']}), published until {listing['max_date']}"

@@ -232,13 +232,17 @@ def _standing_problems(standing: Standing) -> list[tuple[Verdict, str]]:
         found.append(
             (
                 Verdict.RECALLED,
+                f"批次 {standing['batch']} 已于 {recalled['date']} 召回（条目 {recalled['seq']}） "
                 f"batch {standing['batch']} was recalled on {recalled['date']} "
                 f"({recalled['reason']}, entry {recalled['seq']})",
             )
         )
     found += [(Verdict.BLACKLISTED, describe(x)) for x in standing["manufacturer"]]
     if standing["report"] is None:
-        reason = f"no report that qualifies batch {standing['batch']} is valid on {standing['day']}"
+        reason = (
+            f"{standing['day']} 无有效的合格检验报告 "
+            f"no report that qualifies batch {standing['batch']} is valid on {standing['day']}"
+        )
         found.append((Verdict.NOT_QUALIFIED, reason))
     return found
 
