@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import browser_roles as roles
 import support
 from fastapi.testclient import TestClient
 
@@ -74,43 +75,14 @@ def client_for(app: Any) -> Iterator[TestClient]:
 
 # -- the browser --------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PHONE = {"width": 390, "height": 844}
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+PHONE = roles.PHONE
 
 
 def chromium() -> Iterator[Any]:
-    """Chromium (Debian's), driven by Playwright; skips without it unless
-    INSUTRACE_REQUIRE_BROWSER=1 (CI), where it fails."""
-    import importlib.util
-    import os
-
-    import pytest
-
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    elif importlib.util.find_spec("playwright") is None:
-        reason = "Playwright is not installed (pip install playwright; no browser download needed)"
-    if reason is not None:
-        if os.environ.get("INSUTRACE_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    """Chromium (Debian's), driven by Playwright (``browser_roles.chromium``)."""
+    with roles.chromium() as browser:
         yield browser
-        browser.close()
 
 
 def phone(browser: Any, base: str) -> Any:

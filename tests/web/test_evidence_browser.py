@@ -9,12 +9,12 @@ also checked without a browser.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import browser_roles as roles
 import pytest
 import support
 
@@ -28,27 +28,17 @@ from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
 from insutrace.trace.settings import Settings
 
-from .test_browser import CHROMIUM, LAUNCH_ARGS, PHONE, _browser_missing
-
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "evidence"
 W = support.label_world()
+PHONE = roles.PHONE
 REGULATOR = "南京市住房和城乡建设局"
 REASON = "以次充好，伪造检测报告"
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    reason = _browser_missing()
-    if reason is not None:
-        if os.environ.get("INSUTRACE_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    with roles.chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ INSUTRACE_REQUIRE_BROWSER=1 (CI), where it fails.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import browser_roles as roles
 import pytest
 import support
 
@@ -26,32 +25,16 @@ from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
 from insutrace.trace.settings import Settings
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "resolver"
-PHONE = {"width": 390, "height": 844}
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+PHONE = roles.PHONE
 
 W = support.label_world()
 
 
 @pytest.fixture
 def chromium() -> Iterator[Any]:
-    missing = None
-    if not CHROMIUM.exists():
-        missing = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    elif importlib.util.find_spec("playwright") is None:
-        missing = "Playwright is not installed (pip install playwright; no browser download)"
-    if missing is not None:
-        if os.environ.get("INSUTRACE_REQUIRE_BROWSER") == "1":
-            pytest.fail(missing)
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    with roles.chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -5,15 +5,15 @@ real one; the log reports it as inconsistent and a quorum of two is then not met
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
+import support
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from databases import migrated_sqlite
 from fastapi.testclient import TestClient
@@ -35,41 +35,27 @@ from insutrace.trace.store import open_store
 from insutrace.trace.witness import AddCheckpoint, CosignatureSigner, Witness, require_quorum
 
 
+@dataclass
 class Served:
-    """A witness app served by uvicorn on a free port of 127.0.0.1, in a thread."""
+    """A witness and the base URL it is served at (``support.served``: uvicorn, loopback)."""
 
-    def __init__(self, witness: Witness) -> None:
-        self.witness = witness
-        config = uvicorn.Config(
-            create_witness_app(witness), host="127.0.0.1", port=0, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        for _ in range(200):
-            if self.server.started:
-                break
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.witness.close()
+    witness: Witness
+    url: str
 
 
 @pytest.fixture
 def witnesses(tmp_path: Path, log_signer: NoteSigner) -> Iterator[list[Served]]:
-    served = []
-    for n in (1, 2):
-        key = CosignatureSigner(
-            f"witness.test/w{n}", Ed25519PrivateKey.from_private_bytes(bytes([n]) * 32)
-        )
-        served.append(Served(Witness(tmp_path / f"w{n}.db", key, [log_signer.verifier])))
-    yield served
-    for s in served:
-        s.close()
+    with ExitStack() as stack:
+        served = []
+        for n in (1, 2):
+            key = CosignatureSigner(
+                f"witness.test/w{n}", Ed25519PrivateKey.from_private_bytes(bytes([n]) * 32)
+            )
+            witness = Witness(tmp_path / f"w{n}.db", key, [log_signer.verifier])
+            stack.callback(witness.close)
+            url = stack.enter_context(support.served(create_witness_app(witness)))
+            served.append(Served(witness, url))
+        yield served
 
 
 def _spec(served: list[Served]) -> str:
