@@ -8,12 +8,11 @@ INSUTRACE_REQUIRE_BROWSER=1 (CI), where it fails.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import browser_roles as roles
 import pytest
 import support
 
@@ -26,18 +25,7 @@ from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
 from insutrace.trace.settings import Settings
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "labels"
-PHONE = {"width": 390, "height": 844}
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TITLES = {
     "genuine": "正品：已在账本登记",
     "unknown_serial": "未登记的序列号",
@@ -47,30 +35,19 @@ TITLES = {
     "blacklisted": "生产企业列入失信名单",
 }
 
+PHONE = roles.PHONE
+REASONS = {
+    "recalled": ("召回", "was recalled on"),
+    "not_qualified": ("无有效的合格检验报告", "no report that qualifies"),
+    "blacklisted": ("列入失信名单", "is on the"),
+}
 W = support.label_world()
-
-
-def _browser_missing() -> str | None:
-    if not CHROMIUM.exists():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    if importlib.util.find_spec("playwright") is None:
-        return "Playwright is not installed (pip install playwright; no browser download needed)"
-    return None
 
 
 @pytest.fixture
 def chromium() -> Iterator[Any]:
-    reason = _browser_missing()
-    if reason is not None:
-        if os.environ.get("INSUTRACE_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    with roles.chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -118,6 +95,10 @@ def test_each_verdict_on_a_phone(
         banner = page.locator("#verdict")
         assert banner.get_attribute("data-verdict") == verdict
         assert banner.locator(".zh").inner_text() == TITLES[verdict]
+        if verdict in REASONS:  # the reason reads Chinese first, the English beside it
+            zh, en = REASONS[verdict]
+            reason = page.locator("ul.reasons li", has_text=zh).first.inner_text()
+            assert en in reason and reason.index(zh) < reason.index(en), reason
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         page.screenshot(path=str(ARTIFACTS / f"{verdict}.png"), full_page=True)
     page.goto(base + "/")
