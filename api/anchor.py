@@ -12,6 +12,7 @@ has already given out.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,19 +30,23 @@ def _text(note: str) -> str:
 
 
 def publish_to(path: Path) -> Callable[[SignedCheckpoint], None]:
-    """A ``Ledger.published`` hook writing each signed checkpoint to ``path``."""
+    """A ``Ledger.published`` hook writing each signed checkpoint to ``path``: a new file
+    renamed over the old, never a read on the write path. The largest size this process
+    published is kept in memory, so a checkpoint signed out of order never replaces a larger
+    one; another process may briefly leave a smaller one there, which stays a valid lower
+    bound for the start-up check."""
+    largest = [-1]
+    lock = threading.Lock()
 
     def publish(signed: SignedCheckpoint) -> None:
-        try:
-            held = Checkpoint.parse(_text(path.read_text(encoding="utf-8")))
-            if held.size > signed.checkpoint.size:
-                return  # another process of this server published a larger one
-        except (OSError, LedgerError):  # none yet, or unreadable: replaced
-            pass
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(signed.note, encoding="utf-8")
-        os.replace(tmp, path)
+        with lock:
+            if signed.checkpoint.size <= largest[0]:
+                return
+            largest[0] = signed.checkpoint.size
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_text(signed.note, encoding="utf-8")
+            os.replace(tmp, path)
 
     return publish
 

@@ -46,13 +46,12 @@ class _State(Protocol):
 
 def key_or_file(value: str) -> str:
     """A key given inline, or read from the file ``value`` names."""
-    path = Path(value.strip())
-    try:
-        if path.is_file():
-            return path.read_text(encoding="utf-8").strip()
-    except (OSError, ValueError):
-        pass
-    return value.strip()
+    text = value.strip()
+    path = Path(text)
+    # a key string is never a file name; one too long for the file system is not either
+    if len(text) < 1024 and path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    return text
 
 
 def witness_specs(specs: list[str]) -> str:

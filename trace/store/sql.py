@@ -339,15 +339,9 @@ LOCK_WAIT = 10.0  # seconds a write waits for the log's writer lock (as for data
 
 def _lock_within(handle: Any, seconds: float) -> None:
     """Take the exclusive ``flock`` on ``handle`` within ``seconds``, else StorageError."""
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return
-    except BlockingIOError:
-        pass
     deadline = _time.monotonic() + seconds
     pause = 0.0001
     while True:
-        _time.sleep(pause)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
@@ -357,7 +351,8 @@ def _lock_within(handle: Any, seconds: float) -> None:
                     f"another writer has held the log's write lock for more than {seconds:g} s; "
                     "nothing was written: retry later"
                 ) from None
-            pause = min(pause * 2, 0.002)
+        _time.sleep(pause)
+        pause = min(pause * 2, 0.002)
 
 
 class SQLStore:
