@@ -305,28 +305,26 @@ async def issue_labels(
     if not isinstance(account, Account):
         return account
     form = {"first": first, "count": count}
-    errors: dict[str, str] = {}
-    if not count.strip().isdigit() or int(count) < 1:
-        errors["count"] = "请输入正整数 · Enter a whole number of labels, 1 or more"
-    if errors:
+    if fault := _count_fault(count):
+        errors = {"count": fault}
         return await _batch_page(request, services, account, batch, 400, errors=errors, form=form)
     try:
         signer = await run_in_threadpool(server_signer, services, account.org)
-        payload = {
-            "schema": 1,
-            "batch": batch,
-            "first": first.strip(),
-            "count": int(count),
-            "resolver": services.settings.resolver,
-            "key": signer.key_id,
-        }
-        receipt = await _write(services, account, "label.issue", payload, idem)
     except LedgerError as exc:
         errors = field_errors(exc, form)
         return await _batch_page(
             request, services, account, batch, _status(exc), errors=errors, form=form
         )
-    return RedirectResponse(f"/maker/batches/{batch}?done=issued&seq={receipt.seq}", 303)
+    payload = {
+        "schema": 1,
+        "batch": batch,
+        "first": first.strip(),
+        "count": int(count),
+        "resolver": services.settings.resolver,
+        "key": signer.key_id,
+    }
+    write = ("label.issue", payload, idem)
+    return await _batch_write(request, services, account, batch, write, form, "issued")
 
 
 @router.post("/batches/{batch}/recall", response_model=None)
@@ -352,14 +350,8 @@ async def recall(
             "sample": "请填写不合格样品（项目编号|样品编号） · Enter the failed sample, <project>|<sample>"
         }
         return await _batch_page(request, services, account, batch, 400, errors=errors, form=form)
-    try:
-        receipt = await _write(services, account, "batch.recall", payload, idem)
-    except LedgerError as exc:
-        errors = field_errors(exc, form)
-        return await _batch_page(
-            request, services, account, batch, _status(exc), errors=errors, form=form
-        )
-    return RedirectResponse(f"/maker/batches/{batch}?done=recalled&seq={receipt.seq}", 303)
+    write = ("batch.recall", payload, idem)
+    return await _batch_write(request, services, account, batch, write, form, "recalled")
 
 
 @router.post("/batches/{batch}/reprint", response_model=None)
@@ -411,23 +403,50 @@ async def _range_entry(
     which = "reprint" if type == "label.reprint" else "void"
     form = {f"{which}_first": first, f"{which}_count": count, f"{which}_reason": reason}
     errors: dict[str, str] = {}
-    if not count.strip().isdigit() or int(count) < 1:
-        errors[f"{which}_count"] = "请输入正整数 · Enter a whole number of labels, 1 or more"
+    if fault := _count_fault(count):
+        errors[f"{which}_count"] = fault
     if not reason.strip():
         errors[f"{which}_reason"] = "请填写原因 · Say why"
     if errors:
         return await _batch_page(request, services, account, batch, 400, errors=errors, form=form)
     payload = {"schema": 1, "batch": batch, "first": first.strip(), "count": int(count),
                "reason": reason.strip()}  # fmt: skip
+    write = (type, payload, idem)
+    return await _batch_write(
+        request, services, account, batch, write, form, which, prefix=f"{which}_"
+    )
+
+
+async def _batch_write(
+    request: Request,
+    services: Services,
+    account: Account,
+    batch: str,
+    write: tuple[str, dict[str, Any], str],
+    form: dict[str, str],
+    done: str,
+    prefix: str = "",
+) -> Response:
+    """One entry written from the batch page: a refusal re-renders the page with each
+    fault beside its field (``prefix`` names the form's fields, e.g. ``reprint_``), nothing
+    written; success redirects back with ``done`` and the entry's seq."""
+    type, payload, idem = write
     try:
         receipt = await _write(services, account, type, payload, idem)
     except LedgerError as exc:
-        found = field_errors(exc, ["first", "count", "reason"])
-        errors = {(f"{which}_{k}" if k != FORM else k): v for k, v in found.items()}
+        fields = [k.removeprefix(prefix) for k in form]
+        found = field_errors(exc, fields)
+        errors = {(f"{prefix}{k}" if k != FORM else k): v for k, v in found.items()}
         return await _batch_page(
             request, services, account, batch, _status(exc), errors=errors, form=form
         )
-    return RedirectResponse(f"/maker/batches/{batch}?done={which}&seq={receipt.seq}", 303)
+    return RedirectResponse(f"/maker/batches/{batch}?done={done}&seq={receipt.seq}", 303)
+
+
+def _count_fault(count: str) -> str | None:
+    if not count.strip().isdigit() or int(count) < 1:
+        return "请输入正整数 · Enter a whole number of labels, 1 or more"
+    return None
 
 
 # -- printing -----------------------------------------------------------------------------
