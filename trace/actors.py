@@ -7,13 +7,22 @@ which actor at entry *n* follows only from entries 0 … n − 1, so a verifier 
 nothing but the log and the root key. A key is valid for the entries
 ``from <= seq < until``; entries signed before a rotation keep verifying.
 
-Projection rows (kind, key): ``actor``/<id> and ``key``/<key id>. The core's entry types
-are declared at the end (:data:`TYPES`, :mod:`insutrace.trace.entrytype`).
+Besides its own key, an organisation may add **device keys** (``key.add``): an extra
+signing key held by one of its people on one device (a supervisor's phone), which signs
+for the organisation and names its holder, so an entry signed by it says which person
+signed it. A device key is ended by ``key.revoke`` (the API revokes a person's device keys
+when the person is deactivated); ``key.rotate`` changes only the organisation's own key.
+
+Projection rows (kind, key): ``actor``/<id>, ``key``/<key id> (a device key's row also
+names its ``holder`` and ``device``) and ``device``/``<actor>|<holder>|<key id>``. The
+core's entry types are declared at the end (:data:`TYPES`,
+:mod:`insutrace.trace.entrytype`).
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,7 +49,11 @@ __all__ = [
     "TYPES",
     "Context",
     "Handler",
+    "add_device_key",
+    "check_device_key",
     "check_signer",
+    "device_keys",
+    "key_holder",
     "register_actor",
 ]
 
@@ -132,14 +145,17 @@ def _key_id(public_b64: str) -> str:
     return key_id_of(base64.b64decode(public_b64))
 
 
-def _new_key(ctx: Context, actor: str, public_b64: Any) -> str:
+def _new_key(
+    ctx: Context, actor: str, public_b64: Any, extra: Mapping[str, Any] | None = None
+) -> str:
     if not isinstance(public_b64, str):
         raise MalformedInput(f"{ctx.entry.type}: payload.public_key must be base64 text")
     _public(public_b64)
     kid = _key_id(public_b64)
     if ctx.kv.get("key", kid) is not None:
         raise RuleViolation("key.unique", f"key {kid} is already registered; use a fresh key")
-    ctx.kv.put("key", kid, {"actor": actor, "public": public_b64, "from": ctx.entry.seq + 1})
+    record = {"actor": actor, "public": public_b64, "from": ctx.entry.seq + 1, **(extra or {})}
+    ctx.kv.put("key", kid, record)
     return kid
 
 
@@ -182,6 +198,13 @@ def register_actor(ctx: Context) -> dict[str, Any]:
 
 
 def _target(ctx: Context) -> tuple[str, dict[str, Any]]:
+    signing = ctx.kv.get("key", ctx.entry.key)
+    if signing is not None and signing.get("holder") is not None:
+        raise RuleViolation(
+            "key.device_scope",
+            f"{ctx.entry.type} signed by device key {ctx.entry.key} of {signing['holder']}: "
+            "a device key does not change keys; the organisation's own key does",
+        )
     actor_id = ctx.entry.payload.get("actor", ctx.entry.actor)
     record = ctx.kv.get("actor", actor_id) if isinstance(actor_id, str) else None
     if record is None:
@@ -211,6 +234,66 @@ def revoke_key(ctx: Context) -> None:
     _end_key(ctx, kid, "revoked")
     if record.get("key") == kid:
         ctx.kv.put("actor", actor_id, {**record, "key": None})
+    if key.get("holder") is not None:
+        row = f"{actor_id}|{key['holder']}|{kid}"
+        device = ctx.kv.get("device", row) or {}
+        if device.get("until") is None:
+            ctx.kv.put("device", row, {**device, "until": ctx.entry.seq + 1, "ended": "revoked"})
+
+
+# -- device keys: an extra key held by one person of the organisation -------------------------
+
+_HOLDER_MAX = 64
+_HOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+_DEVICE_MAX = 100
+
+
+def add_device_key(ctx: Context) -> None:
+    """key.add: a device key of one of the organisation's people, valid from the next entry."""
+    actor_id, _ = _target(ctx)
+    holder = ctx.payload_str("holder", max_len=_HOLDER_MAX)
+    if not _HOLDER.fullmatch(holder):
+        raise RuleViolation(
+            "key.holder", f"holder {holder!r:.70} must be a sign-in name ({_HOLDER.pattern})"
+        )
+    device = ctx.payload_str("device", max_len=_DEVICE_MAX)
+    extra = {"holder": holder, "device": device.strip()}
+    kid = _new_key(ctx, actor_id, ctx.entry.payload.get("public_key"), extra)
+    row = {"id": kid, **extra, "from": ctx.entry.seq + 1}
+    ctx.kv.put("device", f"{actor_id}|{holder}|{kid}", row)
+    ctx.ref(f"key:{kid}")
+
+
+def key_holder(kv: KV, kid: str) -> dict[str, Any] | None:
+    """The person who holds device key ``kid`` — ``{actor, holder, device, from, until?}`` —
+    or None for an organisation's own key (and an unknown one). The one answer to "which
+    person signed an entry signed by this key"."""
+    record = kv.get("key", kid)
+    if record is None or record.get("holder") is None:
+        return None
+    return {k: record[k] for k in ("actor", "holder", "device", "from", "until") if k in record}
+
+
+def device_keys(kv: KV, actor: str, holder: str) -> list[dict[str, Any]]:
+    """The device keys ``holder`` of ``actor`` has held, in key-id order: each
+    ``{id, holder, device, from, until?, ended?}`` (``until`` set once revoked)."""
+    return [row for _, row in kv.scan("device", f"{actor}|{holder}|")]
+
+
+def check_device_key(kv: KV, actor: str, kid: str, holder: str) -> None:
+    """Refuse a statement from ``holder``'s device unless ``kid`` is a device key of
+    ``actor`` held by ``holder`` and not revoked (rule ``key.device``)."""
+    found = key_holder(kv, kid)
+    if found is None or found["actor"] != actor:
+        raise RuleViolation("key.device", f"{kid} is not a device key of {actor}")
+    if found["holder"] != holder:
+        raise RuleViolation(
+            "key.device", f"device key {kid} is held by {found['holder']}, not by {holder}"
+        )
+    if found.get("until") is not None:
+        raise RuleViolation(
+            "key.device", f"device key {kid} of {holder} was revoked at entry {found['until'] - 1}"
+        )
 
 
 def _register(ctx: Context) -> None:
@@ -223,6 +306,12 @@ def _own_keys(kv: KV, org: str, role: str, payload: Mapping[str, Any]) -> str | 
     if target != org and org != ROOT:
         return f"{org} may change only its own keys, not those of {target!r:.70}"
     return None
+
+
+def _device(entry: Entry) -> list[str]:
+    public = entry.payload.get("public_key")
+    kid = _key_id(public) if isinstance(public, str) else ""
+    return [f"{entry.payload.get('actor', entry.actor)}|{entry.payload.get('holder')}|{kid}"]
 
 
 def _log(entry: Entry) -> list[str]:
@@ -261,6 +350,14 @@ TYPES: tuple[EntryType, ...] = (
         "An organisation revokes its own key.", owner=_own_keys, owner_doc=_OWN_KEYS,
         epcis=None, records=(Record("actor", _key_holder),), admitted=False,
         fields="key (key id), actor?",
+    ),
+    EntryType(
+        "key.add", "登记设备密钥", "Add a device key", add_device_key, _EVERY_ROLE,
+        "An organisation adds a signing key held by one of its people on one device.",
+        owner=_own_keys, owner_doc=_OWN_KEYS,
+        epcis=None, records=(Record("actor", _key_holder), Record("device", _device)),
+        admitted=False,
+        fields="public_key, holder (the person's sign-in name), device (label), actor?",
     ),
 )  # fmt: skip
 """The core's entry types: the log mechanics and the bare registration of an actor."""

@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 FORMAT = "insutrace-dossier/v1"
-KEY_TYPES = ("actor.register", "key.rotate")
+KEY_TYPES = ("actor.register", "key.rotate", "key.add")
 QUERY_KINDS = ("section", "building", "batch", "label", "incident")
 
 # -- a memory store that replays entries through the domain's handlers --------------------

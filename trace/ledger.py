@@ -214,18 +214,19 @@ class Ledger:
 
     def append_batch(
         self,
-        items: Sequence[tuple[str, dict[str, Any], Signer] | BatchItem | ServerWrite],
+        items: Sequence[tuple[str, dict[str, Any], Signer] | BatchItem | Write],
         *,
         time: datetime | None = None,
         before: Callable[[Tx, int, str, dict[str, Any]], None] | None = None,
     ) -> list[Receipt]:
         """Admit several entries in one transaction: all of them, or none. An item may name
-        its own time (a fourth member), else ``time`` (default: the clock) applies.
+        its own time (a fourth member), else ``time`` (default: the clock) applies; a
+        :class:`ClientWrite` is a statement signed elsewhere, placed like :meth:`submit`.
         ``before(tx, index, type, payload)`` runs ahead of each item's admission, seeing
         the items before it (e.g. the API's authorisation); it refuses by raising."""
         writes = [
             w
-            if isinstance(w, ServerWrite)
+            if isinstance(w, ServerWrite | ClientWrite)
             else ServerWrite(w[0], w[1], w[2], time=w[3] if len(w) == 4 else time)
             for w in items
         ]

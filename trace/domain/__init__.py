@@ -107,8 +107,13 @@ _DOMAIN: tuple[EntryType, ...] = (
 
 
 def _core_key_types() -> tuple[EntryType, ...]:
-    """The core's key.rotate and key.revoke with the payload models the API checks them by."""
-    models = {"key.rotate": payloads.KeyRotate, "key.revoke": payloads.KeyRevoke}
+    """The core's key.rotate, key.revoke and key.add with the payload models the API checks
+    them by."""
+    models = {
+        "key.rotate": payloads.KeyRotate,
+        "key.revoke": payloads.KeyRevoke,
+        "key.add": payloads.KeyAdd,
+    }
     return tuple(replace(t, payload=models[t.name]) for t in actors.TYPES if t.name in models)
 
 

@@ -64,6 +64,7 @@ __all__ = [
     "HazardRecord",
     "HazardSupervise",
     "IncidentRecord",
+    "KeyAdd",
     "KeyRevoke",
     "KeyRotate",
     "LabelIssue",
@@ -407,6 +408,30 @@ class KeyRevoke(_Strict):
         Field(description="Key id: 16 hex digits."),
     ]
     reason: Text500 | None = Field(None, description="Why the key is revoked (kept in the log).")
+
+
+class KeyAdd(_Strict):
+    """key.add (the organisation): a device key held by one of its people, valid from the
+    next entry on."""
+
+    model_config = _example(
+        {"public_key": "B" * 43 + "=", "holder": "zhao.supervisor", "device": "iPhone 15"}
+    )
+    version: Schema | None = Field(None, alias="schema")
+    actor: ActorId | None = None
+    public_key: Annotated[
+        str,
+        StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$"),
+        Field(description="The device's Ed25519 public key, 32 bytes in base64."),
+    ]
+    holder: Annotated[
+        str,
+        StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"),
+        Field(description="The sign-in name of the person who holds the key."),
+    ]
+    device: Annotated[
+        str, StringConstraints(min_length=1, max_length=100), Field(description="A label.")
+    ]
 
 
 # -- products, batches, reports ----------------------------------------------------------------
