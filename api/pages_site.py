@@ -12,9 +12,22 @@
                                               queued in the browser while offline
     POST /site/projects/{id}/delivery         (JSON, from the page's queue) the scans and the
                                               inspection, all or none, with the page's
-                                              idempotency key
+                                              idempotency key, signed by the organisation
+    POST /site/projects/{id}/delivery/signed  (JSON, from the page's queue) the same, as
+                                              statements the phone signed with the person's
+                                              device key (sign.js), all or none
+    POST /site/device-key                     (JSON, CSRF header) enrol this phone's key:
+                                              key.add naming the signed-in person
+    GET  /sw.js                               the service worker: the site pages and their
+                                              scripts open with no network
     GET  /site/projects/{id}/sample           witnessed sampling for re-test (见证取样)
     POST /site/projects/{id}/sample
+
+A delivery recorded on a phone that holds an enrolled device key is signed there, at the
+moment the supervisor records it (a scan once its verdict is shown: offline, when the
+network returns), queued as signed statements and sent when online; without WebCrypto
+Ed25519 or a secure context, the page queues what is recorded and the server signs it when
+sent. The page says which.
 
 The checklist is the gate's own evaluation (:func:`insutrace.trace.domain.gate.evaluate`);
 what a label is, the label verdict (:func:`insutrace.trace.domain.labels.label_record`,
@@ -28,17 +41,20 @@ import binascii
 import hashlib
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from insutrace.api.accounts import Account
+from insutrace.api.authz import authorize_write
 from insutrace.api.csrf import require_csrf
 from insutrace.api.deps import Services, ServicesDep
+from insutrace.api.entries import check_declared_payload
 from insutrace.api.label_routes import ALERT_TEXT, VERDICT_TEXT, Link
 from insutrace.api.pages import (
     FormErrors,
@@ -52,12 +68,17 @@ from insutrace.api.pages import (
     write,
     write_all,
 )
+from insutrace.api.person_writes import enrol_device_key, entry_authors, live_device_keys
 from insutrace.api.problems import classify
 from insutrace.api.web import today
+from insutrace.trace.actors import check_device_key
 from insutrace.trace.domain.fields import milli_text
 from insutrace.trace.domain.gate import STAGE_NAMES, Stage, evaluate
 from insutrace.trace.domain.read import project_list, site_batches, testing_labs
+from insutrace.trace.entry import Statement
 from insutrace.trace.errors import Forbidden, LedgerError, MalformedInput, NotFound
+from insutrace.trace.keys import key_id_of
+from insutrace.trace.ledger import ClientWrite
 from insutrace.trace.rules import catalogue
 from insutrace.trace.store.base import Tx
 
@@ -94,7 +115,8 @@ def rule_text(rule_id: str) -> str:
 # -- the page's scripts ----------------------------------------------------------------------
 
 STATIC = Path(__file__).with_name("static")
-ASSETS = {"scan.js", "queue.js", "jsQR.js", "jsQR.LICENSE"}
+ASSETS = {"scan.js", "queue.js", "sign.js", "device.js", "offline.js", "jsQR.js", "jsQR.LICENSE"}
+CACHED_ASSETS = ("offline.js", "queue.js", "sign.js", "scan.js", "device.js", "jsQR.js")
 
 
 @router.get("/site-assets/{name}", response_model=None)
@@ -108,6 +130,36 @@ async def asset(name: str) -> Response:
     return Response(body, media_type=f"{kind}; charset=utf-8", headers=headers)
 
 
+@lru_cache(maxsize=1)
+def _service_worker() -> bytes:
+    """sw.js with its version: a digest of itself and of every script it caches, so a
+    changed asset is a changed worker, which the browser installs in place of the old."""
+    digest = hashlib.sha256()
+    for name in ("sw.js", *CACHED_ASSETS):
+        digest.update((STATIC / name).read_bytes())
+    assets = json.dumps([f"/site-assets/{n}" for n in CACHED_ASSETS])
+    text = (STATIC / "sw.js").read_text(encoding="utf-8")
+    text = text.replace('"__VERSION__"', json.dumps(digest.hexdigest()[:16]))
+    return text.replace('["__ASSETS__"]', assets).encode()
+
+
+@router.get("/sw.js", response_model=None)
+async def service_worker() -> Response:
+    """The service worker, at the root so its scope holds /site; revalidated on each visit."""
+    headers = {"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"}
+    return Response(_service_worker(), media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+def _site_page(
+    request: Request, name: str, account: Account, context: dict[str, Any], status: int = 200
+) -> Response:
+    """A site page, naming its person (their account id) for the service worker, which keeps
+    the pages of one person only."""
+    response = page(request, name, account, context, status=status)
+    response.headers["X-InsuTrace-Person"] = str(account.id)
+    return response
+
+
 # -- my projects ------------------------------------------------------------------------------
 
 
@@ -118,7 +170,7 @@ async def my_projects(request: Request, services: ServicesDep) -> Response:
     except Refused as exc:
         return _refusal(exc)
     projects = await read(services, account, {"org": account.org}, project_list, account.org)
-    return page(request, "site_projects.html", account, {"projects": projects})
+    return _site_page(request, "site_projects.html", account, {"projects": projects})
 
 
 # -- a project and its checklist --------------------------------------------------------------
@@ -164,7 +216,7 @@ async def project_page(request: Request, services: ServicesDep, project: str) ->
         return _refusal(exc)
     except (Forbidden, NotFound) as exc:
         return _denied(request, account, exc)
-    return page(request, "site_project.html", account, {**found, "milli": milli_text})
+    return _site_page(request, "site_project.html", account, {**found, "milli": milli_text})
 
 
 def _denied(request: Request, account: Account | None, exc: LedgerError) -> Response:
@@ -204,8 +256,23 @@ async def delivery_page(request: Request, services: ServicesDep, project: str) -
         "discrepancies": DISCREPANCIES,
         "verdicts": json.dumps(_verdict_texts(), ensure_ascii=False),
         "milli": milli_text,
+        "signing": json.dumps(_signing(services, account, project), ensure_ascii=False),
     }
-    return page(request, "site_delivery.html", account, context)
+    return _site_page(request, "site_delivery.html", account, context)
+
+
+def _signing(services: Services, account: Account, project: str) -> dict[str, Any]:
+    """What the page needs to sign on the phone: who signs, for which organisation, the
+    person's device keys the log holds valid, and where to enrol and send."""
+    person = account.person.username if account.person is not None else ""
+    return {
+        "person": person,
+        "name": account.name,
+        "org": account.org,
+        "keys": [row["id"] for row in live_device_keys(services, account)],
+        "enrol": "/site/device-key",
+        "post": f"/site/projects/{quote(project, safe='')}/delivery/signed",
+    }
 
 
 _SCAN_FIELDS = {"project": "scans", "gtin": "scans", "lot": "scans", "serial": "scans"}
@@ -298,13 +365,7 @@ async def record_delivery(request: Request, services: ServicesDep, project: str)
     try:
         account = signed_in(services, request, "supervisor")
     except Refused:
-        # kept in the page's outbox: sent once the supervisor has signed in again
-        signin: dict[str, Any] = {
-            "title": "请先登录 Sign in first",
-            "status": 401,
-            "fields": {"": "请先登录 Sign in first"},
-        }
-        return JSONResponse(signin, status_code=401, media_type="application/problem+json")
+        return _signin_first()  # kept in the page's outbox: sent once signed in again
     try:
         require_csrf_header(request)
         body = json.loads(await request.body())
@@ -327,6 +388,146 @@ async def record_delivery(request: Request, services: ServicesDep, project: str)
     except LedgerError as exc:
         return _problem(form_errors(exc, {**_SCAN_FIELDS, **_INSPECT_FIELDS}, _INSPECT_RULES), exc)
     return JSONResponse({"seqs": seqs, "types": [t for t, _ in items]}, status_code=201)
+
+
+def _signin_first() -> JSONResponse:
+    """Signed out: the page keeps the delivery in its outbox until a new sign-in."""
+    signin: dict[str, Any] = {
+        "title": "请先登录 Sign in first",
+        "status": 401,
+        "fields": {"": "请先登录 Sign in first"},
+    }
+    return JSONResponse(signin, status_code=401, media_type="application/problem+json")
+
+
+SIGNED_TYPES = ("label.scan", "site.inspect")
+_SIGNED_RULES = {**_INSPECT_RULES, "key.device": "", "key.holder": ""}
+
+
+def _statements(body: Any, project: str) -> list[tuple[bytes, Statement]]:
+    if not isinstance(body, dict) or not isinstance(body.get("key"), str):
+        raise MalformedInput("a delivery is a JSON object with its idempotency key")
+    texts = body.get("statements")
+    if not isinstance(texts, list) or not texts or len(texts) > MAX_SCANS + 1:
+        raise MalformedInput(f"statements: a list of 1 to {MAX_SCANS + 1} signed statements")
+    out = []
+    for text in texts:
+        if not isinstance(text, str):
+            raise MalformedInput("statements: each is the canonical text of a signed statement")
+        data = text.encode()
+        statement = Statement.from_bytes(data)
+        if statement.type not in SIGNED_TYPES:
+            raise MalformedInput(
+                f"a delivery signs only {', '.join(SIGNED_TYPES)}, not {statement.type}"
+            )
+        if statement.payload.get("project") != project:
+            raise MalformedInput(
+                "a statement of this delivery names another project", "/payload/project"
+            )
+        out.append((data, statement))
+    return out
+
+
+def _check_signed(
+    services: Services, account: Account, statements: list[tuple[bytes, Statement]]
+) -> None:
+    """Each statement: signed by a live device key the signed-in person holds (rule
+    ``key.device``), for their organisation, of a type and on a project they may write, with
+    a payload its type's model takes."""
+    if account.person is None:
+        raise Forbidden("only a person signed in with a password signs on a device")
+    ledger = services.ledger
+    with ledger.store.read() as tx:
+        for _, st in statements:
+            check_device_key(tx, account.org, st.key, account.person.username)
+            authorize_write(tx, account, st.type, st.actor, st.payload, types=ledger.types)
+    for _, st in statements:
+        check_declared_payload(ledger.types, st.type, st.payload)
+
+
+def _signed_photos(body: dict[str, Any], statements: list[tuple[bytes, Statement]]) -> list[bytes]:
+    """The photos sent with the delivery: each one an inspection statement cites by SHA-256."""
+    cited = {
+        h for _, st in statements for h in st.payload.get("photos") or [] if isinstance(h, str)
+    }
+    photos = [_photo(p, i) for i, p in enumerate(body.get("photos") or [])]
+    for i, photo in enumerate(photos):
+        if hashlib.sha256(photo).hexdigest() not in cited:
+            raise MalformedInput(f"photo {i + 1}: no statement cites it", "/payload/photos")
+    return photos
+
+
+@router.post("/site/projects/{project}/delivery/signed", response_model=None)
+async def record_signed_delivery(request: Request, services: ServicesDep, project: str) -> Response:
+    """The delivery session's queue sends a delivery the phone signed: its statements are
+    logged as signed, all or none; the answer names each entry and who signed it."""
+    try:
+        account = signed_in(services, request, "supervisor")
+    except Refused:
+        return _signin_first()
+    try:
+        require_csrf_header(request)
+        body = json.loads(await request.body())
+        statements = _statements(body, project)
+        await run_in_threadpool(_check_signed, services, account, statements)
+        photos = _signed_photos(body, statements)
+        for photo in photos:
+            await run_in_threadpool(services.blobs.put, photo)
+        writes = [ClientWrite(data) for data, _ in statements]
+        receipts = await run_in_threadpool(services.ledger.append_batch, writes)
+        authors = await run_in_threadpool(entry_authors, services, [r.entry for r in receipts])
+    except json.JSONDecodeError:
+        exc = MalformedInput("the delivery is not JSON")
+        return _problem(form_errors(exc, {}, {}), exc)
+    except LedgerError as exc:
+        fields = {**_SCAN_FIELDS, **_INSPECT_FIELDS}
+        return _problem(form_errors(exc, fields, _SIGNED_RULES), exc)
+    answer = {
+        "seqs": [r.seq for r in receipts],
+        "types": [r.entry.type for r in receipts],
+        "signed": [
+            {"seq": r.seq, "time": r.entry.signed_time, "logged": r.entry.time,
+             **authors.get(r.seq, {})}
+            for r in receipts
+        ],
+        "duplicate": all(r.duplicate for r in receipts),
+    }  # fmt: skip
+    return JSONResponse(answer, status_code=200 if answer["duplicate"] else 201)
+
+
+_PUBLIC_KEY = re.compile(r"^[A-Za-z0-9+/]{43}=$")
+
+
+@router.post("/site/device-key", response_model=None)
+async def enrol_device(request: Request, services: ServicesDep) -> Response:
+    """Enrol this phone's key: the organisation adds it as the signed-in person's device key
+    (``key.add``, signed by its server-held key)."""
+    try:
+        account = signed_in(services, request, *SITE_ROLES)
+    except Refused:
+        return _signin_first()
+    try:
+        require_csrf_header(request)
+        body = json.loads(await request.body())
+        if not isinstance(body, dict):
+            raise MalformedInput("a device key is a JSON object")
+        public, device = body.get("public_key"), body.get("device")
+        if not isinstance(public, str) or not _PUBLIC_KEY.match(public):
+            raise MalformedInput(
+                "public_key: an Ed25519 public key, 32 bytes in base64", "/payload/public_key"
+            )
+        if not isinstance(device, str) or not device.strip():
+            raise MalformedInput("device: a label for this device", "/payload/device")
+        receipt = await run_in_threadpool(
+            enrol_device_key, services, account, public, device.strip()[:100]
+        )
+    except json.JSONDecodeError:
+        exc = MalformedInput("the device key is not JSON")
+        return _problem(form_errors(exc, {}, {}), exc)
+    except LedgerError as exc:
+        return _problem(form_errors(exc, {}, {}), exc)
+    kid = key_id_of(base64.b64decode(public))
+    return JSONResponse({"seq": receipt.seq, "key": kid}, status_code=201)
 
 
 # -- witnessed sampling -----------------------------------------------------------------------
@@ -376,7 +577,7 @@ async def sample_form(request: Request, services: ServicesDep, project: str) -> 
         "errors": FormErrors(),
         "recorded": request.query_params.get("recorded"),
     }
-    return page(request, "site_sample.html", account, context)
+    return _site_page(request, "site_sample.html", account, context)
 
 
 @router.post("/site/projects/{project}/sample", response_model=None)
@@ -439,7 +640,7 @@ async def record_sample(
         except (Forbidden, NotFound) as denied:
             return _denied(request, account, denied)
         context = {**found, "form": form, "errors": errors, "recorded": None}
-        return page(request, "site_sample.html", account, context, status=classify(exc)[0])
+        return _site_page(request, "site_sample.html", account, context, status=classify(exc)[0])
     return RedirectResponse(
         f"/site/projects/{project}/sample?recorded={receipt.seq}", status_code=303
     )

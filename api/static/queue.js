@@ -1,6 +1,11 @@
 /* InsuTrace outbox: what a page records is kept in localStorage, each item with its own
    idempotency key, and sent when the network is there; a resend of an item the server
-   already logged returns the first result, so nothing is written twice. */
+   already logged returns the first result, so nothing is written twice.
+
+   Two kinds of item: one the server signs when it is sent (the body as recorded), and one
+   signed on this device as it is recorded (``sign``, set by the page: the body becomes the
+   signed statements and the URL the one that takes them; ``prepareSigned`` completes it
+   before each send). A signed statement sent again is the same bytes: logged once. */
 "use strict";
 window.InsuQueue = (function () {
   var STORE = "insutrace-outbox";
@@ -23,7 +28,9 @@ window.InsuQueue = (function () {
 
   var api = {
     csrf: "",
-    prepare: null, /* async (body) => body, run before each send */
+    prepare: null, /* async (body) => body, run before each send of a server-signed item */
+    sign: null, /* async (url, body) => {url, body} signed here, or null: the server signs */
+    prepareSigned: null, /* async (body) => body, run before each send of a signed item */
     items: load,
     pending: function () { return load().filter(function (i) { return i.state === "pending"; }).length; },
     on: function (fn) { listeners.push(fn); },
@@ -31,11 +38,21 @@ window.InsuQueue = (function () {
       var key = newKey();
       var item = { key: key, url: url, label: label, created: new Date().toISOString(),
                    state: "pending", body: Object.assign({}, body, { key: key }) };
-      var items = load();
-      items.push(item);
-      save(items);
-      emit({ key: key, state: "queued" });
-      api.flush();
+      function queue() {
+        var items = load();
+        items.push(item);
+        save(items);
+        emit({ key: key, state: "queued" });
+        api.flush();
+      }
+      if (!api.sign) { queue(); return key; }
+      Promise.resolve(api.sign(url, item.body)).then(function (signed) {
+        if (signed) Object.assign(item, { url: signed.url, body: signed.body, signed: true });
+        queue();
+      }, function (e) {
+        emit({ key: key, state: "refused", label: label,
+               data: { detail: "本机签名失败，未保存 Not signed on this phone, not kept: " + e } });
+      });
       return key;
     },
     discard: function (key) {
@@ -53,7 +70,8 @@ window.InsuQueue = (function () {
           if (navigator.onLine === false) { emit({ key: item.key, state: "offline" }); break; }
           var response;
           try {
-            var body = api.prepare ? await api.prepare(item.body) : item.body;
+            var ready = item.signed ? api.prepareSigned : api.prepare;
+            var body = ready ? await ready(item.body) : item.body;
             update(item.key, { body: body });
             response = await fetch(item.url, {
               method: "POST", credentials: "same-origin",

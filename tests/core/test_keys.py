@@ -29,7 +29,9 @@ TYPES_WITH_NOTE = Registry((*TYPES, NOTE))
 
 
 @pytest.fixture
-def core(make_ledger: Callable[..., Ledger], root: Signer, signer_for: Callable[[str], Signer]) -> Ledger:
+def core(
+    make_ledger: Callable[..., Ledger], root: Signer, signer_for: Callable[[str], Signer]
+) -> Ledger:
     ledger = make_ledger(TYPES_WITH_NOTE)
     org = signer_for(ORG)
     ledger.append("actor.register", {"id": ORG, "public_key": org.public_b64, "name": ORG}, root)
