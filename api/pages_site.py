@@ -407,6 +407,8 @@ _SIGNED_RULES = {**_INSPECT_RULES, "key.device": "", "key.holder": ""}
 def _statements(body: Any, project: str) -> list[tuple[bytes, Statement]]:
     if not isinstance(body, dict) or not isinstance(body.get("key"), str):
         raise MalformedInput("a delivery is a JSON object with its idempotency key")
+    if body.get("unsigned"):
+        raise MalformedInput("scans not signed yet: the page signs each once its verdict is shown")
     texts = body.get("statements")
     if not isinstance(texts, list) or not texts or len(texts) > MAX_SCANS + 1:
         raise MalformedInput(f"statements: a list of 1 to {MAX_SCANS + 1} signed statements")

@@ -68,6 +68,7 @@ window.InsuQueue = (function () {
           var item = items[n];
           if (item.state !== "pending") continue;
           if (navigator.onLine === false) { emit({ key: item.key, state: "offline" }); break; }
+          if (item.signed && !api.prepareSigned) break; /* the page's signing is not loaded yet */
           var response;
           try {
             var ready = item.signed ? api.prepareSigned : api.prepare;
