@@ -34,6 +34,7 @@ from insutrace.api.accounts import (
 from insutrace.api.csrf import CsrfDep
 from insutrace.api.deps import Services, ServicesDep
 from insutrace.api.pages_common import FORM, bilingual, context, forbidden_page, page_user
+from insutrace.api.person_writes import revoke_device_keys
 from insutrace.api.web import render
 from insutrace.trace.errors import LedgerError
 
@@ -248,7 +249,15 @@ async def set_person_active(
         return _people_page(request, services, admin, 400, errors=errors)
     await run_in_threadpool(services.accounts.set_active, target.id, active == "1")
     zh, en = ("已恢复", "Reactivated") if active == "1" else ("已停用", "Deactivated")
-    return _people_page(request, services, admin, done=f"{zh} {target.name} · {en} {target.name}")
+    done = f"{zh} {target.name} · {en} {target.name}"
+    if active != "1":  # their phones sign no more: each device key of theirs is revoked
+        try:
+            revoked = await run_in_threadpool(revoke_device_keys, services, admin, target)
+        except LedgerError as exc:
+            return _people_page(request, services, admin, 503, errors={FORM: bilingual(exc)})
+        if revoked:
+            done += f"（设备密钥已吊销 {len(revoked)} 个 · {len(revoked)} device key(s) revoked）"
+    return _people_page(request, services, admin, done=done)
 
 
 # -- every account (the root authority) ---------------------------------------------------------

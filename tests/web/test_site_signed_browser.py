@@ -84,7 +84,7 @@ def test_a_statement_the_page_signs_verifies_with_the_ledgers_code(
     username = roles.account(services, world["w"]["supervisor"], "supervisor", NAME)
     payload = {
         "schema": 1,
-        "note": "两包破损 \"quoted\" \\ back\nslash \u0001 \u2028 é 😀",
+        "note": '两包破损 "quoted" \\ back\nslash \u0001 \u2028 é 😀',
         "n": [0, -1, 2**53 - 1, 1.5, 1e21, 0.000001, True, None],
         "z": {"\u00e9": 1, "a": 2, "\U0001f600": 3, "\ufb01": 4, "B": {"y": [], "x": {}}},
     }
@@ -240,7 +240,9 @@ def test_without_a_secure_context_the_server_signs_and_the_page_says_so(
     supervisor = world["w"]["supervisor"]
     username = roles.account(services, supervisor, "supervisor", NAME)
     with roles.chromium() as browser, roles.phone(browser, base, "site/signed") as p:
-        p.context.add_init_script("Object.defineProperty(window, 'isSecureContext', {value: false})")
+        p.context.add_init_script(
+            "Object.defineProperty(window, 'isSecureContext', {value: false})"
+        )
         roles.sign_in(p, username)
         p.goto(f"/site/projects/{PROJECT}/delivery")
         page = p.page
