@@ -116,7 +116,7 @@ def rule_text(rule_id: str) -> str:
 
 STATIC = Path(__file__).with_name("static")
 ASSETS = {"scan.js", "queue.js", "sign.js", "device.js", "offline.js", "jsQR.js", "jsQR.LICENSE"}
-CACHED_ASSETS = ("offline.js", "queue.js", "sign.js", "scan.js", "device.js", "jsQR.js")
+CACHED_ASSETS = ("jsQR.js", "offline.js", "queue.js", "sign.js", "scan.js", "device.js")
 
 
 @router.get("/site-assets/{name}", response_model=None)
@@ -135,7 +135,7 @@ def _service_worker() -> bytes:
     """sw.js with its version: a digest of itself and of every script it caches, so a
     changed asset is a changed worker, which the browser installs in place of the old."""
     digest = hashlib.sha256()
-    for name in ("sw.js", *CACHED_ASSETS):
+    for name in ["sw.js", *CACHED_ASSETS]:
         digest.update((STATIC / name).read_bytes())
     assets = json.dumps([f"/site-assets/{n}" for n in CACHED_ASSETS])
     text = (STATIC / "sw.js").read_text(encoding="utf-8")

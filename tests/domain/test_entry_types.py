@@ -27,7 +27,7 @@ from insutrace.trace.ledger import Ledger
 from .conftest import World, refused
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-LOG_MECHANICS = {"log.genesis", "key.rotate", "key.revoke"}
+LOG_MECHANICS = {"log.genesis", "key.rotate", "key.revoke", "key.add"}
 # Node kinds a back-trace draws (insutrace.trace.backtrace): a dossier checks each one
 # against the records its cited entries' types declare.
 TRACE_NODE_KINDS = {
@@ -56,8 +56,8 @@ def test_every_declaring_module_is_assembled() -> None:
 
 def test_the_registry_is_every_type_once_core_first() -> None:
     assert tuple(REGISTRY.values()) == TYPES
-    assert len(set(REGISTRY)) == len(TYPES) == 52
-    assert list(REGISTRY)[:4] == [t.name for t in actors.TYPES]
+    assert len(set(REGISTRY)) == len(TYPES) == 53
+    assert list(REGISTRY)[:5] == [t.name for t in actors.TYPES]
     assert REGISTRY["actor.register"].handler is not actors.CORE_TYPES["actor.register"].handler
     with pytest.raises(TypeError):
         REGISTRY["x"] = TYPES[0]  # type: ignore[index]
