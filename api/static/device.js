@@ -133,7 +133,7 @@
       }
       signing.keys.push(data.key);
       await S.syncClock();
-      fetch(location.pathname, { credentials: "same-origin" }); /* the offline copy names the key */
+      if (window.InsuOffline) window.InsuOffline.keep(); /* the offline copy names the key */
       await decide();
     } catch (err) {
       error.textContent = "未能登记（无网络？）Not enrolled (no network?)";

@@ -72,6 +72,19 @@ async function script(request) {
   return kept || fetch(request);
 }
 
+/* A page asks to be kept (its first visit, before this worker controlled it; or after a
+   change the page made, e.g. a key enrolled): fetched anew and kept like a navigation. */
+self.addEventListener("message", function (event) {
+  var data = event.data || {};
+  if (data.type !== "keep" || typeof data.url !== "string") return;
+  var url = new URL(data.url, self.location.origin);
+  if (url.origin !== self.location.origin || !sitePage(url)) return;
+  var request = new Request(url.href, { credentials: "same-origin" });
+  event.waitUntil(fetch(request).then(function (response) { return keep(request, response); })
+    .then(function () { if (event.source) event.source.postMessage({ type: "kept", url: url.href }); })
+    .catch(function () {}));
+});
+
 self.addEventListener("fetch", function (event) {
   var request = event.request;
   var url = new URL(request.url);

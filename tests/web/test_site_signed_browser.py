@@ -77,6 +77,15 @@ def _enrol(p: roles.Phone, ledger: Ledger, username: str) -> str:
     return kid
 
 
+def _wait_kept(page: Any) -> None:
+    """Until the service worker keeps this page (as the server rendered it last)."""
+    page.wait_for_function(
+        """async () => { const cache = await caches.open('insutrace-pages');
+             return Boolean(await cache.match(location.href)); }""",
+        timeout=20000,
+    )
+
+
 def test_a_statement_the_page_signs_verifies_with_the_ledgers_code(
     world: dict[str, Any], server: tuple[str, Services]
 ) -> None:
@@ -126,9 +135,7 @@ def test_the_phone_signs_offline_and_the_log_holds_its_signatures(
         kid = _enrol(p, ledger, username)
         p.shot("enrolled")
         page = p.page
-        page.evaluate("navigator.serviceWorker.ready")
-        p.goto(f"/site/projects/{PROJECT}/delivery")  # once more: the worker keeps it now
-        page.wait_for_selector('#sign-mode[data-mode="device"]')
+        _wait_kept(page)  # the first visit, kept by the service worker
         page.fill("#manual-link", _link(world, "000003"))
         page.click("#add-link")
         page.wait_for_selector('#scans li[data-verdict="genuine"]')
@@ -259,3 +266,23 @@ def test_without_a_secure_context_the_server_signs_and_the_page_says_so(
         services_author = services.accounts.authors([size])
         assert services_author[size]["username"] == username
         p.shot("server-signed-mode")
+
+
+def test_signing_out_empties_the_pages_kept_for_use_offline(
+    world: dict[str, Any], server: tuple[str, Services]
+) -> None:
+    base, services = server
+    username = roles.account(services, world["w"]["supervisor"], "supervisor", NAME)
+    with roles.chromium() as browser, roles.phone(browser, base, "site/signed") as p:
+        roles.sign_in(p, username)
+        p.goto(f"/site/projects/{PROJECT}/delivery")
+        _wait_kept(p.page)
+        p.goto("/signin")
+        p.page.get_by_role("button", name="退出 Sign out").first.click()
+        p.page.wait_for_load_state()
+        p.context.set_offline(True)
+        response = p.goto(f"/site/projects/{PROJECT}/delivery")
+        assert response.status == 503
+        assert p.text("body").startswith("无网络，此页面尚未在本机保存")
+        assert NAME not in p.text("body")
+        p.shot("offline-after-sign-out")
