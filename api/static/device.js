@@ -100,6 +100,15 @@
   }
 
   /* -- the receipts: who signed each entry, as the server's read model says --------------- */
+  function annotate() { /* what waits in the outbox says it is signed already */
+    Q.items().forEach(function (item) {
+      var li = $("outbox").querySelector('[data-key="' + item.key + '"]');
+      if (!li || !item.signed || item.state !== "pending" || li.textContent.indexOf("本机已签名") >= 0) return;
+      li.dataset.signed = "device";
+      li.appendChild(document.createTextNode(" · 本机已签名 signed on this phone"));
+    });
+  }
+  Q.on(annotate);
   Q.on(function (event) {
     if (event.state !== "sent" || !event.data || !event.data.signed) return;
     var first = event.data.signed[0] || {};
@@ -152,6 +161,7 @@
     show("device", key.kid);
   }
 
+  annotate();
   $("enrol-form").addEventListener("submit", enrol);
   if (navigator.onLine !== false) S.syncClock().catch(function () {});
   window.addEventListener("online", function () { S.syncClock().catch(function () {}); });

@@ -168,6 +168,7 @@ def test_the_phone_signs_offline_and_the_log_holds_its_signatures(
         assert "进场扫码验收" in p.text("h1")
         assert "待发送 1 条" in page.locator("#pending").inner_text()
         assert "离线" in page.locator("#net").inner_text()
+        assert "本机已签名" in page.locator('#outbox li[data-state="pending"]').inner_text()
         # a JSON answer is never served from the worker's cache
         verdict = page.evaluate(
             """async (link) => { try { await fetch(link, {headers: {Accept: 'application/json'}});
