@@ -447,15 +447,24 @@ def _check_signed(
         check_declared_payload(ledger.types, st.type, st.payload)
 
 
-def _signed_photos(body: dict[str, Any], statements: list[tuple[bytes, Statement]]) -> list[bytes]:
-    """The photos sent with the delivery: each one an inspection statement cites by SHA-256."""
+def _signed_photos(
+    services: Services, body: dict[str, Any], statements: list[tuple[bytes, Statement]]
+) -> list[bytes]:
+    """The photos sent with the delivery: each one an inspection statement cites by SHA-256,
+    and every photo cited either sent with it or already in the document store."""
     cited = {
         h for _, st in statements for h in st.payload.get("photos") or [] if isinstance(h, str)
     }
     photos = [_photo(p, i) for i, p in enumerate(body.get("photos") or [])]
+    sent = {hashlib.sha256(photo).hexdigest() for photo in photos}
     for i, photo in enumerate(photos):
         if hashlib.sha256(photo).hexdigest() not in cited:
             raise MalformedInput(f"photo {i + 1}: no statement cites it", "/payload/photos")
+    for digest in sorted(cited - sent):
+        if not services.blobs.has(digest):
+            raise MalformedInput(
+                f"photo {digest[:12]}… is cited but was not sent", "/payload/photos"
+            )
     return photos
 
 
@@ -472,7 +481,7 @@ async def record_signed_delivery(request: Request, services: ServicesDep, projec
         body = json.loads(await request.body())
         statements = _statements(body, project)
         await run_in_threadpool(_check_signed, services, account, statements)
-        photos = _signed_photos(body, statements)
+        photos = _signed_photos(services, body, statements)
         for photo in photos:
             await run_in_threadpool(services.blobs.put, photo)
         writes = [ClientWrite(data) for data, _ in statements]

@@ -141,7 +141,7 @@
         return;
       }
       signing.keys.push(data.key);
-      await S.syncClock();
+      S.syncClock().catch(function () {});
       if (window.InsuOffline) window.InsuOffline.keep(); /* the offline copy names the key */
       await decide();
     } catch (err) {

@@ -6,6 +6,7 @@ the root, its version following the scripts it caches."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import json
@@ -95,8 +96,11 @@ def _enrol(client: TestClient, token: str, phone: Signer) -> Any:
     return _post(client, "/site/device-key", body, token)
 
 
-def _inspection(ledger: Ledger, world: Any, signer: Signer, project: str = PROJECT) -> str:
+def _inspection(
+    ledger: Ledger, world: Any, signer: Signer, project: str = PROJECT, **more: Any
+) -> str:
     payload = {
+        **more,
         "schema": 1,
         "project": project,
         "batch": world.batch_id,
@@ -265,3 +269,26 @@ def test_a_changed_script_is_a_new_service_worker(
     version = re.compile(rb'var VERSION = "([0-9a-f]{16})";')
     assert version.search(first) and version.search(second)
     assert version.search(first).group(1) != version.search(second).group(1)  # type: ignore[union-attr]
+
+
+def test_a_signed_inspections_photos_are_sent_with_it(
+    client: TestClient, services: Services, world: Any, ledger: Ledger
+) -> None:
+    token = _supervisor(services, world, client, "zhao.jianli")
+    phone = _phone("5", world.id("supervisor"))
+    assert _enrol(client, token, phone).status_code == 201
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
+    digest = hashlib.sha256(photo).hexdigest()
+    url = "data:image/png;base64," + base64.b64encode(photo).decode()
+    text = _inspection(ledger, world, phone, photos=[digest])
+    signed = f"{DELIVERY}/signed"
+    size = ledger.size()
+    missing = _post(client, signed, {"key": "p1", "statements": [text]}, token)
+    assert missing.status_code == 400 and "cited but was not sent" in missing.json()["detail"]
+    other = "data:image/png;base64," + base64.b64encode(photo + b"x").decode()
+    stray = _post(client, signed, {"key": "p1", "statements": [text], "photos": [other]}, token)
+    assert stray.status_code == 400 and "no statement cites it" in stray.json()["detail"]
+    assert ledger.size() == size and not services.blobs.has(digest)
+    r = _post(client, signed, {"key": "p1", "statements": [text], "photos": [url]}, token)
+    assert r.status_code == 201 and services.blobs.get(digest) == photo
+    assert ledger.entry(size).payload["photos"] == [digest]

@@ -8,6 +8,7 @@ first. Also: a statement the page signs verifies, byte for byte, with the ledger
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -125,9 +126,15 @@ def test_a_statement_the_page_signs_verifies_with_the_ledgers_code(
 
 
 def test_the_phone_signs_offline_and_the_log_holds_its_signatures(
-    world: dict[str, Any], server: tuple[str, Services], ledger: Ledger, clock: FixedClock
+    world: dict[str, Any],
+    server: tuple[str, Services],
+    ledger: Ledger,
+    clock: FixedClock,
+    tmp_path: Path,
 ) -> None:
     base, services = server
+    photo = tmp_path / "delivery.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)  # the bytes, not a picture
     supervisor = world["w"]["supervisor"]
     username = roles.account(services, supervisor, "supervisor", NAME)
     with roles.chromium() as browser, roles.phone(browser, base, "site/signed") as p:
@@ -149,6 +156,7 @@ def test_the_phone_signs_offline_and_the_log_holds_its_signatures(
         )
         page.select_option("#batch", world["batch"])
         page.fill("#counted", "300")
+        page.set_input_files("#photos", str(photo))
         page.click("#record")
         page.locator("#done").wait_for(state="visible")
         assert "已保存在本机" in page.locator("#done").inner_text()
@@ -194,6 +202,9 @@ def test_the_phone_signs_offline_and_the_log_holds_its_signatures(
         assert [e.payload["serial"] for e in entries[:2]] == ["000003", "000004"]
         assert {e.payload["verdict"] for e in entries[:2]} == {"genuine"}
         assert entries[0].payload["by"] == NAME
+        digest = hashlib.sha256(photo.read_bytes()).hexdigest()  # hashed on the phone
+        assert logged.payload["photos"] == [digest]
+        assert services.blobs.get(digest) == photo.read_bytes()
         with ledger.store.read() as tx:
             assert key_holder(tx, kid)["holder"] == username  # type: ignore[index]
         receipt = sent.inner_text()
