@@ -18,7 +18,9 @@ var PAGES = "insutrace-pages";
 var PERSON = "/__insutrace_person__";
 
 self.addEventListener("install", function (event) {
-  event.waitUntil(caches.open(SCRIPTS).then(function (cache) { return cache.addAll(ASSETS); })
+  /* past the browser's HTTP cache: the scripts of this version, not an hour-old copy */
+  var fresh = ASSETS.map(function (url) { return new Request(url, { cache: "reload" }); });
+  event.waitUntil(caches.open(SCRIPTS).then(function (cache) { return cache.addAll(fresh); })
     .then(function () { return self.skipWaiting(); }));
 });
 

@@ -69,6 +69,7 @@ def _enrol(p: roles.Phone, ledger: Ledger, username: str) -> str:
     assert "本机尚未登记密钥" in p.text("#sign-mode")
     size = ledger.size()
     page.fill("#device-name", "测试手机 test phone")
+    p.shot("enrol")
     page.click("#enrol")
     page.wait_for_selector('#sign-mode[data-mode="device"]')
     added = ledger.entry(size)
