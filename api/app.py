@@ -140,7 +140,10 @@ def build_services(
     checkpoints = CheckpointCache(watch=anchor)  # every process rewrites it after a batch
     export = LiveExport(ledger, export_dir) if export_dir is not None else None
     ledger.published = chain(
-        ledger.published, publish_to(anchor), checkpoints.publish, export and export.published
+        ledger.published,
+        publish_to(anchor),
+        checkpoints.publish,
+        export.published if export else None,
     )
     vault = KeyVault(settings.master_key) if settings.master_key else None
     blobs = BlobStore(settings.blob_dir)

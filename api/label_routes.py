@@ -39,7 +39,7 @@ from insutrace.api.pages_common import bilingual
 from insutrace.api.person_writes import write_as_person
 from insutrace.api.plates import plate_content
 from insutrace.api.problems import PROBLEM_RESPONSES, classify
-from insutrace.api.resolver import PAGES, has_serial, headless, page
+from insutrace.api.resolver import PAGES, has_serial, headless, page, read_once
 from insutrace.api.schemas import LabelVerdict, Receipt, ScanRequest
 from insutrace.api.web import cookie_account, error_page, render, today
 from insutrace.labels.render import wall_plate_pdf
@@ -128,7 +128,7 @@ def prefers_json(accept: str) -> bool:
 def _record(services: Services, link: Link) -> dict[str, Any]:
     with services.ledger.store.read() as tx:
         args = (link.gtin, link.lot, link.serial, link.key, link.signature, today(services))
-        return label_record(tx, *args)
+        return label_record(read_once(tx), *args)
 
 
 def banner(record: dict[str, Any]) -> dict[str, str]:

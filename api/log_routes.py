@@ -216,7 +216,9 @@ class LogReads:
                     note, etag = answer
                     headers = [*_CHECKPOINT_HEADERS, (b"etag", etag)]
                     if _if_none_match(scope) == etag:  # RFC 9110 §13.1.2: not modified
-                        await send({"type": "http.response.start", "status": 304, "headers": headers})
+                        await send(
+                            {"type": "http.response.start", "status": 304, "headers": headers}
+                        )
                         await send({"type": "http.response.body", "body": b""})
                     else:
                         await _answer(send, 200, headers, note)

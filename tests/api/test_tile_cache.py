@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from insutrace.api.deps import Services
 from insutrace.api.tilecache import CheckpointCache, TileCache
-from insutrace.trace.ledger import Ledger
 from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
 from insutrace.trace.tiles import TileRef, parse_tile_path
 
 from .conftest import org_payload, uscc
@@ -99,7 +99,9 @@ def test_a_checkpoint_another_process_published_is_read_at_once(
     assert client.get("/log/checkpoint").text == signed.note
 
 
-def test_a_cached_checkpoint_expires(ledger: Ledger, world: Any, grow: Callable[[int], None]) -> None:
+def test_a_cached_checkpoint_expires(
+    ledger: Ledger, world: Any, grow: Callable[[int], None]
+) -> None:
     cache = CheckpointCache(watch=None, ttl=0.05)
     cache.publish(ledger.latest_checkpoint())
     assert cache.get() is not None
