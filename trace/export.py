@@ -111,14 +111,17 @@ class LiveExport:
         self._wake.set()
 
     def start(self) -> None:
-        """Export now (the directory may be behind, or new), then after every batch. A
-        directory holding another log is refused here (StorageError), before serving."""
+        """Export from the thread at once (the directory may be behind, or new: a first
+        export of a large log takes a while, and serving does not wait for it), then after
+        every batch. A directory holding another log is refused here (StorageError),
+        before serving."""
         try:
-            self.sync()
+            self._exported(self.ledger.log_verifier())
         except StorageError:
             raise
         except LedgerError as exc:  # an empty log: nothing to export until its first batch
             _log.info("static export to %s waits: %s", self.directory, exc)
+        self._wake.set()
         self._thread = threading.Thread(target=self._run, name="insutrace-export", daemon=True)
         self._thread.start()
 
