@@ -54,7 +54,7 @@ def _free_port() -> int:
 
 
 def _wait(port: int) -> None:
-    for _ in range(300):
+    for _ in range(1200):  # up to a minute: a loaded machine starts servers slowly
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
