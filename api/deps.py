@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from insutrace.api.accounts import Account, AccountStore, KeyVault
 from insutrace.api.problems import Unauthenticated
 from insutrace.api.sessions import SessionStore
-from insutrace.api.tilecache import CheckpointCache, TileCache
+from insutrace.api.tilecache import AnswerCache, CheckpointCache, TileCache
 from insutrace.api.witnessing import Witnessing
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.errors import Forbidden
@@ -38,6 +38,7 @@ class Services:
     tiles: TileCache = field(default_factory=TileCache)  # full tiles, immutable bytes
     checkpoints: CheckpointCache = field(default_factory=CheckpointCache)  # the latest note
     export: LiveExport | None = None  # the static export kept current (--export-dir)
+    labels: AnswerCache = field(default_factory=AnswerCache)  # label verdicts, per log head
     sessions: SessionStore = field(init=False)
 
     def __post_init__(self) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from insutrace.trace.checkpoint import SignedCheckpoint
 
-__all__ = ["CHECKPOINT_TTL", "CheckpointCache", "TileCache"]
+__all__ = ["CHECKPOINT_TTL", "AnswerCache", "CheckpointCache", "TileCache"]
 
 CHECKPOINT_TTL = 1.0
 """Seconds a cached checkpoint is answered without a look at the database."""
@@ -159,3 +159,32 @@ class CheckpointCache:
         self.answer = (self.note, f'"{self.size}"'.encode())
         self._stamp = stamp
         self._until = time.monotonic() + self.ttl
+
+
+class AnswerCache:
+    """A bounded LRU map from a read's arguments to its answer, for reads that are a
+    function of the log alone: the key names the log's head (size and last leaf hash) it
+    was read at, so an answer is reused only while no entry has been appended since, by
+    any process (the head is read from the database, one cheap query). Answers are shared:
+    their users only read them."""
+
+    def __init__(self, max_items: int = 1024) -> None:
+        self.max_items = max_items
+        self.hits = 0
+        self._items: OrderedDict[tuple[object, ...], object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> object | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+            return found
+
+    def put(self, key: tuple[object, ...], answer: object) -> None:
+        with self._lock:
+            self._items[key] = answer
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)

@@ -9,10 +9,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import support
 from fastapi.testclient import TestClient
 
 from insutrace.api.deps import Services
 from insutrace.api.tilecache import CheckpointCache, TileCache
+from insutrace.api.web import label_path
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.tiles import TileRef, parse_tile_path
@@ -128,3 +130,28 @@ def test_the_cache_is_bounded_and_drops_the_least_recently_used() -> None:
     cache.put("q.p/2", b"12")
     assert cache.get("p.p/1") is None and cache.get("q.p/2") == b"12"
     assert cache.get("a") == b"12345" and cache.get("c") == b"123"
+
+
+def test_a_label_verdict_is_read_once_per_log_head(
+    client: TestClient,
+    services: Services,
+    ledger: Ledger,
+    root: Signer,
+    signer_for: Callable[[str], Signer],
+) -> None:
+    lw = support.label_world().LabelWorld(ledger, root, signer_for)
+    lw.trade_parties()
+    lw.site_parties()
+    batch = lw.qualified_batch(lw.product())
+    lw.issue(batch, count=3)
+    path = label_path(lw.label(batch, "000002"))
+    json = {"Accept": "application/json"}
+    first = client.get(path, headers=json).json()
+    assert first["verdict"] == "genuine"
+    hits = services.labels.hits
+    assert client.get(path, headers=json).json() == first  # nothing appended: from memory
+    assert "正品" in client.get(path, headers={"Accept": "text/html"}).text  # the page too
+    assert services.labels.hits == hits + 2
+    lw.recall(batch)  # appended by another ledger object (as by another process)
+    after = client.get(path, headers=json).json()
+    assert after["verdict"] == "recalled" and services.labels.hits == hits + 2
