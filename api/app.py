@@ -198,7 +198,7 @@ def create_app(
         )
         worker.start()  # webhook deliveries, in this process
         if services.export is not None:
-            services.export.start()  # the static export, current before the first request
+            services.export.start()  # the static export, kept current by its own thread
         yield
         if services.export is not None:
             services.export.stop()
