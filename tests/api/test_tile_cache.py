@@ -58,6 +58,14 @@ def test_a_non_canonical_or_missing_tile_is_never_answered_from_memory(
     assert client.get("/log/tile/0/000").status_code == 404
     # a HEAD or a POST is not a read the memory answers: the router's 405 as before
     assert client.head(f"/log/tile/0/000.p/{size}").status_code == 405
+    # the guards outside the memory still hold for a tile it has
+    refused = client.get(f"/log/tile/0/000.p/{size}?x=%00")
+    assert refused.status_code == 400 and refused.headers["x-request-id"]
+    assert refused.headers["content-type"] == "application/problem+json"
+    too_large = client.request(
+        "GET", f"/log/tile/0/000.p/{size}", headers={"Content-Length": str(2 << 20)}, content=b""
+    )
+    assert too_large.status_code == 413
 
 
 def test_the_checkpoint_follows_each_batch_committed_by_this_server(
