@@ -11,7 +11,8 @@ Each server is one uvicorn process; the load comes from a separate process: ``wr
 (keep-alive connections on threads), which saturates before a fast endpoint does and so
 understates the ratios. Every endpoint's answer is checked first (status 200, its length),
 and the run fails on any non-2xx answer or socket error under load. Figures: requests/s,
-p50/p99 latency, and the ratio to the empty endpoint's rate. The tiles come from a ledger
+p50/p99 latency, and the ratio to the empty endpoint's rate measured just before it (the
+machine's other load drifts; a ratio holds within one pair). The tiles come from a ledger
 of 600 entries of test-only organisations; the label pages from the demo (seeded into a
 temporary directory, test-only keys).
 """
@@ -93,6 +94,7 @@ def load(port: int, path: str, seconds: float, conns: int, accept: str = "*/*") 
     every = sorted(x for lane in latencies for x in lane)
     return {
         "rate": len(every) / elapsed,
+        "count": len(every),
         "p50": every[len(every) // 2] * 1e3,
         "p99": every[min(len(every) - 1, int(len(every) * 0.99))] * 1e3,
         "failures": sum(failures),
@@ -132,16 +134,35 @@ def _wrk(port: int, path: str, seconds: float, conns: int, accept: str) -> dict[
     p99 = re.search(r"\s99%\s+(\S+)", out)
     if not (rate and p50 and p99):
         raise SystemExit(f"error: cannot read wrk's output:\n{out}")
+    count = re.search(r"(\d+) requests in", out)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)", out)
     failures = int(bad.group(1)) if bad else 0
     failures += sum(int(n) for n in errors.groups()) if errors else 0
     return {
         "rate": float(rate.group(1)),
+        "count": int(count.group(1)) if count else 0,
         "p50": _ms(p50.group(1)),
         "p99": _ms(p99.group(1)),
         "failures": failures,
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(
+    client: str, pid: int, port: int, path: str, seconds: float, conns: int, accept: str
+) -> dict[str, float]:
+    """:func:`_measure`, with the server's CPU time per answer (``cpu``, ms): what the
+    answer costs the server whatever else the machine runs."""
+    before = _cpu_seconds(pid)
+    r = _measure(client, port, path, seconds, conns, accept)
+    r["cpu"] = (_cpu_seconds(pid) - before) * 1e3 / max(1, r["count"])
+    return r
 
 
 def _check(port: int, path: str, accept: str, times: int = 50) -> int:
@@ -286,25 +307,35 @@ def main() -> int:
                  "application/linkset+json"),
             ]  # fmt: skip
             results = []
-            for name, port, path, accept in rows:
+            empty = rows[0]
+            for _, port, path, accept in rows:
                 _check(port, path, accept)  # 200, one body; warms up, fills the caches
-                results.append((name, _measure(args.client, port, path, seconds, conns, accept)))
+            pids = {ports[k]: server.pid for k, server in zip(ports, servers, strict=True)}
+            for name, port, path, accept in rows:
+                # the baseline again just before each endpoint: on a shared machine the
+                # load from elsewhere drifts, and a ratio holds only within one pair
+                base = _measured(args.client, pids[empty[1]], *empty[1:3], seconds, conns, empty[3])
+                r = _measured(args.client, pids[port], port, path, seconds, conns, accept)
+                results.append((name, {**r, "base": base["rate"], "base_cpu": base["cpu"]}))
         finally:
             for server in servers:
                 server.terminate()
                 server.wait(timeout=10)
 
-    base = results[0][1]["rate"]
     print(
         f"HTTP reads, 1 uvicorn process each, {conns} keep-alive connections from another "
-        f"process ({args.client}), {seconds:g} s each"
+        f"process ({args.client}), {seconds:g} s each; each endpoint beside the empty GET "
+        "measured just before it: its rate's ratio, and the ratio of the server CPU time per "
+        "answer (empty / endpoint: the rate ratio were the server alone on its core)"
     )
     ok = True
     for name, r in results:
         ok = ok and r["failures"] == 0
         print(
-            f"  {name:42} {r['rate']:8.0f}/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms"
-            f"  {r['rate'] / base:5.0%} of baseline  failures {int(r['failures'])}"
+            f"  {name:42} {r['rate']:7.0f}/s p50 {r['p50']:6.2f} ms p99 {r['p99']:7.2f} ms"
+            f"  rate {r['rate'] / r['base']:5.0%} of {r['base']:5.0f}/s"
+            f"  CPU {r['cpu']:.3f} ms/answer, {r['base_cpu'] / r['cpu']:5.0%}"
+            f"  failures {int(r['failures'])}"
         )
     return 0 if ok else 1
 
