@@ -22,7 +22,9 @@ from insutrace.trace.ledger import Ledger
 from insutrace.trace.merkle import frontier_nodes, root_from_frontier
 from insutrace.trace.note import parse_note
 
-__all__ = ["check_anchor", "publish_to"]
+__all__ = ["chain", "check_anchor", "publish_to"]
+
+Hook = Callable[[SignedCheckpoint], None]
 
 
 def _text(note: str) -> str:
@@ -49,6 +51,18 @@ def publish_to(path: Path) -> Callable[[SignedCheckpoint], None]:
             os.replace(tmp, path)
 
     return publish
+
+
+def chain(*hooks: Hook | None) -> Hook:
+    """One ``Ledger.published`` hook calling ``hooks`` in order (None ones skipped): the
+    published-checkpoint file first, then whatever reads it or follows it."""
+    called = tuple(h for h in hooks if h is not None)
+
+    def published(signed: SignedCheckpoint) -> None:
+        for hook in called:
+            hook(signed)
+
+    return published
 
 
 def check_anchor(ledger: Ledger, path: Path) -> None:

@@ -38,12 +38,13 @@ from insutrace.api import (
     webhooks,
 )
 from insutrace.api.accounts import AccountStore, KeyVault
-from insutrace.api.anchor import check_anchor, publish_to
+from insutrace.api.anchor import chain, check_anchor, publish_to
 from insutrace.api.bodies import BodyLimit, BodyTooLarge, RefuseDuplicateKeys, too_large_handler
 from insutrace.api.csrf import install_csrf_handler
 from insutrace.api.deps import Services
 from insutrace.api.docs import install_docs
 from insutrace.api.limits import MAX_REQUESTS, MAX_WRITES, InFlightLimit
+from insutrace.api.log_routes import LogReads
 from insutrace.api.logs import (
     RequestIdMiddleware,
     configure_logging,
@@ -53,6 +54,7 @@ from insutrace.api.logs import (
 from insutrace.api.migrate import upgrade
 from insutrace.api.problems import install_problem_handlers
 from insutrace.api.queries import refuse_unknown_query
+from insutrace.api.tilecache import CheckpointCache
 from insutrace.api.urls import RefuseNulInUrls
 from insutrace.api.witnessing import Witnessing, parse_witnesses
 from insutrace.trace.blobs import BlobStore
@@ -60,6 +62,7 @@ from insutrace.trace.clock import Clock
 from insutrace.trace.domain import ADMISSION, REGISTRY
 from insutrace.trace.entrytype import EntryType
 from insutrace.trace.errors import MalformedInput
+from insutrace.trace.export import LiveExport
 from insutrace.trace.keys import load_signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
@@ -115,9 +118,11 @@ def build_services(
     log_signer: NoteSigner | None = None,
     migrate: bool = True,
     types: Mapping[str, EntryType] = REGISTRY,
+    export_dir: Path | None = None,
 ) -> Services:
     """Open the store, bring the schema to the latest migration, build the ledger over the
-    entry ``types`` (default: the domain's registry) with the domain's admission checks."""
+    entry ``types`` (default: the domain's registry) with the domain's admission checks;
+    with ``export_dir``, a static export there kept current after each batch."""
     _prepare_sqlite(settings.database_url)
     if migrate:
         upgrade(settings.database_url)
@@ -132,7 +137,14 @@ def build_services(
     )
     anchor = settings.keys_dir / "checkpoint"  # the latest published checkpoint
     check_anchor(ledger, anchor)  # a database behind it (an old copy, truncated): no start
-    ledger.published = publish_to(anchor)
+    checkpoints = CheckpointCache(watch=anchor)  # every process rewrites it after a batch
+    export = LiveExport(ledger, export_dir) if export_dir is not None else None
+    ledger.published = chain(
+        ledger.published,
+        publish_to(anchor),
+        checkpoints.publish,
+        export.published if export else None,
+    )
     vault = KeyVault(settings.master_key) if settings.master_key else None
     blobs = BlobStore(settings.blob_dir)
     accounts = AccountStore(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
@@ -140,7 +152,9 @@ def build_services(
     witnessing = (
         Witnessing(ledger, witnesses, quorum=settings.witness_quorum) if witnesses else None
     )
-    return Services(settings, ledger, accounts, vault, blobs, witnessing)
+    return Services(
+        settings, ledger, accounts, vault, blobs, witnessing, checkpoints=checkpoints, export=export
+    )
 
 
 def create_app(
@@ -152,12 +166,19 @@ def create_app(
     types: Mapping[str, EntryType] = REGISTRY,
     max_requests: int = MAX_REQUESTS,
     max_writes: int = MAX_WRITES,
+    export_dir: Path | None = None,
 ) -> FastAPI:
     """The FastAPI app over the ledger that ``settings`` names (default: the environment),
     admitting and serving the entry ``types`` (default: the domain's registry); at most
-    ``max_requests`` requests and ``max_writes`` writes at once (:mod:`insutrace.api.limits`)."""
+    ``max_requests`` requests and ``max_writes`` writes at once (:mod:`insutrace.api.limits`);
+    with ``export_dir``, a C2SP static export there kept current (:class:`LiveExport`)."""
     services = build_services(
-        settings or Settings(), clock=clock, log_signer=log_signer, migrate=migrate, types=types
+        settings or Settings(),
+        clock=clock,
+        log_signer=log_signer,
+        migrate=migrate,
+        types=types,
+        export_dir=export_dir,
     )
 
     @asynccontextmanager
@@ -176,7 +197,11 @@ def create_app(
             services, interval=float(os.environ.get("INSUTRACE_WEBHOOK_INTERVAL", "1"))
         )
         worker.start()  # webhook deliveries, in this process
+        if services.export is not None:
+            services.export.start()  # the static export, kept current by its own thread
         yield
+        if services.export is not None:
+            services.export.stop()
         worker.stop()
         stop.set()
         if witness_thread is not None and witnessing is not None:
@@ -200,6 +225,7 @@ def create_app(
     app.add_exception_handler(BodyTooLarge, too_large_handler)
     install_csrf_handler(app)
     install_docs(app)
+    app.add_middleware(LogReads, services=services)  # tiles, checkpoint: from memory
     app.add_middleware(RefuseDuplicateKeys)  # before any route parses a write body
     # bodies bounded before anything reads them; documents up to the blob store's limit
     app.add_middleware(BodyLimit, limits={"/v1/documents": services.blobs.max_bytes})
@@ -256,14 +282,17 @@ def _log_startup(services: Services) -> None:
 
 def app_from_env() -> FastAPI:
     """The uvicorn factory: settings from ``INSUTRACE_*`` environment variables (and the
-    request limits ``INSUTRACE_MAX_REQUESTS``, ``INSUTRACE_MAX_WRITES``); the server's log
-    lines go to stderr in the configured format."""
+    request limits ``INSUTRACE_MAX_REQUESTS``, ``INSUTRACE_MAX_WRITES``, the static export
+    directory ``INSUTRACE_EXPORT_DIR``); the server's log lines go to stderr in the
+    configured format."""
     settings = Settings()
     configure_logging(settings)
+    export_dir = os.environ.get("INSUTRACE_EXPORT_DIR", "")
     return create_app(
         settings,
         max_requests=_env_int("INSUTRACE_MAX_REQUESTS", MAX_REQUESTS),
         max_writes=_env_int("INSUTRACE_MAX_WRITES", MAX_WRITES),
+        export_dir=Path(export_dir) if export_dir else None,
     )
 
 

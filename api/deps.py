@@ -12,10 +12,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from insutrace.api.accounts import Account, AccountStore, KeyVault
 from insutrace.api.problems import Unauthenticated
 from insutrace.api.sessions import SessionStore
-from insutrace.api.tilecache import TileCache
+from insutrace.api.tilecache import AnswerCache, CheckpointCache, TileCache
 from insutrace.api.witnessing import Witnessing
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.errors import Forbidden
+from insutrace.trace.export import LiveExport
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.sequencer import Sequencer
@@ -35,6 +36,9 @@ class Services:
     blobs: BlobStore
     witnessing: Witnessing | None = None  # the log's witnesses, when INSUTRACE_WITNESSES names any
     tiles: TileCache = field(default_factory=TileCache)  # full tiles, immutable bytes
+    checkpoints: CheckpointCache = field(default_factory=CheckpointCache)  # the latest note
+    export: LiveExport | None = None  # the static export kept current (--export-dir)
+    labels: AnswerCache = field(default_factory=AnswerCache)  # label verdicts, per log head
     sessions: SessionStore = field(init=False)
 
     def __post_init__(self) -> None:

@@ -25,7 +25,7 @@ signature is a 400 (a bilingual error page for a browser). The verdict itself is
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -39,7 +39,7 @@ from insutrace.api.pages_common import bilingual
 from insutrace.api.person_writes import write_as_person
 from insutrace.api.plates import plate_content
 from insutrace.api.problems import PROBLEM_RESPONSES, classify
-from insutrace.api.resolver import PAGES, has_serial, headless, page
+from insutrace.api.resolver import PAGES, has_serial, headless, page, read_once
 from insutrace.api.schemas import LabelVerdict, Receipt, ScanRequest
 from insutrace.api.web import cookie_account, error_page, render, today
 from insutrace.labels.render import wall_plate_pdf
@@ -126,9 +126,18 @@ def prefers_json(accept: str) -> bool:
 
 
 def _record(services: Services, link: Link) -> dict[str, Any]:
+    """The label's record (:func:`label_record`), a function of the log and the day: read
+    once per log head (:class:`~insutrace.api.tilecache.AnswerCache`), so a label scanned
+    again while nothing was appended costs one query."""
     with services.ledger.store.read() as tx:
         args = (link.gtin, link.lot, link.serial, link.key, link.signature, today(services))
-        return label_record(tx, *args)
+        key = (*tx.head(), *args)
+        found = services.labels.get(key)
+        if found is not None:
+            return cast(dict[str, Any], found)
+        record = label_record(read_once(tx), *args)
+    services.labels.put(key, record)
+    return record
 
 
 def banner(record: dict[str, Any]) -> dict[str, str]:

@@ -12,7 +12,16 @@
 Full tiles never change (C2SP tlog-tiles: "full tiles are immutable"): once read, a full
 tile is answered from memory (``api/tilecache.py``), and shared caches may keep it for a
 year. A partial tile of a given width does not change either, but is superseded as the
-log grows, so it is read each time and cached briefly. Nothing here needs an account.
+log grows: it is kept in memory too, and shared caches keep it briefly. The checkpoint is
+answered from memory while no batch has committed since (see ``CheckpointCache``), with
+an ETag: a client revalidating it gets 304 while the log has not grown. Nothing here needs
+an account.
+
+:class:`LogReads` answers those from memory before the FastAPI router, as an ASGI
+middleware inside the request id, NUL, in-flight and body-size guards: a tile or
+checkpoint already in memory is two ASGI messages, with no routing, dependency or
+validation work. Anything else, or anything not yet in memory, goes on to the routes
+below, which read the store and fill the caches.
 """
 
 from __future__ import annotations
@@ -23,14 +32,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from insutrace.api.deps import ServicesDep
+from insutrace.api.deps import Services, ServicesDep
 from insutrace.api.problems import PROBLEM_RESPONSES
 from insutrace.api.schemas import ConsistencyProof, InclusionProof
 from insutrace.trace.errors import MalformedInput, NotFound
 from insutrace.trace.tiles import WIDTH, parse_tile_path
 
-__all__ = ["router"]
+__all__ = ["LogReads", "router"]
 
 TEXT = "text/plain; charset=utf-8"
 OCTETS = "application/octet-stream"
@@ -56,8 +66,12 @@ def _b64(hashes: list[bytes]) -> list[str]:
     responses=_text_response("The latest signed checkpoint (C2SP tlog-checkpoint)."),
 )
 async def checkpoint(services: ServicesDep) -> Response:
+    cache = services.checkpoints
+    stamp = cache.stamp()  # before the read: a checkpoint published meanwhile is noticed
     signed = await run_in_threadpool(services.ledger.latest_checkpoint)
-    return Response(signed.note, media_type=TEXT, headers={"Cache-Control": NO_CACHE})
+    cache.fill(signed, stamp)
+    headers = {"Cache-Control": NO_CACHE, "ETag": f'"{signed.checkpoint.size}"'}
+    return Response(signed.note, media_type=TEXT, headers=headers)
 
 
 @router.get(
@@ -100,15 +114,14 @@ async def tile(
     services: ServicesDep,
     path: Annotated[str, Path(description="`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`.")],
 ) -> Response:
-    full = services.tiles.get(path)  # a full tile read before: no thread, no query
-    if full is not None:
-        return Response(full, media_type=OCTETS, headers={"Cache-Control": IMMUTABLE})
     ref = parse_tile_path("tile/" + path)
-    body = await run_in_threadpool(services.ledger.tile, ref)
-    if ref.width == WIDTH:
-        services.tiles.put(path, body)
-        return Response(body, media_type=OCTETS, headers={"Cache-Control": IMMUTABLE})
-    return Response(body, media_type=OCTETS, headers={"Cache-Control": PARTIAL})
+    key = ref.path()
+    body = services.tiles.get(key)  # read before (LogReads answers most of these)
+    if body is None:
+        body = await run_in_threadpool(services.ledger.tile, ref)
+        services.tiles.put(key, body)
+    cache = IMMUTABLE if ref.width == WIDTH else PARTIAL
+    return Response(body, media_type=OCTETS, headers={"Cache-Control": cache})
 
 
 @router.get(
@@ -165,3 +178,62 @@ async def consistency_proof(
     new: Annotated[int, Query(ge=0, le=MAX_INDEX)],
 ) -> ConsistencyProof:
     return await run_in_threadpool(_consistency, services, old, new)
+
+
+# -- the same answers, from memory, before routing -----------------------------------------
+
+_TILE_PREFIX = "/log/tile/"
+_CHECKPOINT = "/log/checkpoint"
+_OCTET_HEADERS = [(b"content-type", OCTETS.encode())]
+_IMMUTABLE = (b"cache-control", IMMUTABLE.encode())
+_PARTIAL = (b"cache-control", PARTIAL.encode())
+_CHECKPOINT_HEADERS = [(b"content-type", TEXT.encode()), (b"cache-control", NO_CACHE.encode())]
+
+
+class LogReads:
+    """ASGI middleware: ``GET /log/tile/…`` and ``GET /log/checkpoint`` from memory when
+    the bytes are there (byte for byte what the routes answer, same headers), else on to
+    the app. A tile path is looked up as it came: only a path the routes parsed and stored
+    (canonical, within the log) can be found."""
+
+    def __init__(self, app: ASGIApp, services: Services) -> None:
+        self.app = app
+        self.tiles = services.tiles
+        self.checkpoints = services.checkpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path: str = scope["path"]
+            if path.startswith(_TILE_PREFIX):
+                body = self.tiles.get(path[5:])  # "tile/…"
+                if body is not None:
+                    cache = _PARTIAL if ".p/" in path else _IMMUTABLE
+                    await _answer(send, 200, [*_OCTET_HEADERS, cache], body)
+                    return
+            elif path == _CHECKPOINT:
+                answer = self.checkpoints.get()
+                if answer is not None:
+                    note, etag = answer
+                    headers = [*_CHECKPOINT_HEADERS, (b"etag", etag)]
+                    if _if_none_match(scope) == etag:  # RFC 9110 §13.1.2: not modified
+                        await send(
+                            {"type": "http.response.start", "status": 304, "headers": headers}
+                        )
+                        await send({"type": "http.response.body", "body": b""})
+                    else:
+                        await _answer(send, 200, headers, note)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _if_none_match(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"if-none-match":
+            return bytes(value).strip()
+    return None
+
+
+async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    length = (b"content-length", str(len(body)).encode())
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, length]})
+    await send({"type": "http.response.body", "body": body})

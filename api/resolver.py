@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from fastapi import APIRouter, Request
@@ -52,6 +52,7 @@ from insutrace.trace.domain.read import lot_record, product_record, resolver_ite
 from insutrace.trace.errors import LedgerError, MalformedInput, NotFound
 from insutrace.trace.identifiers import CSET82, validate_gtin
 from insutrace.trace.rules import explain
+from insutrace.trace.store.base import Tx
 
 __all__ = [
     "LINKSET",
@@ -368,11 +369,39 @@ class _Resolution:
         return None
 
 
+class _ReadOnce:
+    """A read transaction whose projection rows are each read once: a page's read model
+    asks for the same batch, report or organisation several times (a label page: 27 reads,
+    12 of them repeats), and within one read transaction (a snapshot) the answer is the
+    same each time. Only for read-only use: the rows handed out are shared."""
+
+    def __init__(self, tx: Tx) -> None:
+        self._tx = tx
+        self._rows: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        try:
+            return self._rows[kind, key]
+        except KeyError:
+            row = self._rows[kind, key] = self._tx.get(kind, key)
+            return row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+
+def read_once(tx: Tx) -> Tx:
+    """``tx`` with each projection row read at most once (:class:`_ReadOnce`)."""
+    return cast(Tx, _ReadOnce(tx))
+
+
 def _resolution(services: Services, base: str, link: DigitalLinkPath) -> _Resolution:
     lot, serial = link.value("10"), link.value("21")
     direct = not any(ai in ("22", "235") for ai, _ in link.qualifiers)
     with services.ledger.store.read() as tx:
-        item = resolver_item(tx, link.gtin, lot if direct else None, serial if direct else None)
+        item = resolver_item(
+            read_once(tx), link.gtin, lot if direct else None, serial if direct else None
+        )
     levels: list[tuple[DigitalLinkPath, dict[str, Any]]] = []
     descriptions: dict[str, str] = {}
     for level in link.levels():
@@ -516,8 +545,8 @@ def _page_record(services: Services, link: DigitalLinkPath, day: date) -> dict[s
     with services.ledger.store.read() as tx:
         lot = link.value("10")
         if lot is None:
-            return product_record(tx, link.gtin, day)
-        return lot_record(tx, link.gtin, lot, day)
+            return product_record(read_once(tx), link.gtin, day)
+        return lot_record(read_once(tx), link.gtin, lot, day)
 
 
 async def page(request: Request, services: Services) -> Response:

@@ -244,6 +244,10 @@ def serve(
         int | None,
         typer.Option(min=1, help="Writes at once per worker (below its 40 threads) [16]."),
     ] = None,
+    export_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep a C2SP tlog-tiles static export here, current after each batch."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs): migrate the schema, then run uvicorn.
 
@@ -281,6 +285,8 @@ def serve(
         "INSUTRACE_MAX_CONNECTIONS": max_connections,
     }
     os.environ.update({name: str(value) for name, value in limits.items() if value is not None})
+    if export_dir is not None:  # read by each worker (app_from_env)
+        os.environ["INSUTRACE_EXPORT_DIR"] = str(export_dir.resolve())
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
     err.print(f"serving {shown} on http://{host}:{port} ({workers} worker(s))")
     run_uvicorn(host, port, workers, access_log=settings.access_log)
