@@ -96,6 +96,17 @@ def test_the_window_is_policy_from_2027_1_only() -> None:
     assert found is not None and (found[0], found[1].version) == (WINDOW, "2027.1")
 
 
+def test_2027_1_adds_the_window_and_changes_nothing_else() -> None:
+    old, new = load_policy(NATIONAL, "2026.2"), load_policy(NATIONAL, "2027.1")
+    assert set(new.rules) - set(old.rules) == {OFFLINE_RULE}
+    assert {k: v for k, v in new.rules.items() if k != OFFLINE_RULE} == old.rules
+    assert [dict(r.rule.values) for r in new.wall_table] == [
+        dict(r.rule.values) for r in old.wall_table
+    ]
+    assert new.wall_table == old.wall_table and new.jurisdiction == old.jurisdiction
+    assert "entry.offline_window" in new.description
+
+
 def test_the_admission_bounds() -> None:
     logged = WITH
     check_signed_time(format_time(logged - WINDOW), format_time(logged), logged, SKEW)

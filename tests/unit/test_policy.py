@@ -593,7 +593,12 @@ def _values(policy: Policy) -> dict[str, dict[str, Any]]:
 
 
 def test_every_version_stays_loadable() -> None:
-    assert available_policies() == [(NAME, "2025.1"), (NAME, "2026.1"), (NAME, "2026.2")]
+    assert available_policies() == [
+        (NAME, "2025.1"),
+        (NAME, "2026.1"),
+        (NAME, "2026.2"),
+        (NAME, "2027.1"),
+    ]
     newer = load_policy(NAME, "2026.1")
     assert (newer.id, newer.version, newer.effective_date) == (NAME, "2026.1", date(2026, 7, 1))
     assert newer.sha256 == hashlib.sha256(_packaged_file("2026.1").read_bytes()).hexdigest()
@@ -621,7 +626,8 @@ def test_the_version_in_force_on_a_date() -> None:
     assert current_policy(NAME, date(2026, 6, 30)).version == "2025.1"
     assert current_policy(NAME, date(2026, 7, 1)).version == "2026.1"
     assert current_policy(NAME, date(2026, 12, 31)).version == "2026.1"
-    assert current_policy(NAME).version == load_policy(NAME).version == "2026.2"
+    assert current_policy(NAME, date(2027, 1, 31)).version == "2026.2"
+    assert current_policy(NAME).version == load_policy(NAME).version == "2027.1"
     with pytest.raises(NotFound, match=r"no version in force on 2024-12-31 \(the first, 2025\.1"):
         current_policy(NAME, date(2024, 12, 31))
 
@@ -644,7 +650,8 @@ def test_policy_ref_names_id_version_and_digest(tmp_path: Path) -> None:
 
 
 def test_unknown_version_lists_the_shipped_ones() -> None:
-    with pytest.raises(NotFound, match=r"no version '1999' \(shipped: 2025\.1, 2026\.1, 2026\.2\)"):
+    shipped = r"shipped: 2025\.1, 2026\.1, 2026\.2, 2027\.1"
+    with pytest.raises(NotFound, match=rf"no version '1999' \({shipped}\)"):
         load_policy(NAME, "1999")
     with pytest.raises(MalformedInput, match=r"policy version: expected lower-case letters"):
         load_policy(NAME, "../2025.1")
