@@ -402,8 +402,6 @@ class Outbox:
         """Keep a signed statement. The same statement put again is the item it already
         is; another statement with its actor's used id is a Conflict."""
         statement = Statement.from_bytes(data)
-        if statement.sig == "":
-            raise MalformedInput("only a signed statement can be queued")
         digest = _digest(statement.actor, statement.id)
         items = self.items()
         for item in items:

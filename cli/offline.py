@@ -94,7 +94,10 @@ def offline_submit(
     outbox = _outbox(queue)
     failed = False
     with _remote(ctx).client() as client:
-        for outcome in client.submit_queued(outbox, again=again):
+        outcomes = client.submit_queued(outbox, again=again)
+        if not outcomes:
+            err.print(f"nothing to send in {queue}", highlight=False)
+        for outcome in outcomes:
             name = outcome.item.path.name
             if outcome.receipt is not None:
                 r = outcome.receipt

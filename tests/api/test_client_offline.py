@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import support
@@ -158,7 +159,7 @@ def test_the_cli_signs_offline_lists_and_submits_later(
     assert ledger.size() == size + 1
 
     result = runner.invoke(cli, ["offline", "submit", "--queue", str(queue)], env=env)
-    assert (result.exit_code, result.output) == (0, "")  # nothing pending
+    assert (result.exit_code, result.output) == (0, f"nothing to send in {queue}\n")
     monkeypatch.setattr(offline, "CLOCK", hours_ago(0))
     result = runner.invoke(cli, ["offline", "submit", "--queue", str(queue), "--again"], env=env)
     assert "000001-" in result.output
@@ -168,3 +169,28 @@ def test_the_cli_signs_offline_lists_and_submits_later(
     first, second = listed.output.splitlines()
     assert " sent " in first and f"seq {size} logged " in first
     assert " refused " in second and "entry.offline_window: statement signed at" in second
+
+
+def test_the_client_signed_endpoint_answers_a_stale_statement_with_a_problem(
+    client: Any, world: World, ledger: Ledger
+) -> None:
+    maker = world["manufacturer"]
+    size = ledger.size()
+    stale = sign_statement(maker.signer, "product.register", product_payload(), clock=hours_ago(73))
+    answer = client.post("/v1/entries", content=stale, headers=maker.auth)
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    problem = answer.json()
+    assert (problem["type"], problem["rule"]) == (
+        "urn:insutrace:problem:rule-violation",
+        "entry.offline_window",
+    )
+    assert problem["clause"].startswith("InsuTrace project choice")
+    assert problem["message"]["zh"] == "离线签署的声明须在签署后 72 小时内提交：请重新签署"
+    signed_at = format_time(NOW - timedelta(hours=73))
+    assert f"signed at {signed_at}, logged at 2027-03-01T" in problem["detail"]
+    assert ledger.size() == size
+    fresh = sign_statement(maker.signer, "product.register", product_payload(), clock=hours_ago(71))
+    answer = client.post("/v1/entries", content=fresh, headers=maker.auth)
+    assert answer.status_code == 201, answer.text
+    assert ledger.entry(size).signed_time == format_time(NOW - timedelta(hours=71))
