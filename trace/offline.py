@@ -20,7 +20,8 @@ that time under every version.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from .clock import format_time, local_date, parse_time
 from .entry import VERSION, Entry
@@ -35,8 +36,13 @@ OFFLINE_RULE = "entry.offline_window"
 def window_at(logged: datetime) -> tuple[timedelta, Policy] | None:
     """The offline window of the national policy version in force on ``logged``'s date and
     that version; None when it has none (or no version is in force yet)."""
+    return _window_on(local_date(logged))
+
+
+@lru_cache(maxsize=1024)
+def _window_on(day: date) -> tuple[timedelta, Policy] | None:
     try:
-        policy = current_policy(NATIONAL, local_date(logged))
+        policy = current_policy(NATIONAL, day)
     except NotFound:
         return None
     window = offline_window(policy)
