@@ -59,7 +59,8 @@ def _refuse_stale(signed: datetime, logged: datetime, window: timedelta, policy:
         raise RuleViolation(
             OFFLINE_RULE,
             f"statement signed at {format_time(signed)}, logged at {format_time(logged)}: "
-            f"{late} after it was signed, more than the offline window of {_hours(window):g} h "
+            f"{_hours(late):.1f} h after it was signed, more than the offline window of "
+            f"{_hours(window):g} h "
             f"(policy {policy.id} {policy.version}); sign it again now",
             policy.rule(OFFLINE_RULE).clause,
             max_hours=_hours(window),
