@@ -4,13 +4,14 @@ A statement carries its signer's ``time``; the log adds its own (``log.time``), 
 in the leaf (:mod:`insutrace.trace.entry`). The national policy version in force on the
 log time's date (China Standard Time) decides how far apart they may be:
 
-- a version **without** ``entry.offline_window`` (every version before 2027.1): the signed
-  time must be within the ledger's clock skew of its clock (rule ``entry.time``), and the
-  statement is judged at its log time — as the ledger always did;
-- a version **with** it: a statement signed up to the window before its log time is
-  admitted and judged at its signed time (:func:`judged_at`); one signed longer ago is
-  refused (rule ``entry.offline_window``), one signed beyond the skew in the future too
-  (``entry.time``).
+- a version **without** ``entry.offline_window`` (2025.1, 2026.1, and 2026.2, in force on
+  2027-01-01 alone): the signed time must be within the ledger's clock skew of its clock
+  (rule ``entry.time``), and the statement is judged at its log time — as the ledger
+  always did;
+- a version **with** it (2026.3 from 2026-12-03, 2027.1 from 2027-01-02): a statement
+  signed up to the window before its log time is admitted and judged at its signed time
+  (:func:`judged_at`); one signed longer ago is refused (rule ``entry.offline_window``),
+  one signed beyond the skew in the future too (``entry.time``).
 
 The time a statement is judged at is a function of the leaf alone, so a replay judges it
 at the same time as its admission did. Time order along the log stays on ``log.time``.

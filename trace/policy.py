@@ -455,8 +455,8 @@ _OPTIONAL_RULE_SCHEMA: dict[str, dict[str, str]] = {
     "independence.lab": {"manufacturer_or_affiliate": "flag"},
     "independence.supervisor": {"not_contractor": "flag"},
     "independence.witness": {"not_contractor_or_manufacturer": "flag"},
-    # from 2027.1: how long after its signed time a client-signed statement is admitted
-    # (docs/offline.md)
+    # in 2026.3 and 2027.1 (not in 2026.2, in force on 2027-01-01 alone): how long after
+    # its signed time a client-signed statement is admitted (docs/offline.md)
     "entry.offline_window": {"max_hours": "number"},
 }
 # Per product standard and edition: ``retest.limits.<slug>`` with ``standard`` (as products
