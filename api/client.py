@@ -16,8 +16,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -43,7 +47,19 @@ from insutrace.trace.note import NoteVerifier
 from insutrace.trace.proof import TlogProof
 from insutrace.trace.witness import CosignatureVerifier, require_quorum
 
-__all__ = ["Client", "Session", "dumps", "leaf_of", "placed", "problem_error"]
+__all__ = [
+    "Client",
+    "Outbox",
+    "Outcome",
+    "Queued",
+    "Session",
+    "dumps",
+    "leaf_of",
+    "placed",
+    "problem_error",
+    "sign_statement",
+    "submit_queued",
+]
 
 
 class Session(Protocol):
@@ -153,21 +169,9 @@ class Client:
         unique, ``seen`` attests the checkpoint this client last verified. ``head`` is
         accepted for older callers and not used: the log places the statement."""
         del head
-        signer = self.require_signer()
-        attested = None
-        if seen is not None:
-            root = base64.b64encode(seen.checkpoint.root).decode()
-            attested = {"size": seen.checkpoint.size, "root": root}
-        statement = Statement(
-            type=type,
-            actor=signer.actor,
-            key=signer.key_id,
-            time=format_time(self.clock.now()),
-            payload=payload,
-            id=id or new_statement_id(),
-            seen=attested,
+        return sign_statement(
+            self.require_signer(), type, payload, id=id, seen=seen, clock=self.clock
         )
-        return statement.signed(signer).to_bytes()
 
     def submit(self, data: bytes) -> dict[str, Any]:
         """POST a signed statement; after a network failure or a 503 the same bytes are
@@ -194,6 +198,10 @@ class Client:
         re-signed statement."""
         data = self.sign(type, payload, seen=seen)
         return placed(self.submit(data), data)
+
+    def submit_queued(self, outbox: Outbox, *, again: bool = False) -> list[Outcome]:
+        """Send what ``outbox`` keeps (:func:`submit_queued`): one outcome per item sent."""
+        return submit_queued(self, outbox, again=again)
 
     def write(
         self, type: str, payload: dict[str, Any], *, idempotency_key: str | None = None
@@ -283,6 +291,36 @@ class Client:
         return new
 
 
+def sign_statement(
+    signer: Signer,
+    type: str,
+    payload: dict[str, Any],
+    *,
+    id: str | None = None,
+    seen: SignedCheckpoint | None = None,
+    clock: Clock | None = None,
+) -> bytes:
+    """A statement signed with ``signer`` now (``clock``'s reading): its canonical bytes.
+    Needs no network: it names no log position, so it can be kept (:class:`Outbox`) and
+    sent later; the ledger judges it at its signed time within the policy's offline
+    window (docs/offline.md). ``id`` (fresh by default) makes it unique, ``seen`` attests
+    the checkpoint the signer last verified."""
+    attested = None
+    if seen is not None:
+        root = base64.b64encode(seen.checkpoint.root).decode()
+        attested = {"size": seen.checkpoint.size, "root": root}
+    statement = Statement(
+        type=type,
+        actor=signer.actor,
+        key=signer.key_id,
+        time=format_time((clock or SystemClock()).now()),
+        payload=payload,
+        id=id or new_statement_id(),
+        seen=attested,
+    )
+    return statement.signed(signer).to_bytes()
+
+
 def placed(receipt: dict[str, Any], statement: bytes) -> dict[str, Any]:
     """The receipt with ``entry``: the leaf the log says it built from ``statement`` at
     ``seq`` after ``prev`` at time ``logged`` — checked against the receipt's leaf hash, so
@@ -316,3 +354,131 @@ def dumps(receipt: Mapping[str, Any]) -> str:
     """A receipt as JSON text (the entry bytes, if any, as text)."""
     shown = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in receipt.items()}
     return json.dumps(shown, ensure_ascii=False, indent=2)
+
+
+# -- offline: statements kept to be sent later ------------------------------------------------
+
+PENDING, SENT, REFUSED = "pending", "sent", "refused"
+_ITEM = re.compile(r"(\d{6})-([0-9a-f]{16})\.json")
+_PERMANENT = (RuleViolation, Conflict, Forbidden, MalformedInput, NotFound)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One statement in an :class:`Outbox`: its exact bytes, its state (``pending``, ``sent``
+    or ``refused``) and, once answered, the receipt or the problem (``rule``, ``clause``,
+    ``detail``)."""
+
+    path: Path
+    data: bytes
+    state: str
+    receipt: dict[str, Any] | None = None
+    problem: dict[str, str] | None = None
+
+    @property
+    def statement(self) -> Statement:
+        return Statement.from_bytes(self.data)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What sending one queued statement gave: the receipt (with ``entry``, the leaf) or
+    the error; ``item`` as the outbox now records it."""
+
+    item: Queued
+    receipt: dict[str, Any] | None = None
+    error: LedgerError | None = None
+
+
+class Outbox:
+    """A directory of signed statements waiting to be sent, in the order they were put:
+    one JSON file per statement (``NNNNNN-<digest of actor and id>.json``) holding its
+    exact bytes, its state and the answer it got. Each write replaces the file whole."""
+
+    def __init__(self, directory: Path | str) -> None:
+        self.directory = Path(directory)
+
+    def put(self, data: bytes) -> Queued:
+        """Keep a signed statement. The same statement put again is the item it already
+        is; another statement with its actor's used id is a Conflict."""
+        statement = Statement.from_bytes(data)
+        digest = _digest(statement.actor, statement.id)
+        items = self.items()
+        for item in items:
+            if item.path.name.endswith(f"-{digest}.json"):
+                if item.data != data:
+                    raise Conflict(
+                        f"statement id {statement.id!r:.60} of {statement.actor} is already "
+                        f"queued in {item.path.name} with other content: choose a new id"
+                    )
+                return item
+        number = 1 + max((int(i.path.name[:6]) for i in items), default=0)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self._save(Queued(self.directory / f"{number:06d}-{digest}.json", data, PENDING))
+
+    def items(self) -> list[Queued]:
+        """Every queued statement, in the order it was put."""
+        if not self.directory.is_dir():
+            return []
+        names = sorted(p.name for p in self.directory.iterdir() if _ITEM.fullmatch(p.name))
+        return [self._load(self.directory / name) for name in names]
+
+    def record(self, item: Queued, state: str, **answer: Any) -> Queued:
+        return self._save(replace(item, state=state, **answer))
+
+    def _load(self, path: Path) -> Queued:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            data = str(raw["statement"]).encode()
+            state = str(raw["state"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise MalformedInput(f"outbox item {path}: unreadable ({exc})") from None
+        if state not in (PENDING, SENT, REFUSED):
+            raise MalformedInput(f"outbox item {path}: unknown state {state!r}")
+        return Queued(path, data, state, raw.get("receipt"), raw.get("problem"))
+
+    def _save(self, item: Queued) -> Queued:
+        body = {
+            "statement": item.data.decode(),
+            "state": item.state,
+            "receipt": item.receipt,
+            "problem": item.problem,
+        }
+        temporary = item.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        os.replace(temporary, item.path)
+        return item
+
+
+def _digest(actor: str, id: str) -> str:
+    return hashlib.sha256(f"{actor}\n{id}".encode()).hexdigest()[:16]
+
+
+def _problem(exc: LedgerError) -> dict[str, str]:
+    if isinstance(exc, RuleViolation):
+        return {"rule": exc.rule, "clause": exc.clause, "detail": exc.reason}
+    return {"rule": "", "clause": "", "detail": str(exc)}
+
+
+def submit_queued(client: Client, outbox: Outbox, *, again: bool = False) -> list[Outcome]:
+    """Send the outbox's pending statements in order (``again``: the sent and refused ones
+    too), each as the same bytes it was signed as: a statement the log already holds is
+    answered with its original receipt (``duplicate``), so sending again never logs
+    twice. A refusal is recorded with the item and the next one is sent; when the server
+    cannot be reached the sending stops and the rest stay pending."""
+    outcomes: list[Outcome] = []
+    for item in outbox.items():
+        if item.state != PENDING and not again:
+            continue
+        try:
+            receipt = placed(client.submit(item.data), item.data)
+        except _PERMANENT as exc:
+            outcomes.append(Outcome(outbox.record(item, REFUSED, problem=_problem(exc)), error=exc))
+            continue
+        except (httpx.TransportError, Unavailable, StorageError) as exc:
+            error = exc if isinstance(exc, LedgerError) else Unavailable(f"unreachable: {exc}")
+            outcomes.append(Outcome(item, error=error))
+            break
+        kept = {k: v for k, v in receipt.items() if k != "entry"}
+        outcomes.append(Outcome(outbox.record(item, SENT, receipt=kept, problem=None), receipt))
+    return outcomes

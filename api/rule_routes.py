@@ -2,8 +2,9 @@
 
     GET  /v1/rules   JSON: the catalogue's version and every rule with its id, clause (and every
                      clause its sources give), confidence (V / S / U), source (ledger, gate,
-                     policy), where it applies (entry types, gate stages) and its message in
-                     Chinese (``zh``) and English (``en``)
+                     policy), where it applies (entry types, gate stages), the policy versions
+                     carrying it (with their effective dates) and its message in Chinese
+                     (``zh``) and English (``en``)
     GET  /rules      the same as a bilingual page, Chinese first
 
 Both read :func:`insutrace.trace.rules.catalogue`; nothing here decides a rule.

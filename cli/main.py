@@ -468,9 +468,10 @@ def entry_types_cmd(
     sys.stdout.write(entry_type_table(REGISTRY, fields=fields))
 
 
-from insutrace.cli import investigate, remote, witness  # noqa: E402  (issue 4; issue 6)
+from insutrace.cli import investigate, offline, remote, witness  # noqa: E402  (issue 4; issue 6)
 
 remote.register(app)
+offline.register(app)
 investigate.register(app)
 witness.register(app)
 

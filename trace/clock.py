@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Protocol
 
 from .errors import MalformedInput
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
-__all__ = ["Clock", "FixedClock", "SystemClock", "format_time", "parse_time"]
+__all__ = ["CST", "Clock", "FixedClock", "SystemClock", "format_time", "local_date", "parse_time"]
+
+CST = timezone(timedelta(hours=8), "CST")
+"""China Standard Time: the calendar of dates the rules judge (policy effective dates, listings)."""
 
 
 class Clock(Protocol):
@@ -51,3 +54,8 @@ def parse_time(s: str) -> datetime:
         return datetime.fromisoformat(s)
     except ValueError:
         raise MalformedInput(f"time {s!r} is not a valid date and time") from None
+
+
+def local_date(when: datetime) -> date:
+    """The calendar date in China Standard Time of an entry time."""
+    return when.astimezone(UTC).astimezone(CST).date()

@@ -60,6 +60,7 @@ from .merkle import (
     root_from_frontier,
 )
 from .note import NoteSigner, NoteVerifier
+from .offline import check_signed_time, judged_at
 from .proof import TlogProof
 from .store.base import Store, Tx
 from .tiles import MAX_ENTRY_SIZE, WIDTH, TileRef, encode_bundle
@@ -377,10 +378,11 @@ class Ledger:
                     f"entry {earlier.seq} with other content: choose a new id"
                 )
             return Receipt(earlier.seq, earlier.leaf_hash, earlier, duplicate=True)
-        self._check_skew(statement.time)
+        now = self.clock.now()  # read before the log time, as the skew check always did
+        logged = self._stamp(None, state.last)
+        check_signed_time(statement.time, logged, now, self.max_skew)
         if statement.seen is not None:
             self._check_seen(tx, statement.seen, state.size)
-        logged = self._stamp(None, state.last)
         entry = statement.place(state.size, state.prev_hex, logged)
         return self._admit(tx, entry, entry.to_bytes(), state)
 
@@ -459,7 +461,7 @@ class Ledger:
         signed_by: Signer | None = None,
     ) -> Receipt:
         _check_time_order(entry, state.last)
-        ctx = self.run_handlers(tx, entry, parse_time(entry.time), signed_by)
+        ctx = self.run_handlers(tx, entry, judged_at(entry), signed_by)
         leaf = leaf_hash(data)
         frontier = state.frontier
         new = append_leaf(entry.seq, leaf, frontier)
@@ -476,14 +478,15 @@ class Ledger:
         self, tx: Tx, entry: Entry, when: datetime | None = None, signed_by: Signer | None = None
     ) -> Context:
         """Check the signer, run the admission checks (for an admitted type) and apply the
-        entry type's rules and projections."""
+        entry type's rules and projections, judged at ``when`` (default: the entry's own
+        :func:`~insutrace.trace.offline.judged_at`, as at its admission)."""
         if (entry.seq == 0) != (entry.type == GENESIS):
             raise RuleViolation("log.genesis", "the genesis entry is entry 0 and only entry 0")
         declared = self.types.get(entry.type)
         if declared is None:
             raise MalformedInput(f"unknown entry type {entry.type!r}")
         check_signer(tx, entry, signed_by.public_key if signed_by else None)
-        ctx = Context(tx, entry, when or parse_time(entry.time))
+        ctx = Context(tx, entry, when or judged_at(entry))
         ctx.ref(f"type:{entry.type}", f"actor:{entry.actor}")
         if entry.v == VERSION:
             ctx.ref(statement_ref(entry.actor, entry.id))

@@ -36,7 +36,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from fractions import Fraction
 from functools import lru_cache
@@ -79,6 +79,7 @@ __all__ = [
     "is_serious_lab_case",
     "listing_period",
     "load_policy",
+    "offline_window",
     "policy_ref",
     "required_class",
     "retest_samples_required",
@@ -454,6 +455,9 @@ _OPTIONAL_RULE_SCHEMA: dict[str, dict[str, str]] = {
     "independence.lab": {"manufacturer_or_affiliate": "flag"},
     "independence.supervisor": {"not_contractor": "flag"},
     "independence.witness": {"not_contractor_or_manufacturer": "flag"},
+    # in 2026.3 and 2027.1 (not in 2026.2, in force on 2027-01-01 alone): how long after
+    # its signed time a client-signed statement is admitted (docs/offline.md)
+    "entry.offline_window": {"max_hours": "number"},
 }
 # Per product standard and edition: ``retest.limits.<slug>`` with ``standard`` (as products
 # name it) and any of these limits.
@@ -1109,6 +1113,19 @@ def listing_period(policy: Policy, credit_list: CreditList) -> ListingPeriod:
         rule.clause,
         rule.confidence,
     )
+
+
+def offline_window(policy: Policy) -> timedelta | None:
+    """How long before its log time a client-signed statement may have been signed
+    (``entry.offline_window``, docs/offline.md); None when the version has no window, and
+    then a statement is admitted only within the ledger's clock skew, as before it."""
+    rule = policy.optional("entry.offline_window")
+    if rule is None:
+        return None
+    hours = rule.number("max_hours")
+    if not hours > 0:
+        raise MalformedInput(f"policy rule {rule.id}.max_hours: expected hours > 0, got {hours!r}")
+    return timedelta(hours=hours)
 
 
 def is_serious_lab_case(policy: Policy, false_reports: int) -> bool:

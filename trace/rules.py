@@ -13,7 +13,8 @@ Three sources, gathered into one table keyed by rule id:
 Confidence follows the reference's tags: ``V`` read from the normative text (or, for a
 ledger rule, defined by the ledger itself), ``S`` from a secondary source, ``U`` expected but
 not confirmed. Where sources give one id different clauses (two policy versions, a policy
-overriding a gate rule), every clause is kept in :attr:`RuleEntry.clauses`.
+overriding a gate rule), every clause is kept in :attr:`RuleEntry.clauses`; the packaged
+policy versions that carry a rule, with their effective dates, in :attr:`RuleEntry.policies`.
 
 :func:`explain` is what :class:`~insutrace.trace.errors.RuleViolation` asks: the clause and the
 Chinese and English message of a refusal. A rule id missing from the catalogue, a clause a
@@ -69,6 +70,8 @@ class RuleEntry:
     source: str
     clauses: tuple[str, ...]
     defaults: Mapping[str, PolicyValue] = field(default_factory=dict, hash=False)
+    # (policy id, version, effective date) of every packaged version carrying it, newest first
+    policies: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def fields(self) -> frozenset[str]:
@@ -102,6 +105,10 @@ class RuleEntry:
             "confidence": self.confidence.value,
             "source": self.source,
             "applies": list(self.applies),
+            "policies": [
+                {"id": pid, "version": version, "effective_date": day}
+                for pid, version, day in self.policies
+            ],
             **self.message(),
         }
 
@@ -142,6 +149,7 @@ class _Source:
     confidence: Confidence
     applies: tuple[str, ...] = ()
     defaults: Mapping[str, PolicyValue] = field(default_factory=dict, hash=False)
+    policy: tuple[str, str, str] | None = None  # the policy version saying it
 
 
 def _gate_sources() -> dict[str, _Source]:
@@ -180,7 +188,12 @@ def _policy_sources() -> dict[str, list[_Source]]:
     for policy in _policies():
         for rule, defaults in _policy_rules(policy):
             found.setdefault(rule.id, []).append(
-                _Source(rule.clause, rule.confidence, defaults=defaults)
+                _Source(
+                    rule.clause,
+                    rule.confidence,
+                    defaults=defaults,
+                    policy=(policy.id, policy.version, policy.effective_date.isoformat()),
+                )
             )
     return found
 
@@ -260,6 +273,7 @@ def _entry(
         source=str(item.get("source", "ledger")),
         clauses=tuple(dict.fromkeys(s.clause for s in sources)),
         defaults=first.defaults,
+        policies=tuple(s.policy for s in sources if s.policy is not None),
     )
 
 

@@ -52,6 +52,16 @@ def test_v1_rules_serves_every_rule_once(client: TestClient) -> None:
             "construction_permit",
             "fire_acceptance",
         ],
+        "policies": [  # every shipped version carries the row, newest first
+            {"id": "cn-national-2025", "version": version, "effective_date": day}
+            for version, day in (
+                ("2027.1", "2027-01-02"),
+                ("2026.2", "2027-01-01"),
+                ("2026.3", "2026-12-03"),
+                ("2026.1", "2026-07-01"),
+                ("2025.1", "2025-01-01"),
+            )
+        ],
         "zh": "建筑高度大于 27 m、不大于 100 m 的住宅建筑（无空腔）：外墙保温材料燃烧性能须达到 ≥B1",
         "en": "residential building over 27 m and up to 100 m, no cavity: external-wall "
         "insulation ≥B1",
@@ -62,6 +72,14 @@ def test_v1_rules_serves_every_rule_once(client: TestClient) -> None:
         by_id["org.uscc"]["confidence"] == "V" and by_id["org.uscc"]["clause"] == "GB 32100-2015 §4"
     )
     assert by_id["install.recalled"]["applies"] == ["site.install"]
+    assert by_id["install.recalled"]["policies"] == []  # a ledger rule
+    # the offline window: 2026.3 and 2027.1 carry it, 2026.2 (in force on 2027-01-01) not
+    assert [
+        (p["version"], p["effective_date"]) for p in by_id["entry.offline_window"]["policies"]
+    ] == [
+        ("2027.1", "2027-01-02"),
+        ("2026.3", "2026-12-03"),
+    ]
 
 
 def test_the_rules_page_is_bilingual_chinese_first(client: TestClient) -> None:
@@ -78,6 +96,12 @@ def test_the_rules_page_is_bilingual_chinese_first(client: TestClient) -> None:
     for heading in ("入账规则", "审批门规则", "政策规则"):
         assert heading in page
     assert "住宅建筑（无空腔）：外墙保温材料燃烧性能须达到 ≥B1" in page
+    window = page[page.index('id="entry.offline_window"') :]
+    window = window[: window.index("</article>")]
+    assert "政策版本" in window and window.index("政策版本") < window.index("Policy versions")
+    assert "cn-national-2025 2026.3</span>（2026-12-03 起" in window
+    assert "cn-national-2025 2027.1</span>（2027-01-02 起" in window
+    assert "2026.2" not in window
 
 
 def test_the_home_page_links_the_rules(client: TestClient) -> None:

@@ -593,7 +593,13 @@ def _values(policy: Policy) -> dict[str, dict[str, Any]]:
 
 
 def test_every_version_stays_loadable() -> None:
-    assert available_policies() == [(NAME, "2025.1"), (NAME, "2026.1"), (NAME, "2026.2")]
+    assert available_policies() == [
+        (NAME, "2025.1"),
+        (NAME, "2026.1"),
+        (NAME, "2026.3"),  # by effective date, not by name: 2026-12-03, before 2026.2
+        (NAME, "2026.2"),
+        (NAME, "2027.1"),
+    ]
     newer = load_policy(NAME, "2026.1")
     assert (newer.id, newer.version, newer.effective_date) == (NAME, "2026.1", date(2026, 7, 1))
     assert newer.sha256 == hashlib.sha256(_packaged_file("2026.1").read_bytes()).hexdigest()
@@ -620,8 +626,12 @@ def test_the_second_version_changes_one_value() -> None:
 def test_the_version_in_force_on_a_date() -> None:
     assert current_policy(NAME, date(2026, 6, 30)).version == "2025.1"
     assert current_policy(NAME, date(2026, 7, 1)).version == "2026.1"
-    assert current_policy(NAME, date(2026, 12, 31)).version == "2026.1"
-    assert current_policy(NAME).version == load_policy(NAME).version == "2026.2"
+    assert current_policy(NAME, date(2026, 12, 2)).version == "2026.1"
+    assert current_policy(NAME, date(2026, 12, 3)).version == "2026.3"
+    assert current_policy(NAME, date(2026, 12, 31)).version == "2026.3"
+    assert current_policy(NAME, date(2027, 1, 1)).version == "2026.2"  # its one day
+    assert current_policy(NAME, date(2027, 1, 2)).version == "2027.1"
+    assert current_policy(NAME).version == load_policy(NAME).version == "2027.1"
     with pytest.raises(NotFound, match=r"no version in force on 2024-12-31 \(the first, 2025\.1"):
         current_policy(NAME, date(2024, 12, 31))
 
@@ -630,7 +640,7 @@ def test_policy_ref_names_id_version_and_digest(tmp_path: Path) -> None:
     newer = load_policy(NAME, "2026.1")
     assert policy_ref(NAME, "2025.1") == {"id": NAME, "version": "2025.1", "sha256": POLICY.sha256}
     assert policy_ref(NAME, on=date(2026, 1, 1))["version"] == "2025.1"
-    assert policy_ref(NAME, on=date(2026, 12, 31)) == {
+    assert policy_ref(NAME, on=date(2026, 12, 2)) == {
         "id": NAME,
         "version": "2026.1",
         "sha256": newer.sha256,
@@ -644,7 +654,8 @@ def test_policy_ref_names_id_version_and_digest(tmp_path: Path) -> None:
 
 
 def test_unknown_version_lists_the_shipped_ones() -> None:
-    with pytest.raises(NotFound, match=r"no version '1999' \(shipped: 2025\.1, 2026\.1, 2026\.2\)"):
+    shipped = r"shipped: 2025\.1, 2026\.1, 2026\.3, 2026\.2, 2027\.1"
+    with pytest.raises(NotFound, match=rf"no version '1999' \({shipped}\)"):
         load_policy(NAME, "1999")
     with pytest.raises(MalformedInput, match=r"policy version: expected lower-case letters"):
         load_policy(NAME, "../2025.1")
@@ -693,3 +704,13 @@ def test_two_versions_may_not_share_an_effective_date(package: Path) -> None:
     _ship(package, "2025.2", version="2025.2")
     with pytest.raises(MalformedInput, match=r"one version per date, got '2025\.1 and 2025\.2"):
         current_policy(NAME)
+
+
+def test_versions_follow_their_effective_dates_not_their_names(package: Path) -> None:
+    _ship(package, "2025.1")
+    _ship(package, "2025.2", version="2025.2", effective_date="2025-06-01")
+    _ship(package, "2025.9", version="2025.9", effective_date="2025-03-01")  # shipped later
+    assert [v for _, v in available_policies()] == ["2025.1", "2025.9", "2025.2"]
+    assert current_policy(NAME, date(2025, 4, 1)).version == "2025.9"
+    assert current_policy(NAME, date(2025, 6, 1)).version == "2025.2"
+    assert current_policy(NAME).version == load_policy(NAME).version == "2025.2"

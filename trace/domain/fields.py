@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from ..actors import Context
+from ..clock import CST, local_date
 from ..errors import MalformedInput
 
 __all__ = [
@@ -38,16 +39,10 @@ __all__ = [
 
 SCHEMA = 1
 MILLI = 1000
-CST = timezone(timedelta(hours=8), "CST")
 _IDENT = re.compile(r"[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9\u4e00-\u9fff〔〕._:#()\-]{0,79}")
 _DECIMAL = re.compile(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _E = TypeVar("_E", bound=StrEnum)
-
-
-def local_date(when: datetime) -> date:
-    """The calendar date in China Standard Time of an entry time."""
-    return when.astimezone(UTC).astimezone(CST).date()
 
 
 def decimal_text(value: Decimal) -> str:

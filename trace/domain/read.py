@@ -285,7 +285,10 @@ def label_verdict(
     problem = _signature_problem(kv, batch, issued, serial, key_id, signature)
     if problem is not None:
         return _verdict([(Verdict.BAD_SIGNATURE, problem)], key, issued)
-    return _verdict(_standing_problems(batch_standing(kv, key, day)), key, issued)
+    standing = batch_standing(kv, key, day)
+    if standing["recalled"] and standing["recalled"]["date"] > day.isoformat():
+        standing["recalled"] = None  # recalled after ``day``: not yet in force on it
+    return _verdict(_standing_problems(standing), key, issued)
 
 
 # -- custody ------------------------------------------------------------------------------
