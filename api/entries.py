@@ -17,6 +17,14 @@ Writes of every request go through the process's batching sequencer
 (:mod:`insutrace.trace.sequencer`): each answer comes after its batch's commit, with the
 checkpoint that covers it.
 
+The write routes do their own work in the event loop — parse, authorize, queue, await the
+batch's commit, answer — and send nothing to a worker thread or the database before the
+write transaction unless they must: the account comes from the token cache
+(:mod:`insutrace.api.deps`), the log's state is read only for a type whose write rule
+looks at it (an owner rule), and the organisation's unsealed key is used from memory,
+the log itself checking in the write transaction that it is still the actor's valid key
+(a write refused for its key is tried once more with the key the log names now).
+
 Either way the payload must validate against its type's model
 (the ``payload`` model of its declaration, :mod:`insutrace.trace.domain.payloads`): the server-signed routes take the model
 as their body, so the OpenAPI document shows each type's fields, units and an example. A
@@ -33,7 +41,6 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -57,7 +64,14 @@ from insutrace.trace.clock import format_time
 from insutrace.trace.domain.payloads import PayloadInvalid, field_errors, validate
 from insutrace.trace.entry import GENESIS_PREV, VERSION, Entry, Statement
 from insutrace.trace.entrytype import EntryType
-from insutrace.trace.errors import Conflict, Forbidden, MalformedInput, NotFound, StorageError
+from insutrace.trace.errors import (
+    Conflict,
+    Forbidden,
+    MalformedInput,
+    NotFound,
+    StorageError,
+    VerificationError,
+)
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import ClientWrite, ServerWrite
 from insutrace.trace.ledger import Receipt as LedgerReceipt
@@ -154,23 +168,50 @@ async def head(services: ServicesDep) -> Head:
     return await run_in_threadpool(read)
 
 
-def _submit(services: Services, account: Account, data: bytes) -> Future[LedgerReceipt]:
-    """Check who may send it, then queue a client-signed statement (or v 1 entry)."""
+class _NoState:
+    """The log's state for a write rule that reads none (it is never asked)."""
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        raise AssertionError(f"a write rule without an owner check read {kind} {key}")
+
+    def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        raise AssertionError("a write rule wrote")
+
+    def scan(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        raise AssertionError(f"a write rule without an owner check scanned {kind}")
+
+
+_NO_STATE = _NoState()
+
+
+async def _authorize(
+    services: Services, account: Account, type: str, actor: str, payload: Mapping[str, Any]
+) -> None:
+    """:func:`authorize_write`, reading the log's state (in a worker thread) only when the
+    type's rule has an owner check."""
+    types = services.ledger.types
+    rule = write_rule(types, type)
+    if rule is None or rule.owner is None or actor != account.org:
+        authorize_write(_NO_STATE, account, type, actor, payload, types=types)
+        return
+
+    def read() -> None:
+        with services.ledger.store.read() as tx:
+            authorize_write(tx, account, type, actor, payload, types=types)
+
+    await run_in_threadpool(read)
+
+
+def _parse_statement(data: bytes) -> Statement | Entry:
+    """A client-signed statement (or v 1 entry) as sent: canonical bytes of one entry."""
     if len(data) > MAX_ENTRY_SIZE:
         raise MalformedInput(f"statement is {len(data)} bytes, more than {MAX_ENTRY_SIZE}", "")
     obj = parse_canonical(data)  # canonical bytes: no duplicate keys, no floats
     if obj.get("v") == VERSION and "log" in obj:
         raise MalformedInput("send the signed statement itself, without the log's member", "/log")
     if obj.get("v") == VERSION:
-        parsed: Statement | Entry = Statement.from_json(obj)
-    else:
-        parsed = Entry.from_json(obj)
-    with services.ledger.store.read() as tx:
-        authorize_write(
-            tx, account, parsed.type, parsed.actor, parsed.payload, types=services.ledger.types
-        )
-    check_declared_payload(services.ledger.types, parsed.type, parsed.payload)
-    return services.sequencer.submit(ClientWrite(data))
+        return Statement.from_json(obj)
+    return Entry.from_json(obj)
 
 
 @router.post(
@@ -189,9 +230,11 @@ async def submit(request: Request, services: ServicesDep, account: AccountDep) -
     """Log a statement signed with a client-held key: the server verifies it and the log
     places it (seq, prev and the log's time in the receipt)."""
     data = await request.body()
-    queued = await run_in_threadpool(_submit, services, account, data)
-    receipt = await asyncio.wrap_future(queued)
-    return _written(await run_in_threadpool(_receipt, services, receipt))
+    parsed = _parse_statement(data)
+    await _authorize(services, account, parsed.type, parsed.actor, parsed.payload)
+    check_declared_payload(services.ledger.types, parsed.type, parsed.payload)
+    receipt = await asyncio.wrap_future(services.sequencer.submit(ClientWrite(data)))
+    return _written(await _answered(services, receipt))
 
 
 @router.get("/entries", response_model=EntryPage)
@@ -283,26 +326,54 @@ def idempotent_id(account_id: int, key: str) -> str:
     return "idem-" + digest[:40]
 
 
-def _queue_server_write(
-    services: Services, account: Account, type: str, payload: dict[str, Any], key: str | None
-) -> Future[LedgerReceipt]:
-    """Check the write and queue it for the sequencer (a statement signed by the server)."""
-    ledger = services.ledger
-    with ledger.store.read() as tx:
-        authorize_write(tx, account, type, account.org, payload, types=ledger.types)
-    signer = server_signer(services, account.org)
-    id = None if key is None else idempotent_id(account.id, key)
-    return services.sequencer.submit(ServerWrite(type, payload, signer, id=id))
-
-
 def _server_write(
     services: Services, account: Account, type: str, payload: dict[str, Any], key: str | None
 ) -> Receipt:
     """A server-signed write, waiting for its batch's commit (for synchronous callers)."""
-    queued = _queue_server_write(services, account, type, payload, key)
+    ledger = services.ledger
+    with ledger.store.read() as tx:
+        authorize_write(tx, account, type, account.org, payload, types=ledger.types)
+    id = None if key is None else idempotent_id(account.id, key)
+    signer = services.unsealed.get(account.org)
     with _idempotency(key):
-        receipt = queued.result()
+        if signer is not None:
+            try:
+                receipt = services.sequencer.write(ServerWrite(type, payload, signer, id=id))
+                return _receipt(services, receipt)
+            except VerificationError:
+                _forget(services, account.org, signer)  # rotated or revoked: ask the log
+        signer = server_signer(services, account.org)
+        receipt = services.sequencer.write(ServerWrite(type, payload, signer, id=id))
     return _receipt(services, receipt)
+
+
+async def _server_write_async(
+    services: Services, account: Account, type: str, payload: dict[str, Any], key: str | None
+) -> LedgerReceipt:
+    """Queue a statement the server signs with the organisation's key and await its batch's
+    commit. The key unsealed in memory is used as it is: the log refuses it in the write
+    transaction if it is no longer the actor's valid key (rotated or revoked, by this
+    process or another), and the write is then tried once with the key the log names now
+    (:func:`server_signer`: none held, or none valid, is 403)."""
+    id = None if key is None else idempotent_id(account.id, key)
+    org = account.org
+    signer = services.unsealed.get(org)
+    with _idempotency(key):
+        if signer is not None:
+            queued = services.sequencer.submit(ServerWrite(type, payload, signer, id=id))
+            try:
+                return await asyncio.wrap_future(queued)
+            except VerificationError:
+                _forget(services, org, signer)
+        signer = await run_in_threadpool(server_signer, services, org)
+        queued = services.sequencer.submit(ServerWrite(type, payload, signer, id=id))
+        return await asyncio.wrap_future(queued)
+
+
+def _forget(services: Services, org: str, signer: Signer) -> None:
+    """Drop an unsealed key the log refused (unless another request replaced it already)."""
+    if services.unsealed.get(org) is signer:
+        del services.unsealed[org]
 
 
 @contextmanager
@@ -318,17 +389,19 @@ def _idempotency(key: str | None) -> Iterator[None]:
         raise
 
 
-async def _answer(services: Services, queued: Future[LedgerReceipt], key: str | None) -> Receipt:
-    with _idempotency(key):
-        receipt = await asyncio.wrap_future(queued)
-    return await run_in_threadpool(_receipt, services, receipt)
+async def _answered(services: Services, receipt: LedgerReceipt) -> Receipt:
+    """The receipt's answer: built in the event loop unless it needs the latest checkpoint
+    (a duplicate's), which is read in a worker thread."""
+    if receipt.checkpoint is None and services.ledger.log_signer is not None:
+        return await run_in_threadpool(_receipt, services, receipt)
+    return _receipt(services, receipt)
 
 
 def _may_write(type: str, roles: frozenset[str]) -> Any:
     """A dependency: the account's role may write ``type`` at all. Dependencies run before
     the body is validated, so a role that may not write the type is 403 whatever it sent."""
 
-    def check(account: AccountDep) -> Account:
+    async def check(account: AccountDep) -> Account:
         if account.role not in roles:
             allowed = ", ".join(sorted(roles))
             raise Forbidden(f"role {account.role} may not write {type} (allowed: {allowed})")
@@ -365,10 +438,9 @@ def _write_endpoint(type: str, model: type[BaseModel], roles: frozenset[str]) ->
     ) -> JSONResponse:
         # Exactly the members the client sent: the entry signs what was asked for.
         sent = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        queued = await run_in_threadpool(
-            _queue_server_write, services, account, type, sent, idempotency_key
-        )
-        return _written(await _answer(services, queued, idempotency_key))
+        await _authorize(services, account, type, account.org, sent)
+        receipt = await _server_write_async(services, account, type, sent, idempotency_key)
+        return _written(await _answered(services, receipt))
 
     # The model and the role check differ per type: set as annotations FastAPI reads.
     write.__annotations__["account"] = Annotated[Account, Depends(_may_write(type, roles))]
