@@ -24,6 +24,7 @@ the model those migrations are checked against.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import threading
@@ -87,6 +88,8 @@ __all__ = [
     "parse_utc",
     "utc_now",
 ]
+
+_log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "itk_"
 TOKEN_DAYS = 90
@@ -318,8 +321,9 @@ class KeyVault:
 
 
 TOKEN_REFRESH = 0.5
-"""Seconds a process answers bearer tokens from its cache before it looks again for
-revocations made by other processes (see :class:`TokenCache`)."""
+"""Seconds after which a process looks again for revocations made by other processes
+(see :class:`TokenCache`); a cached token is never answered more than twice this long
+after the last look."""
 
 
 class TokenCache:
@@ -336,10 +340,13 @@ class TokenCache:
       CLI): every revocation sets a token's ``revoked`` for good and deactivation revokes
       the account's tokens in the same transaction, so the number of revoked tokens grows
       with each of them, and the number of inactive accounts changes with each
-      (de)activation. That pair is the *watermark*: at most :data:`TOKEN_REFRESH` seconds
-      after it was last read, the next request reads it again (one small query) and the
-      cache is cleared when it moved. A token revoked elsewhere is thus refused here
-      within ``TOKEN_REFRESH`` seconds, and never served after that.
+      (de)activation. That pair is the *watermark*. Once it is :data:`TOKEN_REFRESH`
+      seconds old, the next cache hit starts one background read of it (one small query,
+      off the request's path) and the cache is cleared when it moved; hits are answered
+      meanwhile, but never once the watermark is twice ``TOKEN_REFRESH`` old (then each
+      request looks its token up, reading the watermark first). A token revoked
+      elsewhere is thus refused here within ``2 × TOKEN_REFRESH`` seconds, and never
+      served after that.
 
     A lookup racing a refresh cannot bring a revoked token back: the watermark is read
     before the token, and a lookup that began before a clear (the cache's ``epoch``
@@ -351,16 +358,36 @@ class TokenCache:
         self._entries: dict[str, tuple[Account, float | None]] = {}
         self._watermark: tuple[int, int] | None = None
         self._checked = float("-inf")
+        self._refreshing = False
         self.epoch = 0
         self._guard = threading.Lock()
 
     def fresh(self) -> bool:
-        """The watermark was read within ``refresh`` seconds: hits may be answered."""
+        """The watermark was read within ``refresh`` seconds."""
         return self.clock() - self._checked < self.refresh
 
+    def usable(self) -> bool:
+        """The watermark was read within twice ``refresh`` seconds: hits may be answered."""
+        return self.clock() - self._checked < 2 * self.refresh
+
+    def claim(self) -> bool:
+        """True for the one caller that should read the watermark again now."""
+        if self.fresh() or self._refreshing:
+            return False
+        with self._guard:
+            if self._refreshing:
+                return False
+            self._refreshing = True
+            return True
+
+    def release(self) -> None:
+        """The claimed read failed: the next hit claims it again."""
+        with self._guard:
+            self._refreshing = False
+
     def get(self, digest: str) -> Account | None:
-        """The cached live account of a token's hash, if fresh (else None: look it up)."""
-        if not self.fresh():
+        """The cached live account of a token's hash, while usable (else None: look it up)."""
+        if not self.usable():
             return None
         hit = self._entries.get(digest)
         if hit is None:
@@ -377,6 +404,7 @@ class TokenCache:
                 self._clear()
             self._watermark = watermark
             self._checked = self.clock()
+            self._refreshing = False
 
     def put(self, digest: str, account: Account, expires: float | None, epoch: int) -> None:
         """Keep a lookup's answer, unless the cache was cleared since it began."""
@@ -473,7 +501,23 @@ class AccountStore:
         database; None means "look it up" (:meth:`authenticate`), not "refused"."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             return None
-        return self.tokens_cache.get(hash_token(token))
+        cache = self.tokens_cache
+        found = cache.get(hash_token(token))
+        if found is not None and cache.claim():
+            threading.Thread(
+                target=self.refresh_tokens, name="insutrace-tokens", daemon=True
+            ).start()
+        return found
+
+    def refresh_tokens(self) -> None:
+        """Read the revocation watermark now (see :class:`TokenCache`)."""
+        cache = self.tokens_cache
+        try:
+            with self.engine.connect() as conn:
+                cache.saw(self._watermark(conn))
+        except Exception:  # the database is away: hits stop at 2 × refresh, lookups fail
+            cache.release()
+            _log.warning("the token cache could not read the revocation watermark", exc_info=True)
 
     def authenticate(self, token: str) -> Account | None:
         """The active account holding this unrevoked, unexpired token, if any (from the

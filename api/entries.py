@@ -541,7 +541,7 @@ class FastWrites(BaseRoute):
     def __init__(self, router: Any, targets: Mapping[str, _Target]) -> None:
         self.router = router
         self.targets = dict(targets)
-        self.answered = 0  # requests answered here (for tests)
+        self.taken = 0  # requests answered here, receipts and refusals alike (for tests)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if (
@@ -568,7 +568,6 @@ class FastWrites(BaseRoute):
             scope[_DECLARED] = True
             await self.router(scope, _replayed(body, receive), send)
             return
-        self.answered += 1
         await response(scope, receive, send)
 
     async def _answer(self, scope: Scope, target: _Target, body: bytes) -> Response | None:
@@ -593,6 +592,7 @@ class FastWrites(BaseRoute):
         if account is None:
             return None
         if target.entry_type is None or target.model is None:
+            self.taken += 1
             return await _client_signed(services, account, body)
         key = seen.get(b"idempotency-key")
         if key is not None and not 1 <= len(key) <= 200:
@@ -607,6 +607,7 @@ class FastWrites(BaseRoute):
         if payload is None:
             return None
         idempotency = None if key is None else key.decode("latin-1")
+        self.taken += 1
         return await _server_signed(services, account, target.entry_type, payload, idempotency)
 
 
