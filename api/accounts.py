@@ -372,7 +372,7 @@ class TokenCache:
 
     def claim(self) -> bool:
         """True for the one caller that should read the watermark again now."""
-        if self.fresh() or self._refreshing:
+        if self.fresh():
             return False
         with self._guard:
             if self._refreshing:
