@@ -242,7 +242,7 @@ def serve(
     ] = None,
     max_writes: Annotated[
         int | None,
-        typer.Option(min=1, help="Writes at once per worker (below its 40 threads) [16]."),
+        typer.Option(min=1, help="Writes at once per worker; more get 503 [256]."),
     ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs): migrate the schema, then run uvicorn.
