@@ -4,8 +4,9 @@
 ``max_requests`` requests in all run at once; one more is answered at once with 503 and
 ``Retry-After`` (problem JSON), never queued. The API's write routes wait for their
 batch's commit in the event loop, holding no worker thread (the sequencer admits up to
-256 writes a batch), so ``max_writes`` defaults to that batch; page forms that still
-write from a worker thread wait on the same sequencer, and reads find a thread beside them.
+256 writes a batch), so ``max_writes`` defaults to that batch. A page form that writes
+from a worker thread holds its thread until its batch commits (a few milliseconds): reads
+wait for a thread only while all 40 are held so.
 
 Every 503 the app answers (a lock wait that ran out, a database that is down) carries
 ``Retry-After`` too. :class:`GuardedH11Protocol` bounds how slowly a client may send.
