@@ -243,6 +243,8 @@ def test_sql_round_trips_per_entry_of_concurrent_served_writes(
     cache = services.accounts.tokens_cache
     frozen = cache.clock()
     monkeypatch.setattr(cache, "clock", lambda: frozen)
+    _wait_for_refresh()  # one the warm-up may have started
+    services.accounts.refresh_tokens()  # read at the frozen time: fresh from now on
     counts = {"accounts": 0, "store": 0}
     event.listen(
         services.accounts.engine,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -449,6 +450,10 @@ def test_sql_statements_per_server_signed_write(
     cache = services.accounts.tokens_cache
     frozen = cache.clock()
     monkeypatch.setattr(cache, "clock", lambda: frozen)  # no revocation look-up falls due
+    for thread in threading.enumerate():  # one the warm-up may have started
+        if thread.name == "insutrace-tokens":
+            thread.join(timeout=10)
+    services.accounts.refresh_tokens()  # read at the frozen time: fresh from now on
     counts = {"accounts": 0, "store": 0}
 
     def on_account_statement(*_: object) -> None:
