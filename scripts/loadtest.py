@@ -134,7 +134,7 @@ PYTHON_LOAD = textwrap.dedent(
                 status, text = r.status_code, r.text
             except httpx.HTTPError as exc:
                 status, text = 0, type(exc).__name__
-            out.append([t0, time.perf_counter(), status, text[:300]])
+            out.append([t0, time.perf_counter(), status, text if status < 300 else text[:300]])
 
     async def main():
         n = job["clients"]
