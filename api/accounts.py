@@ -24,8 +24,12 @@ the model those migrations are checked against.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -84,6 +88,8 @@ __all__ = [
     "parse_utc",
     "utc_now",
 ]
+
+_log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "itk_"
 TOKEN_DAYS = 90
@@ -314,14 +320,128 @@ class KeyVault:
         return signer
 
 
+TOKEN_REFRESH = 0.5
+"""Seconds after which a process looks again for revocations made by other processes
+(see :class:`TokenCache`); a cached token is never answered more than twice this long
+after the last look."""
+
+
+class TokenCache:
+    """Bearer token → account, in this process's memory, so that a request authenticated
+    by a token it has seen does no database work.
+
+    What may change a cached answer, and how each takes effect:
+
+    * **expiry**: each entry keeps its token's expiry time and is checked against the
+      clock on every hit;
+    * **revocation or deactivation through this store** (this process): the store clears
+      the cache in the same call, so the next request is refused;
+    * **revocation or deactivation by another process** (another uvicorn worker, the
+      CLI): every revocation sets a token's ``revoked`` for good and deactivation revokes
+      the account's tokens in the same transaction, so the number of revoked tokens grows
+      with each of them, and the number of inactive accounts changes with each
+      (de)activation. That pair is the *watermark*. Once it is :data:`TOKEN_REFRESH`
+      seconds old, the next cache hit starts one background read of it (one small query,
+      off the request's path) and the cache is cleared when it moved; hits are answered
+      meanwhile, but never once the watermark is twice ``TOKEN_REFRESH`` old (then each
+      request looks its token up, reading the watermark first). A token revoked
+      elsewhere is thus refused here within ``2 × TOKEN_REFRESH`` seconds, and never
+      served after that.
+
+    A lookup racing a refresh cannot bring a revoked token back: the watermark is read
+    before the token, and a lookup that began before a clear (the cache's ``epoch``
+    moved) answers its own request but is not kept. Unknown tokens are never cached."""
+
+    def __init__(self, refresh: float = TOKEN_REFRESH, clock: Callable[[], float] | None = None):
+        self.refresh = refresh
+        self.clock = clock or time.monotonic
+        self._entries: dict[str, tuple[Account, float | None]] = {}
+        self._watermark: tuple[int, int] | None = None
+        self._checked = float("-inf")
+        self._refreshing = False
+        self.epoch = 0
+        self._guard = threading.Lock()
+
+    def fresh(self) -> bool:
+        """The watermark was read within ``refresh`` seconds."""
+        return self.clock() - self._checked < self.refresh
+
+    def usable(self) -> bool:
+        """The watermark was read within twice ``refresh`` seconds: hits may be answered."""
+        return self.clock() - self._checked < 2 * self.refresh
+
+    def claim(self) -> bool:
+        """True for the one caller that should read the watermark again now."""
+        if self.fresh():
+            return False
+        with self._guard:
+            if self._refreshing:
+                return False
+            self._refreshing = True
+            return True
+
+    def release(self) -> None:
+        """The claimed read failed: the next hit claims it again."""
+        with self._guard:
+            self._refreshing = False
+
+    def get(self, digest: str) -> Account | None:
+        """The cached live account of a token's hash, while usable (else None: look it up)."""
+        if not self.usable():
+            return None
+        hit = self._entries.get(digest)
+        if hit is None:
+            return None
+        account, expires = hit
+        if expires is not None and expires <= time.time():
+            return None
+        return account
+
+    def saw(self, watermark: tuple[int, int]) -> None:
+        """The watermark just read: clear everything if it moved since the last read."""
+        with self._guard:
+            if watermark != self._watermark:
+                self._clear()
+            self._watermark = watermark
+            self._checked = self.clock()
+            self._refreshing = False
+
+    def put(self, digest: str, account: Account, expires: float | None, epoch: int) -> None:
+        """Keep a lookup's answer, unless the cache was cleared since it began."""
+        with self._guard:
+            if epoch == self.epoch:
+                self._entries[digest] = (account, expires)
+
+    def clear(self) -> None:
+        with self._guard:
+            self._clear()
+
+    def _clear(self) -> None:
+        self._entries.clear()
+        self.epoch += 1
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class AccountStore:
     """Accounts, tokens and sealed keys in the ledger's database. (Idempotency-Keys of
     server-signed writes are statement ids in the log itself: see ``api.entries``; the
-    ``api_idempotency`` table of the first migration is no longer written.)"""
+    ``api_idempotency`` table of the first migration is no longer written.)
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
+    Bearer tokens are answered from :attr:`tokens_cache` (:class:`TokenCache`) once seen."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        token_refresh: float = TOKEN_REFRESH,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, sqlite_synchronous=sqlite_synchronous)
+        self.tokens_cache = TokenCache(token_refresh, clock)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -376,21 +496,67 @@ class AccountStore:
             conn.execute(insert(token_table).values(**row))
         return token
 
-    def authenticate(self, token: str) -> Account | None:
-        """The active account holding this unrevoked, unexpired token, if any."""
+    def cached(self, token: str) -> Account | None:
+        """The account of a token seen within the cache's freshness, without touching the
+        database; None means "look it up" (:meth:`authenticate`), not "refused"."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             return None
+        cache = self.tokens_cache
+        found = cache.get(hash_token(token))
+        if found is not None and cache.claim():
+            threading.Thread(
+                target=self.refresh_tokens, name="insutrace-tokens", daemon=True
+            ).start()
+        return found
+
+    def refresh_tokens(self) -> None:
+        """Read the revocation watermark now (see :class:`TokenCache`)."""
+        cache = self.tokens_cache
+        try:
+            with self.engine.connect() as conn:
+                cache.saw(self._watermark(conn))
+        except Exception:  # the database is away: hits stop at 2 × refresh, lookups fail
+            cache.release()
+            _log.warning("the token cache could not read the revocation watermark", exc_info=True)
+
+    def authenticate(self, token: str) -> Account | None:
+        """The active account holding this unrevoked, unexpired token, if any (from the
+        cache when fresh; see :class:`TokenCache`)."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+            return None
+        digest = hash_token(token)
+        cache = self.tokens_cache
+        found = cache.get(digest)
+        if found is not None:
+            return found
+        epoch = cache.epoch
         q = (
             select(account_table, token_table.c.expires)
             .join(token_table, token_table.c.account_id == account_table.c.id)
-            .where(token_table.c.hash == hash_token(token), token_table.c.revoked.is_(None))
+            .where(token_table.c.hash == digest, token_table.c.revoked.is_(None))
             .where(account_table.c.active.is_(True))
         )
         with self.engine.connect() as conn:
+            if not cache.fresh():
+                cache.saw(self._watermark(conn))  # before the token: see TokenCache
+                epoch = cache.epoch
             row = conn.execute(q).first()
         if row is None or (row.expires is not None and row.expires <= _now()):
             return None
-        return _account(row)
+        account = _account(row)
+        expires = None if row.expires is None else parse_utc(str(row.expires)).timestamp()
+        cache.put(digest, account, expires, epoch)
+        return account
+
+    @staticmethod
+    def _watermark(conn: Any) -> tuple[int, int]:
+        """(revoked tokens, inactive accounts): moves with every revocation and
+        (de)activation, whichever process made it."""
+        revoked = select(func.count()).where(token_table.c.revoked.is_not(None))
+        inactive = select(func.count()).where(account_table.c.active.is_(False))
+        q = select(revoked.scalar_subquery(), inactive.scalar_subquery())
+        row = conn.execute(q).one()
+        return int(row[0]), int(row[1])
 
     def revoke_token(self, token: str) -> int:
         """Revoke a token and every token minted from it; how many were revoked."""
@@ -407,6 +573,7 @@ class AccountStore:
                 children = select(token_table.c.hash).where(token_table.c.parent.in_(todo))
                 todo = {str(h) for h in conn.execute(children).scalars()} - roots
                 roots |= todo
+        self.tokens_cache.clear()
         return done
 
     def revoke_token_id(self, account_id: int, token_id: str) -> int:
@@ -425,10 +592,16 @@ class AccountStore:
     def revoke_all_tokens(self, account_id: int) -> int:
         """Revoke every token of the account; how many were live."""
         with self.engine.begin() as conn:
-            q = update(token_table).where(
-                token_table.c.account_id == account_id, token_table.c.revoked.is_(None)
-            )
-            return int(conn.execute(q.values(revoked=_now())).rowcount or 0)
+            done = self._revoke_all(conn, account_id)
+        self.tokens_cache.clear()
+        return done
+
+    @staticmethod
+    def _revoke_all(conn: Any, account_id: int) -> int:
+        q = update(token_table).where(
+            token_table.c.account_id == account_id, token_table.c.revoked.is_(None)
+        )
+        return int(conn.execute(q.values(revoked=_now())).rowcount or 0)
 
     def tokens(self, account_id: int) -> list[TokenInfo]:
         """The account's tokens, newest first, live or not."""
@@ -455,11 +628,13 @@ class AccountStore:
         """Deactivate (or reactivate) an account: a deactivated account's tokens and
         sessions authenticate nobody; deactivation also revokes its tokens for good."""
         account = self.account(account_id)
-        with self.engine.begin() as conn:
+        with self.engine.begin() as conn:  # one transaction: see TokenCache
             q = update(account_table).where(account_table.c.id == account_id)
             conn.execute(q.values(active=active))
+            if not active:
+                self._revoke_all(conn, account_id)
+        self.tokens_cache.clear()
         if not active:
-            self.revoke_all_tokens(account_id)
             self._end_sessions(account_id)
         return self.account(account.id)
 

@@ -1,4 +1,10 @@
-"""What every request handler is given: the app's services and the calling account."""
+"""What every request handler is given: the app's services and the calling account.
+
+The dependencies are coroutines: a request's bearer token seen before is answered from the
+account store's cache in the event loop (:class:`insutrace.api.accounts.TokenCache`), and
+only a token not seen (or a cache due for its revocation check) goes to a worker thread
+and the database.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from insutrace.api.accounts import Account, AccountStore, KeyVault
@@ -73,7 +80,7 @@ class Services:
         return self.vault
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -83,19 +90,22 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 _bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer itk_…`")
 
 
-def optional_account(
+async def optional_account(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Account | None:
     if credentials is None:
         return None
-    account = services.accounts.authenticate(credentials.credentials)
+    token = credentials.credentials
+    account = services.accounts.cached(token)
+    if account is None:
+        account = await run_in_threadpool(services.accounts.authenticate, token)
     if account is None:
         raise Unauthenticated("the bearer token is unknown or revoked")
     return account
 
 
-def current_account(account: Annotated[Account | None, Depends(optional_account)]) -> Account:
+async def current_account(account: Annotated[Account | None, Depends(optional_account)]) -> Account:
     if account is None:
         raise Unauthenticated("this endpoint needs an API token: Authorization: Bearer itk_…")
     return account

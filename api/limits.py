@@ -1,12 +1,12 @@
 """Bounded work per server process: how many requests, and how many writes, run at once.
 
-A write waits for the log's writer lock inside a worker thread. Were every thread of the
-pool (anyio's default: 40) held by writers queued behind a slow one, reads — ``GET
-/v1/head``, a label page — would queue behind them too. :class:`InFlightLimit` lets at
-most ``max_writes`` writes (POST, PUT, PATCH, DELETE) and ``max_requests`` requests in all
-run at once; one more is answered at once with 503 and ``Retry-After`` (problem JSON),
-never queued. With ``max_writes`` below the thread pool's size, reads always find a
-thread: they never wait behind writes.
+:class:`InFlightLimit` lets at most ``max_writes`` writes (POST, PUT, PATCH, DELETE) and
+``max_requests`` requests in all run at once; one more is answered at once with 503 and
+``Retry-After`` (problem JSON), never queued. The API's write routes wait for their
+batch's commit in the event loop, holding no worker thread (the sequencer admits up to
+256 writes a batch), so ``max_writes`` defaults to that batch. A page form that writes
+from a worker thread holds its thread until its batch commits (a few milliseconds): reads
+wait for a thread only while all 40 are held so.
 
 Every 503 the app answers (a lock wait that ran out, a database that is down) carries
 ``Retry-After`` too. :class:`GuardedH11Protocol` bounds how slowly a client may send.
@@ -41,7 +41,7 @@ BODY_TIMEOUT = 30.0
 """Seconds a request body may go without a byte."""
 
 MAX_REQUESTS = 256
-MAX_WRITES = 16
+MAX_WRITES = 256
 RETRY_AFTER = "1"
 """Seconds a client waits before retrying a 503 (RFC 9110 §10.2.3)."""
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -44,7 +44,7 @@ def _declared(dependant: Any) -> Iterator[str]:
         yield from _declared(sub)
 
 
-def refuse_unknown_query(request: Request) -> None:
+async def refuse_unknown_query(request: Request) -> None:
     """An app-wide dependency: on ``/v1/…`` routes, a query parameter the route does not
     declare, or one given more than once, is a 400 naming it (nothing is read or written)."""
     if not request.url.path.startswith(STRICT_PREFIX):

@@ -242,7 +242,7 @@ def serve(
     ] = None,
     max_writes: Annotated[
         int | None,
-        typer.Option(min=1, help="Writes at once per worker (below its 40 threads) [16]."),
+        typer.Option(min=1, help="Writes at once per worker; more get 503 [256]."),
     ] = None,
     export_dir: Annotated[
         Path | None,
@@ -292,8 +292,17 @@ def serve(
     run_uvicorn(host, port, workers, access_log=settings.access_log)
 
 
-def run_uvicorn(host: str, port: int, workers: int, *, access_log: bool = False) -> None:
-    """uvicorn with ``workers`` processes on one listening socket with TCP_NODELAY.
+def run_uvicorn(
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    access_log: bool = False,
+    app: str = "insutrace.api.app:app_from_env",
+    factory: bool = True,
+) -> None:
+    """uvicorn serving ``app`` (an import string; ``factory``: a function building it) with
+    ``workers`` processes on one listening socket with TCP_NODELAY.
 
     uvicorn's worker processes accept on a socket the parent bound, and asyncio sets
     TCP_NODELAY only on sockets it creates itself: responses (headers, then body) then
@@ -313,8 +322,8 @@ def run_uvicorn(host: str, port: int, workers: int, *, access_log: bool = False)
     max_connections = int(os.environ.get("INSUTRACE_MAX_CONNECTIONS", "1000"))
 
     config = uvicorn.Config(
-        "insutrace.api.app:app_from_env",
-        factory=True,
+        app,
+        factory=factory,
         host=host,
         port=port,
         workers=workers,

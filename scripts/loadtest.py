@@ -7,21 +7,29 @@ count it
    through the scenario builder (:class:`insutrace.demo.scenario.Scenario`);
 2. starts ``insutrace serve --workers N`` on 127.0.0.1 (the server's own durability:
    ``INSUTRACE_SQLITE_SYNCHRONOUS`` as configured, PostgreSQL ``synchronous_commit`` on);
-3. for each signing path — server-signed ``POST /v1/product.register`` and client-signed
-   statements ``POST /v1/entries`` (signed before the run: a statement names no log
-   position, so nothing is ever re-signed) — and each client count, a separate load
-   process (asyncio, one connection per client) sends the prepared requests;
-4. reports acknowledged appends per second over the whole run (first request to last
-   answer), p50/p99 latency, failures, and the server's CPU time per append (all its
+3. for each signing path — server-signed ``POST /v1/product.register`` (a bearer token, a
+   unique ``Idempotency-Key`` and payload per request) and client-signed statements
+   ``POST /v1/entries`` (v 2 statements signed here before the run: a statement names no
+   log position, so nothing is ever re-signed) — and each client count, one load process
+   apart from the server sends the prepared requests, each exactly once: Debian's ``wrk``
+   (compiled, one keep-alive connection per client) running ``scripts/wrk/appends.lua``,
+   or, where ``wrk`` is not installed, a Python asyncio process (which tops out far below
+   the server: its figures say so);
+4. checks every answer (anything but a 2xx receipt is a failure, printed) and reports
+   acknowledged appends per second of the whole run (first request sent to last answer
+   received), p50/p99 latency, failures, and the server's CPU time per append (all its
    processes, from /proc);
 5. stops the server and checks: every acknowledged entry is in the log at its seq with
-   its leaf hash, nothing acknowledged twice, and the whole log verifies (``report.ok``).
+   its leaf hash, nothing acknowledged twice, nothing appended unacknowledged, and the
+   whole log verifies (``report.ok``).
 
 Beside them, measured in the same run: raw Ed25519 verification per second (one core)
-and an empty FastAPI ``POST`` on the same uvicorn set-up driven by the same load process.
+and an empty FastAPI ``POST`` on the same uvicorn set-up (``run_uvicorn`` of
+``insutrace serve``) driven by the same load process.
 
-    python scripts/loadtest.py            # workers 1 and 2; 4, 16 and 64 clients
-    python scripts/loadtest.py --small    # CI: 1 worker, 8 clients, 80 requests per run
+    python scripts/loadtest.py            # workers 1, 2 and 4; 4, 16, 64 and 256 clients
+    python scripts/loadtest.py --small    # CI: 1 worker, 8 clients, 200 requests per run
+    python scripts/loadtest.py --workers 1 2 --clients 16 64 --backend sqlite
 
 PostgreSQL comes from INSUTRACE_TEST_PG_URL (default postgresql://postgres@127.0.0.1/test);
 it is skipped with a note when unreachable.
@@ -33,6 +41,8 @@ import argparse
 import base64
 import json
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -68,10 +78,40 @@ MASTER_KEY = "loadtest-only master key 0123456789abcdef"
 ORIGIN = "loadtest.insutrace.local/log"
 PG_URL = os.environ.get("INSUTRACE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TICKS = os.sysconf("SC_CLK_TCK")
+WRK = shutil.which("wrk")
+WRK_SCRIPT = Path(__file__).resolve().parent / "wrk" / "appends.lua"
 
-# The load process: reads {"url", "clients", "requests": [[path, token, body_b64], …]}
-# on stdin, sends them over `clients` keep-alive connections, prints one JSON result.
-LOAD = textwrap.dedent(
+
+@dataclass(frozen=True)
+class Request:
+    """One prepared request: sent once, never repeated."""
+
+    path: str
+    token: str
+    key: str  # the Idempotency-Key ("" for none)
+    body: bytes  # JSON on one line
+
+    def line(self) -> bytes:
+        return b"\t".join((self.path.encode(), self.token.encode(), self.key.encode(), self.body))
+
+
+@dataclass
+class Answers:
+    """What the load process saw: each answer checked."""
+
+    sent: int
+    acks: list[tuple[int, str]]  # (seq, leaf) of each 2xx receipt
+    ok: int  # 2xx answers (receipts or not)
+    failures: dict[str, int]  # "status first bytes" -> how many
+    seconds: float  # first request sent to last answer received
+    p50: float  # ms
+    p99: float  # ms
+
+
+# The fallback load process (no wrk): reads {"url", "clients", "requests": [[path, token,
+# key, body_b64], …]} on stdin, sends them over `clients` keep-alive connections, prints
+# [[t0, t1, status, text], …].
+PYTHON_LOAD = textwrap.dedent(
     """
     import asyncio, base64, json, sys, time
     import httpx
@@ -82,27 +122,25 @@ LOAD = textwrap.dedent(
 
     async def worker(client):
         while todo:
-            path, token, body = todo.pop()
+            path, token, key, body = todo.pop()
             headers = {"Content-Type": "application/json"}
             if token:
                 headers["Authorization"] = "Bearer " + token
+            if key:
+                headers["Idempotency-Key"] = key
             t0 = time.perf_counter()
             try:
                 r = await client.post(path, content=base64.b64decode(body), headers=headers)
                 status, text = r.status_code, r.text
             except httpx.HTTPError as exc:
                 status, text = 0, type(exc).__name__
-            t1 = time.perf_counter()
-            ack = None
-            if status in (200, 201) and text.startswith('{"seq"'):
-                answer = json.loads(text)
-                ack = [answer["seq"], answer["leaf"]]
-            out.append([t0, t1, status, ack, text[:200] if status >= 400 or status == 0 else ""])
+            out.append([t0, time.perf_counter(), status, text if status < 300 else text[:300]])
 
     async def main():
-        limits = httpx.Limits(max_connections=job["clients"], max_keepalive_connections=job["clients"])
+        n = job["clients"]
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
         async with httpx.AsyncClient(base_url=job["url"], limits=limits, timeout=120) as client:
-            await asyncio.gather(*(worker(client) for _ in range(job["clients"])))
+            await asyncio.gather(*(worker(client) for _ in range(n)))
 
     asyncio.run(main())
     json.dump(out, sys.stdout)
@@ -122,23 +160,17 @@ EMPTY_APP = textwrap.dedent(
     """
 )
 
-# The empty endpoint on the same uvicorn set-up as `insutrace serve` (cli/remote.py).
+# The empty endpoint on the same uvicorn set-up as `insutrace serve`: its own run_uvicorn.
 EMPTY_SERVER = textwrap.dedent(
     """
-    import socket, sys
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
+    import sys
+
+    from insutrace.cli.remote import run_uvicorn
 
     sys.path.insert(0, sys.argv[1])
-    port, workers = int(sys.argv[2]), int(sys.argv[3])
-    config = uvicorn.Config("empty_app:app", host="127.0.0.1", port=port, workers=workers,
-                            log_config=None, access_log=False)
-    if workers <= 1:
-        uvicorn.Server(config).run()
-    else:
-        sock = config.bind_socket()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        Multiprocess(config, sockets=[sock]).run()
+    run_uvicorn(
+        "127.0.0.1", int(sys.argv[2]), int(sys.argv[3]), app="empty_app:app", factory=False
+    )
     """
 )
 
@@ -147,13 +179,13 @@ EMPTY_SERVER = textwrap.dedent(
 class Run:
     label: str
     clients: int
-    sent: int
-    acks: list[tuple[int, str]]
-    failures: dict[str, int]
+    answers: Answers
     rate: float
-    p50: float
-    p99: float
     cpu_ms: float | None
+
+    @property
+    def acks(self) -> list[tuple[int, str]]:
+        return self.answers.acks
 
 
 def gtin(n: int) -> str:
@@ -269,17 +301,22 @@ def wait_up(url: str, path: str, method: str = "GET") -> None:
 def serving(
     cmd: list[str], env: dict[str, str], url: str, probe: str, method: str
 ) -> Iterator[int]:
-    proc = subprocess.Popen(cmd, env=env)
-    try:
-        wait_up(url, probe, method)
-        yield proc.pid
-    finally:
-        proc.terminate()
+    """The server running ``cmd``; its log lines go to a file, shown if it fails."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            wait_up(url, probe, method)
+            yield proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.returncode not in (0, -signal.SIGTERM):
+                log.seek(0)
+                print(f"the server exited with {proc.returncode}:\n{log.read()[-3000:]}")
 
 
 def insutrace_server(settings: Settings, workers: int, port: int) -> Any:
@@ -304,41 +341,123 @@ def empty_server(directory: Path, workers: int, port: int) -> Any:
     return serving(cmd, dict(os.environ), f"http://127.0.0.1:{port}", "/empty", "POST")
 
 
-def load(url: str, clients: int, requests: list[list[str]]) -> list[Any]:
-    """Send ``requests`` from a separate process; its per-request results."""
-    job = json.dumps({"url": url, "clients": clients, "requests": requests})
+def _failure(failures: dict[str, int], status: int, text: str) -> None:
+    key = f"{status} {' '.join(text.split())[:100]}"
+    failures[key] = failures.get(key, 0) + 1
+
+
+def _receipt(status: int, text: str) -> tuple[int, str] | None:
+    """(seq, leaf) of a 2xx answer that is a write's receipt."""
+    if not 200 <= status < 300 or not text.startswith("{"):
+        return None
+    answer = json.loads(text)
+    if not isinstance(answer, dict) or "seq" not in answer or "leaf" not in answer:
+        return None
+    return int(answer["seq"]), str(answer["leaf"])
+
+
+def load_wrk(url: str, clients: int, requests: list[Request], threads: int) -> Answers:
+    """Send ``requests`` once each with ``wrk`` (its own process, ``threads`` threads)."""
+    assert WRK is not None
+    threads = max(1, min(threads, clients))
+    with tempfile.TemporaryDirectory(prefix="insutrace-wrk-") as tmp:
+        todo, out = Path(tmp) / "requests", Path(tmp) / "answers"
+        todo.write_bytes(b"\n".join(r.line() for r in requests) + b"\n")
+        cmd = [
+            WRK, "-t", str(threads), "-c", str(clients), "-d", "3600s", "--timeout", "120s",
+            "-s", str(WRK_SCRIPT), url, "--", str(todo), str(out), str(threads),
+        ]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        files = [Path(f"{out}.{i}") for i in range(threads)]
+        deadline = time.monotonic() + 120 + len(requests) / 20
+        while not all(f.exists() for f in files) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)  # every thread is done: wrk prints its summary
+        stdout, stderr = proc.communicate(timeout=30)
+        summary = [line for line in stdout.splitlines() if line.startswith("{")]
+        if not summary:
+            raise RuntimeError(f"wrk failed: {stderr.strip()[-500:] or stdout[-500:]}")
+        stats = json.loads(summary[-1])
+        acks: list[tuple[int, str]] = []
+        failures: dict[str, int] = {}
+        ok, answered, first, last = 0, 0, [], []
+        for f in files:
+            if not f.exists():
+                continue
+            lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
+            _, t0, t1 = lines[0].split()
+            first.append(int(t0))
+            last.append(int(t1))
+            for line in lines[1:]:
+                kind, status, *rest = line.split(" ", 3)
+                answered += 1
+                if kind == "A":
+                    ok += 1
+                    acks.append((int(rest[0]), rest[1]))
+                elif kind == "O":
+                    ok += 1
+                else:
+                    _failure(failures, int(status), " ".join(rest))
+    for name in ("connect", "read", "write", "timeout"):
+        if stats[name]:
+            _failure(failures, 0, f"wrk socket errors ({name}): {stats[name]}")
+    if answered < len(requests):
+        _failure(failures, 0, f"no answer to {len(requests) - answered} requests")
+    seconds = (max(last) - min(first)) / 1e9 if first else float("inf")
+    return Answers(
+        len(requests), acks, ok, failures, seconds, stats["p50_us"] / 1e3, stats["p99_us"] / 1e3
+    )
+
+
+def load_python(url: str, clients: int, requests: list[Request]) -> Answers:
+    """Send ``requests`` from a Python process (when ``wrk`` is not installed)."""
+    todo = [[r.path, r.token, r.key, base64.b64encode(r.body).decode()] for r in requests]
+    job = json.dumps({"url": url, "clients": clients, "requests": todo})
     done = subprocess.run(
-        [sys.executable, "-c", LOAD], input=job, capture_output=True, text=True, check=False
+        [sys.executable, "-c", PYTHON_LOAD], input=job, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"the load process failed: {done.stderr.strip()[-500:]}")
     results: list[Any] = json.loads(done.stdout)
-    return results
-
-
-def measure(label: str, url: str, pid: int, clients: int, requests: list[list[str]]) -> Run:
-    cpu0 = cpu_seconds(pid)
-    results = load(url, clients, requests)
-    cpu = cpu_seconds(pid) - cpu0
-    acks = [(int(a[0]), str(a[1])) for *_, a, _ in results if a is not None]
-    ok = [r for r in results if r[2] in (200, 201)]
-    failures: dict[str, int] = {}
-    for _, _, status, _, text in results:
-        if status not in (200, 201):
-            key = f"{status} {text[:80]}"
-            failures[key] = failures.get(key, 0) + 1
-    start, end = min(r[0] for r in results), max(r[1] for r in results)
+    acks, failures, ok = [], {}, 0
+    for _, _, status, text in results:
+        if 200 <= status < 300:
+            ok += 1
+            receipt = _receipt(status, text)
+            if receipt is not None:
+                acks.append(receipt)
+        else:
+            _failure(failures, status, text)
     ms = sorted((r[1] - r[0]) * 1000 for r in results)
-    done = len(acks) if label != "empty POST" else len(ok)
+    seconds = max(r[1] for r in results) - min(r[0] for r in results)
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    return Answers(len(requests), acks, ok, failures, seconds, statistics.median(ms), p99)
+
+
+def measure(
+    label: str,
+    url: str,
+    pid: int,
+    clients: int,
+    requests: list[Request],
+    *,
+    appends: bool,
+    args: argparse.Namespace,
+) -> Run:
+    cpu0 = cpu_seconds(pid)
+    if args.generator == "wrk":
+        answers = load_wrk(url, clients, requests, args.wrk_threads)
+    else:
+        answers = load_python(url, clients, requests)
+    cpu = cpu_seconds(pid) - cpu0
+    done = len(answers.acks) if appends else answers.ok
     return Run(
         label=label,
         clients=clients,
-        sent=len(results),
-        acks=acks,
-        failures=failures,
-        rate=done / (end - start),
-        p50=statistics.median(ms),
-        p99=ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+        answers=answers,
+        rate=done / answers.seconds,
         cpu_ms=cpu * 1000 / done if done else None,
     )
 
@@ -351,15 +470,15 @@ class Requests:
         self.n = 0
         self.clock = SystemClock()
 
-    def batch(self, path: str, count: int) -> list[list[str]]:
+    def batch(self, path: str, count: int) -> list[Request]:
         out = []
         for i in range(count):
             signer, token = self.parties[i % len(self.parties)]
             self.n += 1
             payload = product(gtin(self.n))
             if path == "server-signed":
-                body = json.dumps(payload).encode()
-                out.append(["/v1/product.register", token, base64.b64encode(body).decode()])
+                body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+                out.append(Request("/v1/product.register", token, uuid.uuid4().hex, body))
                 continue
             statement = Statement(
                 type="product.register",
@@ -369,7 +488,7 @@ class Requests:
                 payload=payload,
                 id=new_statement_id(),
             ).signed(signer)
-            out.append(["/v1/entries", token, base64.b64encode(statement.to_bytes()).decode()])
+            out.append(Request("/v1/entries", token, "", statement.to_bytes()))
         return out
 
 
@@ -410,7 +529,8 @@ def run_backend(
             for clients in args.clients:
                 count = max(args.requests, clients * 4)
                 label = f"{name} w{workers} {path}"
-                runs.append(measure(label, base, pid, clients, bodies.batch(path, count)))
+                batch = bodies.batch(path, count)
+                runs.append(measure(label, base, pid, clients, batch, appends=True, args=args))
     return runs, check(url, root, runs, before)
 
 
@@ -425,12 +545,13 @@ def ed25519_verify_rate(n: int) -> float:
 
 
 def show(run: Run, baseline: float | None) -> None:
-    ratio = f"{run.rate / baseline:>6.2f}" if baseline else "     -"
+    ratio = f"{run.rate / baseline:>6.3f}" if baseline else "     -"
     cpu = f"{run.cpu_ms:>7.2f}" if run.cpu_ms is not None else "      -"
-    failures = ", ".join(f"{v}× {k}" for k, v in sorted(run.failures.items())) or "none"
+    a = run.answers
+    failures = ", ".join(f"{v}× {k}" for k, v in sorted(a.failures.items())) or "none"
     print(
-        f"{run.label:<32} {run.clients:>4} {run.sent:>6} {run.rate:>8.1f} {ratio} "
-        f"{run.p50:>7.1f} {run.p99:>7.1f} {cpu}  failures: {failures}"
+        f"{run.label:<32} {run.clients:>4} {a.sent:>6} {run.rate:>8.1f} {ratio} "
+        f"{a.p50:>7.1f} {a.p99:>7.1f} {cpu}  failures: {failures}"
     )
 
 
@@ -441,12 +562,21 @@ def main() -> int:
     parser.add_argument("--clients", type=int, nargs="+", help="concurrent client counts")
     parser.add_argument("--requests", type=int, help="requests per run (at least 4 per client)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--generator",
+        choices=["wrk", "python"],
+        default="wrk" if WRK else "python",
+        help="the load process (default: wrk when installed)",
+    )
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk's threads [1]")
     args = parser.parse_args()
-    small = {"workers": [1], "clients": [8], "requests": 80}
-    full = {"workers": [1, 2], "clients": [4, 16, 64], "requests": 1500}
+    small = {"workers": [1], "clients": [8], "requests": 200}
+    full = {"workers": [1, 2, 4], "clients": [4, 16, 64, 256], "requests": 3000}
     for key, value in (small if args.small else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if args.generator == "wrk" and WRK is None:
+        parser.error("wrk is not installed (Debian: apt-get install wrk)")
 
     verify_rate = ed25519_verify_rate(2000 if args.small else 20000)
     results: list[tuple[list[Run], str]] = []
@@ -456,12 +586,12 @@ def main() -> int:
             port = free_port()
             with empty_server(Path(tmp), workers, port) as pid:
                 for clients in args.clients:
-                    body = base64.b64encode(b'{"x":1}').decode()
-                    reqs = [["/empty", "", body]] * max(args.requests, clients * 4)
-                    empty[(workers, clients)] = measure(
-                        "empty POST", f"http://127.0.0.1:{port}", pid, clients, reqs
-                    )
-                    empty[(workers, clients)].label = f"empty FastAPI POST w{workers}"
+                    count = max(args.requests, clients * 4)
+                    reqs = [Request("/empty", "", "", b'{"x":%d}' % i) for i in range(count)]
+                    label = f"empty FastAPI POST w{workers}"
+                    url = f"http://127.0.0.1:{port}"
+                    run = measure(label, url, pid, clients, reqs, appends=False, args=args)
+                    empty[(workers, clients)] = run
             for backend in ("sqlite", "postgresql"):
                 if args.backend not in (backend, "both"):
                     continue
@@ -475,20 +605,22 @@ def main() -> int:
                         results.append(run_backend("postgresql", pg, home, workers, args))
 
     cores = os.cpu_count() or 1
-    print(f"\nload test on loopback, {cores} cores; load from a separate process")
+    generator = f"wrk ({args.wrk_threads} thread)" if args.generator == "wrk" else "Python"
+    print(f"\nload test on loopback, {cores} cores; load from a separate process: {generator}")
     print(f"raw Ed25519 verify (one core): {verify_rate:,.0f}/s")
     print(
         f"{'run':<32} {'cl':>4} {'sent':>6} {'acks/s':>8} {'×empty':>6} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'CPU ms':>7}  (CPU: server's, per append)"
     )
+    failed = False
     for run in empty.values():
         show(run, None)
-    failed = False
+        failed |= bool(run.answers.failures)
     for runs, verdict in results:
         for run in runs:
             workers = int(run.label.split(" w")[1].split()[0])
             show(run, empty[(workers, run.clients)].rate)
-            failed |= bool(run.failures)
+            failed |= bool(run.answers.failures)
         print(f"  check: {verdict}")
         failed |= not verdict.startswith("report.ok")
     return 1 if failed else 0

@@ -26,9 +26,13 @@ def _auth(token: str) -> dict[str, str]:
 
 
 def _expire(services: Services, token: str, when: str) -> None:
+    """Move a token's expiry in the database (nothing in the product does: expiry is set
+    when a token is issued), and drop the process's token cache, which holds the expiry
+    it read (tests/api/test_token_cache.py checks a cached expiry on its own)."""
     with services.accounts.engine.begin() as conn:
         q = update(token_table).where(token_table.c.hash == hash_token(token))
         conn.execute(q.values(expires=when))
+    services.accounts.tokens_cache.clear()
 
 
 def test_a_token_expires(client: TestClient, world: Any, services: Services) -> None:
