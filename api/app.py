@@ -54,6 +54,7 @@ from insutrace.api.migrate import upgrade
 from insutrace.api.problems import install_problem_handlers
 from insutrace.api.queries import refuse_unknown_query
 from insutrace.api.urls import RefuseNulInUrls
+from insutrace.api.web import CompressPublicPages
 from insutrace.api.witnessing import Witnessing, parse_witnesses
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.clock import Clock
@@ -200,6 +201,7 @@ def create_app(
     app.add_exception_handler(BodyTooLarge, too_large_handler)
     install_csrf_handler(app)
     install_docs(app)
+    app.add_middleware(CompressPublicPages)  # a page for someone not signed in: gzip
     app.add_middleware(RefuseDuplicateKeys)  # before any route parses a write body
     # bodies bounded before anything reads them; documents up to the blob store's limit
     app.add_middleware(BodyLimit, limits={"/v1/documents": services.blobs.max_bytes})
