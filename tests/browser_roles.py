@@ -77,14 +77,22 @@ def chromium(*extra_args: str) -> Iterator[Any]:
             browser.close()
 
 
+MASTER_KEY = "test-only master key, not a secret: 0123456789abcdef"
+
+
+def make_app(tmp_path: Path, store_url: str, clock: FixedClock, log_signer: NoteSigner) -> Any:
+    """The app over the test's ledger, its home in ``tmp_path``, server-held keys on."""
+    settings = Settings(home=tmp_path / "home", database_url=store_url, origin=log_signer.name,
+                        master_key=MASTER_KEY)  # fmt: skip
+    return create_app(settings, clock=clock, log_signer=log_signer)
+
+
 @contextmanager
 def served(
     tmp_path: Path, store_url: str, clock: FixedClock, log_signer: NoteSigner
 ) -> Iterator[tuple[str, Services]]:
     """The app over the test's ledger (server-held keys on), served on a loopback port."""
-    settings = Settings(home=tmp_path / "home", database_url=store_url, origin=log_signer.name,
-                        master_key="test-only master key, not a secret")  # fmt: skip
-    app = create_app(settings, clock=clock, log_signer=log_signer)
+    app = make_app(tmp_path, store_url, clock, log_signer)
     services: Services = app.state.services
     try:
         with support.served(app) as url:
@@ -117,9 +125,13 @@ class Phone:
     folder: Path
     requests: list[str] = field(default_factory=list)
 
-    def shot(self, name: str) -> None:
+    def shot(self, name: str, *, full: bool = True, check_width: bool = False) -> None:
+        """A screenshot into the test's artifacts folder: the whole page, or the screen when
+        ``full`` is False; ``check_width``: first assert the page :meth:`fits`."""
+        if check_width:
+            assert self.fits(), f"{name}: wider than the phone"
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(self.folder / f"{name}.png"), full_page=True)
+        self.page.screenshot(path=str(self.folder / f"{name}.png"), full_page=full)
 
     def goto(self, path: str) -> Any:
         return self.page.goto(self.base + path)
@@ -162,11 +174,11 @@ def phone(
         context.close()
 
 
-def sign_in(p: Phone, username: str) -> None:
+def sign_in(p: Phone, username: str, password: str = PASSWORD) -> None:
     """Sign in through the sign-in page (the one place the tests know how)."""
     p.goto("/signin")
     p.page.fill("input[name=username]", username)
-    p.page.fill("input[name=password]", PASSWORD)
+    p.page.fill("input[name=password]", password)
     p.page.get_by_role("button", name="登录 Sign in").click()
     p.page.wait_for_load_state()
 
