@@ -29,7 +29,7 @@ from insutrace.api.authz import authorize_read, authorize_write
 from insutrace.api.csrf import same_origin, token_matches
 from insutrace.api.deps import Services
 from insutrace.api.entries import check_declared_payload, idempotent_id, server_signer
-from insutrace.api.pages_common import FORM, field_errors
+from insutrace.api.pages_common import FORM, bilingual, field_errors
 from insutrace.api.person_writes import write_as_person
 from insutrace.api.problems import classify
 from insutrace.api.schemas import Receipt
@@ -43,6 +43,7 @@ __all__ = [
     "FormErrors",
     "FormPost",
     "Refused",
+    "denied",
     "page",
     "read",
     "refused_page",
@@ -105,6 +106,12 @@ def refused_page(
     """The refusal page (``#refused``): ``detail`` should read Chinese first."""
     context = {"account": account, "detail": detail}
     return render(request, "refused.html", context, status)
+
+
+def denied(request: Request, account: Account | None, exc: LedgerError) -> HTMLResponse:
+    """The refusal page of an error a page's read or write met (another organisation's
+    object, one that does not exist), with the status the API answers it with."""
+    return refused_page(request, account, bilingual(exc), classify(exc)[0])
 
 
 def page(request: Request, name: str, account: Account, context: dict[str, Any], status: int = 200) -> HTMLResponse:  # fmt: skip

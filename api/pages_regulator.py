@@ -34,10 +34,10 @@ from insutrace.api.deps import ServicesDep
 from insutrace.api.pages import (
     FormErrors,
     Refused,
+    denied,
     form_errors,
     page,
     read,
-    refused_page,
     signed_in,
     write,
 )
@@ -127,12 +127,6 @@ def _gate(tx: Tx, project_id: str, stage: Stage, on: date) -> dict[str, Any]:
     }
 
 
-def _denied(request: Request, account: Account | None, exc: LedgerError) -> Response:
-    response = refused_page(request, account, str(exc))
-    response.status_code = classify(exc)[0]
-    return response
-
-
 @router.get("/regulator", response_model=None)
 async def projects(request: Request, services: ServicesDep) -> Response:
     try:
@@ -158,7 +152,7 @@ async def _gate_page(
             services, account, {"project": project}, _gate, project, stage, today(services)
         )
     except (Forbidden, NotFound) as exc:
-        return _denied(request, account, exc)
+        return denied(request, account, exc)
     context = {
         **found,
         "stage": stage.value,
@@ -200,7 +194,7 @@ async def decide(
     except Refused as exc:
         return exc.response
     except Forbidden as exc:
-        return _denied(request, account, exc)
+        return denied(request, account, exc)
     chosen = _stage(stage)
     payload: dict[str, Any] = {
         "schema": 1,
@@ -298,7 +292,7 @@ async def _alert_page(
 ) -> Response:  # fmt: skip
     found = await read(services, account, {}, alert_of, alert_id, today(services))
     if found is None:
-        return _denied(request, account, NotFound(f"no alert {alert_id!r}"))
+        return denied(request, account, NotFound(f"no alert {alert_id!r}"))
     context = {
         "alert": found,
         "kinds": KIND_NAMES,
@@ -336,7 +330,7 @@ async def alert_step(
     except Refused as exc:
         return exc.response
     except Forbidden as exc:
-        return _denied(request, account, exc)
+        return denied(request, account, exc)
     form = {"assignee": assignee.strip(), "note": note.strip(), "step": step}
     type = STEP_TYPES.get(step)
     payload: dict[str, Any] = {"schema": 1, "alert": alert}
