@@ -25,6 +25,7 @@ from insutrace.api import (
     label_routes,
     ledger_views,
     log_routes,
+    pages,
     pages_admin,
     pages_investigator,
     pages_lab,
@@ -200,6 +201,7 @@ def create_app(
     install_problem_handlers(app)
     app.add_exception_handler(BodyTooLarge, too_large_handler)
     install_csrf_handler(app)
+    pages.install_refusals(app)  # a page refused: the sign-in redirect or a 403 page
     install_docs(app)
     app.add_middleware(CompressPublicPages)  # a page for someone not signed in: gzip
     app.add_middleware(RefuseDuplicateKeys)  # before any route parses a write body

@@ -2,7 +2,8 @@
 refusal becomes a message beside the field it concerns.
 
 Every page module asks :func:`signed_in` for the person: a redirect to the sign-in page when
-nobody is signed in, a 403 page (Chinese first) for a role the page is not for. Pages:
+nobody is signed in, a 403 page (Chinese first) for a role the page is not for (raised as
+:class:`Refused`, which the app answers with that response). Pages:
 :mod:`.pages_site` (site supervisor), :mod:`.pages_regulator` (regulator),
 :mod:`.pages_investigator` (investigator), :mod:`.pages_manufacturer` (quality clerk),
 :mod:`.pages_lab` (testing lab), :mod:`.pages_admin` (accounts). Authorization is the API's
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -44,6 +45,7 @@ __all__ = [
     "FormPost",
     "Refused",
     "denied",
+    "install_refusals",
     "page",
     "read",
     "refused_page",
@@ -55,10 +57,19 @@ __all__ = [
 
 
 class Refused(Exception):
-    """A page the signed-in account may not see (or nobody is signed in)."""
+    """A page the signed-in account may not see (or nobody is signed in): raised out of a
+    route, it is answered with :attr:`response` (:func:`install_refusals`)."""
 
     def __init__(self, response: Response) -> None:
         self.response = response
+
+
+def install_refusals(app: FastAPI) -> None:
+    """A route that lets :class:`Refused` out is answered with the refusal's response."""
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        return exc.response
 
 
 ROLE_NAMES = {

@@ -60,10 +60,7 @@ def _account_page(
 
 @router.get("/account", response_model=None)
 async def my_account(request: Request, services: ServicesDep) -> Response:
-    try:
-        account = signed_in(services, request)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request)
     return _account_page(request, account)
 
 
@@ -122,16 +119,22 @@ def _refused(request: Request, account: Account, zh: str, en: str) -> Response:
     return refused_page(request, account, f"{zh} · {en}")
 
 
-def _admin(request: Request, services: Services) -> Account | Response:
-    """The signed-in administrator of an organisation's people (a page or a post)."""
-    try:
-        account = signed_in(services, request)
-    except Refused as exc:
-        return exc.response
+def _administrator(
+    request: Request, services: Services, roles: tuple[str, ...], zh: str, en: str
+) -> Account:
+    """The signed-in administrator (of an organisation of ``roles``; any when empty), for a
+    page or a post; else :class:`~insutrace.api.pages.Refused` (the sign-in page, or the
+    refusal ``zh`` · ``en``)."""
+    account = signed_in(services, request, *roles)
     if not account.manages_people:
-        return _refused(request, account, "仅本单位管理员可管理人员",
-                        "Only the organisation's administrator manages its people.")  # fmt: skip
+        raise Refused(_refused(request, account, zh, en))
     return account
+
+
+def _admin(request: Request, services: Services) -> Account:
+    """The administrator of an organisation's people."""
+    return _administrator(request, services, (), "仅本单位管理员可管理人员",
+                          "Only the organisation's administrator manages its people.")  # fmt: skip
 
 
 def _people_page(
@@ -145,8 +148,6 @@ def _people_page(
 @router.get("/admin/people", response_model=None)
 async def people(request: Request, services: ServicesDep) -> Response:
     admin = _admin(request, services)
-    if not isinstance(admin, Account):
-        return admin
     return _people_page(request, services, admin)
 
 
@@ -162,8 +163,6 @@ async def add_person(
     admin_flag: Annotated[str, Form(alias="admin", max_length=5)] = "",
 ) -> Response:
     admin = _admin(request, services)
-    if not isinstance(admin, Account):
-        return admin
     form = {"name": name, "title": title, "username": username}
     username = username.strip().lower()
     errors: dict[str, str] = {}
@@ -207,8 +206,6 @@ async def reset_password(
     request: Request, services: ServicesDep, _: CsrfDep, person_id: AccountId
 ) -> Response:
     admin = _admin(request, services)
-    if not isinstance(admin, Account):
-        return admin
     target = await run_in_threadpool(_own_person, services, admin, person_id)
     if target is None:
         return _refused(
@@ -230,8 +227,6 @@ async def set_person_active(
     active: Annotated[str, Form(max_length=1)] = "0",
 ) -> Response:
     admin = _admin(request, services)
-    if not isinstance(admin, Account):
-        return admin
     target = await run_in_threadpool(_own_person, services, admin, person_id)
     if target is None:
         return _refused(
@@ -248,16 +243,10 @@ async def set_person_active(
 # -- every account (the root authority) ---------------------------------------------------------
 
 
-def _authority(request: Request, services: Services) -> Account | Response:
-    """The signed-in administrator of the root authority (a page or a post)."""
-    try:
-        account = signed_in(services, request, "authority")
-    except Refused as exc:
-        return exc.response
-    if not account.manages_people:
-        return _refused(request, account, "仅根认证机构管理员可用",
-                        "For the root authority's administrator.")  # fmt: skip
-    return account
+def _authority(request: Request, services: Services) -> Account:
+    """The administrator of the root authority: every account."""
+    return _administrator(request, services, ("authority",), "仅根认证机构管理员可用",
+                          "For the root authority's administrator.")  # fmt: skip
 
 
 def _accounts_page(
@@ -273,8 +262,6 @@ def _accounts_page(
 @router.get("/admin/accounts", response_model=None)
 async def all_accounts(request: Request, services: ServicesDep) -> Response:
     admin = _authority(request, services)
-    if not isinstance(admin, Account):
-        return admin
     return await run_in_threadpool(_accounts_page, request, services, admin)
 
 
@@ -287,8 +274,6 @@ async def set_account_active(
     active: Annotated[str, Form(max_length=1)] = "0",
 ) -> Response:
     admin = _authority(request, services)
-    if not isinstance(admin, Account):
-        return admin
     if account_id == admin.id:
         errors = {FORM: "不能停用自己的账号 · You cannot deactivate your own account"}
         return await run_in_threadpool(_accounts_page, request, services, admin, 400, errors=errors)
@@ -311,8 +296,6 @@ async def revoke_tokens(
     request: Request, services: ServicesDep, _: CsrfDep, account_id: AccountId
 ) -> Response:
     admin = _authority(request, services)
-    if not isinstance(admin, Account):
-        return admin
     try:
         target = await run_in_threadpool(services.accounts.account, account_id)
     except LedgerError as exc:

@@ -25,7 +25,7 @@ from fastapi.responses import Response
 
 from insutrace.api.accounts import Account
 from insutrace.api.deps import Services, ServicesDep
-from insutrace.api.pages import FormErrors, Refused, denied, page, read, signed_in
+from insutrace.api.pages import FormErrors, denied, page, read, signed_in
 from insutrace.api.problems import classify
 from insutrace.render.chain import display_name, role_of
 from insutrace.render.dossier_html import render_html
@@ -119,10 +119,7 @@ def _form(
 
 @router.get("/investigate", response_model=None)
 async def investigate(request: Request, services: ServicesDep) -> Response:
-    try:
-        account = signed_in(services, request)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request)
     return _form(request, account, "wall", "", FormErrors(), 200)
 
 
@@ -135,10 +132,7 @@ async def trace_page(
     request: Request, services: ServicesDep, kind: Kind = "", id: Value = "",
     downstream: Annotated[str, Query(max_length=5)] = "1",
 ) -> Response:  # fmt: skip
-    try:
-        account = signed_in(services, request)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request)
     value = id.strip()
     errors = FormErrors()
     if not value:
@@ -186,10 +180,7 @@ async def dossier(
     request: Request, services: ServicesDep, fmt: str, kind: Kind = "", id: Value = "",
     downstream: Annotated[str, Query(max_length=5)] = "1",
 ) -> Response:  # fmt: skip
-    try:
-        account = signed_in(services, request)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request)
     if fmt not in ("json", "html", "pdf"):
         return denied(request, account, NotFound(f"no dossier format {fmt!r}"))
     try:

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, Response
 from insutrace.api.accounts import Account
 from insutrace.api.csrf import CsrfDep
 from insutrace.api.deps import Services, ServicesDep
-from insutrace.api.pages import FormPost, Refused, signed_in
+from insutrace.api.pages import FormPost, signed_in
 from insutrace.api.pages_common import context
 from insutrace.api.pages_manufacturer import read_pdf
 from insutrace.api.web import render
@@ -69,10 +69,7 @@ async def _page(
 
 @router.get("", response_model=None)
 async def lab_home(request: Request, services: ServicesDep) -> Response:
-    try:
-        account = signed_in(services, request, *ROLE)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLE)
     return await _page(request, services, account)
 
 
@@ -88,6 +85,11 @@ def _results(combustion_class: str, conductivity: str, density: str) -> list[dic
         results.append({"property": "density", "standard": STANDARDS["density"],
                         "value": density.strip()})  # fmt: skip
     return results
+
+
+def _typed(form: dict[str, str], *names: str) -> dict[str, str]:
+    """The payload members typed into the form's fields ``names``, as typed (trimmed)."""
+    return {name: form[name].strip() for name in names}
 
 
 _FIELD_OF = {"combustion": "combustion_class", "thermal_conductivity": "conductivity"}
@@ -136,10 +138,7 @@ async def issue_report(
     document: Annotated[UploadFile | None, File()] = None,
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    try:
-        account = signed_in(services, request, *ROLE)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLE)
     form = {"batch": batch, "number": number, "sample": sample, "issued_on": issued_on,
             "valid_until": valid_until, "combustion_class": combustion_class,
             "conductivity": conductivity, "density": density, "sha256": sha256}  # fmt: skip
@@ -148,11 +147,7 @@ async def issue_report(
     data, digest = await _document(post, document, sha256)
     payload = {
         "schema": 1,
-        "number": number.strip(),
-        "batch": batch.strip(),
-        "sample": sample.strip(),
-        "issued_on": issued_on.strip(),
-        "valid_until": valid_until.strip(),
+        **_typed(form, "number", "batch", "sample", "issued_on", "valid_until"),
         "document": digest,
         "standards": sorted({str(r["standard"]) for r in results}),
         "results": results,
@@ -181,10 +176,7 @@ async def record_retest(
     document: Annotated[UploadFile | None, File()] = None,
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    try:
-        account = signed_in(services, request, *ROLE)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLE)
     form = {"project": project, "sample": sample, "number": number, "date": date,
             "combustion_class": combustion_class, "conductivity": conductivity,
             "density": density, "sha256": sha256}  # fmt: skip
@@ -193,10 +185,7 @@ async def record_retest(
     data, digest = await _document(post, document, sha256)
     payload = {
         "schema": 1,
-        "project": project.strip(),
-        "sample": sample.strip(),
-        "number": number.strip(),
-        "date": date.strip(),
+        **_typed(form, "project", "sample", "number", "date"),
         "document": digest,
         "results": results,
     }

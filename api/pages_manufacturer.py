@@ -34,7 +34,7 @@ from insutrace.api.accounts import Account
 from insutrace.api.csrf import CsrfDep
 from insutrace.api.deps import Services, ServicesDep
 from insutrace.api.entries import server_signer
-from insutrace.api.pages import FormPost, Refused, signed_in
+from insutrace.api.pages import FormPost, signed_in
 from insutrace.api.pages_common import FORM, bilingual, context
 from insutrace.api.web import render, today
 from insutrace.labels.codec import sign_label
@@ -113,10 +113,7 @@ async def _home_page(
 
 @router.get("", response_model=None)
 async def maker_home(request: Request, services: ServicesDep) -> Response:
-    try:
-        account = signed_in(services, request, *ROLE)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLE)
     return await _home_page(request, services, account)
 
 
@@ -138,10 +135,7 @@ async def register_product(
     standard: Annotated[str, Form(max_length=100)] = "",
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    try:
-        account = signed_in(services, request, *ROLE)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLE)
     form = {"gtin": gtin, "name": name, "name_en": name_en, "type": type, "polymer": polymer,
             "standard": standard}  # fmt: skip
     payload: dict[str, Any] = {
@@ -178,10 +172,7 @@ async def register_batch(
     density: Annotated[str, Form(max_length=20)] = "",
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    try:
-        account = signed_in(services, request, *ROLE)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLE)
     form = {"product": product, "lot": lot, "quantity": quantity, "unit": unit,
             "production_date": production_date, "declared_class": declared_class,
             "conductivity": conductivity, "density": density}  # fmt: skip
@@ -258,10 +249,7 @@ async def batch_page(
     done: Annotated[str, Query(max_length=20)] = "",
     seq: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
-    try:
-        account = signed_in(services, request, *ROLE)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLE)
     shown = _DONE.get(done, "")
     if shown and seq is not None:
         shown = f"{shown}（账本条目 #{seq}） · entry #{seq}"
@@ -278,10 +266,7 @@ async def issue_labels(
     count: Annotated[str, Form(max_length=10)] = "",
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    try:
-        account = signed_in(services, request, *ROLE)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLE)
     form = {"first": first, "count": count}
     post = FormPost(services, account, form, idem)
     if fault := _count_fault(count):
@@ -314,10 +299,7 @@ async def recall(
     note: Annotated[str, Form(max_length=600)] = "",
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    try:
-        account = signed_in(services, request, *ROLE)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLE)
     form = {"sample": sample, "note": note}
     post = FormPost(services, account, form, idem)
     payload: dict[str, Any] = {"schema": 1, "batch": batch, "reason": "failed_retest",
@@ -374,10 +356,7 @@ async def _range_entry(
     reason: str,
     idem: str,
 ) -> Response:
-    try:
-        account = signed_in(services, request, *ROLE)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLE)
     which = "reprint" if type == "label.reprint" else "void"
     form = {f"{which}_first": first, f"{which}_count": count, f"{which}_reason": reason}
     post = FormPost(services, account, form, idem, prefix=f"{which}_")
@@ -498,10 +477,7 @@ async def print_labels(
     first: Annotated[str, Query(max_length=30)] = "",
     count: Annotated[int, Query(ge=1, le=MAX_PRINT)] = 1,
 ) -> Response:
-    try:
-        user = signed_in(services, request, *ROLE)
-    except Refused as exc:
-        return exc.response
+    user = signed_in(services, request, *ROLE)
     try:
         pdf = await run_in_threadpool(_label_sheet, services, user.org, batch, first, count)
     except LedgerError as exc:
@@ -539,10 +515,7 @@ async def upload_document(
     document: Annotated[UploadFile | None, File()] = None,
     batch: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    try:
-        account = signed_in(services, request, *ROLE)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLE)
     try:
         data = await read_pdf(document)
     except MalformedInput as exc:
