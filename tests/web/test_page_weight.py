@@ -165,7 +165,7 @@ def test_every_role_page_asks_nothing_of_another_origin(
     with roles.as_role(browser, demo_world, org, role, name, folder, offline=True) as p:
         for path in paths:
             w = weigh(p, path.format(**names))
-            weights[f"{role} {path.split('?')[0].rsplit('/', 1)[-1] or path}"] = w
+            weights[f"{role} {path.split('?')[0].rsplit('/', 1)[-1].strip('{}') or path}"] = w
             assert all(r["status"] < 400 for r in w.requests), w.requests
             if path == "{label}":  # signed in: sent as it is, within one round trip still
                 assert w.requests[-1]["encoding"] == "" and w.decoded <= LABEL_DECODED_LIMIT
