@@ -25,6 +25,7 @@ from insutrace.api import (
     label_routes,
     ledger_views,
     log_routes,
+    pages,
     pages_admin,
     pages_investigator,
     pages_lab,
@@ -56,6 +57,7 @@ from insutrace.api.problems import install_problem_handlers
 from insutrace.api.queries import refuse_unknown_query
 from insutrace.api.tilecache import CheckpointCache
 from insutrace.api.urls import RefuseNulInUrls
+from insutrace.api.web import CompressPublicPages
 from insutrace.api.witnessing import Witnessing, parse_witnesses
 from insutrace.trace.blobs import BlobStore
 from insutrace.trace.clock import Clock
@@ -224,7 +226,9 @@ def create_app(
     install_problem_handlers(app)
     app.add_exception_handler(BodyTooLarge, too_large_handler)
     install_csrf_handler(app)
+    pages.install_refusals(app)  # a page refused: the sign-in redirect or a 403 page
     install_docs(app)
+    app.add_middleware(CompressPublicPages)  # a page for someone not signed in: gzip
     app.add_middleware(LogReads, services=services)  # tiles, checkpoint: from memory
     app.add_middleware(RefuseDuplicateKeys)  # before any route parses a write body
     # bodies bounded before anything reads them; documents up to the blob store's limit

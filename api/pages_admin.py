@@ -33,7 +33,8 @@ from insutrace.api.accounts import (
 )
 from insutrace.api.csrf import CsrfDep
 from insutrace.api.deps import Services, ServicesDep
-from insutrace.api.pages_common import FORM, bilingual, context, forbidden_page, page_user
+from insutrace.api.pages import Refused, refused_page, signed_in
+from insutrace.api.pages_common import FORM, bilingual, context
 from insutrace.api.person_writes import revoke_device_keys
 from insutrace.api.web import render
 from insutrace.trace.errors import LedgerError
@@ -59,11 +60,9 @@ def _account_page(
 
 
 @router.get("/account", response_model=None)
-async def my_account(request: Request) -> Response:
-    user = page_user(request)
-    if not isinstance(user, Account):
-        return user
-    return _account_page(request, user)
+async def my_account(request: Request, services: ServicesDep) -> Response:
+    account = signed_in(services, request)
+    return _account_page(request, account)
 
 
 @router.post("/account/password", response_model=None)
@@ -117,16 +116,26 @@ async def set_totp(
 # -- the organisation's people ----------------------------------------------------------------
 
 
-def _admin(request: Request) -> Account | Response:
-    user = page_user(request)
-    if isinstance(user, Account) and not user.manages_people:
-        return forbidden_page(
-            request,
-            user,
-            "仅本单位管理员可管理人员",
-            "Only the organisation's administrator manages its people.",
-        )
-    return user
+def _refused(request: Request, account: Account, zh: str, en: str) -> Response:
+    return refused_page(request, account, f"{zh} · {en}")
+
+
+def _administrator(
+    request: Request, services: Services, roles: tuple[str, ...], zh: str, en: str
+) -> Account:
+    """The signed-in administrator (of an organisation of ``roles``; any when empty), for a
+    page or a post; else :class:`~insutrace.api.pages.Refused` (the sign-in page, or the
+    refusal ``zh`` · ``en``)."""
+    account = signed_in(services, request, *roles)
+    if not account.manages_people:
+        raise Refused(_refused(request, account, zh, en))
+    return account
+
+
+def _admin(request: Request, services: Services) -> Account:
+    """The administrator of an organisation's people."""
+    return _administrator(request, services, (), "仅本单位管理员可管理人员",
+                          "Only the organisation's administrator manages its people.")  # fmt: skip
 
 
 def _people_page(
@@ -139,38 +148,22 @@ def _people_page(
 
 @router.get("/admin/people", response_model=None)
 async def people(request: Request, services: ServicesDep) -> Response:
-    admin = _admin(request)
-    if not isinstance(admin, Account):
-        return admin
+    admin = _admin(request, services)
     return _people_page(request, services, admin)
-
-
-def _post_admin(request: Request, session: Any) -> Account | Response:
-    admin: Account = session.account
-    if not admin.manages_people:
-        return forbidden_page(
-            request,
-            admin,
-            "仅本单位管理员可管理人员",
-            "Only the organisation's administrator manages its people.",
-        )
-    return admin
 
 
 @router.post("/admin/people", response_model=None)
 async def add_person(
     request: Request,
     services: ServicesDep,
-    session: CsrfDep,
+    _: CsrfDep,
     name: Annotated[str, Form(max_length=200)] = "",
     title: Annotated[str, Form(max_length=100)] = "",
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=300)] = "",
     admin_flag: Annotated[str, Form(alias="admin", max_length=5)] = "",
 ) -> Response:
-    admin = _post_admin(request, session)
-    if not isinstance(admin, Account):
-        return admin
+    admin = _admin(request, services)
     form = {"name": name, "title": title, "username": username}
     username = username.strip().lower()
     errors: dict[str, str] = {}
@@ -211,14 +204,12 @@ def _own_person(services: Services, admin: Account, person_id: int) -> Account |
 
 @router.post("/admin/people/{person_id}/reset", response_model=None)
 async def reset_password(
-    request: Request, services: ServicesDep, session: CsrfDep, person_id: AccountId
+    request: Request, services: ServicesDep, _: CsrfDep, person_id: AccountId
 ) -> Response:
-    admin = _post_admin(request, session)
-    if not isinstance(admin, Account):
-        return admin
+    admin = _admin(request, services)
     target = await run_in_threadpool(_own_person, services, admin, person_id)
     if target is None:
-        return forbidden_page(
+        return _refused(
             request, admin, "不能管理其他单位的人员", "That person is not of your organisation."
         )
     chosen = new_password()
@@ -232,16 +223,14 @@ async def reset_password(
 async def set_person_active(
     request: Request,
     services: ServicesDep,
-    session: CsrfDep,
+    _: CsrfDep,
     person_id: AccountId,
     active: Annotated[str, Form(max_length=1)] = "0",
 ) -> Response:
-    admin = _post_admin(request, session)
-    if not isinstance(admin, Account):
-        return admin
+    admin = _admin(request, services)
     target = await run_in_threadpool(_own_person, services, admin, person_id)
     if target is None:
-        return forbidden_page(
+        return _refused(
             request, admin, "不能管理其他单位的人员", "That person is not of your organisation."
         )
     if target.id == admin.id:
@@ -263,8 +252,10 @@ async def set_person_active(
 # -- every account (the root authority) ---------------------------------------------------------
 
 
-def _authority(account: Account) -> bool:
-    return account.role == "authority" and account.manages_people
+def _authority(request: Request, services: Services) -> Account:
+    """The administrator of the root authority: every account."""
+    return _administrator(request, services, ("authority",), "仅根认证机构管理员可用",
+                          "For the root authority's administrator.")  # fmt: skip
 
 
 def _accounts_page(
@@ -279,29 +270,19 @@ def _accounts_page(
 
 @router.get("/admin/accounts", response_model=None)
 async def all_accounts(request: Request, services: ServicesDep) -> Response:
-    user = page_user(request, ["authority"])
-    if not isinstance(user, Account):
-        return user
-    if not _authority(user):
-        return forbidden_page(
-            request, user, "仅根认证机构管理员可用", "For the root authority's administrator."
-        )
-    return await run_in_threadpool(_accounts_page, request, services, user)
+    admin = _authority(request, services)
+    return await run_in_threadpool(_accounts_page, request, services, admin)
 
 
 @router.post("/admin/accounts/{account_id}/active", response_model=None)
 async def set_account_active(
     request: Request,
     services: ServicesDep,
-    session: CsrfDep,
+    _: CsrfDep,
     account_id: AccountId,
     active: Annotated[str, Form(max_length=1)] = "0",
 ) -> Response:
-    admin = session.account
-    if not _authority(admin):
-        return forbidden_page(
-            request, admin, "仅根认证机构管理员可用", "For the root authority's administrator."
-        )
+    admin = _authority(request, services)
     if account_id == admin.id:
         errors = {FORM: "不能停用自己的账号 · You cannot deactivate your own account"}
         return await run_in_threadpool(_accounts_page, request, services, admin, 400, errors=errors)
@@ -321,13 +302,9 @@ async def set_account_active(
 
 @router.post("/admin/accounts/{account_id}/revoke", response_model=None)
 async def revoke_tokens(
-    request: Request, services: ServicesDep, session: CsrfDep, account_id: AccountId
+    request: Request, services: ServicesDep, _: CsrfDep, account_id: AccountId
 ) -> Response:
-    admin = session.account
-    if not _authority(admin):
-        return forbidden_page(
-            request, admin, "仅根认证机构管理员可用", "For the root authority's administrator."
-        )
+    admin = _authority(request, services)
     try:
         target = await run_in_threadpool(services.accounts.account, account_id)
     except LedgerError as exc:

@@ -1,9 +1,8 @@
-"""What the signed-in pages share: who may open them, and refusals a person reads.
-
-A page for signed-in people asks :func:`page_user` for the person (a redirect to the sign-in
-page when nobody is signed in, a 403 page for a role the page is not for). A refused form
-write is shown beside its field by :func:`field_errors`: Chinese first, English beside it,
-the rule id and clause of a rule violation named, and nothing is written.
+"""Refusals a person reads: one line for an error (:func:`bilingual`), and which of a form's
+fields a refused write is about (:func:`field_errors`): Chinese first, English beside it,
+the rule id and clause of a rule violation named. Who is signed in, and the forms' one
+write path, are :mod:`insutrace.api.pages` (:func:`~insutrace.api.pages.signed_in`,
+:class:`~insutrace.api.pages.FormPost`).
 """
 
 from __future__ import annotations
@@ -11,13 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
-
-from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
 
 from insutrace.api.accounts import Account
-from insutrace.api.web import cookie_account, render
 from insutrace.trace.domain.payloads import PayloadInvalid
 from insutrace.trace.errors import (
     Conflict,
@@ -30,7 +24,7 @@ from insutrace.trace.errors import (
     Unavailable,
 )
 
-__all__ = ["FORM", "bilingual", "field_errors", "forbidden_page", "page_user"]
+__all__ = ["FORM", "bilingual", "context", "field_errors"]
 
 FORM = "form"  # the key of an error not about one field
 
@@ -86,37 +80,6 @@ def field_errors(exc: LedgerError, fields: Iterable[str]) -> dict[str, str]:
     return {FORM: bilingual(exc)}
 
 
-def forbidden_page(
-    request: Request, account: Account | None, why_zh: str, why_en: str
-) -> HTMLResponse:
-    who = f"{account.name} · {account.org} ({account.role})" if account else ""
-    context = {
-        "title_zh": "无权访问此页面",
-        "title_en": "Not for your role",
-        "detail": f"{why_zh} · {why_en} {who}".strip(),
-        "back": "/account" if account else "/signin",
-        "back_label": "我的账号 My account" if account else "登录 Sign in",
-    }
-    return render(request, "error.html", context, 403)
-
-
-def page_user(
-    request: Request, roles: Iterable[str] | None = None
-) -> Account | HTMLResponse | RedirectResponse:
-    """The signed-in person, if their role is one of ``roles`` (any role when None); else
-    the sign-in page (nobody signed in) or a 403 page (another role)."""
-    account = cookie_account(request.app.state.services, request)
-    if account is None:
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/signin?next={quote(here, safe='/')}", status_code=303)
-    allowed = tuple(roles) if roles is not None else None
-    if allowed is not None and account.role not in allowed:
-        names = ", ".join(allowed)
-        return forbidden_page(
-            request, account, f"此页面仅供 {names} 使用", f"This page is for {names}."
-        )
-    return account
-
-
 def context(account: Account, **extra: Any) -> dict[str, Any]:
+    """A form page's context: the person, no errors, nothing done yet, and ``extra``."""
     return {"account": account, "errors": {}, "done": "", **extra}

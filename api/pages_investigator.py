@@ -25,7 +25,7 @@ from fastapi.responses import Response
 
 from insutrace.api.accounts import Account
 from insutrace.api.deps import Services, ServicesDep
-from insutrace.api.pages import FormErrors, Refused, page, read, refused_page, signed_in
+from insutrace.api.pages import FormErrors, denied, page, read, signed_in
 from insutrace.api.problems import classify
 from insutrace.render.chain import display_name, role_of
 from insutrace.render.dossier_html import render_html
@@ -110,12 +110,6 @@ async def _traced(
     return trace
 
 
-def _denied(request: Request, account: Account | None, exc: LedgerError) -> Response:
-    response = refused_page(request, account, str(exc))
-    response.status_code = classify(exc)[0]
-    return response
-
-
 def _form(
     request: Request, account: Account, kind: str, value: str, errors: FormErrors, status: int
 ) -> Response:
@@ -125,10 +119,7 @@ def _form(
 
 @router.get("/investigate", response_model=None)
 async def investigate(request: Request, services: ServicesDep) -> Response:
-    try:
-        account = signed_in(services, request)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request)
     return _form(request, account, "wall", "", FormErrors(), 200)
 
 
@@ -141,10 +132,7 @@ async def trace_page(
     request: Request, services: ServicesDep, kind: Kind = "", id: Value = "",
     downstream: Annotated[str, Query(max_length=5)] = "1",
 ) -> Response:  # fmt: skip
-    try:
-        account = signed_in(services, request)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request)
     value = id.strip()
     errors = FormErrors()
     if not value:
@@ -153,7 +141,7 @@ async def trace_page(
     try:
         trace = await _traced(services, account, kind, value, downstream != "0")
     except Forbidden as exc:
-        return _denied(request, account, exc)
+        return denied(request, account, exc)
     except (MalformedInput, NotFound) as exc:
         field = "kind" if getattr(exc, "pointer", "") == "/payload/kind" else "id"
         errors.add(field, "无法追溯：" if isinstance(exc, NotFound) else "此项填写有误：", str(exc))
@@ -192,12 +180,9 @@ async def dossier(
     request: Request, services: ServicesDep, fmt: str, kind: Kind = "", id: Value = "",
     downstream: Annotated[str, Query(max_length=5)] = "1",
 ) -> Response:  # fmt: skip
-    try:
-        account = signed_in(services, request)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request)
     if fmt not in ("json", "html", "pdf"):
-        return _denied(request, account, NotFound(f"no dossier format {fmt!r}"))
+        return denied(request, account, NotFound(f"no dossier format {fmt!r}"))
     try:
         trace = await _traced(services, account, kind, id.strip(), downstream != "0")
         query = {
@@ -207,7 +192,7 @@ async def dossier(
         }
         made = await run_in_threadpool(build_dossier, services.ledger, query)
     except LedgerError as exc:
-        return _denied(request, account, exc)
+        return denied(request, account, exc)
     name = f"dossier-{trace['subject']['kind']}"
     if fmt == "json":
         body = json.dumps(made, ensure_ascii=False, indent=2, sort_keys=True).encode()

@@ -6,9 +6,9 @@ form, the PDF attached (uploaded here, or the SHA-256 of the one the manufacture
     POST /lab/reports    report.issue
     POST /lab/retests    site.retest_result
 
-The same authorization table and payload models as the API (via
-:func:`insutrace.api.person_writes.write_as_person`): a refused field is named beside it,
-Chinese first, and nothing is written (not even the attached PDF).
+The same authorization table and payload models as the API (each form posts through
+:class:`insutrace.api.pages.FormPost`): a refused field is named beside it, Chinese first,
+and nothing is written (not even the attached PDF).
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from fastapi.responses import HTMLResponse, Response
 from insutrace.api.accounts import Account
 from insutrace.api.csrf import CsrfDep
 from insutrace.api.deps import Services, ServicesDep
-from insutrace.api.pages_common import context, field_errors, forbidden_page, page_user
+from insutrace.api.pages import FormPost, signed_in
+from insutrace.api.pages_common import context
 from insutrace.api.pages_manufacturer import read_pdf
-from insutrace.api.person_writes import write_as_person
-from insutrace.api.problems import classify
 from insutrace.api.web import render
 from insutrace.trace.blobs import sha256_hex
 from insutrace.trace.domain.clerk import lab_reports
@@ -70,10 +69,8 @@ async def _page(
 
 @router.get("", response_model=None)
 async def lab_home(request: Request, services: ServicesDep) -> Response:
-    user = page_user(request, ROLE)
-    if not isinstance(user, Account):
-        return user
-    return await _page(request, services, user)
+    account = signed_in(services, request, *ROLE)
+    return await _page(request, services, account)
 
 
 def _results(combustion_class: str, conductivity: str, density: str) -> list[dict[str, Any]]:
@@ -90,77 +87,45 @@ def _results(combustion_class: str, conductivity: str, density: str) -> list[dic
     return results
 
 
-_RESULT_OF = {"0": "combustion_class", "1": "conductivity", "2": "density"}
+def _typed(form: dict[str, str], *names: str) -> dict[str, str]:
+    """The payload members typed into the form's fields ``names``, as typed (trimmed)."""
+    return {name: form[name].strip() for name in names}
 
 
-def _errors(
-    exc: LedgerError, form: dict[str, str], results: list[dict[str, Any]]
-) -> dict[str, str]:
-    """Field errors; a fault inside ``/payload/results/N`` is shown beside that result's field."""
-    names = [
-        {"combustion": "combustion_class", "thermal_conductivity": "conductivity"}.get(
-            str(r["property"]), str(r["property"])
-        )
-        for r in results
-    ]
-    errors = field_errors(exc, [*form, "results"])
-    if "results" in errors:
-        pointers = [str(i.get("pointer", "")) for i in getattr(exc, "errors", [])]
-        for pointer in pointers:
-            found = re.search(r"/results/(\d+)", pointer)
-            if found and int(found.group(1)) < len(names):
-                errors[names[int(found.group(1))]] = errors["results"]
-        if any(n in errors for n in names):
-            errors.pop("results")
-    return errors
+_FIELD_OF = {"combustion": "combustion_class", "thermal_conductivity": "conductivity"}
 
 
-async def _document(upload: UploadFile | None, sha256: str) -> tuple[bytes | None, str]:
+def _post(services: Services, account: Account, form: dict[str, str], results: list[dict[str, Any]], idem: str) -> FormPost:  # fmt: skip
+    """The form's post: a fault inside ``/payload/results/N`` is shown beside the field that
+    filled that result."""
+    names = [_FIELD_OF.get(str(r["property"]), str(r["property"])) for r in results]
+    return FormPost(services, account, [*form, "document"], idem, lists={"results": names})
+
+
+async def _document(post: FormPost, upload: UploadFile | None, sha256: str) -> tuple[bytes | None, str]:  # fmt: skip
     """(the PDF to store, or None, its SHA-256): an upload wins over a typed hash."""
-    if upload is not None and upload.filename:
-        data = await read_pdf(upload)
-        return data, sha256_hex(data)
-    typed = sha256.strip().lower()
-    if not _SHA256.fullmatch(typed):
-        raise MalformedInput(
-            "document: attach the report PDF, or give the SHA-256 of the one uploaded "
-            "(请上传报告 PDF，或填写已上传文件的 SHA-256)",
-            pointer="/payload/document",
-        )
+    try:
+        if upload is not None and upload.filename:
+            data = await read_pdf(upload)
+            return data, sha256_hex(data)
+        typed = sha256.strip().lower()
+        if not _SHA256.fullmatch(typed):
+            raise MalformedInput(
+                "document: attach the report PDF, or give the SHA-256 of the one uploaded "
+                "(请上传报告 PDF，或填写已上传文件的 SHA-256)",
+                pointer="/payload/document",
+            )
+    except LedgerError as exc:
+        post.refused(exc)
+        return None, ""
     return None, typed
-
-
-async def _submit(
-    request: Request,
-    services: Services,
-    account: Account,
-    type: str,
-    payload: dict[str, Any],
-    data: bytes | None,
-    idem: str,
-) -> Any:
-    receipt = await run_in_threadpool(
-        write_as_person, services, account, type, payload, f"web:{idem}" if idem else None
-    )
-    if data is not None:  # stored once the entry citing it is written: a refusal stores nothing
-        await run_in_threadpool(services.blobs.put, data)
-    return receipt
-
-
-def _role_check(request: Request, session: Any) -> Account | Response:
-    account: Account = session.account
-    if account.role not in ROLE:
-        return forbidden_page(
-            request, account, "此操作仅供检测机构", "Only a testing lab does this."
-        )
-    return account
 
 
 @router.post("/reports", response_model=None)
 async def issue_report(
     request: Request,
     services: ServicesDep,
-    session: CsrfDep,
+    _: CsrfDep,
     batch: Annotated[str, Form(max_length=40)] = "",
     number: Annotated[str, Form(max_length=60)] = "",
     sample: Annotated[str, Form(max_length=60)] = "",
@@ -173,31 +138,24 @@ async def issue_report(
     document: Annotated[UploadFile | None, File()] = None,
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    account = _role_check(request, session)
-    if not isinstance(account, Account):
-        return account
+    account = signed_in(services, request, *ROLE)
     form = {"batch": batch, "number": number, "sample": sample, "issued_on": issued_on,
             "valid_until": valid_until, "combustion_class": combustion_class,
             "conductivity": conductivity, "density": density, "sha256": sha256}  # fmt: skip
     results = _results(combustion_class, conductivity, density)
-    try:
-        data, digest = await _document(document, sha256)
-        payload = {
-            "schema": 1,
-            "number": number.strip(),
-            "batch": batch.strip(),
-            "sample": sample.strip(),
-            "issued_on": issued_on.strip(),
-            "valid_until": valid_until.strip(),
-            "document": digest,
-            "standards": sorted({str(r["standard"]) for r in results}),
-            "results": results,
-        }
-        receipt = await _submit(request, services, account, "report.issue", payload, data, idem)
-    except LedgerError as exc:
-        errors = _errors(exc, {**form, "document": ""}, results)
-        return await _page(request, services, account, classify(exc)[0],
-                           report_errors=errors, report_form=form)  # fmt: skip
+    post = _post(services, account, form, results, idem)
+    data, digest = await _document(post, document, sha256)
+    payload = {
+        "schema": 1,
+        **_typed(form, "number", "batch", "sample", "issued_on", "valid_until"),
+        "document": digest,
+        "standards": sorted({str(r["standard"]) for r in results}),
+        "results": results,
+    }
+    receipt = await post.write("report.issue", payload, blob=data)
+    if receipt is None:
+        return await _page(request, services, account, post.status,
+                           report_errors=post.errors, report_form=form)  # fmt: skip
     done = f"已出具报告 {payload['number']}（账本条目 #{receipt.seq}） · Report issued (entry #{receipt.seq})"
     return await _page(request, services, account, done=done)
 
@@ -206,7 +164,7 @@ async def issue_report(
 async def record_retest(
     request: Request,
     services: ServicesDep,
-    session: CsrfDep,
+    _: CsrfDep,
     project: Annotated[str, Form(max_length=80)] = "",
     sample: Annotated[str, Form(max_length=60)] = "",
     number: Annotated[str, Form(max_length=60)] = "",
@@ -218,30 +176,22 @@ async def record_retest(
     document: Annotated[UploadFile | None, File()] = None,
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    account = _role_check(request, session)
-    if not isinstance(account, Account):
-        return account
+    account = signed_in(services, request, *ROLE)
     form = {"project": project, "sample": sample, "number": number, "date": date,
             "combustion_class": combustion_class, "conductivity": conductivity,
             "density": density, "sha256": sha256}  # fmt: skip
     results = _results(combustion_class, conductivity, density)
-    try:
-        data, digest = await _document(document, sha256)
-        payload = {
-            "schema": 1,
-            "project": project.strip(),
-            "sample": sample.strip(),
-            "number": number.strip(),
-            "date": date.strip(),
-            "document": digest,
-            "results": results,
-        }
-        receipt = await _submit(
-            request, services, account, "site.retest_result", payload, data, idem
-        )
-    except LedgerError as exc:
-        errors = _errors(exc, {**form, "document": ""}, results)
-        return await _page(request, services, account, classify(exc)[0],
-                           retest_errors=errors, retest_form=form)  # fmt: skip
+    post = _post(services, account, form, results, idem)
+    data, digest = await _document(post, document, sha256)
+    payload = {
+        "schema": 1,
+        **_typed(form, "project", "sample", "number", "date"),
+        "document": digest,
+        "results": results,
+    }
+    receipt = await post.write("site.retest_result", payload, blob=data)
+    if receipt is None:
+        return await _page(request, services, account, post.status,
+                           retest_errors=post.errors, retest_form=form)  # fmt: skip
     done = f"已记录复验结果 {payload['number']}（账本条目 #{receipt.seq}） · Re-test recorded (entry #{receipt.seq})"
     return await _page(request, services, account, done=done)

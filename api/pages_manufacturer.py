@@ -13,7 +13,7 @@
     POST /maker/documents                       upload the factory report's PDF for the lab
                                                 to cite (its SHA-256 is shown)
 
-Every write goes through :func:`insutrace.api.person_writes.write_as_person`: the same
+Every form posts through :class:`insutrace.api.pages.FormPost`: the same
 authorization table as the API (a batch of another manufacturer is refused, 403) and the
 type's payload model (a bad field is named beside it, nothing written). What the pages show
 is the read model's (:mod:`insutrace.trace.domain.read`, :mod:`insutrace.trace.domain.clerk`).
@@ -34,8 +34,8 @@ from insutrace.api.accounts import Account
 from insutrace.api.csrf import CsrfDep
 from insutrace.api.deps import Services, ServicesDep
 from insutrace.api.entries import server_signer
-from insutrace.api.pages_common import FORM, bilingual, context, field_errors, page_user
-from insutrace.api.person_writes import write_as_person
+from insutrace.api.pages import FormPost, signed_in
+from insutrace.api.pages_common import FORM, bilingual, context
 from insutrace.api.web import render, today
 from insutrace.labels.codec import sign_label
 from insutrace.labels.model import LabelContent
@@ -113,40 +113,19 @@ async def _home_page(
 
 @router.get("", response_model=None)
 async def maker_home(request: Request, services: ServicesDep) -> Response:
-    user = page_user(request, ROLE)
-    if not isinstance(user, Account):
-        return user
-    return await _home_page(request, services, user)
+    account = signed_in(services, request, *ROLE)
+    return await _home_page(request, services, account)
 
 
 def _idem() -> str:
     return secrets.token_urlsafe(16)
 
 
-async def _write(
-    services: Services, account: Account, type: str, payload: dict[str, Any], key: str
-) -> Any:
-    return await run_in_threadpool(
-        write_as_person, services, account, type, payload, f"web:{key}" if key else None
-    )
-
-
-def _role_check(request: Request, session: Any) -> Account | Response:
-    account: Account = session.account
-    if account.role not in ROLE:
-        from insutrace.api.pages_common import forbidden_page
-
-        return forbidden_page(
-            request, account, "此操作仅供生产企业", "Only a manufacturer does this."
-        )
-    return account
-
-
 @router.post("/products", response_model=None)
 async def register_product(
     request: Request,
     services: ServicesDep,
-    session: CsrfDep,
+    _: CsrfDep,
     gtin: Annotated[str, Form(max_length=20)] = "",
     name: Annotated[str, Form(max_length=200)] = "",
     name_en: Annotated[str, Form(max_length=200)] = "",
@@ -156,9 +135,7 @@ async def register_product(
     standard: Annotated[str, Form(max_length=100)] = "",
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    account = _role_check(request, session)
-    if not isinstance(account, Account):
-        return account
+    account = signed_in(services, request, *ROLE)
     form = {"gtin": gtin, "name": name, "name_en": name_en, "type": type, "polymer": polymer,
             "standard": standard}  # fmt: skip
     payload: dict[str, Any] = {
@@ -172,11 +149,10 @@ async def register_product(
     }
     if name_en.strip():
         payload["name_en"] = name_en.strip()
-    try:
-        receipt = await _write(services, account, "product.register", payload, idem)
-    except LedgerError as exc:
-        errors = field_errors(exc, form)
-        return await _home_page(request, services, account, _status(exc), errors=errors, form=form)
+    post = FormPost(services, account, form, idem)
+    receipt = await post.write("product.register", payload)
+    if receipt is None:
+        return await _home_page(request, services, account, post.status, errors=post.errors, form=form)  # fmt: skip
     done = f"已登记产品 {payload['gtin']}（账本条目 #{receipt.seq}） · Product registered (entry #{receipt.seq})"
     return await _home_page(request, services, account, done=done)
 
@@ -185,7 +161,7 @@ async def register_product(
 async def register_batch(
     request: Request,
     services: ServicesDep,
-    session: CsrfDep,
+    _: CsrfDep,
     product: Annotated[str, Form(max_length=20)] = "",
     lot: Annotated[str, Form(max_length=40)] = "",
     quantity: Annotated[str, Form(max_length=30)] = "",
@@ -196,26 +172,17 @@ async def register_batch(
     density: Annotated[str, Form(max_length=20)] = "",
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    account = _role_check(request, session)
-    if not isinstance(account, Account):
-        return account
+    account = signed_in(services, request, *ROLE)
     form = {"product": product, "lot": lot, "quantity": quantity, "unit": unit,
             "production_date": production_date, "declared_class": declared_class,
             "conductivity": conductivity, "density": density}  # fmt: skip
     payload = {"schema": 1, **{k: v.strip() for k, v in form.items()}}
-    try:
-        receipt = await _write(services, account, "batch.register", payload, idem)
-    except LedgerError as exc:
-        errors = field_errors(exc, form)
-        return await _home_page(request, services, account, _status(exc), errors=errors, form=form)
+    post = FormPost(services, account, form, idem)
+    receipt = await post.write("batch.register", payload)
+    if receipt is None:
+        return await _home_page(request, services, account, post.status, errors=post.errors, form=form)  # fmt: skip
     batch = f"{payload['product']}.{payload['lot']}"
     return RedirectResponse(f"/maker/batches/{batch}?done=registered&seq={receipt.seq}", 303)
-
-
-def _status(exc: LedgerError) -> int:
-    from insutrace.api.problems import classify
-
-    return classify(exc)[0]
 
 
 # -- one batch ----------------------------------------------------------------------------
@@ -282,83 +249,76 @@ async def batch_page(
     done: Annotated[str, Query(max_length=20)] = "",
     seq: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
-    user = page_user(request, ROLE)
-    if not isinstance(user, Account):
-        return user
+    account = signed_in(services, request, *ROLE)
     shown = _DONE.get(done, "")
     if shown and seq is not None:
         shown = f"{shown}（账本条目 #{seq}） · entry #{seq}"
-    return await _batch_page(request, services, user, batch, done=shown)
+    return await _batch_page(request, services, account, batch, done=shown)
 
 
 @router.post("/batches/{batch}/labels", response_model=None)
 async def issue_labels(
     request: Request,
     services: ServicesDep,
-    session: CsrfDep,
+    _: CsrfDep,
     batch: BatchId,
     first: Annotated[str, Form(max_length=30)] = "",
     count: Annotated[str, Form(max_length=10)] = "",
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    account = _role_check(request, session)
-    if not isinstance(account, Account):
-        return account
+    account = signed_in(services, request, *ROLE)
     form = {"first": first, "count": count}
+    post = FormPost(services, account, form, idem)
     if fault := _count_fault(count):
-        errors = {"count": fault}
-        return await _batch_page(request, services, account, batch, 400, errors=errors, form=form)
-    try:
-        signer = await run_in_threadpool(server_signer, services, account.org)
-    except LedgerError as exc:
-        errors = field_errors(exc, form)
-        return await _batch_page(
-            request, services, account, batch, _status(exc), errors=errors, form=form
-        )
+        post.fault("count", fault)
+    else:
+        try:
+            key = (await run_in_threadpool(server_signer, services, account.org)).key_id
+        except LedgerError as exc:
+            post.refused(exc)
+    if not post:
+        return await _batch_refused(request, services, account, batch, post, form)
     payload = {
         "schema": 1,
         "batch": batch,
         "first": first.strip(),
         "count": int(count),
         "resolver": services.settings.resolver,
-        "key": signer.key_id,
+        "key": key,
     }
-    write = ("label.issue", payload, idem)
-    return await _batch_write(request, services, account, batch, write, form, "issued")
+    return await _batch_write(request, services, batch, post, form, "issued", "label.issue", payload)  # fmt: skip
 
 
 @router.post("/batches/{batch}/recall", response_model=None)
 async def recall(
     request: Request,
     services: ServicesDep,
-    session: CsrfDep,
+    _: CsrfDep,
     batch: BatchId,
     sample: Annotated[str, Form(max_length=200)] = "",
     note: Annotated[str, Form(max_length=600)] = "",
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    account = _role_check(request, session)
-    if not isinstance(account, Account):
-        return account
+    account = signed_in(services, request, *ROLE)
     form = {"sample": sample, "note": note}
+    post = FormPost(services, account, form, idem)
     payload: dict[str, Any] = {"schema": 1, "batch": batch, "reason": "failed_retest",
                                "sample": sample.strip()}  # fmt: skip
     if note.strip():
         payload["note"] = note.strip()
     if not sample.strip():
-        errors = {
-            "sample": "请填写不合格样品（项目编号|样品编号） · Enter the failed sample, <project>|<sample>"
-        }
-        return await _batch_page(request, services, account, batch, 400, errors=errors, form=form)
-    write = ("batch.recall", payload, idem)
-    return await _batch_write(request, services, account, batch, write, form, "recalled")
+        post.fault(
+            "sample",
+            "请填写不合格样品（项目编号|样品编号） · Enter the failed sample, <project>|<sample>",
+        )
+    return await _batch_write(request, services, batch, post, form, "recalled", "batch.recall", payload)  # fmt: skip
 
 
 @router.post("/batches/{batch}/reprint", response_model=None)
 async def reprint(
     request: Request,
     services: ServicesDep,
-    session: CsrfDep,
+    _: CsrfDep,
     batch: BatchId,
     first: Annotated[str, Form(max_length=30)] = "",
     count: Annotated[str, Form(max_length=10)] = "",
@@ -366,7 +326,7 @@ async def reprint(
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """label.reprint, then the sheet of those serials (a printer jam: print them again)."""
-    return await _range_entry(request, services, session, batch, "label.reprint",
+    return await _range_entry(request, services, batch, "label.reprint",
                               first, count, reason, idem)  # fmt: skip
 
 
@@ -374,7 +334,7 @@ async def reprint(
 async def void(
     request: Request,
     services: ServicesDep,
-    session: CsrfDep,
+    _: CsrfDep,
     batch: BatchId,
     first: Annotated[str, Form(max_length=30)] = "",
     count: Annotated[str, Form(max_length=10)] = "",
@@ -382,14 +342,13 @@ async def void(
     idem: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """label.void: issued serials that must never be used."""
-    return await _range_entry(request, services, session, batch, "label.void",
+    return await _range_entry(request, services, batch, "label.void",
                               first, count, reason, idem)  # fmt: skip
 
 
 async def _range_entry(
     request: Request,
     services: Services,
-    session: Any,
     batch: str,
     type: str,
     first: str,
@@ -397,50 +356,44 @@ async def _range_entry(
     reason: str,
     idem: str,
 ) -> Response:
-    account = _role_check(request, session)
-    if not isinstance(account, Account):
-        return account
+    account = signed_in(services, request, *ROLE)
     which = "reprint" if type == "label.reprint" else "void"
     form = {f"{which}_first": first, f"{which}_count": count, f"{which}_reason": reason}
-    errors: dict[str, str] = {}
+    post = FormPost(services, account, form, idem, prefix=f"{which}_")
     if fault := _count_fault(count):
-        errors[f"{which}_count"] = fault
+        post.fault("count", fault)
     if not reason.strip():
-        errors[f"{which}_reason"] = "请填写原因 · Say why"
-    if errors:
-        return await _batch_page(request, services, account, batch, 400, errors=errors, form=form)
-    payload = {"schema": 1, "batch": batch, "first": first.strip(), "count": int(count),
-               "reason": reason.strip()}  # fmt: skip
-    write = (type, payload, idem)
-    return await _batch_write(
-        request, services, account, batch, write, form, which, prefix=f"{which}_"
-    )
+        post.fault("reason", "请填写原因 · Say why")
+    payload = {"schema": 1, "batch": batch, "first": first.strip(),
+               "count": int(count) if count.strip().isdigit() else 0, "reason": reason.strip()}  # fmt: skip
+    return await _batch_write(request, services, batch, post, form, which, type, payload)
 
 
 async def _batch_write(
     request: Request,
     services: Services,
-    account: Account,
     batch: str,
-    write: tuple[str, dict[str, Any], str],
+    post: FormPost,
     form: dict[str, str],
     done: str,
-    prefix: str = "",
+    type: str,
+    payload: dict[str, Any],
 ) -> Response:
-    """One entry written from the batch page: a refusal re-renders the page with each
-    fault beside its field (``prefix`` names the form's fields, e.g. ``reprint_``), nothing
-    written; success redirects back with ``done`` and the entry's seq."""
-    type, payload, idem = write
-    try:
-        receipt = await _write(services, account, type, payload, idem)
-    except LedgerError as exc:
-        fields = [k.removeprefix(prefix) for k in form]
-        found = field_errors(exc, fields)
-        errors = {(f"{prefix}{k}" if k != FORM else k): v for k, v in found.items()}
-        return await _batch_page(
-            request, services, account, batch, _status(exc), errors=errors, form=form
-        )
+    """One entry written from the batch page: success redirects back with ``done`` and the
+    entry's seq; a refusal re-renders the page with each fault beside its field."""
+    receipt = await post.write(type, payload)
+    if receipt is None:
+        return await _batch_refused(request, services, post.account, batch, post, form)
     return RedirectResponse(f"/maker/batches/{batch}?done={done}&seq={receipt.seq}", 303)
+
+
+async def _batch_refused(
+    request: Request, services: Services, account: Account, batch: str, post: FormPost,
+    form: dict[str, str],
+) -> HTMLResponse:  # fmt: skip
+    return await _batch_page(
+        request, services, account, batch, post.status, errors=post.errors, form=form
+    )
 
 
 def _count_fault(count: str) -> str | None:
@@ -524,9 +477,7 @@ async def print_labels(
     first: Annotated[str, Query(max_length=30)] = "",
     count: Annotated[int, Query(ge=1, le=MAX_PRINT)] = 1,
 ) -> Response:
-    user = page_user(request, ROLE)
-    if not isinstance(user, Account):
-        return user
+    user = signed_in(services, request, *ROLE)
     try:
         pdf = await run_in_threadpool(_label_sheet, services, user.org, batch, first, count)
     except LedgerError as exc:
@@ -560,13 +511,11 @@ async def read_pdf(upload: UploadFile | None, limit: int = PDF_LIMIT) -> bytes:
 async def upload_document(
     request: Request,
     services: ServicesDep,
-    session: CsrfDep,
+    _: CsrfDep,
     document: Annotated[UploadFile | None, File()] = None,
     batch: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    account = _role_check(request, session)
-    if not isinstance(account, Account):
-        return account
+    account = signed_in(services, request, *ROLE)
     try:
         data = await read_pdf(document)
     except MalformedInput as exc:

@@ -33,11 +33,10 @@ from insutrace.api.csrf import require_csrf
 from insutrace.api.deps import ServicesDep
 from insutrace.api.pages import (
     FormErrors,
-    Refused,
+    denied,
     form_errors,
     page,
     read,
-    refused_page,
     signed_in,
     write,
 )
@@ -127,18 +126,9 @@ def _gate(tx: Tx, project_id: str, stage: Stage, on: date) -> dict[str, Any]:
     }
 
 
-def _denied(request: Request, account: Account | None, exc: LedgerError) -> Response:
-    response = refused_page(request, account, str(exc))
-    response.status_code = classify(exc)[0]
-    return response
-
-
 @router.get("/regulator", response_model=None)
 async def projects(request: Request, services: ServicesDep) -> Response:
-    try:
-        account = signed_in(services, request, *ROLES)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLES)
     rows = await read(services, account, {}, project_list)
     return page(
         request, "regulator_projects.html", account, {"projects": rows, "stages": STAGE_NAMES}
@@ -158,7 +148,7 @@ async def _gate_page(
             services, account, {"project": project}, _gate, project, stage, today(services)
         )
     except (Forbidden, NotFound) as exc:
-        return _denied(request, account, exc)
+        return denied(request, account, exc)
     context = {
         **found,
         "stage": stage.value,
@@ -175,10 +165,7 @@ async def gate_page(
     request: Request, services: ServicesDep, project: str,
     stage: Annotated[str, Query(max_length=40)] = "fire_design_review",
 ) -> Response:  # fmt: skip
-    try:
-        account = signed_in(services, request, *ROLES)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ROLES)
     return await _gate_page(request, services, account, project, _stage(stage), FormErrors())
 
 
@@ -194,13 +181,8 @@ async def decide(
 ) -> Response:
     """Record the decision the page showed: its outcome and refused rules, and the decision
     document's number. The ledger checks them against the gate again (``permit.outcome``)."""
-    try:
-        account = signed_in(services, request, "regulator")
-        await require_csrf(request)
-    except Refused as exc:
-        return exc.response
-    except Forbidden as exc:
-        return _denied(request, account, exc)
+    account = signed_in(services, request, "regulator")
+    await require_csrf(request)
     chosen = _stage(stage)
     payload: dict[str, Any] = {
         "schema": 1,
@@ -235,10 +217,7 @@ async def inbox(
     kind: Annotated[str, Query(max_length=20)] = "",
     status: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    try:
-        account = signed_in(services, request, *ALERT_ROLES)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ALERT_ROLES)
     k, s = _filters(kind, status)
     rows = await read(services, account, {}, alert_inbox, today(services), kind=k, status=s)
     context = {
@@ -259,10 +238,7 @@ async def inbox_csv(
     kind: Annotated[str, Query(max_length=20)] = "",
     status: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    try:
-        account = signed_in(services, request, *ALERT_ROLES)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ALERT_ROLES)
     k, s = _filters(kind, status)
     rows = await read(services, account, {}, alert_inbox, today(services), kind=k, status=s)
     out = io.StringIO()
@@ -298,7 +274,7 @@ async def _alert_page(
 ) -> Response:  # fmt: skip
     found = await read(services, account, {}, alert_of, alert_id, today(services))
     if found is None:
-        return _denied(request, account, NotFound(f"no alert {alert_id!r}"))
+        return denied(request, account, NotFound(f"no alert {alert_id!r}"))
     context = {
         "alert": found,
         "kinds": KIND_NAMES,
@@ -314,10 +290,7 @@ async def _alert_page(
 async def alert_page(
     request: Request, services: ServicesDep, id: Annotated[str, Query(max_length=200)] = ""
 ) -> Response:
-    try:
-        account = signed_in(services, request, *ALERT_ROLES)
-    except Refused as exc:
-        return exc.response
+    account = signed_in(services, request, *ALERT_ROLES)
     return await _alert_page(request, services, account, id, FormErrors(), {})
 
 
@@ -330,13 +303,8 @@ async def alert_step(
     assignee: Annotated[str, Form(max_length=200)] = "",
     note: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    try:
-        account = signed_in(services, request, "regulator", "investigator")
-        await require_csrf(request)
-    except Refused as exc:
-        return exc.response
-    except Forbidden as exc:
-        return _denied(request, account, exc)
+    account = signed_in(services, request, "regulator", "investigator")
+    await require_csrf(request)
     form = {"assignee": assignee.strip(), "note": note.strip(), "step": step}
     type = STEP_TYPES.get(step)
     payload: dict[str, Any] = {"schema": 1, "alert": alert}

@@ -14,10 +14,16 @@ JavaScript, readable on a 390 x 844 phone screen.
 The label page itself, ``/01/{gtin}/10/{lot}/21/{serial}``, is in
 :mod:`insutrace.api.label_routes`. Templates are plain Jinja2 (``api/templates``), with
 autoescaping on.
+
+A page asked for by someone not signed in (no session cookie, no API token) is sent gzip
+compressed when the browser accepts it (:class:`CompressPublicPages`): the label page a
+phone opens from a QR code then takes a few KB. A signed-in person's pages are sent as they
+are, since they carry the session's CSRF token beside text the request chose (BREACH).
 """
 
 from __future__ import annotations
 
+import gzip
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +33,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from insutrace.api.accounts import Account
 from insutrace.api.csrf import CsrfDep, csrf_token, same_origin
@@ -42,7 +50,7 @@ from insutrace.trace.domain.read import building_standing
 from insutrace.trace.errors import LedgerError, MalformedInput, NotFound
 from insutrace.trace.store.base import Tx
 
-__all__ = ["COOKIE", "cookie_account", "render", "router", "today"]
+__all__ = ["COOKIE", "CompressPublicPages", "cookie_account", "render", "router", "today"]
 
 COOKIE = "insutrace_token"  # earlier releases' token cookie: cleared at sign-in
 LISTS = {
@@ -300,3 +308,65 @@ def error_page(request: Request, exc: LedgerError, status: int) -> HTMLResponse:
     zh, en = _ERRORS.get(status, ("出错了", "Something went wrong"))
     context = {"title_zh": zh, "title_en": en, "detail": str(exc)}
     return render(request, "error.html", context, status)
+
+
+# -- compression ---------------------------------------------------------------------------------
+
+
+class CompressPublicPages:
+    """ASGI middleware: an HTML page of at least :attr:`MIN_SIZE` bytes, asked for without a
+    session cookie or an ``Authorization`` header by a client that accepts gzip, is sent
+    with ``Content-Encoding: gzip`` (and ``Vary: Accept-Encoding``). Nothing else is
+    touched: API answers, tiles, documents, and every page of a signed-in person (its CSRF
+    token beside text the request chose could be guessed from compressed sizes: BREACH)."""
+
+    MIN_SIZE = 1024
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _public_gzip(Headers(scope=scope)):
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        parts: list[bytes] = []
+
+        async def hold(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = Headers(raw=message["headers"])
+                if headers.get("content-type", "").startswith("text/html") and not headers.get(
+                    "content-encoding"
+                ):
+                    start = message
+                    return
+                await send(message)
+            elif start is None:
+                await send(message)
+            else:
+                parts.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    await _send_compressed(send, start, b"".join(parts))
+
+        await self.app(scope, receive, hold)
+
+
+def _public_gzip(headers: Headers) -> bool:
+    if "authorization" in headers or SESSION_COOKIE in headers.get("cookie", ""):
+        return False
+    return any(
+        part.split(";", 1)[0].strip().lower() == "gzip" and not part.replace(" ", "").endswith("q=0")
+        for part in headers.get("accept-encoding", "").split(",")
+    )  # fmt: skip
+
+
+async def _send_compressed(send: Send, start: Message, body: bytes) -> None:
+    headers = MutableHeaders(raw=list(start["headers"]))
+    if len(body) >= CompressPublicPages.MIN_SIZE:
+        body = gzip.compress(body, compresslevel=6, mtime=0)
+        headers["content-encoding"] = "gzip"
+        headers["content-length"] = str(len(body))
+    headers.add_vary_header("Accept-Encoding")
+    await send({**start, "headers": headers.raw})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -16,12 +16,13 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
 import pytest
 from databases import PG_URL, migrated_pg_schema, migrated_sqlite, pg_schema_url
+from support import ORIGIN, START, check_log, fixed_signer
 
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain import ADMISSION, REGISTRY
@@ -31,10 +32,6 @@ from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
 from insutrace.trace.rules import watch_faults
 from insutrace.trace.store import Store, open_store
-from insutrace.trace.verify import verify_store
-
-ORIGIN = "test.insutrace.local/ledger"
-START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 
 @cache
@@ -122,11 +119,6 @@ def clock() -> FixedClock:
     return FixedClock(START, step=timedelta(seconds=1))
 
 
-def fixed_signer(actor: str) -> Signer:
-    """Deterministic keys: test-only, derived from the actor name."""
-    return Signer.from_seed(actor, b"insutrace-test-only:" + actor.encode())
-
-
 @pytest.fixture
 def signer_for() -> Callable[[str], Signer]:
     """``signer_for(actor)``: the deterministic test-only key of an actor."""
@@ -141,16 +133,6 @@ def root() -> Signer:
 @pytest.fixture
 def log_signer() -> NoteSigner:
     return NoteSigner(ORIGIN, fixed_signer(ORIGIN).private_key)
-
-
-def check_log(ledger: Ledger, root: Signer) -> None:
-    """The whole-ledger check run after every scenario (after sunlight's CheckLog):
-    the log verifies from the root key alone, and projections rebuild identically."""
-    ledger.checkpoint()
-    report = verify_store(ledger.store, root_key=root.public_b64)
-    assert report.ok, f"ledger does not verify: {report.error}"
-    before = ledger.store.projection_digest()
-    assert ledger.rebuild() == before, "projections differ after rebuild from the log"
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Helpers shared across test folders (``tests/`` is on pytest's ``pythonpath`` but is not
-a package): the refusal check, the label scenario module loaded by path, once per session,
-a uvicorn server in a thread for tests that need a real socket, and the reference files
-beside the checkout. The scenario builder itself is :mod:`insutrace.demo.scenario`."""
+a package): the test-only keys and the whole-ledger check the fixtures use, the refusal
+check, the label scenario module loaded by path, once per session, a uvicorn server in a
+thread for tests that need a real socket, and the reference files beside the checkout. The
+scenario builder itself is :mod:`insutrace.demo.scenario`."""
 
 from __future__ import annotations
 
@@ -22,14 +23,34 @@ import pytest
 import uvicorn
 
 from insutrace.trace.errors import RuleViolation
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.verify import verify_store
 
 _TESTS = Path(__file__).parent
-# The demo's first day in tests: the Monday after the test ledgers' genesis (conftest
-# START), since entry times never go back along the log (rule log.time_order).
+ORIGIN = "test.insutrace.local/ledger"  # the test ledgers' log origin
+START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)  # the test ledgers' genesis (their clock)
+# The demo's first day in tests: the Monday after the test ledgers' genesis (START), since
+# entry times never go back along the log (rule log.time_order).
 DEMO_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 # reference material kept beside the checkout, not in it (a fresh clone has none)
 SHARED = _TESTS.resolve().parents[1] / "shared"
 EPCIS_SCHEMA = "data/epcis-2.0/EPCIS-JSON-Schema.json"
+
+
+def fixed_signer(actor: str) -> Signer:
+    """Deterministic keys: test-only, derived from the actor name."""
+    return Signer.from_seed(actor, b"insutrace-test-only:" + actor.encode())
+
+
+def check_log(ledger: Ledger, root: Signer) -> None:
+    """The whole-ledger check run after every scenario (after sunlight's CheckLog):
+    the log verifies from the root key alone, and projections rebuild identically."""
+    ledger.checkpoint()
+    report = verify_store(ledger.store, root_key=root.public_b64)
+    assert report.ok, f"ledger does not verify: {report.error}"
+    before = ledger.store.projection_digest()
+    assert ledger.rebuild() == before, "projections differ after rebuild from the log"
 
 
 def shared_file(relative: str, override: str | None = None) -> Path:

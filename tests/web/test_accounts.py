@@ -4,7 +4,6 @@ sign-in rate-limited per account and per address."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,6 @@ from fastapi.testclient import TestClient
 
 from insutrace.api.deps import Services
 from insutrace.api.sessions import COOKIE, MAX_PER_ACCOUNT, MAX_PER_IP
-from insutrace.trace.clock import FixedClock
-from insutrace.trace.keys import Signer
-from insutrace.trace.ledger import Ledger
-from insutrace.trace.note import NoteSigner
 
 P = support._load("insutrace_tests_web_people", "web/people.py")
 PASSWORD, W, csrf, person, post_form, sign_in = (
@@ -29,33 +24,6 @@ PASSWORD, W, csrf, person, post_form, sign_in = (
     P.post_form,
     P.sign_in,
 )
-
-
-@pytest.fixture
-def world(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) -> Any:
-    w = W.LabelWorld(ledger, root, signer_for)
-    w.trade_parties()
-    return w
-
-
-@pytest.fixture
-def app(
-    tmp_path: Path, store_url: str, world: Any, clock: FixedClock, log_signer: NoteSigner
-) -> Iterator[Any]:
-    app = P.make_app(tmp_path, store_url, clock, log_signer)
-    yield app
-    P.close(app)
-
-
-@pytest.fixture
-def services(app: Any) -> Services:
-    s: Services = app.state.services
-    return s
-
-
-@pytest.fixture
-def client(app: Any) -> Iterator[TestClient]:
-    yield from P.client_for(app)
 
 
 def test_a_password_is_stored_as_an_argon2id_hash(services: Services, world: Any) -> None:

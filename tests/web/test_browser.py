@@ -16,16 +16,13 @@ import browser_roles as roles
 import pytest
 import support
 
-from insutrace.api.app import create_app
 from insutrace.api.deps import Services
 from insutrace.api.web import label_path
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
-from insutrace.trace.settings import Settings
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "labels"
 TITLES = {
     "genuine": "正品：已在账本登记",
     "unknown_serial": "未登记的序列号",
@@ -35,19 +32,12 @@ TITLES = {
     "blacklisted": "生产企业列入失信名单",
 }
 
-PHONE = roles.PHONE
 REASONS = {
     "recalled": ("召回", "was recalled on"),
     "not_qualified": ("无有效的合格检验报告", "no report that qualifies"),
     "blacklisted": ("列入失信名单", "is on the"),
 }
 W = support.label_world()
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    with roles.chromium() as browser:
-        yield browser
 
 
 @pytest.fixture
@@ -71,66 +61,55 @@ def server(
     tmp_path: Path, store_url: str, ledger: Ledger, clock: FixedClock, log_signer: NoteSigner
 ) -> Iterator[tuple[str, Services]]:
     """The app over the seeded ledger, served by uvicorn on a free loopback port."""
-    settings = Settings(home=tmp_path / "home", database_url=store_url, origin=log_signer.name,
-                        master_key="test-only master key, not a secret")  # fmt: skip
-    app = create_app(settings, clock=clock, log_signer=log_signer)
-    services: Services = app.state.services
-    with support.served(app) as url:
-        yield url, services
-    services.accounts.close()
-    services.ledger.store.close()
+    with roles.served(tmp_path, store_url, clock, log_signer) as served:
+        yield served
 
 
 def test_each_verdict_on_a_phone(
-    chromium: Any, seeded: tuple[Any, dict[str, str]], server: tuple[str, Services]
+    browser: Any, seeded: tuple[Any, dict[str, str]], server: tuple[str, Services]
 ) -> None:
     _, cases = seeded
     base, _ = server
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                   has_touch=True, locale="zh-CN")  # fmt: skip
-    page = context.new_page()
-    for verdict, payload in cases.items():
-        page.goto(base + label_path(payload))
-        banner = page.locator("#verdict")
-        assert banner.get_attribute("data-verdict") == verdict
-        assert banner.locator(".zh").inner_text() == TITLES[verdict]
-        if verdict in REASONS:  # the reason reads Chinese first, the English beside it
-            zh, en = REASONS[verdict]
-            reason = page.locator("ul.reasons li", has_text=zh).first.inner_text()
-            assert en in reason and reason.index(zh) < reason.index(en), reason
-        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-        page.screenshot(path=str(ARTIFACTS / f"{verdict}.png"), full_page=True)
-    page.goto(base + "/")
-    page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=True)
-    page.goto(base + "/blacklist")
-    assert "浙江测试节能科技有限公司" in page.locator("main").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "blacklist.png"), full_page=True)
-    context.close()
+    with roles.phone(browser, base, "labels") as p:
+        page = p.page
+        for verdict, payload in cases.items():
+            p.goto(label_path(payload))
+            banner = page.locator("#verdict")
+            assert banner.get_attribute("data-verdict") == verdict
+            assert banner.locator(".zh").inner_text() == TITLES[verdict]
+            if verdict in REASONS:  # the reason reads Chinese first, the English beside it
+                zh, en = REASONS[verdict]
+                reason = page.locator("ul.reasons li", has_text=zh).first.inner_text()
+                assert en in reason and reason.index(zh) < reason.index(en), reason
+            p.shot(verdict, check_width=True)
+        p.goto("/")
+        p.shot("home")
+        p.goto("/blacklist")
+        assert "浙江测试节能科技有限公司" in page.locator("main").inner_text()
+        p.shot("blacklist")
+        assert p.foreign() == []
 
 
 def test_a_signed_in_supervisor_records_a_scan(
-    chromium: Any, seeded: tuple[Any, dict[str, str]], server: tuple[str, Services]
+    browser: Any, seeded: tuple[Any, dict[str, str]], server: tuple[str, Services]
 ) -> None:
     world, cases = seeded
     base, services = server
     services.accounts.create_person(world.id("supervisor"), "supervisor", "赵监理",
-                                    "zhao.jianli", "correct horse battery")  # fmt: skip
+                                    "zhao.jianli", roles.PASSWORD)  # fmt: skip
     services.accounts.store_key(services.require_vault(), world["supervisor"])
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                   has_touch=True, locale="zh-CN")  # fmt: skip
-    page = context.new_page()
-    page.goto(base + label_path(cases["genuine"]))
-    page.locator("#scan").get_by_role("link", name="登录 Sign in").click()
-    page.fill("input[name=username]", "zhao.jianli")
-    page.fill("input[name=password]", "correct horse battery")
-    page.get_by_role("button", name="登录 Sign in").click()
-    page.fill("input[name=project]", "P-NJ-2026-018")
-    size = world.ledger.size()
-    page.get_by_role("button", name="记录扫码 Record scan").click()
-    notice = page.locator(".notice.ok").inner_text()
-    assert f"#{size}" in notice
-    assert world.ledger.entry(size).type == "label.scan"
-    page.screenshot(path=str(ARTIFACTS / "scan-recorded.png"), full_page=True)
-    context.close()
+    with roles.phone(browser, base, "labels") as p:
+        page = p.page
+        p.goto(label_path(cases["genuine"]))
+        page.locator("#scan").get_by_role("link", name="登录 Sign in").click()
+        page.fill("input[name=username]", "zhao.jianli")
+        page.fill("input[name=password]", roles.PASSWORD)
+        page.get_by_role("button", name="登录 Sign in").click()
+        page.fill("input[name=project]", "P-NJ-2026-018")
+        size = world.ledger.size()
+        page.get_by_role("button", name="记录扫码 Record scan").click()
+        notice = page.locator(".notice.ok").inner_text()
+        assert f"#{size}" in notice
+        assert world.ledger.entry(size).type == "label.scan"
+        p.shot("scan-recorded")
+        assert p.foreign() == []

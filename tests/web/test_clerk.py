@@ -4,8 +4,7 @@ written, and the authorization table refuses another organisation's objects."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,10 +13,7 @@ from fastapi.testclient import TestClient
 
 from insutrace.api.deps import Services
 from insutrace.trace.blobs import sha256_hex
-from insutrace.trace.clock import FixedClock
-from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
-from insutrace.trace.note import NoteSigner
 
 P = support._load("insutrace_tests_web_people", "web/people.py")
 W = P.W
@@ -26,26 +22,9 @@ B1 = "B1(B-s1,d0,t1)"
 
 
 @pytest.fixture
-def world(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) -> Any:
-    w = W.LabelWorld(ledger, root, signer_for)
-    w.trade_parties()
-    w.org("maker2", "浙江另一保温材料有限公司", "manufacturer")
-    return w
-
-
-@pytest.fixture
-def app(
-    tmp_path: Path, store_url: str, world: Any, clock: FixedClock, log_signer: NoteSigner
-) -> Iterator[Any]:
-    app = P.make_app(tmp_path, store_url, clock, log_signer)
-    yield app
-    P.close(app)
-
-
-@pytest.fixture
-def services(app: Any) -> Services:
-    s: Services = app.state.services
-    return s
+def world(world: Any) -> Any:
+    world.org("maker2", "浙江另一保温材料有限公司", "manufacturer")
+    return world
 
 
 @pytest.fixture

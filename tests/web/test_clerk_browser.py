@@ -6,16 +6,16 @@ test-artifacts/clerk/."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import browser_roles as roles
 import pytest
 import support
 
 from insutrace.api.deps import Services
 from insutrace.trace.clock import FixedClock
-from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
 
@@ -24,43 +24,44 @@ PDF = b"%PDF-1.4\n% factory report\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n
 
 
 @pytest.fixture
-def chromium() -> Iterator[Any]:
-    yield from P.chromium()
-
-
-@pytest.fixture
-def world(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) -> Any:
-    w = P.W.LabelWorld(ledger, root, signer_for)
-    w.trade_parties()
-    return w
-
-
-@pytest.fixture
 def server(
     tmp_path: Path, store_url: str, world: Any, clock: FixedClock, log_signer: NoteSigner
 ) -> Iterator[tuple[str, Services]]:
-    app = P.make_app(tmp_path, store_url, clock, log_signer)
-    with support.served(app) as url:
-        yield url, app.state.services
-    P.close(app)
+    with roles.served(tmp_path, store_url, clock, log_signer) as served:
+        yield served
 
 
 def test_the_clerk_and_the_lab_on_a_phone(
-    chromium: Any, server: tuple[str, Services], world: Any, ledger: Ledger, tmp_path: Path
+    browser: Any, server: tuple[str, Services], world: Any, ledger: Ledger, tmp_path: Path
 ) -> None:
     base, services = server
     P.person(services, world, "maker", "manufacturer", "li.zhiliang", name="李质量")
     P.person(services, world, "lab", "testing_lab", "zhou.jiance", name="周检测")
-    page = P.phone(chromium, base)
-    P.browser_sign_in(page, base, "li.zhiliang")
-    page.goto(base + "/maker")
+    with (
+        roles.phone(browser, base, "clerk", offline=True) as clerk,
+        roles.phone(browser, base, "clerk", offline=True) as lab,
+    ):
+        _journey(clerk, lab, world, tmp_path)
+    assert clerk.foreign() == [] and lab.foreign() == []
+    writes = [ledger.entry(s) for s in range(ledger.size())]
+    mine = [
+        e.seq for e in writes if e.type in ("product.register", "batch.register", "label.issue")
+    ]
+    authors = services.accounts.authors(mine)
+    assert {a["username"] for a in authors.values()} == {"li.zhiliang"} and len(authors) == 3
+
+
+def _journey(clerk: roles.Phone, lab_phone: roles.Phone, world: Any, tmp_path: Path) -> None:
+    page, lab = clerk.page, lab_phone.page
+    roles.sign_in(clerk, "li.zhiliang")
+    clerk.goto("/maker")
     page.fill("form[action='/maker/products'] input[name=gtin]", "06941234500018")
     page.fill("form[action='/maker/products'] input[name=name]", "挤塑聚苯板")
     page.fill("form[action='/maker/products'] input[name=standard]", "GB/T 10801.2-2018")
     page.select_option("form[action='/maker/products'] select[name=type]", "xps")
     page.get_by_role("button", name="登记产品 Register product").click()
     assert "[product.gtin" in page.locator("#error-gtin").inner_text()
-    P.shot(page, "clerk", "product-bad-gtin")
+    clerk.shot("product-bad-gtin", check_width=True)
     page.fill("form[action='/maker/products'] input[name=gtin]", "06941234500017")
     page.get_by_role("button", name="登记产品 Register product").click()
     assert "已登记产品 06941234500017" in page.locator("#done").inner_text()
@@ -81,11 +82,10 @@ def test_the_clerk_and_the_lab_on_a_phone(
     page.locator("#reports").get_by_role("button", name="上传 Upload").click()
     digest = page.locator("#uploaded").inner_text()
     assert len(digest) == 64
-    P.shot(page, "clerk", "batch-uploaded")
+    clerk.shot("batch-uploaded", check_width=True)
     # the lab, on another phone
-    lab = P.phone(chromium, base)
-    P.browser_sign_in(lab, base, "zhou.jiance")
-    lab.goto(base + "/lab")
+    roles.sign_in(lab_phone, "zhou.jiance")
+    lab_phone.goto("/lab")
     report = "#report"
     for name, value in (("batch", batch), ("number", "R2026-00101"), ("sample", "S1"),
                         ("combustion_class", "B1(B-s1,d0,t1)"), ("conductivity", "0.029"),
@@ -95,13 +95,13 @@ def test_the_clerk_and_the_lab_on_a_phone(
     lab.fill(f"{report} input[name=valid_until]", "2026-11-01")
     lab.get_by_role("button", name="出具报告 Issue report").click()
     assert "issued_on 2026-11-20" in lab.locator("#error-valid_until").inner_text()
-    P.shot(lab, "clerk", "lab-report-refused")
+    lab_phone.shot("lab-report-refused", check_width=True)
     lab.fill(f"{report} input[name=valid_until]", "2027-11-19")
     lab.get_by_role("button", name="出具报告 Issue report").click()
     assert "已出具报告 R2026-00101" in lab.locator("#done").inner_text()
-    P.shot(lab, "clerk", "lab-report-issued")
+    lab_phone.shot("lab-report-issued", check_width=True)
     # back to the clerk: qualified, labels from the next free serial
-    page.goto(f"{base}/maker/batches/{batch}")
+    clerk.goto(f"/maker/batches/{batch}")
     assert "R2026-00101" in page.locator("#standing").inner_text()
     page.fill("#labels input[name=count]", "24")
     page.get_by_role("button", name="发放序列号 Issue serials").click()
@@ -110,16 +110,7 @@ def test_the_clerk_and_the_lab_on_a_phone(
     world.deliver("maker", "dist", batch, "400")
     page.reload()
     assert "南京测试建材贸易有限公司" in page.locator("#where").inner_text()
-    P.shot(page, "clerk", "batch")
-    page.goto(base + "/maker")
+    clerk.shot("batch", check_width=True)
+    clerk.goto("/maker")
     assert "合格 qualified" in page.locator(f'tr[data-batch="{batch}"]').inner_text()
-    P.shot(page, "clerk", "maker-home")
-    assert page.outside == [] and lab.outside == []
-    writes = [ledger.entry(s) for s in range(ledger.size())]
-    mine = [
-        e.seq for e in writes if e.type in ("product.register", "batch.register", "label.issue")
-    ]
-    authors = services.accounts.authors(mine)
-    assert {a["username"] for a in authors.values()} == {"li.zhiliang"} and len(authors) == 3
-    page.context.close()
-    lab.context.close()
+    clerk.shot("maker-home", check_width=True)

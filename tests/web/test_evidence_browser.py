@@ -18,27 +18,16 @@ import browser_roles as roles
 import pytest
 import support
 
-from insutrace.api.app import create_app
-from insutrace.api.deps import Services
 from insutrace.api.web import label_path
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.domain.credit import credit_status, listed_now
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
-from insutrace.trace.settings import Settings
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "evidence"
 W = support.label_world()
-PHONE = roles.PHONE
 REGULATOR = "南京市住房和城乡建设局"
 REASON = "以次充好，伪造检测报告"
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with roles.chromium() as chromium:
-        yield chromium
 
 
 @pytest.fixture
@@ -75,101 +64,87 @@ def evidence(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) 
 def server(
     tmp_path: Path, store_url: str, ledger: Ledger, clock: FixedClock, log_signer: NoteSigner
 ) -> Iterator[str]:
-    settings = Settings(home=tmp_path / "home", database_url=store_url, origin=log_signer.name,
-                        master_key="test-only master key, not a secret")  # fmt: skip
-    app = create_app(settings, clock=clock, log_signer=log_signer)
-    services: Services = app.state.services
-    with support.served(app) as url:
+    with roles.served(tmp_path, store_url, clock, log_signer) as (url, _):
         yield url
-    services.accounts.close()
-    services.ledger.store.close()
-
-
-def _phone(browser: Any) -> Any:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale="zh-CN")  # fmt: skip
-    return context
 
 
 def test_a_cloned_label_says_so_with_its_scan_history(
     browser: Any, evidence: dict[str, Any], server: str
 ) -> None:
-    context = _phone(browser)
-    page = context.new_page()
-    page.goto(server + label_path(evidence["cases"]["genuine"]))
-    alert = page.locator("#alerts [data-alert=clone]")
-    assert alert.count() == 1
-    text = alert.inner_text()
-    assert "克隆" in text and evidence["first"] in text and evidence["second"] in text
-    scans = page.locator("#scans [data-scan]")
-    assert scans.count() == 2
-    history = page.locator("#scans").inner_text()
-    assert evidence["first"] in history and evidence["second"] in history
-    page.screenshot(path=str(ARTIFACTS / "clone.png"), full_page=True)
-    context.close()
+    with roles.phone(browser, server, "evidence") as p:
+        page = p.page
+        p.goto(label_path(evidence["cases"]["genuine"]))
+        alert = page.locator("#alerts [data-alert=clone]")
+        assert alert.count() == 1
+        text = alert.inner_text()
+        assert "克隆" in text and evidence["first"] in text and evidence["second"] in text
+        scans = page.locator("#scans [data-scan]")
+        assert scans.count() == 2
+        history = page.locator("#scans").inner_text()
+        assert evidence["first"] in history and evidence["second"] in history
+        p.shot("clone")
+        assert p.foreign() == []
 
 
 def test_a_counterfeit_label_shows_no_green_badge(
     browser: Any, evidence: dict[str, Any], server: str
 ) -> None:
-    context = _phone(browser)
-    page = context.new_page()
-    page.goto(server + label_path(evidence["cases"]["unknown_serial"]))
-    banner = page.locator("#verdict")
-    assert banner.get_attribute("data-verdict") == "unknown_serial"
-    assert banner.locator(".zh").inner_text() == "未登记的序列号"
-    main = page.locator("main").inner_text()
-    assert "假冒" in page.locator("#alerts").inner_text()
-    assert "合格有效 Qualifies" not in main and "无失信记录 Clear" not in main
-    assert page.locator("main .pill.ok").count() == 0  # no green badge under the red banner
-    page.screenshot(path=str(ARTIFACTS / "counterfeit.png"), full_page=True)
-    context.close()
+    with roles.phone(browser, server, "evidence") as p:
+        page = p.page
+        p.goto(label_path(evidence["cases"]["unknown_serial"]))
+        banner = page.locator("#verdict")
+        assert banner.get_attribute("data-verdict") == "unknown_serial"
+        assert banner.locator(".zh").inner_text() == "未登记的序列号"
+        main = page.locator("main").inner_text()
+        assert "假冒" in page.locator("#alerts").inner_text()
+        assert "合格有效 Qualifies" not in main and "无失信记录 Clear" not in main
+        assert page.locator("main .pill.ok").count() == 0  # no green badge under the red banner
+        p.shot("counterfeit")
+        assert p.foreign() == []
 
 
 def test_a_building_flags_the_wall_holding_a_recalled_batch(
     browser: Any, evidence: dict[str, Any], server: str
 ) -> None:
-    context = _phone(browser)
-    page = context.new_page()
-    page.goto(f"{server}/buildings/{evidence['wall']}")
-    flagged = page.locator("#flagged")
-    assert "以下墙体含已召回或不合格批次" in flagged.inner_text()
-    row = flagged.locator(f"[data-batch='{evidence['walled']}']")
-    assert row.count() == 1 and "已召回 recalled" in row.inner_text()
-    assert "N1" in row.inner_text()
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    page.screenshot(path=str(ARTIFACTS / "recalled-wall.png"), full_page=True)
-    context.close()
+    with roles.phone(browser, server, "evidence") as p:
+        page = p.page
+        p.goto(f"/buildings/{evidence['wall']}")
+        flagged = page.locator("#flagged")
+        assert "以下墙体含已召回或不合格批次" in flagged.inner_text()
+        row = flagged.locator(f"[data-batch='{evidence['walled']}']")
+        assert row.count() == 1 and "已召回 recalled" in row.inner_text()
+        assert "N1" in row.inner_text()
+        p.shot("recalled-wall", check_width=True)
+        assert p.foreign() == []
 
 
 def test_a_listed_manufacturer_on_the_blacklist_page(
     browser: Any, evidence: dict[str, Any], server: str
 ) -> None:
     w = evidence["world"]
-    context = _phone(browser)
-    page = context.new_page()
-    page.goto(f"{server}/blacklist")
-    row = page.locator("main [data-listing]").first
-    listed_now_text = row.inner_text()
-    assert "浙江测试节能科技有限公司" in listed_now_text and REASON in listed_now_text
-    assert REGULATOR in listed_now_text
-    page.screenshot(path=str(ARTIFACTS / "blacklist.png"), full_page=True)
-    row.get_by_role("link").click()
-    listing = page.locator("article.listing")
-    assert listing.count() == 1 and listing.get_attribute("data-state") == "in_force"
-    assert listing.locator(".reason").inner_text() == REASON
-    assert REGULATOR in listing.locator(".authority").inner_text()
-    assert listing.locator(".decision").inner_text().startswith("XY")
-    period = listing.locator(".period").inner_text()
-    assert "2026-11-22 至 2028-11-22" in period and "2027-11-22" in period
-    assert "未申请信用修复" in listing.locator(".repair").inner_text()
-    href = listing.locator("a.document").get_attribute("href")
-    assert href == f"/v1/documents/{W.DOC}"
-    assert "列入失信名单 Listed" in page.locator("main").inner_text()
-    assert w.id("maker2") in page.url
-    page.screenshot(path=str(ARTIFACTS / "blacklist-listing.png"), full_page=True)
-    context.close()
+    with roles.phone(browser, server, "evidence") as p:
+        page = p.page
+        p.goto("/blacklist")
+        row = page.locator("main [data-listing]").first
+        listed_now_text = row.inner_text()
+        assert "浙江测试节能科技有限公司" in listed_now_text and REASON in listed_now_text
+        assert REGULATOR in listed_now_text
+        p.shot("blacklist")
+        row.get_by_role("link").click()
+        listing = page.locator("article.listing")
+        assert listing.count() == 1 and listing.get_attribute("data-state") == "in_force"
+        assert listing.locator(".reason").inner_text() == REASON
+        assert REGULATOR in listing.locator(".authority").inner_text()
+        assert listing.locator(".decision").inner_text().startswith("XY")
+        period = listing.locator(".period").inner_text()
+        assert "2026-11-22 至 2028-11-22" in period and "2027-11-22" in period
+        assert "未申请信用修复" in listing.locator(".repair").inner_text()
+        href = listing.locator("a.document").get_attribute("href")
+        assert href == f"/v1/documents/{W.DOC}"
+        assert "列入失信名单 Listed" in page.locator("main").inner_text()
+        assert w.id("maker2") in page.url
+        p.shot("blacklist-listing")
+        assert p.foreign() == []
 
 
 def test_the_blacklist_read_function_words_each_listing(

@@ -1,55 +1,30 @@
 """The investigator's journey in Chromium on the demo ledger: back-trace a building, a wall,
 a label, a batch as a page with the chain drawn (server-rendered SVG), the upstream records
 and the recall list, and download the dossier as JSON (which verifies offline), HTML and
-PDF; bad input beside its field; another organisation's objects refused."""
+PDF; bad input beside its field; another organisation's objects refused. The tests only
+read: they share one served demo (``demo_world``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import browser_roles as roles
-import pytest
 
-from insutrace.api.deps import Services
-from insutrace.trace.clock import FixedClock
 from insutrace.trace.dossier import load_dossier, verify_dossier
-from insutrace.trace.keys import Signer
-from insutrace.trace.ledger import Ledger
-from insutrace.trace.note import NoteSigner
 
 HIGH_RISE = "JY-2025-0231"
 COLD_STORE = "QD-HD-2025-0088"
 
 
-@pytest.fixture
-def demo(ledger: Ledger, root: Signer, clock: FixedClock) -> Any:
-    return roles.demo(ledger, root, clock)
-
-
-@pytest.fixture
-def server(
-    tmp_path: Path, store_url: str, ledger: Ledger, clock: FixedClock, log_signer: NoteSigner,
-    demo: Any,
-) -> Iterator[tuple[str, Services]]:  # fmt: skip
-    with roles.served(tmp_path, store_url, clock, log_signer) as served:
-        yield served
-
-
-def _signer(demo: Any, key: str) -> Signer:
-    signer: Signer = demo.signers[demo.orgs[key]["uscc"]]
-    return signer
-
-
 def test_a_building_back_traced_and_its_dossier_downloaded(
-    demo: Any, server: tuple[str, Services], ledger: Ledger, log_signer: NoteSigner
+    browser: Any, demo_world: roles.World
 ) -> None:
-    base, services = server
-    token = roles.account(services, _signer(demo, "fire_nj"), "investigator", "周调查")
-    with roles.chromium() as browser, roles.phone(browser, base, "investigator") as p:
-        roles.sign_in(p, token)
+    demo, log_signer = demo_world.demo, demo_world.log_signer
+    with roles.as_role(
+        browser, demo_world, "fire_nj", "investigator", "周调查", "investigator"
+    ) as p:
         p.goto("/investigate")
         p.page.select_option("select[name=kind]", "building")
         p.page.fill("input[name=id]", HIGH_RISE)
@@ -88,15 +63,14 @@ def test_a_building_back_traced_and_its_dossier_downloaded(
 
 
 def test_a_wall_a_batch_and_a_label_and_bad_input_beside_the_field(
-    demo: Any, server: tuple[str, Services], ledger: Ledger
+    browser: Any, demo_world: roles.World
 ) -> None:
-    base, services = server
-    token = roles.account(services, _signer(demo, "fire_nj"), "investigator", "周调查")
-    x2 = demo.batches["xps_2"]
+    x2 = demo_world.demo.batches["xps_2"]
     gtin, lot = x2.split(".", 1)
     label = f"https://id.insutrace.example/01/{gtin}/10/{lot}/21/SN000122"
-    with roles.chromium() as browser, roles.phone(browser, base, "investigator") as p:
-        roles.sign_in(p, token)
+    with roles.as_role(
+        browser, demo_world, "fire_nj", "investigator", "周调查", "investigator"
+    ) as p:
         p.goto(f"/investigate/trace?kind=wall&id={quote(HIGH_RISE + '/N1')}")
         assert p.page.locator("#summary").get_attribute("data-subject") == "section"
         assert p.page.locator('#upstream [data-node^="inspection:"]').count() >= 1
@@ -118,14 +92,12 @@ def test_a_wall_a_batch_and_a_label_and_bad_input_beside_the_field(
         assert p.foreign() == []
 
 
-def test_another_organisations_walls_are_refused(
-    demo: Any, server: tuple[str, Services], ledger: Ledger
-) -> None:
-    base, services = server
+def test_another_organisations_walls_are_refused(browser: Any, demo_world: roles.World) -> None:
+    base, ledger = demo_world.base, demo_world.ledger
     # the cold store's supervisor is party to the cold store only
-    token = roles.account(services, _signer(demo, "supervisor_sd"), "supervisor", "钱监理")
-    with roles.chromium() as browser, roles.phone(browser, base, "investigator") as p:
-        roles.sign_in(p, token)
+    with roles.as_role(
+        browser, demo_world, "supervisor_sd", "supervisor", "钱监理", "investigator"
+    ) as p:
         for path in (
             f"/investigate/trace?kind=building&id={HIGH_RISE}",
             f"/investigate/trace?kind=wall&id={quote(HIGH_RISE + '/N1')}",

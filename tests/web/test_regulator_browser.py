@@ -3,56 +3,30 @@ page (the decision in Chinese, each finding with its rule, clause, entries and t
 property), recording the decision; the alerts inbox (the demo's clone alert, failed re-test
 and credit proposal), filtered, exported as CSV, and one alert acknowledged, assigned and
 closed with a note — each step an entry; bad input beside its field, nothing written; and
-the pages refused to a supervisor."""
+the pages refused to a supervisor. The tests share one served demo (``demo_world``): the
+decision is on the community centre, the alert walked is the failed re-test, and each test
+counts the entries it writes from the log's size before it writes."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import browser_roles as roles
-import pytest
 
-from insutrace.api.deps import Services
-from insutrace.trace.clock import FixedClock
 from insutrace.trace.entry import Entry
-from insutrace.trace.keys import Signer
-from insutrace.trace.ledger import Ledger
-from insutrace.trace.note import NoteSigner
 
 SMALL = "XW-2025-BA-0117"  # the community centre: its XPS batch failed re-test, recalled
 RETEST = "retest|JY-2025-0231|JZ270220-396"
 
 
-@pytest.fixture
-def demo(ledger: Ledger, root: Signer, clock: FixedClock) -> Any:
-    return roles.demo(ledger, root, clock)
-
-
-@pytest.fixture
-def server(
-    tmp_path: Path, store_url: str, ledger: Ledger, clock: FixedClock, log_signer: NoteSigner,
-    demo: Any,
-) -> Iterator[tuple[str, Services]]:  # fmt: skip
-    with roles.served(tmp_path, store_url, clock, log_signer) as served:
-        yield served
-
-
-def _signer(demo: Any, key: str) -> Signer:
-    signer: Signer = demo.signers[demo.orgs[key]["uscc"]]
-    return signer
-
-
 def test_the_permit_gate_as_a_page_and_the_decision_recorded(
-    demo: Any, server: tuple[str, Services], ledger: Ledger
+    browser: Any, demo_world: roles.World
 ) -> None:
-    base, services = server
-    token = roles.account(services, _signer(demo, "mohurd_nj"), "regulator", "孙科长")
-    with roles.chromium() as browser, roles.phone(browser, base, "regulator") as p:
-        roles.sign_in(p, token)
+    ledger = demo_world.ledger
+    with roles.as_role(browser, demo_world, "mohurd_nj", "regulator", "孙科长", "regulator") as p:
         p.goto("/regulator")
         assert p.page.locator("#projects [data-project]").count() == 5  # the retrofit too
         p.page.locator(f'[data-project="{SMALL}"] a', has_text="消防验收").click()
@@ -96,12 +70,10 @@ def test_the_permit_gate_as_a_page_and_the_decision_recorded(
 
 
 def test_the_alerts_inbox_filters_exports_and_walks_an_alert_through_its_lifecycle(
-    demo: Any, server: tuple[str, Services], ledger: Ledger
+    browser: Any, demo_world: roles.World
 ) -> None:
-    base, services = server
-    token = roles.account(services, _signer(demo, "mohurd_nj"), "regulator", "孙科长")
-    with roles.chromium() as browser, roles.phone(browser, base, "regulator") as p:
-        roles.sign_in(p, token)
+    ledger = demo_world.ledger
+    with roles.as_role(browser, demo_world, "mohurd_nj", "regulator", "孙科长", "regulator") as p:
         p.goto("/regulator/alerts")
         kinds = [li.get_attribute("data-kind") for li in p.page.locator("#alerts li").all()]
         assert sorted(kinds) == ["clone", "credit", "retest"]
@@ -154,13 +126,13 @@ def test_the_alerts_inbox_filters_exports_and_walks_an_alert_through_its_lifecyc
 
 
 def test_a_supervisor_is_refused_the_regulators_pages_and_posts(
-    demo: Any, server: tuple[str, Services], ledger: Ledger
+    browser: Any, demo_world: roles.World
 ) -> None:
-    base, services = server
-    token = roles.account(services, _signer(demo, "supervisor_sd"), "supervisor", "钱监理")
+    ledger = demo_world.ledger
     size = ledger.size()
-    with roles.chromium() as browser, roles.phone(browser, base, "regulator") as p:
-        roles.sign_in(p, token)
+    with roles.as_role(
+        browser, demo_world, "supervisor_sd", "supervisor", "钱监理", "regulator"
+    ) as p:
         for path in ("/regulator", f"/regulator/projects/{SMALL}/gate?stage=fire_acceptance",
                      "/regulator/alerts", "/regulator/alerts.csv", f"/regulator/alert?id={RETEST}"):  # fmt: skip
             response = p.goto(path)

@@ -17,24 +17,12 @@ import browser_roles as roles
 import pytest
 import support
 
-from insutrace.api.app import create_app
-from insutrace.api.deps import Services
 from insutrace.trace.clock import FixedClock
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
-from insutrace.trace.settings import Settings
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "resolver"
-PHONE = roles.PHONE
 
 W = support.label_world()
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    with roles.chromium() as browser:
-        yield browser
 
 
 @pytest.fixture
@@ -54,47 +42,40 @@ def seeded(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) ->
 def base(
     tmp_path: Path, store_url: str, ledger: Ledger, clock: FixedClock, log_signer: NoteSigner
 ) -> Iterator[str]:
-    settings = Settings(home=tmp_path / "home", database_url=store_url, origin=log_signer.name)
-    app = create_app(settings, clock=clock, log_signer=log_signer)
-    services: Services = app.state.services
-    with support.served(app) as url:
+    with roles.served(tmp_path, store_url, clock, log_signer) as (url, _):
         yield url
-    services.accounts.close()
-    services.ledger.store.close()
 
 
-def test_product_and_lot_links_on_a_phone(chromium: Any, seeded: dict[str, str], base: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                   has_touch=True, locale="zh-CN")  # fmt: skip
-    page = context.new_page()
-    gtin = seeded["gtin"]
+def test_product_and_lot_links_on_a_phone(browser: Any, seeded: dict[str, str], base: str) -> None:
+    with roles.phone(browser, base, "resolver") as p:
+        page = p.page
+        gtin = seeded["gtin"]
 
-    page.goto(f"{base}/01/{gtin}")
-    assert page.url == f"{base}/pages/01/{gtin}"
-    assert page.locator("#product-name").inner_text().startswith("挤塑聚苯乙烯泡沫塑料板")
-    rows = page.locator("#lots tr[data-lot]")
-    assert rows.count() == 2
-    recalled_row = page.locator(f'#lots tr[data-lot="{seeded["recalled"]}"]')
-    assert "已召回 Recalled" in recalled_row.inner_text()
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    page.screenshot(path=str(ARTIFACTS / "product.png"), full_page=True)
+        page.goto(f"{base}/01/{gtin}")
+        assert page.url == f"{base}/pages/01/{gtin}"
+        assert page.locator("#product-name").inner_text().startswith("挤塑聚苯乙烯泡沫塑料板")
+        rows = page.locator("#lots tr[data-lot]")
+        assert rows.count() == 2
+        recalled_row = page.locator(f'#lots tr[data-lot="{seeded["recalled"]}"]')
+        assert "已召回 Recalled" in recalled_row.inner_text()
+        assert p.fits()
+        p.shot("product")
 
-    page.locator(f'#lots tr[data-lot="{seeded["good"]}"] a').click()
-    assert page.url == f"{base}/pages/01/{gtin}/10/{seeded['good']}"
-    assert page.locator("#standing").get_attribute("data-standing") == "qualified"
-    assert page.locator("#standing .zh").inner_text() == "检验报告有效"
-    assert "合格有效 Qualifies" in page.locator("#report").inner_text()
-    hops = page.locator("#custody li")
-    assert hops.count() == 1 and "南京测试建材贸易有限公司" in hops.inner_text()
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    page.screenshot(path=str(ARTIFACTS / "lot.png"), full_page=True)
+        page.locator(f'#lots tr[data-lot="{seeded["good"]}"] a').click()
+        assert page.url == f"{base}/pages/01/{gtin}/10/{seeded['good']}"
+        assert page.locator("#standing").get_attribute("data-standing") == "qualified"
+        assert page.locator("#standing .zh").inner_text() == "检验报告有效"
+        assert "合格有效 Qualifies" in page.locator("#report").inner_text()
+        hops = page.locator("#custody li")
+        assert hops.count() == 1 and "南京测试建材贸易有限公司" in hops.inner_text()
+        assert p.fits()
+        p.shot("lot")
 
-    page.goto(f"{base}/01/{gtin}/10/{seeded['recalled']}")
-    assert page.locator("#standing .zh").inner_text() == "批次已召回"
-    assert "fraud" in page.locator("#standing").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "lot-recalled.png"), full_page=True)
+        page.goto(f"{base}/01/{gtin}/10/{seeded['recalled']}")
+        assert page.locator("#standing .zh").inner_text() == "批次已召回"
+        assert "fraud" in page.locator("#standing").inner_text()
+        p.shot("lot-recalled")
 
-    page.goto(f"{base}/01/{gtin}/10/L1/22/X")
-    assert "无法识别的标识" in page.locator("main").inner_text()
-    context.close()
+        page.goto(f"{base}/01/{gtin}/10/L1/22/X")
+        assert "无法识别的标识" in page.locator("main").inner_text()
+        assert p.foreign() == []
