@@ -268,6 +268,12 @@ class Ledger:
             tip = self._tip(tx, size, prev)
             self._fail_stop(tx, tip, check_root=self.checkpoint_writes)
             state = _State(size, prev, tip.time, tip.frontier)
+            # the batch's statement ids, looked up in one round trip
+            tx.prefetch_refs(
+                statement_ref(w.signer.actor, w.id)
+                for w in items
+                if isinstance(w, ServerWrite) and w.id is not None
+            )
             for index, item in enumerate(items):
                 if before is not None and isinstance(item, ServerWrite):
                     before(tx, index, item.type, item.payload)
