@@ -297,7 +297,9 @@ class Ledger:
             self.published(signed)
         if signed is not None:
             results = [
-                replace(r, checkpoint=signed) if isinstance(r, Receipt) and not r.duplicate else r
+                Receipt(r.seq, r.leaf, r.entry, False, signed)
+                if isinstance(r, Receipt) and not r.duplicate
+                else r
                 for r in results
             ]
         if log is not None:
