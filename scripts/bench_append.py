@@ -64,10 +64,11 @@ def signer(name: str) -> Signer:
     return Signer.from_seed(name, b"insutrace-bench-only:" + name.encode())
 
 
-def domain_ledger(url: str, *, sqlite_synchronous: str = "NORMAL") -> Ledger:
+def domain_ledger(url: str, *, sqlite_synchronous: str = "NORMAL", migrate: bool = True) -> Ledger:
     """A ledger as the server builds it (api/app.py build_services): the domain's registry
     and admission checks, a checkpoint signed in every write transaction."""
-    upgrade(url)
+    if migrate:
+        upgrade(url)
     store = open_store(url, sqlite_synchronous=sqlite_synchronous)
     ledger = Ledger(
         store,
@@ -84,7 +85,7 @@ def domain_ledger(url: str, *, sqlite_synchronous: str = "NORMAL") -> Ledger:
 class Workload:
     """The world, then an endless stream of everyday writes against it."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, run: str | None = None) -> None:
         self.world = w = Scenario(ledger, signer("root"), signer)
         with w.bulk(chunk=256):
             w.trade_parties()
@@ -107,10 +108,10 @@ class Workload:
                 "maker",
             )
         self.n = 0
-        self.run = uuid.uuid4().hex[:8]
+        self.run = run or uuid.uuid4().hex[:8]  # lots, shipments and ids unique per run
         self.stream = self._writes()
 
-    def _write(self, type: str, payload: dict[str, Any], who: str) -> ServerWrite:
+    def write(self, type: str, payload: dict[str, Any], who: str) -> ServerWrite:
         self.n += 1
         signer_ = self.world.signer_of(who)
         return ServerWrite(type, {"schema": 1, **payload}, signer_, id=f"b-{self.run}-{self.n}")
@@ -131,7 +132,7 @@ class Workload:
             "sig": label.split("&s=", 1)[1],
             "verdict": "genuine",
         }
-        return self._write("label.scan", payload, "supervisor")
+        return self.write("label.scan", payload, "supervisor")
 
     def _writes(self) -> Iterator[ServerWrite]:
         """batch.register, custody.ship, custody.receive, label.scan, over and over."""
@@ -140,7 +141,7 @@ class Workload:
             number = f"D{self.run}{i:07d}"
             product = self.products[i % len(self.products)]
             batch = self.batches[i % len(self.batches)]
-            yield self._write(
+            yield self.write(
                 "batch.register",
                 {
                     "product": product,
@@ -155,12 +156,12 @@ class Workload:
                 "maker",
             )
             line = {"batch": batch, "unit": "m2", "quantity": "1"}
-            yield self._write(
+            yield self.write(
                 "custody.ship",
                 {"number": number, "to": w.id("dist"), "date": w.today, "lines": [line]},
                 "maker",
             )
-            yield self._write(
+            yield self.write(
                 "custody.receive",
                 {"shipment": f"{w.id('maker')}|{number}", "date": w.today, "lines": [line]},
                 "dist",
