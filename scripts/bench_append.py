@@ -303,11 +303,15 @@ def main(argv: list[str] | None = None, show: Callable[[str], None] = print) -> 
     ap.add_argument("--backend", default="both", choices=["sqlite", "postgresql", "both"])
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    show(f"Ledger.admit, real domain entries ({os.cpu_count()} cores, Python {sys.version.split()[0]})")
+    show(
+        f"Ledger.admit, real domain entries ({os.cpu_count()} cores, Python {sys.version.split()[0]})"
+    )
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            run(url, f"SQLite synchronous={args.sync}", sizes, args.entries, args.profile, args.sync)
+            run(
+                url, f"SQLite synchronous={args.sync}", sizes, args.entries, args.profile, args.sync
+            )
     if args.backend in ("postgresql", "both"):
         with pg_schema() as url:
             if url is not None:

@@ -199,7 +199,9 @@ class _SQL:
             "INSERT INTO log_node (level, idx, hash) "
             "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
         )
-        self.bulk_ref = "INSERT INTO entry_ref (ref, seq) SELECT * FROM unnest(%s::text[], %s::bigint[])"
+        self.bulk_ref = (
+            "INSERT INTO entry_ref (ref, seq) SELECT * FROM unnest(%s::text[], %s::bigint[])"
+        )
         self.bulk_put = (
             "INSERT INTO projection (kind, key, data) "
             "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
@@ -373,7 +375,9 @@ class SQLTx:
         if self._undo:
             raise RuntimeError("the store cannot write its held rows inside a savepoint")
         sql = self.sql
-        rows = [(kind, key, data) for kind, held in self._dirty.items() for key, data in held.items()]
+        rows = [
+            (kind, key, data) for kind, held in self._dirty.items() for key, data in held.items()
+        ]
         for one, bulk, held in (
             (sql.insert_entry, sql.bulk_entry, self._entries),
             (sql.insert_node, sql.bulk_node, self._nodes),
@@ -418,9 +422,7 @@ class SQLTx:
         if not self._holding:
             yield from self._sql_savepoint()
             return
-        undo = _Undo(
-            self._head, self._moved, len(self._entries), len(self._nodes), len(self._refs)
-        )
+        undo = _Undo(self._head, self._moved, len(self._entries), len(self._nodes), len(self._refs))
         self._undo.append(undo)
         try:
             yield
@@ -554,7 +556,9 @@ class SQLTx:
         k = (kind, key)
         held = self._dirty.setdefault(kind, {})
         if self._undo:
-            self._undo[-1].rows.setdefault(k, (self._rows.get(k, _MISSING), held.get(key, _MISSING)))
+            self._undo[-1].rows.setdefault(
+                k, (self._rows.get(k, _MISSING), held.get(key, _MISSING))
+            )
         self._rows[k] = held[key] = text_
         self._held_enough()
 
