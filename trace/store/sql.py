@@ -189,22 +189,23 @@ class _SQL:
         )
 
         # PostgreSQL: a table's held rows in one statement, one array per column (a
-        # prepared statement per row, as executemany sends them, costs the server more)
+        # prepared statement per row, as executemany sends them, costs the server more), the
+        # arrays in the binary format (%b: the text one escapes every byte of a bytea)
         self.unnest = dialect == "postgresql"
         self.bulk_entry = (
             "INSERT INTO log_entry (seq, body, leaf) "
-            "SELECT * FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[])"
+            "SELECT * FROM unnest(%b::bigint[], %b::bytea[], %b::bytea[])"
         )
         self.bulk_node = (
             "INSERT INTO log_node (level, idx, hash) "
-            "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
+            "SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])"
         )
         self.bulk_ref = (
-            "INSERT INTO entry_ref (ref, seq) SELECT * FROM unnest(%s::text[], %s::bigint[])"
+            "INSERT INTO entry_ref (ref, seq) SELECT * FROM unnest(%b::text[], %b::bigint[])"
         )
         self.bulk_put = (
             "INSERT INTO projection (kind, key, data) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[]) "
             "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data"
         )
 
@@ -570,7 +571,8 @@ class SQLTx:
             else:
                 rows = self._all(self.sql.scan, (kind,))
             stored = [(str(k), str(d)) for k, d in rows]
-            if self._holding:
+            if self._holding:  # in code point order, whatever the database's collation
+                stored.sort()
                 self._scans[(kind, prefix)] = stored
         held = self._dirty.get(kind) if self._holding else None
         changed = {k: d for k, d in held.items() if k.startswith(prefix)} if held else {}
