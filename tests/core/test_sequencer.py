@@ -159,4 +159,4 @@ def test_round_trips_per_appended_entry(
     # their own. Per batch, about a dozen: begin/lock, the fail-stop reads, the statement
     # ids, one insert per table (entries, nodes, refs, projection rows), the head, the
     # checkpoint, the commit
-    assert per_entry <= (3 if batch > 1 else 14)
+    assert per_entry <= (3 if batch > 1 else 12)

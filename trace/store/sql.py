@@ -182,6 +182,21 @@ class _SQL:
         )
         self.cosign_checkpoint = f"UPDATE log_checkpoint SET note = {ph} WHERE size = {ph}"
         self.lock_head = "SELECT size, leaf FROM log_head WHERE id = 1 FOR UPDATE"
+        # what every write transaction reads first, in one statement: the head entry's leaf
+        # and the latest checkpoint (the ledger's fail-stop checks); SQLite reads the head
+        # with them (BEGIN IMMEDIATE already holds the writer lock), PostgreSQL after its
+        # row lock, in a statement of its own so that it sees what the writer before it
+        # committed while it waited
+        latest = "SELECT {} FROM log_checkpoint ORDER BY size DESC LIMIT 1"
+        tip = (
+            f"(SELECT leaf FROM log_entry WHERE seq = {{}}), ({latest.format('size')}), "
+            f"({latest.format('note')})"
+        )
+        self.open_write = (
+            f"SELECT h.size, h.leaf, {tip.format('h.size - 1')} FROM log_head h WHERE h.id = 1"
+            if dialect == "sqlite"
+            else f"SELECT {tip.format(ph)}"
+        )
         self.page = f"SELECT seq, body FROM log_entry WHERE seq >= {ph} ORDER BY seq LIMIT {ph}"
         self.scan_prefix = (
             f"SELECT key, data FROM projection WHERE kind = {ph} AND key >= {ph} "
@@ -257,6 +272,9 @@ class SQLTx:
         # written to log_head once, by flush() before commit
         self._moved: tuple[int, tuple[int, bytes]] | None = None
         self._holding = False
+        # read by open_write(): (seq, leaf) of the head entry, the latest checkpoint
+        self._tip_leaf: tuple[int, bytes | None] | None = None
+        self._latest: Any = _MISSING  # (size, note), None (no checkpoint) or _MISSING
 
     def hold_writes(self) -> None:
         """Hold this transaction's writes in memory until :meth:`flush` (a write
@@ -273,6 +291,19 @@ class SQLTx:
         self._ref_seqs: dict[str, list[int]] = {}  # held refs by ref, ascending
         self._known_refs: dict[str, list[int]] = {}  # every stored seq of a prefetched ref
         self._undo: list[_Undo] = []
+
+    def open_write(self) -> None:
+        """Read the head (SQLite), its entry's leaf and the latest checkpoint at once: the
+        entry row never changes, the checkpoint only by this transaction's own writes."""
+        if self._head is None:
+            row = self._one(self.sql.open_write)
+            self._head = _head_row(None if row is None or row[0] is None else row[:2])
+            tip = row[2:]
+        else:
+            tip = self._one(self.sql.open_write, (self._head[0] - 1,))
+        leaf, size, note = tip
+        self._tip_leaf = (self._head[0] - 1, None if leaf is None else bytes(leaf))
+        self._latest = None if size is None else (int(size), str(note))
 
     def _all(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         self.cur.execute(query, params)
@@ -338,6 +369,8 @@ class SQLTx:
         held = self._held_entry(seq)
         if held is not None:
             return held[2]
+        if self._tip_leaf is not None and self._tip_leaf[0] == seq:
+            return self._tip_leaf[1]
         row = self._one(self.sql.leaf, (seq,))
         return None if row is None else bytes(row[0])
 
@@ -583,6 +616,9 @@ class SQLTx:
         return [(k, _loads(kind, k, d)) for k, d in stored]
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
+        if self._latest is not _MISSING:
+            latest: tuple[int, str] | None = self._latest
+            return latest
         row = self._one(self.sql.latest_checkpoint)
         return None if row is None else (int(row[0]), str(row[1]))
 
@@ -594,12 +630,14 @@ class SQLTx:
         return [(int(size), str(note)) for size, note in self._all(self.sql.checkpoints)]
 
     def add_checkpoint(self, size: int, note: str) -> None:
+        self._latest = _MISSING
         self.cur.execute(self.sql.add_checkpoint, (size, note))
 
     def cosign_checkpoint(self, size: int, note: str) -> None:
         stored = self.checkpoint_at(size)
         if stored is None or not note.startswith(stored):
             raise Conflict(f"a cosigned note must extend the stored checkpoint at size {size}")
+        self._latest = _MISSING
         self.cur.execute(self.sql.cosign_checkpoint, (note, size))
 
 
@@ -690,8 +728,11 @@ class SQLStore:
                 tx.hold_writes()
             if self.dialect == "sqlite":
                 tx.cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                if write:
+                    tx.open_write()
             elif write:
                 tx._head = _head_row(tx._one(self._sql.lock_head))
+                tx.open_write()
             else:
                 tx.cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             try:
