@@ -203,6 +203,10 @@ def test_reads_see_what_the_transaction_holds(store: Store) -> None:
         assert tx.get("t", "c|3") is None and tx.refs("r:y") == [] and tx.refs("r:x") == [size]
         assert tx.head() == (size + 1, leaf_hash(body))
         assert tx.entries(size, size + 2) == [body]
+        with tx.savepoint(), pytest.raises(RuntimeError, match="inside a savepoint"):
+            tx.add_checkpoint(size + 1, "a savepoint could not take this back")
+        with tx.savepoint(), pytest.raises(RuntimeError, match="inside a savepoint"):
+            tx.clear_projections()
         raise RuntimeError("roll the whole transaction back")
     with store.read() as tx:
         assert tx.head() == start and tx.scan("t") == [] and tx.refs("r:x") == []

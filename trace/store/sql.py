@@ -406,8 +406,7 @@ class SQLTx:
     def _write_held(self) -> None:
         if not self._holding:
             return
-        if self._undo:
-            raise RuntimeError("the store cannot write its held rows inside a savepoint")
+        self._outside_savepoints("what a transaction holds")
         sql = self.sql
         rows = [
             (kind, key, data) for kind, held in self._dirty.items() for key, data in held.items()
@@ -629,7 +628,14 @@ class SQLTx:
     def checkpoints(self) -> list[tuple[int, str]]:
         return [(int(size), str(note)) for size, note in self._all(self.sql.checkpoints)]
 
+    def _outside_savepoints(self, what: str) -> None:
+        """A statement a savepoint cannot take back is refused inside one (a programming
+        error, not the database's)."""
+        if self._holding and self._undo:
+            raise RuntimeError(f"{what} is not written inside a savepoint")
+
     def add_checkpoint(self, size: int, note: str) -> None:
+        self._outside_savepoints("a checkpoint")
         self._latest = _MISSING
         self.cur.execute(self.sql.add_checkpoint, (size, note))
 
@@ -637,6 +643,7 @@ class SQLTx:
         stored = self.checkpoint_at(size)
         if stored is None or not note.startswith(stored):
             raise Conflict(f"a cosigned note must extend the stored checkpoint at size {size}")
+        self._outside_savepoints("a cosigned checkpoint")
         self._latest = _MISSING
         self.cur.execute(self.sql.cosign_checkpoint, (note, size))
 
