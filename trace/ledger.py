@@ -16,6 +16,10 @@ places each one. One batch of writes, inside one exclusive store transaction:
 4. store the entry, its statement reference and the Merkle subtrees it completes
    (RFC 9162 §2.1); with ``checkpoint_writes``, sign one checkpoint for the batch.
 
+The store holds a batch's writes in memory and sends them at the commit, one statement per
+table, and looks the batch's statement ids up at once, so an item costs only the first
+reads of the rows its rules touch (``scripts/bench_append.py`` counts them).
+
 A refused write rolls back to its savepoint and leaves nothing behind; any other
 exception rolls the whole transaction back.
 Checkpoints (C2SP tlog-checkpoint) are signed on demand by :meth:`Ledger.checkpoint`.
