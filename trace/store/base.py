@@ -65,11 +65,18 @@ class Tx(KV, Protocol):
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested scope: if its block raises, everything written in it is rolled back
-        and the transaction goes on; otherwise its writes stay in the transaction."""
+        and the transaction goes on; otherwise its writes stay in the transaction. Within
+        it, only entries, refs and projection rows are written (no checkpoint, no
+        ``clear_projections``)."""
         ...
 
     def add_refs(self, seq: int, refs: Iterable[str]) -> None:
         """Index entry ``seq`` under each reference (e.g. ``batch:…``)."""
+        ...
+
+    def prefetch_refs(self, refs: Iterable[str]) -> None:
+        """A hint: :meth:`refs` will be asked about each of ``refs`` in this transaction
+        (a store may read them all at once; answers are the same either way)."""
         ...
 
     def entries(self, start: int, stop: int) -> list[bytes]: ...

@@ -18,8 +18,10 @@ import threading
 import time as _time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -114,11 +116,16 @@ def _dumps(data: dict[str, Any]) -> str:
 
 
 def _loads(kind: str, key: str, data: str) -> dict[str, Any]:
-    """A projection row; one that is not a JSON object is damaged storage."""
+    """A projection row; one that is not a JSON object is damaged storage. (orjson parses
+    what :func:`_dumps` writes to the same objects as the standard library, faster; a row
+    it refuses, e.g. an integer past 64 bits, is left to the standard library.)"""
     try:
-        value = json.loads(data)
+        value = orjson.loads(data)
     except ValueError:
-        value = None
+        try:
+            value = json.loads(data)
+        except ValueError:
+            value = None
     if not isinstance(value, dict):
         raise StorageError(f"projection row ({kind}, {key:.80}) is not a JSON object")
     return value
@@ -175,18 +182,86 @@ class _SQL:
         )
         self.cosign_checkpoint = f"UPDATE log_checkpoint SET note = {ph} WHERE size = {ph}"
         self.lock_head = "SELECT size, leaf FROM log_head WHERE id = 1 FOR UPDATE"
+        # what every write transaction reads first, in one statement: the head entry's leaf
+        # and the latest checkpoint (the ledger's fail-stop checks); SQLite reads the head
+        # with them (BEGIN IMMEDIATE already holds the writer lock), PostgreSQL after its
+        # row lock, in a statement of its own so that it sees what the writer before it
+        # committed while it waited
+        latest = "SELECT {} FROM log_checkpoint ORDER BY size DESC LIMIT 1"
+        tip = (
+            f"(SELECT leaf FROM log_entry WHERE seq = {{}}), ({latest.format('size')}), "
+            f"({latest.format('note')})"
+        )
+        self.open_write = (
+            f"SELECT h.size, h.leaf, {tip.format('h.size - 1')} FROM log_head h WHERE h.id = 1"
+            if dialect == "sqlite"
+            else f"SELECT {tip.format(ph)}"
+        )
         self.page = f"SELECT seq, body FROM log_entry WHERE seq >= {ph} ORDER BY seq LIMIT {ph}"
         self.scan_prefix = (
             f"SELECT key, data FROM projection WHERE kind = {ph} AND key >= {ph} "
             f"AND key < {ph} ORDER BY key"
         )
 
+        # PostgreSQL: a table's held rows in one statement, one array per column (a
+        # prepared statement per row, as executemany sends them, costs the server more), the
+        # arrays in the binary format (%b: the text one escapes every byte of a bytea)
+        self.unnest = dialect == "postgresql"
+        self.bulk_entry = (
+            "INSERT INTO log_entry (seq, body, leaf) "
+            "SELECT * FROM unnest(%b::bigint[], %b::bytea[], %b::bytea[])"
+        )
+        self.bulk_node = (
+            "INSERT INTO log_node (level, idx, hash) "
+            "SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])"
+        )
+        self.bulk_ref = (
+            "INSERT INTO entry_ref (ref, seq) SELECT * FROM unnest(%b::text[], %b::bigint[])"
+        )
+        self.bulk_put = (
+            "INSERT INTO projection (kind, key, data) "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[]) "
+            "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data"
+        )
+
     def marks(self, n: int) -> str:
         return ", ".join([self.ph] * n)
 
 
+_MISSING: Any = object()  # a savepoint's note that a row was neither read nor written before
+
+HELD_ROWS = 20_000
+"""A write transaction writes what it holds in memory once it holds this many rows (entries,
+nodes, refs, projection rows) at no open savepoint (a bulk load, a rebuild), and then
+forgets the rows it had read; a batch of items is far smaller and is written at commit."""
+
+
+@dataclass
+class _Undo:
+    """What one savepoint restores if its block raises: the projection rows it changed
+    (their value before, in the read cache and among the rows to write), and how many
+    entries, nodes and refs were held when it began."""
+
+    head: tuple[int, bytes] | None
+    moved: tuple[int, tuple[int, bytes]] | None
+    entries: int
+    nodes: int
+    refs: int
+    rows: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)
+
+
 class SQLTx:
-    """One transaction on one DBAPI connection (see :class:`insutrace.trace.store.base.Tx`)."""
+    """One transaction on one DBAPI connection (see :class:`insutrace.trace.store.base.Tx`).
+
+    A write transaction (:meth:`hold_writes`) keeps what it writes in memory and sends it
+    at :meth:`flush`, before the commit, in one ``executemany`` per table: entries, Merkle
+    nodes, refs and projection rows. Every read of the transaction sees those writes (a
+    projection row read or written once is served from memory; ``scan``, ``refs``,
+    ``entries``, ``nodes`` and ``leaf`` merge the held rows with the database's), and a
+    savepoint is a mark in memory: rolling back to it drops what was held since, so a
+    refused item leaves no trace without a statement sent. Projection rows are held as
+    their stored JSON text, so a caller that changes a row it read changes nothing held.
+    """
 
     def __init__(self, conn: Any, sql: _SQL) -> None:
         self.conn = conn
@@ -196,6 +271,39 @@ class SQLTx:
         # the head as this transaction's appends moved it: (size it started from, new head);
         # written to log_head once, by flush() before commit
         self._moved: tuple[int, tuple[int, bytes]] | None = None
+        self._holding = False
+        # read by open_write(): (seq, leaf) of the head entry, the latest checkpoint
+        self._tip_leaf: tuple[int, bytes | None] | None = None
+        self._latest: Any = _MISSING  # (size, note), None (no checkpoint) or _MISSING
+
+    def hold_writes(self) -> None:
+        """Hold this transaction's writes in memory until :meth:`flush` (a write
+        transaction of the store)."""
+        self._holding = True
+        # projection rows as this transaction sees them (stored text; None: no such row)
+        self._rows: dict[tuple[str, str], str | None] = {}
+        self._dirty: dict[str, dict[str, str]] = {}  # kind -> key -> text, to be written
+        self._scans: dict[tuple[str, str], list[tuple[str, str]]] = {}  # database rows
+        self._entries: list[tuple[int, bytes, bytes]] = []  # (seq, body, leaf) to insert
+        self._nodes: list[tuple[int, int, bytes]] = []  # (level, idx, hash), level >= 1
+        self._node_at: dict[Node, bytes] = {}
+        self._refs: list[tuple[str, int]] = []
+        self._ref_seqs: dict[str, list[int]] = {}  # held refs by ref, ascending
+        self._known_refs: dict[str, list[int]] = {}  # every stored seq of a prefetched ref
+        self._undo: list[_Undo] = []
+
+    def open_write(self) -> None:
+        """Read the head (SQLite), its entry's leaf and the latest checkpoint at once: the
+        entry row never changes, the checkpoint only by this transaction's own writes."""
+        if self._head is None:
+            row = self._one(self.sql.open_write)
+            self._head = _head_row(None if row is None or row[0] is None else row[:2])
+            tip = row[2:]
+        else:
+            tip = self._one(self.sql.open_write, (self._head[0] - 1,))
+        leaf, size, note = tip
+        self._tip_leaf = (self._head[0] - 1, None if leaf is None else bytes(leaf))
+        self._latest = None if size is None else (int(size), str(note))
 
     def _all(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         self.cur.execute(query, params)
@@ -213,12 +321,18 @@ class SQLTx:
         return self._head
 
     def nodes(self, wanted: Iterable[Node]) -> dict[Node, bytes]:
-        """One round trip for any set of nodes: a UNION ALL of one select per level."""
+        """One round trip for any set of nodes not held in memory: a UNION ALL of one
+        select per level."""
+        out: dict[Node, bytes] = {}
         by_level: dict[int, list[int]] = {}
         for level, index in set(wanted):
-            by_level.setdefault(level, []).append(index)
+            held = self._held_node(level, index)
+            if held is not None:
+                out[(level, index)] = held
+            else:
+                by_level.setdefault(level, []).append(index)
         if not by_level:
-            return {}
+            return out
         parts, params = [], []
         for level, indexes in sorted(by_level.items()):
             marks = self.sql.marks(len(indexes))
@@ -229,7 +343,7 @@ class SQLTx:
                 parts.append(self.sql.node.format(marks))
                 params.extend([level, *indexes])
         rows = self._all(" UNION ALL ".join(parts), params)
-        out = {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
+        out.update({(int(lv), int(i)): bytes(h) for lv, i, h in rows})
         missing = [
             n for lv, idx in by_level.items() for n in ((lv, i) for i in idx) if n not in out
         ]
@@ -237,23 +351,50 @@ class SQLTx:
             raise StorageError(f"Merkle nodes missing from storage: {sorted(missing)[:4]}")
         return out
 
+    def _held_node(self, level: int, index: int) -> bytes | None:
+        if not self._holding:
+            return None
+        if level > 0:
+            return self._node_at.get((level, index))
+        held = self._held_entry(index)
+        return None if held is None else held[2]
+
+    def _held_entry(self, seq: int) -> tuple[int, bytes, bytes] | None:
+        if not self._holding or not self._entries:
+            return None
+        i = seq - self._entries[0][0]
+        return self._entries[i] if 0 <= i < len(self._entries) else None
+
     def leaf(self, seq: int) -> bytes | None:
+        held = self._held_entry(seq)
+        if held is not None:
+            return held[2]
+        if self._tip_leaf is not None and self._tip_leaf[0] == seq:
+            return self._tip_leaf[1]
         row = self._one(self.sql.leaf, (seq,))
         return None if row is None else bytes(row[0])
 
     def append(self, seq: int, body: bytes, leaf: bytes, nodes: Mapping[Node, bytes]) -> None:
-        self.cur.execute(self.sql.insert_entry, (seq, body, leaf))
-        inner = [(lvl, i, h) for (lvl, i), h in nodes.items() if lvl > 0]
-        if inner:
-            self.cur.executemany(self.sql.insert_node, inner)
         if self._moved is not None and seq != self._moved[1][0]:
             raise Conflict(f"entry {seq} does not follow entry {self._moved[1][0] - 1}")
+        inner = [(lvl, i, h) for (lvl, i), h in nodes.items() if lvl > 0]
+        if self._holding:
+            self._entries.append((seq, body, leaf))
+            self._nodes.extend(inner)
+            self._node_at.update(((lvl, i), h) for lvl, i, h in inner)
+        else:
+            self.cur.execute(self.sql.insert_entry, (seq, body, leaf))
+            if inner:
+                self.cur.executemany(self.sql.insert_node, inner)
         start = seq if self._moved is None else self._moved[0]
         self._moved = (start, (seq + 1, leaf))
+        self._held_enough()
 
     def flush(self) -> None:
-        """Move the head row to where this transaction's appends left it (one statement
-        per transaction, however many entries it appended)."""
+        """Write what the transaction holds, one statement per table, and move the head row
+        to where its appends left it (one statement per transaction, however many entries
+        it appended)."""
+        self._write_held()
         if self._moved is None:
             return
         start, (size, leaf) = self._moved
@@ -262,14 +403,75 @@ class SQLTx:
             raise Conflict(f"log head moved under an exclusive writer (appending {start}…)")
         self._head, self._moved = (size, leaf), None
 
+    def _write_held(self) -> None:
+        if not self._holding:
+            return
+        self._outside_savepoints("what a transaction holds")
+        sql = self.sql
+        rows = [
+            (kind, key, data) for kind, held in self._dirty.items() for key, data in held.items()
+        ]
+        for one, bulk, held in (
+            (sql.insert_entry, sql.bulk_entry, self._entries),
+            (sql.insert_node, sql.bulk_node, self._nodes),
+            (sql.insert_ref, sql.bulk_ref, self._refs),
+            (sql.put, sql.bulk_put, rows),
+        ):
+            if not held:
+                continue
+            if sql.unnest:
+                self.cur.execute(bulk, [list(column) for column in zip(*held, strict=True)])
+            else:
+                self.cur.executemany(one, held)
+        self._entries, self._nodes, self._refs = [], [], []
+        self._node_at, self._ref_seqs, self._known_refs = {}, {}, {}
+        self._dirty, self._scans = {}, {}
+
+    def _held_enough(self) -> None:
+        """Outside any savepoint, write what is held once it passes :data:`HELD_ROWS`."""
+        if not self._holding or self._undo:
+            return
+        held = len(self._entries) + len(self._nodes) + len(self._refs) + len(self._rows)
+        if held >= HELD_ROWS:
+            self._write_held()
+            self._rows = {}
+
+    def _direct(self) -> None:
+        """Before a statement that writes at once: everything held goes first (outside a
+        savepoint only: a savepoint undoes only what is held)."""
+        if self._holding:
+            self._write_held()
+            self._rows = {}
+
     def clear_projections(self) -> None:
         """Delete every derived row (projections and refs) in this transaction."""
+        self._direct()
         self.cur.execute("DELETE FROM projection")
         self.cur.execute("DELETE FROM entry_ref")
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """Roll back to here alone if the block raises; keep its writes otherwise."""
+        if not self._holding:
+            yield from self._sql_savepoint()
+            return
+        undo = _Undo(self._head, self._moved, len(self._entries), len(self._nodes), len(self._refs))
+        self._undo.append(undo)
+        try:
+            yield
+        except BaseException:
+            self._undo.pop()
+            self._roll_back(undo)
+            raise
+        self._undo.pop()
+        if self._undo:  # the enclosing savepoint restores these rows as they were before it
+            outer = self._undo[-1].rows
+            for k, before in undo.rows.items():
+                outer.setdefault(k, before)
+        else:
+            self._held_enough()
+
+    def _sql_savepoint(self) -> Iterator[None]:
         head, moved = self._head, self._moved
         self.cur.execute("SAVEPOINT item")
         try:
@@ -281,39 +483,141 @@ class SQLTx:
             raise
         self.cur.execute("RELEASE SAVEPOINT item")
 
+    def _roll_back(self, undo: _Undo) -> None:
+        self._head, self._moved = undo.head, undo.moved
+        del self._entries[undo.entries :]
+        for level, index, _ in self._nodes[undo.nodes :]:
+            del self._node_at[(level, index)]
+        del self._nodes[undo.nodes :]
+        for ref, _ in self._refs[undo.refs :]:
+            seqs = self._ref_seqs[ref]
+            seqs.pop()
+            if not seqs:
+                del self._ref_seqs[ref]
+        del self._refs[undo.refs :]
+        for (kind, key), (row, dirty) in undo.rows.items():
+            if row is _MISSING:
+                self._rows.pop((kind, key), None)
+            else:
+                self._rows[(kind, key)] = row
+            held = self._dirty.get(kind)
+            if dirty is _MISSING:
+                if held is not None:
+                    held.pop(key, None)
+            else:
+                self._dirty.setdefault(kind, {})[key] = dirty
+
     def add_refs(self, seq: int, refs: Iterable[str]) -> None:
         rows = [(r, seq) for r in sorted(set(refs))]
-        if rows:
+        if not rows:
+            return
+        if not self._holding:
             self.cur.executemany(self.sql.insert_ref, rows)
+            return
+        self._refs.extend(rows)
+        for ref, _ in rows:
+            self._ref_seqs.setdefault(ref, []).append(seq)
+        self._held_enough()
+
+    def prefetch_refs(self, refs: Iterable[str]) -> None:
+        """Read every stored entry of each of ``refs`` in one round trip, so that
+        :meth:`refs` answers them from memory for the rest of the transaction (e.g. the
+        statement ids of a batch, looked up once per batch rather than once per item)."""
+        wanted = sorted(set(refs) - set(self._known_refs)) if self._holding else []
+        if not wanted:
+            return
+        found: dict[str, list[int]] = {ref: [] for ref in wanted}
+        query = f"SELECT ref, seq FROM entry_ref WHERE ref IN ({self.sql.marks(len(wanted))})"
+        for ref, seq in self._all(query, wanted):
+            found[str(ref)].append(int(seq))
+        for seqs in found.values():
+            seqs.sort()
+        self._known_refs.update(found)
 
     def refs(
         self, ref: str, after: int = -1, limit: int = 100, descending: bool = False
     ) -> list[int]:
+        held = self._ref_seqs.get(ref, []) if self._holding else []
+        known = self._known_refs.get(ref) if self._holding else None
         if descending:
             before = after if after >= 0 else 2**62
-            rows = self._all(self.sql.refs_before, (ref, before, limit))
+            found = [s for s in reversed(held) if s < before][:limit]
+            if len(found) < limit:
+                if known is not None:
+                    stored = [s for s in reversed(known) if s < before][: limit - len(found)]
+                else:
+                    rows = self._all(self.sql.refs_before, (ref, before, limit - len(found)))
+                    stored = [int(seq) for (seq,) in rows]
+                found += stored
+            return found
+        if known is not None:
+            found = [s for s in known if s > after][:limit]
         else:
-            rows = self._all(self.sql.refs_after, (ref, after, limit))
-        return [int(seq) for (seq,) in rows]
+            found = [int(seq) for (seq,) in self._all(self.sql.refs_after, (ref, after, limit))]
+        if len(found) < limit:
+            found += [s for s in held if s > after][: limit - len(found)]
+        return found
 
     def entries(self, start: int, stop: int) -> list[bytes]:
-        return [bytes(b) for (b,) in self._all(self.sql.entries, (start, stop))]
+        held_from = self._entries[0][0] if self._holding and self._entries else stop
+        out: list[bytes] = []
+        if start < held_from:
+            query = self.sql.entries
+            out = [bytes(b) for (b,) in self._all(query, (start, min(stop, held_from)))]
+        if stop > held_from:
+            first = max(start, held_from) - held_from
+            out += [body for _, body, _ in self._entries[first : stop - held_from]]
+        return out
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        row = self._one(self.sql.get, (kind, key))
-        return None if row is None else _loads(kind, key, row[0])
+        if not self._holding:
+            row = self._one(self.sql.get, (kind, key))
+            return None if row is None else _loads(kind, key, row[0])
+        k = (kind, key)
+        try:
+            data = self._rows[k]
+        except KeyError:
+            row = self._one(self.sql.get, (kind, key))
+            data = self._rows[k] = None if row is None else str(row[0])
+        return None if data is None else _loads(kind, key, data)
 
     def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
-        self.cur.execute(self.sql.put, (kind, key, _dumps(data)))
+        text_ = _dumps(data)
+        if not self._holding:
+            self.cur.execute(self.sql.put, (kind, key, text_))
+            return
+        k = (kind, key)
+        held = self._dirty.setdefault(kind, {})
+        if self._undo:
+            self._undo[-1].rows.setdefault(
+                k, (self._rows.get(k, _MISSING), held.get(key, _MISSING))
+            )
+        self._rows[k] = held[key] = text_
+        self._held_enough()
 
     def scan(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
-        if prefix:
-            rows = self._all(self.sql.scan_prefix, (kind, prefix, prefix + "\U0010ffff"))
-        else:
-            rows = self._all(self.sql.scan, (kind,))
-        return [(str(k), _loads(kind, str(k), d)) for k, d in rows]
+        stored = self._scans.get((kind, prefix)) if self._holding else None
+        if stored is None:
+            if prefix:
+                rows = self._all(self.sql.scan_prefix, (kind, prefix, prefix + "\U0010ffff"))
+            else:
+                rows = self._all(self.sql.scan, (kind,))
+            stored = [(str(k), str(d)) for k, d in rows]
+            if self._holding:  # in code point order, whatever the database's collation
+                stored.sort()
+                self._scans[(kind, prefix)] = stored
+        held = self._dirty.get(kind) if self._holding else None
+        changed = {k: d for k, d in held.items() if k.startswith(prefix)} if held else {}
+        if changed:
+            merged = dict(stored)
+            merged.update(changed)
+            stored = sorted(merged.items())
+        return [(k, _loads(kind, k, d)) for k, d in stored]
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
+        if self._latest is not _MISSING:
+            latest: tuple[int, str] | None = self._latest
+            return latest
         row = self._one(self.sql.latest_checkpoint)
         return None if row is None else (int(row[0]), str(row[1]))
 
@@ -324,13 +628,23 @@ class SQLTx:
     def checkpoints(self) -> list[tuple[int, str]]:
         return [(int(size), str(note)) for size, note in self._all(self.sql.checkpoints)]
 
+    def _outside_savepoints(self, what: str) -> None:
+        """A statement a savepoint cannot take back is refused inside one (a programming
+        error, not the database's)."""
+        if self._holding and self._undo:
+            raise RuntimeError(f"{what} is not written inside a savepoint")
+
     def add_checkpoint(self, size: int, note: str) -> None:
+        self._outside_savepoints("a checkpoint")
+        self._latest = _MISSING
         self.cur.execute(self.sql.add_checkpoint, (size, note))
 
     def cosign_checkpoint(self, size: int, note: str) -> None:
         stored = self.checkpoint_at(size)
         if stored is None or not note.startswith(stored):
             raise Conflict(f"a cosigned note must extend the stored checkpoint at size {size}")
+        self._outside_savepoints("a cosigned checkpoint")
+        self._latest = _MISSING
         self.cur.execute(self.sql.cosign_checkpoint, (note, size))
 
 
@@ -417,10 +731,15 @@ class SQLStore:
         )
         try:
             tx = SQLTx(conn, self._sql)
+            if write:
+                tx.hold_writes()
             if self.dialect == "sqlite":
                 tx.cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                if write:
+                    tx.open_write()
             elif write:
                 tx._head = _head_row(tx._one(self._sql.lock_head))
+                tx.open_write()
             else:
                 tx.cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             try:
