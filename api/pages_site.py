@@ -59,10 +59,10 @@ from insutrace.api.label_routes import ALERT_TEXT, VERDICT_TEXT, Link
 from insutrace.api.pages import (
     FormErrors,
     Refused,
+    denied,
     form_errors,
     page,
     read,
-    refused_page,
     require_csrf_header,
     signed_in,
     write,
@@ -100,10 +100,6 @@ CHECKLIST = (
     (Stage.CONSTRUCTION_PERMIT, "安装前", "Before installation"),
     (Stage.FIRE_ACCEPTANCE, "验收前", "Before acceptance"),
 )
-
-
-def _refusal(exc: Refused) -> Response:
-    return exc.response
 
 
 def rule_text(rule_id: str) -> str:
@@ -165,10 +161,7 @@ def _site_page(
 
 @router.get("/site", response_model=None)
 async def my_projects(request: Request, services: ServicesDep) -> Response:
-    try:
-        account = signed_in(services, request, *SITE_ROLES)
-    except Refused as exc:
-        return _refusal(exc)
+    account = signed_in(services, request, *SITE_ROLES)
     projects = await read(services, account, {"org": account.org}, project_list, account.org)
     return _site_page(request, "site_projects.html", account, {"projects": projects})
 
@@ -212,17 +205,9 @@ async def project_page(request: Request, services: ServicesDep, project: str) ->
         found = await read(
             services, account, {"project": project}, _project, project, today(services)
         )
-    except Refused as exc:
-        return _refusal(exc)
     except (Forbidden, NotFound) as exc:
-        return _denied(request, account, exc)
+        return denied(request, account, exc)
     return _site_page(request, "site_project.html", account, {**found, "milli": milli_text})
-
-
-def _denied(request: Request, account: Account | None, exc: LedgerError) -> Response:
-    response = refused_page(request, account, str(exc))
-    response.status_code = classify(exc)[0]
-    return response
 
 
 # -- the delivery session ---------------------------------------------------------------------
@@ -247,10 +232,8 @@ async def delivery_page(request: Request, services: ServicesDep, project: str) -
     try:
         account = signed_in(services, request, "supervisor")
         found = await read(services, account, {"project": project}, _delivery, project)
-    except Refused as exc:
-        return _refusal(exc)
     except (Forbidden, NotFound) as exc:
-        return _denied(request, account, exc)
+        return denied(request, account, exc)
     context = {
         **found,
         "discrepancies": DISCREPANCIES,
@@ -577,10 +560,8 @@ async def sample_form(request: Request, services: ServicesDep, project: str) -> 
         found = await read(
             services, account, {"project": project}, _sampling, project, today(services)
         )
-    except Refused as exc:
-        return _refusal(exc)
     except (Forbidden, NotFound) as exc:
-        return _denied(request, account, exc)
+        return denied(request, account, exc)
     form = {"witness": account.name, "sampler_org": found["project"]["contractor"]}
     context = {
         **found,
@@ -608,10 +589,8 @@ async def record_sample(
     try:
         account = signed_in(services, request, "supervisor", "building_owner")
         await require_csrf(request)
-    except Refused as exc:
-        return _refusal(exc)
     except Forbidden as exc:
-        return _denied(request, account, exc)
+        return denied(request, account, exc)
     form = {
         "sample": sample.strip(),
         "batch": batch.strip(),
@@ -648,8 +627,8 @@ async def record_sample(
             found = await read(
                 services, account, {"project": project}, _sampling, project, today(services)
             )
-        except (Forbidden, NotFound) as denied:
-            return _denied(request, account, denied)
+        except (Forbidden, NotFound) as refusal:
+            return denied(request, account, refusal)
         context = {**found, "form": form, "errors": errors, "recorded": None}
         return _site_page(request, "site_sample.html", account, context, status=classify(exc)[0])
     return RedirectResponse(
