@@ -28,6 +28,7 @@ import hashlib
 import multiprocessing
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -283,12 +284,12 @@ def _feed(
     position = start
     try:
         for stored_seq, body in entries:
-            if position == stop:
-                break
             verifier.feed(position, stored_seq, body)
             position += 1
             if progress and position % 1024 == 0:
                 progress(1024)
+            if position == stop:
+                break
     except VerificationError:
         if stored is not None:
             stored.flush()
@@ -538,7 +539,8 @@ def _verify_range(task: _Range) -> _Verified:
     fault: Fault | None = None
     end = task.lo
     try:
-        end = _feed(verifier, store.iter_entries(start=task.lo), None, stored, task.lo, task.hi)
+        entries = store.iter_entries(min(4096, task.hi - task.lo), start=task.lo)
+        end = _feed(verifier, entries, None, stored, task.lo, task.hi)
         stored.flush()
     except VerificationError as exc:
         end = verifier.tree.base + verifier.tree.size  # the entry at fault, or the log's end
@@ -565,6 +567,16 @@ def _verify_range(task: _Range) -> _Verified:
         roots={s: r for s, r in verifier.roots.items() if s in sizes},
         notes=opened,
     )
+
+
+def _workers_context() -> multiprocessing.context.BaseContext:
+    """Fork this process when it runs one thread (cheap: the workers inherit its imports),
+    else fork a fresh single-threaded server that has imported what the workers run."""
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, "insutrace.trace.store.sql"])
+    return context
 
 
 class _Parallel:
@@ -599,9 +611,7 @@ class _Parallel:
             self.upper_stored.add(level + self.k, index, digest)
 
     def run(self, report: Report) -> None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
+        pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=_workers_context())
         try:
             self._combine(self._scan(pool), report)
         finally:
