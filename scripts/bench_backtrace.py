@@ -21,7 +21,7 @@ of a query must not grow with the log.
     python scripts/bench_backtrace.py --small      ~20,000 entries (CI; seconds)
     python scripts/bench_backtrace.py --sizes 100000,250000,1000000 [--verify]
     python scripts/bench_backtrace.py --pg         PostgreSQL (INSUTRACE_TEST_PG_URL, own schema)
-    python scripts/bench_backtrace.py --entries N --db sqlite:///… (kept; a later run grows it)
+    python scripts/bench_backtrace.py --entries N --db sqlite:///… (kept; measured again later)
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def build(
                 shown = size // 50_000
                 rate = (size - base) / (time.perf_counter() - started)
                 print(f"  … {size:,} entries ({rate:,.0f}/s)", file=sys.stderr, flush=True)
-    return world["hot"], [(p, w) for p, w in walls] + [tuple(world["hot_wall"])]  # type: ignore[misc]
+    return world["hot"], [(p, w) for p, w in walls] + [(world["hot_wall"][0], world["hot_wall"][1])]
 
 
 def timed(fn: Callable[[], object], n: int) -> list[float]:
@@ -212,8 +212,9 @@ def pg_schema() -> Iterator[str]:
 
 
 def run(url: str, sizes: list[int], samples: int, verify: bool) -> None:
-    """Grow one ledger to each size in turn and measure there; a SQLite file given with
-    ``--db`` keeps what it holds (and ``<file>.world.json``), so a later run goes on from it."""
+    """Grow one ledger to each size in turn and measure there. A SQLite file given with
+    ``--db`` keeps the ledger (and ``<file>.world.json``, what it is made of): a later run
+    on it measures it again as it is."""
     upgrade(url)
     store = open_store(url, sqlite_synchronous="OFF")  # the benchmark's build only
     sidecar = Path(url[len("sqlite:///") :] + ".world.json") if url.startswith("sqlite") else None
@@ -223,15 +224,19 @@ def run(url: str, sizes: list[int], samples: int, verify: bool) -> None:
         ledger = Ledger(store, log_signer=log, types=REGISTRY, admission=ADMISSION, clock=clock)
         root = signer("root")
         world: dict[str, Any] = {}
+        scenario: Scenario | None = Scenario(ledger, root, signer)
         if ledger.size() == 0:
             ledger.initialize(root, origin=ORIGIN)
-        elif sidecar is not None and sidecar.exists():
-            world = json.loads(sidecar.read_text())
+        elif sidecar is not None and sidecar.exists():  # measured again, not grown
+            world, scenario = json.loads(sidecar.read_text()), None
         else:
             raise SystemExit(f"{url} holds a ledger this benchmark did not build")
         for target in sizes:
             started, before = time.perf_counter(), ledger.size()
-            hot, walls = build(ledger, Scenario(ledger, root, signer), target, world)
+            if scenario is not None:
+                hot, walls = build(ledger, scenario, target, world)
+            else:
+                hot, walls = world["hot"], [*map(tuple, world["walls"]), tuple(world["hot_wall"])]
             elapsed = time.perf_counter() - started
             size = ledger.size()
             if sidecar is not None:
