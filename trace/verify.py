@@ -405,21 +405,19 @@ class _StoredTree:
     def flush(self) -> None:
         if not self.pending:
             return
-        wanted = sorted(self.pending, key=_last_leaf)
         with self.store.read() as tx:
             try:
                 held = tx.nodes(self.pending)
             except StorageError:  # some are missing: find the first
                 held = {}
-                for node in wanted:
+                for node in sorted(self.pending, key=_last_leaf):
                     try:
                         held.update(tx.nodes([node]))
                     except StorageError:
                         break
-        for node in wanted:
-            digest = self.pending[node]
-            if held.get(node) == digest:
-                continue
+        differ = [node for node, digest in self.pending.items() if held.get(node) != digest]
+        if differ:
+            node = min(differ, key=_last_leaf)
             raise _StoredFault(_stored_fault(node, node in held), *_last_leaf(node))
         self.pending.clear()
 
