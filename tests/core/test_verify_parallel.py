@@ -11,6 +11,7 @@ Both backends.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -219,3 +220,18 @@ def test_tampering_is_named_alike(log: Log, case: str) -> None:
 def test_a_range_size_must_be_a_power_of_two(log: Log) -> None:
     with pytest.raises(ValueError, match="power of two"):
         verify_store(log.store, jobs=2, chunk=12)
+
+
+def test_workers_start_from_a_fresh_server_when_threads_run(log: Log) -> None:
+    """A process with other threads (the CLI's progress bar, a server) is not forked: the
+    workers come from a single-threaded fork server, and answer alike."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        log.replace(21, log.body(21).replace(b'"name":"', b'"name":"X'))
+        report = same_verdict(log)
+    finally:
+        stop.set()
+        other.join()
+    assert report.error is not None and report.error.index == 21
