@@ -311,7 +311,8 @@ def verify_store(
     """Verify everything a store holds; trust anchors are optional but recommended.
 
     ``jobs`` > 1: by that many worker processes, each opening the store by its URL, in
-    ranges of ``chunk`` entries (a power of two; default: from the log's size)."""
+    ranges of ``chunk`` entries (a power of two; default: from the log's size, and a log
+    of fewer than 4,096 entries in this process alone). The verdict is the same."""
     report = Report()
     notes = _stored_checkpoints(store)
     try:
