@@ -23,7 +23,7 @@ from insutrace.trace.ledger import Ledger
 from insutrace.trace.note import NoteSigner
 from insutrace.trace.settings import Settings
 from insutrace.trace.store import Store, open_store
-from insutrace.trace.verify import Report, verify_export, verify_store
+from insutrace.trace.verify import Report, default_jobs, verify_export, verify_store
 
 
 class _Group(TyperGroup):
@@ -201,6 +201,15 @@ def verify(
         int | None,
         typer.Option(help="Cosignatures the latest checkpoint needs (default: every --witness)."),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes verifying the ledger (default: every core; 1: one process).",
+        ),
+    ] = None,
 ) -> None:
     """Verify the whole ledger (or a static export): chain, signatures, Merkle root, checkpoints;
     with --witness, also that the latest checkpoint carries the witnesses' cosignatures."""
@@ -213,7 +222,9 @@ def verify(
         _check_witnesses(report, (directory / "checkpoint").read_text(), witness, quorum)
         return
     with progress("verifying", state.store_size()) as tick:
-        report = verify_store(state.store, root_key=anchor, progress=tick)
+        report = verify_store(
+            state.store, root_key=anchor, progress=tick, jobs=jobs or default_jobs()
+        )
     _print_report(report, "the ledger")
     if witness:
         with state.store.read() as tx:

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .domain.read import design_in_force, recall_list, shipments
+from .domain.read import Memo, design_in_force, recall_list, shipments
 from .domain.rows import ShipmentRow
 from .errors import MalformedInput, NotFound
 from .identifiers import parse_digital_link
@@ -60,13 +60,14 @@ class Trace:
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     edges: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     recall: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _cache: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
+    rows: Memo = field(init=False)  # every projection row the trace reads, read once
+
+    def __post_init__(self) -> None:
+        self.rows = Memo(self.kv)
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         """A projection row, read once per trace."""
-        if (kind, key) not in self._cache:
-            self._cache[(kind, key)] = self.kv.get(kind, key)
-        return self._cache[(kind, key)]
+        return self.rows.get(kind, key)
 
     def node(
         self, kind: str, key: str, facts: dict[str, Any] | None = None, entries: Iterable[int] = ()
@@ -222,7 +223,7 @@ def _hop(t: Trace, ship: ShipmentRow, batch_id: str) -> None:
 
 def _custody(t: Trace, batch_id: str, holder: str | None, site: str | None) -> None:
     """Custody hops of the batch; with ``holder``/``site``, only those on a path there."""
-    carried = shipments(t.kv, batch_id)
+    carried = shipments(t.rows, batch_id)
     chosen: list[ShipmentRow] = []
     if holder is None:
         chosen = carried
@@ -411,7 +412,7 @@ def _design_changes(t: Trace, project: dict[str, Any], sid: str, snode: str) -> 
             if change["approvals"][part] is not None:
                 seq = change["approvals"][part]["seq"]
                 t.edge(_org(t, change[part], part), cnode, "approved", [seq])
-    now = design_in_force(t.kv, project, sid)
+    now = design_in_force(t.rows, project, sid)
     t.nodes[snode]["facts"]["design_in_force"] = now["design_class"]
 
 
@@ -426,7 +427,7 @@ def _batch_in_project(
     _custody(t, batch_id, project["contractor"], project["id"])
     _site(t, project, batch_id, f"batch:{batch_id}")
     if downstream:
-        t.recall[batch["id"]] = recall_list(t.kv, batch["id"])
+        t.recall[batch["id"]] = recall_list(t.rows, batch["id"])
 
 
 def _require(t: Trace, kind: str, key: str) -> dict[str, Any]:
@@ -452,7 +453,7 @@ def _building(t: Trace, building: dict[str, Any], *, downstream: bool) -> None:
         project = _require(t, "project", project_id)
         for sid in sorted(project["sections"]):
             _section(t, project, sid, downstream=downstream)
-    for key, wall in t.kv.scan("wallid", f"{building['id']}|"):
+    for key, wall in t.rows.scan("wallid", f"{building['id']}|"):
         surveyed = [r for r in wall["records"] if r.get("source") == "survey"]
         if surveyed:
             facts = {"facade": wall["facade"], "surveyed": surveyed}
@@ -472,7 +473,7 @@ def trace_batch(kv: Tx, batch_id: str) -> Trace:
     t = Trace(kv, {"kind": "batch", "id": batch_id})
     _batch_node(t, batch_id)
     _custody(t, batch_id, None, None)
-    notice = recall_list(kv, batch_id)
+    notice = recall_list(t.rows, batch_id)
     t.recall[batch_id] = notice
     projects = {w["project"] for w in notice["walls"]} | {
         r["site"] for r in notice["recipients"] if r["site"]

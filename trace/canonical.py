@@ -116,17 +116,19 @@ def _plain(data: bytes, value: Any) -> bool:
     classes = data.translate(_CLASSES)
     if classes.find(b"A") >= 0 or classes.find(b"d" * 16) >= 0:
         return False  # canonical() then checks the depth
-    stack = [(value, 0)]
-    while stack:
+    if type(value) is float:
+        return False
+    stack = [(value, 0)] if type(value) is dict or type(value) is list else []
+    while stack:  # containers only: a scalar child is looked at where it is found
         item, depth = stack.pop()
-        kind = type(item)
-        if kind is float:
-            return False
-        if kind is dict or kind is list:
-            if depth >= MAX_DEPTH:
-                raise _too_deep()
-            children = item.values() if kind is dict else item
-            stack.extend((child, depth + 1) for child in children)
+        if depth >= MAX_DEPTH:
+            raise _too_deep()
+        for child in item.values() if type(item) is dict else item:
+            kind = type(child)
+            if kind is float:
+                return False
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
     return True
 
 

@@ -262,6 +262,8 @@ class Entry:
         """Canonical bytes of :meth:`body`. For a parsed entry they are cut from its own
         bytes (see :func:`_without_sig`)."""
         if self.v == VERSION:
+            if self.raw is not None:  # what statement().signing_bytes() cuts, without building it
+                return _without_sig(self.statement_bytes())
             return self.statement().signing_bytes()
         if self.raw is not None:
             return _without_sig(self.raw)

@@ -53,6 +53,8 @@ def test_init_refuses_a_second_time(home: Path) -> None:
 
 def test_verify_export_and_verify_export(home: Path, tmp_path: Path) -> None:
     assert "ok: 300 entries" in run(home, "verify")
+    assert run(home, "verify", "--jobs", "1") == run(home, "verify", "--jobs", "2")
+    assert "--jobs" in run(home, "verify", "--jobs", "0", code=2)
     run(home, "export", str(tmp_path / "exp"))
     assert (tmp_path / "exp/checkpoint").exists() and (tmp_path / "exp/log.vkey").exists()
     assert "ok: 300 entries" in run(home, "verify", str(tmp_path / "exp"))

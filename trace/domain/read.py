@@ -72,6 +72,7 @@ __all__ = [
     "MAX_HOPS",
     "DesignInForce",
     "InstalledBatch",
+    "Memo",
     "Standing",
     "Verdict",
     "alert_inbox",
@@ -90,6 +91,7 @@ __all__ = [
     "label_uri",
     "label_verdict",
     "lot_record",
+    "memo",
     "open_orders",
     "org_brief",
     "product_record",
@@ -109,6 +111,36 @@ __all__ = [
 ]
 
 MAX_HOPS = 20
+
+
+class Memo:
+    """The rows one question reads, each read once: a read-through view of a
+    :class:`~insutrace.trace.store.base.KV` for the duration of one call (a recall list
+    reads a batch's shipments, projects and organisations from several of the functions
+    below). Never kept past the question; it writes nothing."""
+
+    def __init__(self, kv: KV) -> None:
+        self.kv = kv
+        self._rows: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._scans: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        if (kind, key) not in self._rows:
+            self._rows[(kind, key)] = self.kv.get(kind, key)
+        return self._rows[(kind, key)]
+
+    def scan(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        if (kind, prefix) not in self._scans:
+            self._scans[(kind, prefix)] = self.kv.scan(kind, prefix)
+        return self._scans[(kind, prefix)]
+
+    def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        raise TypeError(f"a question writes nothing (put {kind}/{key:.40})")
+
+
+def memo(kv: KV) -> Memo:
+    """``kv`` as a :class:`Memo` (itself if it is one)."""
+    return kv if isinstance(kv, Memo) else Memo(kv)
 
 
 def require_batch_row(kv: KV, batch: str) -> BatchRow:
@@ -434,8 +466,9 @@ def recall_list(kv: KV, batch: str) -> dict[str, Any]:
     every entry this rests on.
 
     O(walls + shipments + holdings of the batch): prefix reads of ``placed``, ``holding``
-    and ``transit`` rows, one read per distinct project and shipment.
+    and ``transit`` rows, one read per distinct project, organisation and shipment.
     """
+    kv = memo(kv)
     row = require_batch_row(kv, batch)
     walls = batch_walls(kv, batch)
     recipients = _recipients(kv, batch)

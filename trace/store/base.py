@@ -116,7 +116,9 @@ class Store(Protocol):
         """SHA-256 over every derived row in a fixed order."""
         ...
 
-    def iter_entries(self, batch: int = 2048) -> Iterator[tuple[int, bytes]]: ...
+    def iter_entries(self, batch: int = 2048, start: int = 0) -> Iterator[tuple[int, bytes]]:
+        """(seq, body) of every stored entry from ``start`` on, in order."""
+        ...
 
     def size_bytes(self) -> int:
         """Bytes the log's own tables occupy (for the storage benchmark)."""

@@ -809,8 +809,7 @@ class SQLStore:
                 h.update(f"R\0{ref}\0{seq}\n".encode())
         return h.hexdigest()
 
-    def iter_entries(self, batch: int = 2048) -> Iterator[tuple[int, bytes]]:
-        start = 0
+    def iter_entries(self, batch: int = 2048, start: int = 0) -> Iterator[tuple[int, bytes]]:
         while True:
             with self.read() as tx:
                 rows = tx._all(self._sql.page, (start, batch))
