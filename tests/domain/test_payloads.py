@@ -47,6 +47,7 @@ NOT_IN_DEMO = {
     "label.void",
     "key.rotate",
     "key.revoke",
+    "key.add",  # a device key's private half is made in a person's browser and never leaves it
     "credit.list",
     "credit.repair_apply",
     "credit.repair_decide",
@@ -192,6 +193,10 @@ def _keys(world: World, signer_for: Callable[[str], Signer]) -> None:
     fresh = signer_for(lab + "-2")
     world.ledger.append("key.rotate", {"public_key": fresh.public_b64}, world["lab"])
     world.ledger.append("key.revoke", {"key": fresh.key_id, "actor": lab}, world.root)
+    maker = world["maker"]
+    phone = signer_for(maker.actor + "-phone")
+    device = {"public_key": phone.public_b64, "holder": "xps.clerk", "device": "质检平板 tablet"}
+    world.ledger.append("key.add", device, maker)
 
 
 def _label_ranges(world: World, batch: str) -> None:
