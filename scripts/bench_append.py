@@ -48,7 +48,7 @@ from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger, Receipt, ServerWrite
 from insutrace.trace.note import NoteSigner
 from insutrace.trace.store import open_store
-from insutrace.trace.store.sql import SQLTx
+from insutrace.trace.store.sql import counted_statements
 
 __all__ = ["Workload", "counted_statements", "domain_ledger", "raw_sign_verify"]
 
@@ -167,42 +167,6 @@ class Workload:
                 "dist",
             )
             yield self._scan(i)
-
-
-class _Counter:
-    statements = 0
-
-
-@contextmanager
-def counted_statements() -> Iterator[_Counter]:
-    """Count every statement a store transaction sends (execute, executemany, commit)."""
-    counter = _Counter()
-    original_init = SQLTx.__init__
-
-    class Cursor:
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
-
-        def execute(self, *args: Any) -> Any:
-            counter.statements += 1
-            return self._inner.execute(*args)
-
-        def executemany(self, *args: Any) -> Any:
-            counter.statements += 1
-            return self._inner.executemany(*args)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._inner, name)
-
-    def init(tx: SQLTx, conn: Any, sql: Any) -> None:
-        original_init(tx, conn, sql)
-        tx.cur = Cursor(tx.cur)
-
-    SQLTx.__init__ = init  # type: ignore[method-assign]
-    try:
-        yield counter
-    finally:
-        SQLTx.__init__ = original_init  # type: ignore[method-assign]
 
 
 def raw_sign_verify(seconds: float = 0.5) -> float:

@@ -234,7 +234,7 @@ def test_sql_round_trips_per_entry_of_concurrent_served_writes(
 
     import httpx
 
-    from insutrace.trace.store.sql import SQLTx
+    from insutrace.trace.store.sql import counted_statements
 
     party = world["manufacturer"]
     world.hold_key(party)
@@ -245,34 +245,12 @@ def test_sql_round_trips_per_entry_of_concurrent_served_writes(
     monkeypatch.setattr(cache, "clock", lambda: frozen)
     _wait_for_refresh()  # one the warm-up may have started
     services.accounts.refresh_tokens()  # read at the frozen time: fresh from now on
-    counts = {"accounts": 0, "store": 0}
+    counts = {"accounts": 0}
     event.listen(
         services.accounts.engine,
         "before_cursor_execute",
         lambda *_: counts.__setitem__("accounts", counts["accounts"] + 1),
     )
-    original = SQLTx.__init__
-
-    class Cursor:
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
-
-        def execute(self, *args: Any) -> Any:
-            counts["store"] += 1
-            return self._inner.execute(*args)
-
-        def executemany(self, *args: Any) -> Any:
-            counts["store"] += 1
-            return self._inner.executemany(*args)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._inner, name)
-
-    def init(tx: SQLTx, conn: Any, sql: Any) -> None:
-        original(tx, conn, sql)
-        tx.cur = Cursor(tx.cur)
-
-    monkeypatch.setattr(SQLTx, "__init__", init)
     n, size, batches = 32, ledger.size(), services.sequencer.batches
 
     async def send() -> list[httpx.Response]:
@@ -285,11 +263,12 @@ def test_sql_round_trips_per_entry_of_concurrent_served_writes(
                 )
             )
 
-    answers = asyncio.run(send())
+    with counted_statements() as sent:
+        answers = asyncio.run(send())
     assert [r.status_code for r in answers] == [201] * n
     assert ledger.size() == size + n
     commits = services.sequencer.batches - batches
-    per_entry = counts["store"] / n
+    per_entry = sent.statements / n
     with capsys.disabled():
         print(
             f"\n{n} concurrent server-signed HTTP writes: {commits} batch(es), one commit each; "

@@ -8,7 +8,6 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +20,7 @@ from insutrace.trace.identifiers import gtin_check_digit
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.merkle import leaf_hash
-from insutrace.trace.store.sql import SQLTx
+from insutrace.trace.store.sql import counted_statements
 
 from .conftest import World, org_payload, uscc
 
@@ -454,42 +453,21 @@ def test_sql_statements_per_server_signed_write(
         if thread.name == "insutrace-tokens":
             thread.join(timeout=10)
     services.accounts.refresh_tokens()  # read at the frozen time: fresh from now on
-    counts = {"accounts": 0, "store": 0}
+    counts = {"accounts": 0}
 
     def on_account_statement(*_: object) -> None:
         counts["accounts"] += 1
 
     event.listen(services.accounts.engine, "before_cursor_execute", on_account_statement)
-    original = SQLTx.__init__
-
-    class Cursor:
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
-
-        def execute(self, *args: Any) -> Any:
-            counts["store"] += 1
-            return self._inner.execute(*args)
-
-        def executemany(self, *args: Any) -> Any:
-            counts["store"] += 1
-            return self._inner.executemany(*args)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._inner, name)
-
-    def init(tx: SQLTx, conn: Any, sql: Any) -> None:
-        original(tx, conn, sql)
-        tx.cur = Cursor(tx.cur)
-
-    monkeypatch.setattr(SQLTx, "__init__", init)
     n = 5
-    for i in range(n):
-        data = f"0690123410{i:03d}"
-        payload = {**PRODUCT, "gtin": data + gtin_check_digit(data), "name": f"product {i}"}
-        r = client.post("/v1/product.register", json=payload, headers=party.auth)
-        assert r.status_code == 201, r.text
+    with counted_statements() as sent:
+        for i in range(n):
+            data = f"0690123410{i:03d}"
+            payload = {**PRODUCT, "gtin": data + gtin_check_digit(data), "name": f"product {i}"}
+            r = client.post("/v1/product.register", json=payload, headers=party.auth)
+            assert r.status_code == 201, r.text
     event.remove(services.accounts.engine, "before_cursor_execute", on_account_statement)
-    accounts, store = counts["accounts"] / n, counts["store"] / n
+    accounts, store = counts["accounts"] / n, sent.statements / n
     with capsys.disabled():
         print(
             f"\nSQL statements per server-signed HTTP write (one per batch here): "

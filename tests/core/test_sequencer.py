@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
@@ -16,7 +15,7 @@ from insutrace.trace.ledger import Ledger, Receipt, ServerWrite
 from insutrace.trace.note import NoteSigner
 from insutrace.trace.sequencer import Sequencer
 from insutrace.trace.store import open_store
-from insutrace.trace.store.sql import SQLTx
+from insutrace.trace.store.sql import counted_statements
 from insutrace.trace.verify import verify_store
 
 
@@ -106,50 +105,18 @@ def test_a_closed_sequencer_admits_what_was_queued(
     assert [f.result().seq for f in futures] == [1, 2, 3, 4, 5]
 
 
-class Counting:
-    """Counts the statements the store sends to the database (each execute or
-    executemany is one round trip; commit and rollback too)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.statements = 0
-        counter = self
-        original = SQLTx.__init__
-
-        class Cursor:
-            def __init__(self, inner: Any) -> None:
-                self._inner = inner
-
-            def execute(self, *args: Any) -> Any:
-                counter.statements += 1
-                return self._inner.execute(*args)
-
-            def executemany(self, *args: Any) -> Any:
-                counter.statements += 1
-                return self._inner.executemany(*args)
-
-            def __getattr__(self, name: str) -> Any:
-                return getattr(self._inner, name)
-
-        def init(tx: SQLTx, conn: Any, sql: Any) -> None:
-            original(tx, conn, sql)
-            tx.cur = Cursor(tx.cur)
-
-        monkeypatch.setattr(SQLTx, "__init__", init)
-
-
 @pytest.mark.parametrize("batch", [1, 32])
 def test_round_trips_per_appended_entry(
     ledger: Ledger,
     root: Signer,
     signer_for: Callable[[str], Signer],
-    monkeypatch: pytest.MonkeyPatch,
     batch: int,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     ledger.admit([register(signer_for("warm"), root)])  # the head is in the ledger's memory
-    counting = Counting(monkeypatch)
     writes = [register(signer_for(f"rt{batch}-{i}"), root) for i in range(batch)]
-    results = ledger.admit(writes)
+    with counted_statements() as counting:
+        results = ledger.admit(writes)
     assert all(isinstance(r, Receipt) for r in results)
     per_entry = (counting.statements + 1) / batch  # + the commit
     with capsys.disabled():

@@ -41,7 +41,14 @@ from ..errors import Conflict, StorageError
 from ..merkle import Node
 from .engine import first_line, make_engine, normalize_url, safe_url
 
-__all__ = ["SCHEMA_REVISION", "SQLStore", "metadata", "normalize_url"]
+__all__ = [
+    "SCHEMA_REVISION",
+    "SQLStore",
+    "StatementCount",
+    "counted_statements",
+    "metadata",
+    "normalize_url",
+]
 
 _SeqType = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY = rowid
 
@@ -250,6 +257,50 @@ class _Undo:
     rows: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)
 
 
+class StatementCount:
+    """How many statements store transactions sent (each ``execute`` or ``executemany``
+    is one round trip to the database; the commit is not counted)."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+
+
+_counting: list[StatementCount] = []  # the counts being kept (counted_statements)
+
+
+@contextmanager
+def counted_statements() -> Iterator[StatementCount]:
+    """Count the statements every store transaction begun inside the block sends, in any
+    thread (a diagnostic for tests and benchmarks: the round trips per appended entry)."""
+    count = StatementCount()
+    _counting.append(count)
+    try:
+        yield count
+    finally:
+        _counting.remove(count)
+
+
+class _CountedCursor:
+    """A DBAPI cursor whose statements are counted in ``counts``."""
+
+    def __init__(self, inner: Any, counts: tuple[StatementCount, ...]) -> None:
+        self._inner = inner
+        self._counts = counts
+
+    def execute(self, *args: Any) -> Any:
+        for count in self._counts:
+            count.statements += 1
+        return self._inner.execute(*args)
+
+    def executemany(self, *args: Any) -> Any:
+        for count in self._counts:
+            count.statements += 1
+        return self._inner.executemany(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 class SQLTx:
     """One transaction on one DBAPI connection (see :class:`insutrace.trace.store.base.Tx`).
 
@@ -267,6 +318,8 @@ class SQLTx:
         self.conn = conn
         self.sql = sql
         self.cur: Any = conn.cursor()
+        if _counting:
+            self.cur = _CountedCursor(self.cur, tuple(_counting))
         self._head: tuple[int, bytes] | None = None
         # the head as this transaction's appends moved it: (size it started from, new head);
         # written to log_head once, by flush() before commit
