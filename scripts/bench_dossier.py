@@ -115,7 +115,7 @@ def main() -> None:
         demo.store.close()
         ledger = _ledger(Path(tmp) / "hot.db")
         started = time.perf_counter()
-        _, walls = build(ledger, Scenario(ledger, signer("root"), signer), target)
+        _, walls = build(ledger, Scenario(ledger, signer("root"), signer), target, {})
         print(f"built the hot world: {ledger.size():,} entries in "
               f"{time.perf_counter() - started:,.1f} s", file=sys.stderr)  # fmt: skip
         project, section = walls[-1]
