@@ -11,7 +11,7 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,10 @@ from insutrace.api import pages_site
 from insutrace.api.deps import Services
 from insutrace.api.person_writes import entry_authors
 from insutrace.trace.actors import device_keys
-from insutrace.trace.clock import FixedClock, format_time
+from insutrace.trace.clock import format_time
 from insutrace.trace.entry import Statement, new_statement_id
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger
-from insutrace.trace.note import NoteSigner
 
 P = support._load("insutrace_tests_web_people", "web/people.py")
 W = P.W
@@ -48,27 +47,7 @@ def world(ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]) -> 
     w.deliver("maker", "dist", batch, "400")
     w.deliver("dist", "contractor", batch, "300", to_project=PROJECT)
     w.batch_id = batch
-    return w
-
-
-@pytest.fixture
-def app(
-    tmp_path: Path, store_url: str, world: Any, clock: FixedClock, log_signer: NoteSigner
-) -> Iterator[Any]:
-    app = P.make_app(tmp_path, store_url, clock, log_signer)
-    yield app
-    P.close(app)
-
-
-@pytest.fixture
-def services(app: Any) -> Services:
-    s: Services = app.state.services
-    return s
-
-
-@pytest.fixture
-def client(app: Any) -> Iterator[TestClient]:
-    yield from P.client_for(app)
+    return w  # the app, services and client of tests/web/conftest.py are made over it
 
 
 def _supervisor(services: Services, world: Any, client: TestClient, username: str) -> str:
