@@ -8,6 +8,7 @@ served by the app: :mod:`insutrace.api.docs`).
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -169,11 +170,14 @@ def create_app(
     max_requests: int = MAX_REQUESTS,
     max_writes: int = MAX_WRITES,
     export_dir: Path | None = None,
+    freeze: bool = False,
 ) -> FastAPI:
     """The FastAPI app over the ledger that ``settings`` names (default: the environment),
     admitting and serving the entry ``types`` (default: the domain's registry); at most
     ``max_requests`` requests and ``max_writes`` writes at once (:mod:`insutrace.api.limits`);
-    with ``export_dir``, a C2SP static export there kept current (:class:`LiveExport`)."""
+    with ``export_dir``, a C2SP static export there kept current (:class:`LiveExport`).
+    ``freeze`` (a server process of its own): once started, what start-up built is kept out
+    of the cyclic garbage collector's passes (:func:`gc.freeze`)."""
     services = build_services(
         settings or Settings(),
         clock=clock,
@@ -201,6 +205,12 @@ def create_app(
         worker.start()  # webhook deliveries, in this process
         if services.export is not None:
             services.export.start()  # the static export, kept current by its own thread
+        if freeze:
+            # what start-up built (modules, routes, templates, caches) lives as long as the
+            # process: kept out of the cyclic collector's full passes, which otherwise walk
+            # it all and stall every request in flight (the p99 tail)
+            gc.collect()
+            gc.freeze()
         yield
         if services.export is not None:
             services.export.stop()
@@ -297,6 +307,7 @@ def app_from_env() -> FastAPI:
         max_requests=_env_int("INSUTRACE_MAX_REQUESTS", MAX_REQUESTS),
         max_writes=_env_int("INSUTRACE_MAX_WRITES", MAX_WRITES),
         export_dir=Path(export_dir) if export_dir else None,
+        freeze=True,  # the server's own process
     )
 
 
