@@ -111,3 +111,29 @@ def served(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+class AccountStatements:
+    """How many statements the account store's engine sent (:func:`account_statements`)."""
+
+    count = 0
+
+
+@contextmanager
+def account_statements(engine: Any) -> Iterator[AccountStatements]:
+    """Count the statements sent on the account store's ``engine`` inside the block, but
+    for the webhook worker's: it polls its own tables (``api_webhook*``) on its own clock
+    from a thread of the app, whatever the requests do."""
+    from sqlalchemy import event
+
+    seen = AccountStatements()
+
+    def on_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "api_webhook" not in statement:
+            seen.count += 1
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import support
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
@@ -245,12 +246,6 @@ def test_sql_round_trips_per_entry_of_concurrent_served_writes(
     monkeypatch.setattr(cache, "clock", lambda: frozen)
     _wait_for_refresh()  # one the warm-up may have started
     services.accounts.refresh_tokens()  # read at the frozen time: fresh from now on
-    counts = {"accounts": 0}
-    event.listen(
-        services.accounts.engine,
-        "before_cursor_execute",
-        lambda *_: counts.__setitem__("accounts", counts["accounts"] + 1),
-    )
     n, size, batches = 32, ledger.size(), services.sequencer.batches
 
     async def send() -> list[httpx.Response]:
@@ -263,7 +258,7 @@ def test_sql_round_trips_per_entry_of_concurrent_served_writes(
                 )
             )
 
-    with counted_statements() as sent:
+    with counted_statements() as sent, support.account_statements(services.accounts.engine) as seen:
         answers = asyncio.run(send())
     assert [r.status_code for r in answers] == [201] * n
     assert ledger.size() == size + n
@@ -273,8 +268,8 @@ def test_sql_round_trips_per_entry_of_concurrent_served_writes(
         print(
             f"\n{n} concurrent server-signed HTTP writes: {commits} batch(es), one commit each; "
             f"SQL statements per entry: ledger store {per_entry:.2f}, accounts "
-            f"{counts['accounts'] / n:.2f}"
+            f"{seen.count / n:.2f}"
         )
-    assert counts["accounts"] == 0
+    assert seen.count == 0
     assert commits < n  # batched: fewer commits than entries
     assert per_entry <= 12

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+import support
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from insutrace.api.deps import Services
 from insutrace.trace.clock import FixedClock, format_time
@@ -453,21 +453,14 @@ def test_sql_statements_per_server_signed_write(
         if thread.name == "insutrace-tokens":
             thread.join(timeout=10)
     services.accounts.refresh_tokens()  # read at the frozen time: fresh from now on
-    counts = {"accounts": 0}
-
-    def on_account_statement(*_: object) -> None:
-        counts["accounts"] += 1
-
-    event.listen(services.accounts.engine, "before_cursor_execute", on_account_statement)
     n = 5
-    with counted_statements() as sent:
+    with counted_statements() as sent, support.account_statements(services.accounts.engine) as seen:
         for i in range(n):
             data = f"0690123410{i:03d}"
             payload = {**PRODUCT, "gtin": data + gtin_check_digit(data), "name": f"product {i}"}
             r = client.post("/v1/product.register", json=payload, headers=party.auth)
             assert r.status_code == 201, r.text
-    event.remove(services.accounts.engine, "before_cursor_execute", on_account_statement)
-    accounts, store = counts["accounts"] / n, sent.statements / n
+    accounts, store = seen.count / n, sent.statements / n
     with capsys.disabled():
         print(
             f"\nSQL statements per server-signed HTTP write (one per batch here): "
