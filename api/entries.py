@@ -72,6 +72,7 @@ from insutrace.trace.errors import (
     Forbidden,
     MalformedInput,
     NotFound,
+    RuleViolation,
     StorageError,
     VerificationError,
 )
@@ -187,12 +188,30 @@ class _NoState:
 _NO_STATE = _NoState()
 
 
+def _check_device_holder(services: Services, actor: str, type: str, payload: Any) -> None:
+    """A device key (``key.add``) is held by one of the organisation's own people: its
+    ``holder`` must be an active person account of ``actor`` (rule ``key.holder``), so
+    "who wrote this entry" never names someone who does not exist."""
+    if type != "key.add" or not isinstance(payload, Mapping):
+        return
+    holder = payload.get("holder")
+    person = services.accounts.by_username(holder) if isinstance(holder, str) else None
+    if person is None or person.person is None or person.org != actor or not person.active:
+        raise RuleViolation(
+            "key.holder",
+            f"holder {str(holder)!r:.70} is not an active person of {actor}: a device key is "
+            "held by one of the organisation's own people",
+        )
+
+
 async def _authorize(
     services: Services, account: Account, type: str, actor: str, payload: Mapping[str, Any]
 ) -> None:
     """:func:`authorize_write`, reading the log's state (in a worker thread) only when the
     type's rule has an owner check."""
     types = services.ledger.types
+    if type == "key.add":
+        await run_in_threadpool(_check_device_holder, services, actor, type, payload)
     rule = write_rule(types, type)
     if rule is None or rule.owner is None or actor != account.org:
         authorize_write(_NO_STATE, account, type, actor, payload, types=types)
@@ -338,6 +357,7 @@ def _server_write(
 ) -> Receipt:
     """A server-signed write, waiting for its batch's commit (for synchronous callers)."""
     ledger = services.ledger
+    _check_device_holder(services, account.org, type, payload)
     with ledger.store.read() as tx:
         authorize_write(tx, account, type, account.org, payload, types=ledger.types)
     id = None if key is None else idempotent_id(account.id, key)

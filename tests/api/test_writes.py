@@ -468,3 +468,26 @@ def test_sql_statements_per_server_signed_write(
         )
     assert accounts == 0  # the token from the cache, the key unsealed in memory
     assert store <= 25
+
+
+def test_a_device_key_is_held_by_one_of_the_organisations_own_people(
+    client: TestClient, world: World, ledger: Ledger, services: Services
+) -> None:
+    """``key.add`` from a machine token names a holder: someone unknown, or a person of
+    another organisation, is refused by rule ``key.holder`` and nothing is written."""
+    maker, dist = world["manufacturer"], world["distributor"]
+    world.hold_key(maker)
+    services.accounts.create_person(dist.org, "distributor", "王五", "wang.dist", "pw-0123456789")
+    services.accounts.create_person(maker.org, "manufacturer", "李四", "li.maker", "pw-0123456789")
+    public = base64.b64encode(bytes(range(32))).decode()
+    size = ledger.size()
+    for holder in ("nobody.here", "wang.dist"):
+        body = {"public_key": public, "holder": holder, "device": "平板 tablet"}
+        r = client.post("/v1/key.add", json=body, headers=maker.auth)
+        problem = assert_problem(r, 422, "rule-violation")
+        assert problem["rule"] == "key.holder", problem
+        assert ledger.size() == size
+    body = {"public_key": public, "holder": "li.maker", "device": "平板 tablet"}
+    r = client.post("/v1/key.add", json=body, headers=maker.auth)
+    assert r.status_code == 201, r.text
+    assert ledger.size() == size + 1
