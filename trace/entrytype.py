@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .entry import Entry
 from .epcis_map import EventMapping
@@ -35,6 +35,7 @@ __all__ = [
     "Record",
     "RecordKeys",
     "Registry",
+    "RowsRead",
     "by_actor",
     "by_field",
     "by_fields",
@@ -77,6 +78,9 @@ owns what the payload names, else why it does not."""
 AdmissionCheck = Callable[["Context"], None]
 """A rule run before the handler of every admitted type; refuses by raising."""
 RecordKeys = Callable[[Entry], Iterable[str]]
+RowsRead = Callable[[str, str, Mapping[str, Any]], Iterable[tuple[str, str]]]
+"""``(actor, type, payload) -> [(kind, key), …]``: projection rows admitting such a write
+reads (a hint; see :meth:`Registry.rows_read`)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,8 @@ class EntryType:
 class Registry(Mapping[str, EntryType]):
     """Entry types by name, in declaration order; built once, never changed."""
 
-    def __init__(self, types: Iterable[EntryType]) -> None:
+    def __init__(self, types: Iterable[EntryType], *, reads: RowsRead | None = None) -> None:
+        self._reads = reads
         self._types: dict[str, EntryType] = {}
         for t in types:
             if t.name in self._types:
@@ -150,9 +155,39 @@ class Registry(Mapping[str, EntryType]):
     def __len__(self) -> int:
         return len(self._types)
 
+    def rows_read(self, actor: str, type: str, payload: Any) -> list[tuple[str, str]]:
+        """The projection rows admitting a ``type`` write by ``actor`` is expected to read:
+        the records its type creates or changes, and what the registry's ``reads`` names
+        for every write (e.g. the signer's organisation). A hint for reading a batch's rows
+        at once: a row left out is read when asked for, one named needlessly costs nothing
+        but its read, so a payload the rules will refuse yields what it can."""
+        declared = self._types.get(type)
+        if declared is None or not isinstance(payload, Mapping):
+            return []
+        rows: list[tuple[str, str]] = []
+        proposed = cast(Entry, _Proposed(actor, type, payload))
+        for record in declared.records:
+            try:
+                rows.extend((record.kind, key) for key in record.keys(proposed))
+            except (AttributeError, KeyError, TypeError, ValueError):
+                continue
+        if self._reads is not None:
+            rows.extend(self._reads(actor, type, payload))
+        return rows
+
     def record_kinds(self) -> frozenset[str]:
         """Every record kind some declared type creates or changes."""
         return frozenset(r.kind for t in self._types.values() for r in t.records)
+
+
+@dataclass(frozen=True)
+class _Proposed:
+    """What a record's keys are computed from before the entry exists: its signer, type
+    and payload (the members :data:`RecordKeys` functions read)."""
+
+    actor: str
+    type: str
+    payload: Mapping[str, Any]
 
 
 def superseding(base: Iterable[EntryType], *types: EntryType) -> tuple[EntryType, ...]:

@@ -36,12 +36,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from .actors import CORE_TYPES, GENESIS, ROOT, Context, check_signer
 from .canonical import canonical, parse_canonical
 from .checkpoint import Checkpoint, SignedCheckpoint
 from .clock import Clock, SystemClock, format_time, parse_time
 from .entry import GENESIS_PREV, VERSION, Entry, Statement, statement_ref
-from .entrytype import AdmissionCheck, EntryType
+from .entrytype import AdmissionCheck, EntryType, Registry
 from .errors import (
     Conflict,
     LedgerError,
@@ -274,12 +276,10 @@ class Ledger:
             tip = self._tip(tx, size, prev)
             self._fail_stop(tx, tip, check_root=self.checkpoint_writes)
             state = _State(size, prev, tip.time, tip.frontier)
-            # the batch's statement ids, looked up in one round trip
-            tx.prefetch_refs(
-                statement_ref(w.signer.actor, w.id)
-                for w in items
-                if isinstance(w, ServerWrite) and w.id is not None
-            )
+            # the batch's statement ids, and the rows its rules will read, in a round trip each
+            proposed = [_proposed(w) for w in items]
+            tx.prefetch_refs(statement_ref(p.actor, p.id) for p in proposed if p.id is not None)
+            tx.prefetch_rows(self._rows_read(proposed))
             for index, item in enumerate(items):
                 if before is not None and isinstance(item, ServerWrite):
                     before(tx, index, item.type, item.payload)
@@ -313,6 +313,16 @@ class Ledger:
         else:
             _logged([r for r in results if isinstance(r, Receipt)], started)
         return results
+
+    def _rows_read(self, proposed: Iterable[_Proposed]) -> Iterator[tuple[str, str]]:
+        """The projection rows admitting the writes will read, as far as the types declare
+        them (:meth:`~insutrace.trace.entrytype.Registry.rows_read`): a hint to the store."""
+        rows_read = self.types.rows_read if isinstance(self.types, Registry) else None
+        for p in proposed:
+            if p.key:
+                yield ("key", p.key)
+            if rows_read is not None and p.type:
+                yield from rows_read(p.actor, p.type, p.payload)
 
     def _fail_stop(self, tx: Tx, tip: _Tip, *, check_root: bool) -> None:
         """Build on nothing damaged: the head must be the last entry's leaf, and the tree
@@ -640,6 +650,35 @@ class Ledger:
         current, _ = tx.head()
         if not 0 <= size <= current:
             raise NotFound(f"tree size {size} is beyond the log (size {current})")
+
+
+@dataclass(frozen=True)
+class _Proposed:
+    """What a write says of itself before it is admitted, read only to prefetch."""
+
+    actor: str = ""
+    key: str = ""
+    type: str = ""
+    payload: Any = None
+    id: str | None = None
+
+
+def _proposed(write: Write) -> _Proposed:
+    """A server write's signer, type, payload and id; a client statement's as its JSON
+    says (unchecked: the statement is parsed and verified when it is admitted)."""
+    if isinstance(write, ServerWrite):
+        s = write.signer
+        return _Proposed(s.actor, s.key_id, write.type, write.payload, write.id)
+    try:
+        obj = orjson.loads(write.data)
+    except orjson.JSONDecodeError:
+        return _Proposed()
+    if not isinstance(obj, dict):
+        return _Proposed()
+    fields = [obj.get(name) for name in ("actor", "key", "type")]
+    actor, key, type_ = (f if isinstance(f, str) else "" for f in fields)
+    id_ = obj.get("id") if actor and obj.get("v") == VERSION and "seq" not in obj else None
+    return _Proposed(actor, key, type_, obj.get("payload"), id_ if isinstance(id_, str) else None)
 
 
 def _check_time_order(entry: Entry, last_time: str | None) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import require_pg
+from databases import PG_URL, migrated_pg_schema, pg_schema_url
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -129,3 +131,32 @@ def test_a_missing_head_row_is_storage_error(ledger: Ledger) -> None:
             ledger.size()
     finally:
         sql(ledger.store, "UPDATE log_head SET id = 1")
+
+
+def _end_pooled_connection(store: Store) -> None:
+    """End, from outside, the server session of the connection the store's pool lends."""
+    import psycopg
+
+    with store.read() as tx:
+        ours = tx._one("SELECT pg_backend_pid()")[0]  # type: ignore[attr-defined]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_terminate_backend(%s)", (ours,)).fetchone()
+    assert row == (True,)
+
+
+def test_pooled_connections_the_server_closed_are_replaced() -> None:
+    """The pool lends PostgreSQL connections without a test round trip: when the server
+    ended one while it sat in the pool (a restart, an idle time-out), the next write or
+    read is begun again on a new connection and succeeds."""
+    require_pg()
+    with migrated_pg_schema() as schema:
+        store = open_store(pg_schema_url(schema))
+        try:
+            _end_pooled_connection(store)
+            with store.write() as tx:
+                tx.put("test", "reconnected", {"written": True})
+            _end_pooled_connection(store)
+            with store.read() as tx:
+                assert tx.get("test", "reconnected") == {"written": True}
+        finally:
+            store.close()

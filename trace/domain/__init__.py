@@ -121,7 +121,7 @@ TYPES: tuple[EntryType, ...] = superseding(actors.TYPES, *_core_key_types(), *_D
 """Every entry type the ledger admits: the core's log mechanics, with the domain's
 ``actor.register`` (an organisation with roles) in place of the core's, then the domain's."""
 
-REGISTRY = Registry(TYPES)
+REGISTRY = Registry(TYPES, reads=orgs.rows_read)
 
 HANDLERS: Mapping[str, Handler] = MappingProxyType({t.name: t.handler for t in TYPES})
 """The handler of every type by name (the admission checks are the ledger's to run)."""

@@ -34,6 +34,7 @@ __all__ = [
     "lab_accreditation_problem",
     "register_org",
     "require_org",
+    "rows_read",
     "update_org",
 ]
 
@@ -170,6 +171,12 @@ def acting_org(ctx: Context, *roles: Role) -> dict[str, Any]:
             f"{ctx.entry.actor} has {held}"
         )
     return row
+
+
+def rows_read(actor: str, type: str, payload: Any) -> list[tuple[str, str]]:
+    """What admitting any domain write reads besides its records: the signer's
+    organisation (:func:`acting_org`, the credit checks); the registry's ``reads`` hint."""
+    return [("org", actor)] if actor else []
 
 
 def lab_accreditation_problem(lab: dict[str, Any], day: date) -> str | None:

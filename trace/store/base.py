@@ -79,6 +79,11 @@ class Tx(KV, Protocol):
         (a store may read them all at once; answers are the same either way)."""
         ...
 
+    def prefetch_rows(self, rows: Iterable[tuple[str, str]]) -> None:
+        """A hint: :meth:`get` will be asked for each (kind, key) of ``rows`` in this
+        transaction (a store may read them all at once; answers are the same either way)."""
+        ...
+
     def entries(self, start: int, stop: int) -> list[bytes]: ...
 
     def refs(

@@ -66,12 +66,15 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pre_ping: bool = True) -> Engine:
     """An engine for ``sqlite:///file`` or ``postgresql://…``; anything else is refused.
 
     SQLite connections run in WAL mode (readers never block the writer), wait up to
     :data:`LOCK_TIMEOUT_S` for a lock, then fail, and enforce foreign keys; PostgreSQL
     connections wait as long for a lock and run no statement past :data:`STATEMENT_TIMEOUT_S`.
+    ``pre_ping``: PostgreSQL connections are tested with a round trip each time the pool
+    lends one (the store instead retries the first statement of a transaction on a new
+    connection when a kept one turns out closed).
     """
     url = normalize_url(url)
     parsed = make_url(url)
@@ -81,7 +84,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
             url,
             pool_size=8,
             pool_recycle=1800,
-            pool_pre_ping=True,
+            pool_pre_ping=pre_ping,
             connect_args={"options": _pg_options(parsed.query.get("options"))},
         )
     if backend != "sqlite":

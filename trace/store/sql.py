@@ -17,7 +17,7 @@ import json
 import threading
 import time as _time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,6 +222,11 @@ class _SQL:
             "INSERT INTO log_node (level, idx, hash) "
             "SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])"
         )
+        self.refs_any = "SELECT e.ref, e.seq FROM unnest(%b::text[]) AS w(ref) JOIN entry_ref e ON e.ref = w.ref"
+        self.rows_any = (
+            "SELECT p.kind, p.key, p.data FROM unnest(%b::text[], %b::text[]) AS w(kind, key) "
+            "JOIN projection p ON p.kind = w.kind AND p.key = w.key"
+        )
         self.bulk_ref = (
             "INSERT INTO entry_ref (ref, seq) SELECT * FROM unnest(%b::text[], %b::bigint[])"
         )
@@ -241,6 +246,10 @@ HELD_ROWS = 20_000
 """A write transaction writes what it holds in memory once it holds this many rows (entries,
 nodes, refs, projection rows) at no open savepoint (a bulk load, a rebuild), and then
 forgets the rows it had read; a batch of items is far smaller and is written at commit."""
+
+
+PREFETCH_ROWS = 500
+"""Projection rows asked for in one statement by :meth:`SQLTx.prefetch_rows`."""
 
 
 @dataclass
@@ -327,6 +336,7 @@ class SQLTx:
         self._holding = False
         # read by open_write(): (seq, leaf) of the head entry, the latest checkpoint
         self._tip_leaf: tuple[int, bytes | None] | None = None
+        self._held_checkpoint: tuple[int, str] | None = None  # add_checkpoint's, to write
         self._latest: Any = _MISSING  # (size, note), None (no checkpoint) or _MISSING
 
     def hold_writes(self) -> None:
@@ -446,15 +456,38 @@ class SQLTx:
     def flush(self) -> None:
         """Write what the transaction holds, one statement per table, and move the head row
         to where its appends left it (one statement per transaction, however many entries
-        it appended)."""
-        self._write_held()
-        if self._moved is None:
+        it appended). On PostgreSQL the statements go in one pipeline: one round trip."""
+        moved, head = self._moved, self.conn.cursor()
+        with self._pipeline():
+            self._send_checkpoint()
+            self._write_held()
+            if moved is not None:
+                start, (size, leaf) = moved
+                self._count(1)
+                head.execute(self.sql.move_head, (size, leaf, start))
+        if moved is None:
             return
-        start, (size, leaf) = self._moved
-        self.cur.execute(self.sql.move_head, (size, leaf, start))
-        if self.cur.rowcount != 1:
+        if head.rowcount != 1:
             raise Conflict(f"log head moved under an exclusive writer (appending {start}…)")
         self._head, self._moved = (size, leaf), None
+
+    def _pipeline(self) -> AbstractContextManager[Any]:
+        """PostgreSQL: statements sent without waiting for each answer, all answered (or
+        the first failure raised) when the block ends; elsewhere, statements as usual."""
+        driver = getattr(self.conn, "driver_connection", None)
+        pipeline = getattr(driver, "pipeline", None) if self.sql.unnest else None
+        return pipeline() if pipeline is not None else nullcontext()
+
+    def _count(self, statements: int) -> None:
+        """Count statements sent on a cursor of their own (see :func:`counted_statements`)."""
+        for count in _counting:
+            count.statements += statements
+
+    def _send_checkpoint(self) -> None:
+        """Write the checkpoint :meth:`add_checkpoint` holds, if any."""
+        held, self._held_checkpoint = self._held_checkpoint, None
+        if held is not None:
+            self.cur.execute(self.sql.add_checkpoint, held)
 
     def _write_held(self) -> None:
         if not self._holding:
@@ -580,12 +613,44 @@ class SQLTx:
         if not wanted:
             return
         found: dict[str, list[int]] = {ref: [] for ref in wanted}
-        query = f"SELECT ref, seq FROM entry_ref WHERE ref IN ({self.sql.marks(len(wanted))})"
-        for ref, seq in self._all(query, wanted):
+        params: list[Any]
+        if self.sql.unnest:  # one statement text whatever the count: prepared once
+            query, params = self.sql.refs_any, [wanted]
+        else:
+            query, params = (
+                f"SELECT ref, seq FROM entry_ref WHERE ref IN ({self.sql.marks(len(wanted))})",
+                wanted,
+            )
+        for ref, seq in self._all(query, params):
             found[str(ref)].append(int(seq))
         for seqs in found.values():
             seqs.sort()
         self._known_refs.update(found)
+
+    def prefetch_rows(self, rows: Iterable[tuple[str, str]]) -> None:
+        """Read each projection row of ``rows`` not yet seen by this transaction, in one
+        round trip per :data:`PREFETCH_ROWS`, so that :meth:`get` answers them from memory
+        (e.g. the signing keys and organisations of a batch, read once per batch)."""
+        if not self._holding:
+            return
+        wanted = sorted(set(rows) - self._rows.keys())
+        pair = f"({self.sql.ph}, {self.sql.ph})"
+        for at in range(0, len(wanted), PREFETCH_ROWS):
+            chunk = wanted[at : at + PREFETCH_ROWS]
+            params: list[Any]
+            if self.sql.unnest:  # one statement text whatever the count: prepared once
+                query, params = self.sql.rows_any, [list(c) for c in zip(*chunk, strict=True)]
+            else:
+                query = (
+                    "SELECT kind, key, data FROM projection WHERE (kind, key) IN "
+                    f"({', '.join([pair] * len(chunk))})"
+                )
+                params = [v for row in chunk for v in row]
+            found = {
+                (str(kind), str(key)): str(data) for kind, key, data in self._all(query, params)
+            }
+            for row in chunk:
+                self._rows[row] = found.get(row)
 
     def refs(
         self, ref: str, after: int = -1, limit: int = 100, descending: bool = False
@@ -668,6 +733,7 @@ class SQLTx:
         return [(k, _loads(kind, k, d)) for k, d in stored]
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
+        self._send_checkpoint()
         if self._latest is not _MISSING:
             latest: tuple[int, str] | None = self._latest
             return latest
@@ -675,10 +741,12 @@ class SQLTx:
         return None if row is None else (int(row[0]), str(row[1]))
 
     def checkpoint_at(self, size: int) -> str | None:
+        self._send_checkpoint()
         row = self._one(self.sql.checkpoint_at, (size,))
         return None if row is None else str(row[0])
 
     def checkpoints(self) -> list[tuple[int, str]]:
+        self._send_checkpoint()
         return [(int(size), str(note)) for size, note in self._all(self.sql.checkpoints)]
 
     def _outside_savepoints(self, what: str) -> None:
@@ -688,9 +756,15 @@ class SQLTx:
             raise RuntimeError(f"{what} is not written inside a savepoint")
 
     def add_checkpoint(self, size: int, note: str) -> None:
+        """Store a checkpoint unless one of that size is stored (a write transaction
+        holds it until :meth:`flush`, or until it reads checkpoints again)."""
         self._outside_savepoints("a checkpoint")
+        self._send_checkpoint()
         self._latest = _MISSING
-        self.cur.execute(self.sql.add_checkpoint, (size, note))
+        if self._holding:
+            self._held_checkpoint = (size, note)
+        else:
+            self.cur.execute(self.sql.add_checkpoint, (size, note))
 
     def cosign_checkpoint(self, size: int, note: str) -> None:
         stored = self.checkpoint_at(size)
@@ -731,7 +805,7 @@ class SQLStore:
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
         self.url = normalize_url(url)
-        self.engine = make_engine(self.url, sqlite_synchronous=sqlite_synchronous)
+        self.engine = make_engine(self.url, sqlite_synchronous=sqlite_synchronous, pre_ping=False)
         self.dialect = self.engine.dialect.name
         self._driver_errors = (self.engine.dialect.loaded_dbapi.Error, SQLAlchemyError, OSError)
         self._sql = _SQL(self.dialect)
@@ -777,24 +851,25 @@ class SQLStore:
 
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[SQLTx]:
-        """A DBAPI transaction straight on a pooled connection: commit on success,
-        roll back on any exception (SQLAlchemy's per-statement work is too slow here)."""
-        conn = (
-            self._thread_connection() if self.dialect == "sqlite" else self.engine.raw_connection()
-        )
-        try:
+        """A DBAPI transaction straight on a connection (SQLite: the thread's own;
+        PostgreSQL: a pooled one): commit on success, roll back on any exception
+        (SQLAlchemy's per-statement work is too slow here)."""
+        if self.dialect == "sqlite":
+            conn = self._thread_connection()
             tx = SQLTx(conn, self._sql)
-            if write:
-                tx.hold_writes()
-            if self.dialect == "sqlite":
+            try:
+                if write:
+                    tx.hold_writes()
                 tx.cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 if write:
                     tx.open_write()
-            elif write:
-                tx._head = _head_row(tx._one(self._sql.lock_head))
-                tx.open_write()
-            else:
-                tx.cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
+        else:
+            conn, tx = self._pg_begin(write=write)
+        try:
             try:
                 yield tx
                 tx.flush()
@@ -807,6 +882,35 @@ class SQLStore:
                 conn.close()  # back to the pool
             elif conn.in_transaction:  # a failed COMMIT: leave the thread's connection clean
                 conn.rollback()
+
+    def _pg_begin(self, *, write: bool) -> tuple[Any, SQLTx]:
+        """A pooled PostgreSQL connection with its transaction begun: a writer holds the
+        head row's lock and has read the tip. The pool lends connections without a test
+        round trip; one the server closed while it sat in the pool fails its first
+        statement and is discarded, and the transaction is begun once more on a new one
+        (nothing was done on the old)."""
+        for attempt in (1, 2):
+            conn = self.engine.raw_connection()
+            try:
+                tx = SQLTx(conn, self._sql)
+                if write:
+                    tx.hold_writes()
+                    tx._head = _head_row(tx._one(self._sql.lock_head))
+                    tx.open_write()
+                else:
+                    tx.cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                return conn, tx
+            except BaseException:
+                driver = conn.driver_connection
+                lost = driver is None or driver.closed or driver.broken
+                if lost:
+                    conn.invalidate()
+                else:
+                    conn.rollback()
+                    conn.close()
+                if not lost or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _keep(self, resource: Any) -> Any:
         with self._opened_guard:
