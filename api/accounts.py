@@ -817,6 +817,15 @@ class AccountStore:
         with self.engine.connect() as conn:
             return [str(k) for k in conn.execute(q.order_by(org_key_table.c.created)).scalars()]
 
+    def sealed_keys(self) -> list[tuple[str, str, bytes, bytes]]:
+        """(org, key id, nonce, sealed key) of every key the server holds, sealed."""
+        q = select(
+            org_key_table.c.org, org_key_table.c.key_id, org_key_table.c.nonce,
+            org_key_table.c.sealed,
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            return [(str(o), str(k), bytes(n), bytes(s)) for o, k, n, s in conn.execute(q)]
+
     def load_key(self, vault: KeyVault, org: str, key_id: str) -> Signer | None:
         q = select(org_key_table).where(
             org_key_table.c.key_id == key_id, org_key_table.c.org == org

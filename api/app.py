@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import gc
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -177,7 +178,8 @@ def create_app(
     ``max_requests`` requests and ``max_writes`` writes at once (:mod:`insutrace.api.limits`);
     with ``export_dir``, a C2SP static export there kept current (:class:`LiveExport`).
     ``freeze`` (a server process of its own): once started, what start-up built is kept out
-    of the cyclic garbage collector's passes (:func:`gc.freeze`)."""
+    of the cyclic garbage collector's passes (:func:`gc.freeze`), and the server-held keys
+    are unsealed in the background (:func:`insutrace.api.entries.unseal_current_keys`)."""
     services = build_services(
         settings or Settings(),
         clock=clock,
@@ -206,6 +208,9 @@ def create_app(
         if services.export is not None:
             services.export.start()  # the static export, kept current by its own thread
         if freeze:
+            # a server process of its own: the keys it signs with unsealed before the first
+            # writes ask for them, in the background
+            threading.Thread(target=_unseal_keys, args=(services,), daemon=True).start()
             # what start-up built (modules, routes, templates, caches) lives as long as the
             # process: kept out of the cyclic collector's full passes, which otherwise walk
             # it all and stall every request in flight (the p99 tail)
@@ -284,6 +289,19 @@ def _witness_loop(witnessing: Witnessing, lock: Path, stop: threading.Event) -> 
                 witnessing.run(stop)
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _unseal_keys(services: Services) -> None:
+    """Start-up: the server-held current keys unsealed in the background
+    (:func:`insutrace.api.entries.unseal_current_keys`); a failure is logged, and each
+    organisation's first write unseals its key as it would have."""
+    try:
+        count = entries.unseal_current_keys(services)
+    except Exception:
+        logging.getLogger(__name__).exception("unsealing the server-held keys failed")
+        return
+    if count:
+        logging.getLogger(__name__).info("unsealed %d server-held keys", count)
 
 
 def _log_startup(services: Services) -> None:

@@ -344,6 +344,27 @@ def server_signer(services: Services, org: str) -> Signer:
     return signer
 
 
+def unseal_current_keys(services: Services) -> int:
+    """Unseal, ahead of their first writes, the keys the server holds that the log names
+    as their organisations' current ones (:func:`server_signer` does it otherwise on each
+    organisation's first write after start-up, a store read and a database read each,
+    which a burst of first writes queues behind one another). Keys are kept in memory
+    only, as :func:`server_signer` keeps them; how many were unsealed."""
+    if services.vault is None:
+        return 0
+    held = services.accounts.sealed_keys()
+    unsealed = 0
+    with services.ledger.store.read() as tx:
+        current = {org: tx.get("actor", org) for org in {org for org, _, _, _ in held}}
+    for org, key_id, nonce, sealed in held:
+        actor = current.get(org)
+        if actor is None or actor.get("key") != key_id or org in services.unsealed:
+            continue
+        services.unsealed.setdefault(org, services.vault.open(org, key_id, nonce, sealed))
+        unsealed += 1
+    return unsealed
+
+
 def idempotent_id(account_id: int, key: str) -> str:
     """The statement id of a server-signed write sent with ``Idempotency-Key: key``: the
     log keeps ``(actor, id)`` unique in the entry's own transaction, so a retry finds

@@ -14,6 +14,7 @@ import support
 from fastapi.testclient import TestClient
 
 from insutrace.api.deps import Services
+from insutrace.api.entries import unseal_current_keys
 from insutrace.trace.clock import FixedClock, format_time
 from insutrace.trace.entry import Statement, new_statement_id
 from insutrace.trace.identifiers import gtin_check_digit
@@ -432,6 +433,33 @@ def test_the_unsealed_key_in_memory_follows_rotation_and_revocation(
     r = client.post("/v1/product.register", json=again, headers=party.auth)
     assert "revoked" in str(assert_problem(r, 403, "forbidden")["detail"])
     assert ledger.size() == size
+
+
+def test_start_up_unseals_the_current_server_held_keys(
+    client: TestClient,
+    world: World,
+    services: Services,
+    signer_for: Callable[[str], Signer],
+) -> None:
+    """A server process unseals, at start-up, each held key the log names as its
+    organisation's current key, and no other (an old key after a rotation, a key of an
+    organisation the log does not know)."""
+    party = world["manufacturer"]
+    world.hold_key(party)
+    vault = services.require_vault()
+    fresh = Signer(party.org, signer_for("maker-next-key").private_key)
+    services.accounts.store_key(vault, fresh)  # held, but not (yet) the log's current key
+    stranger = Signer("91110000MA00000000", signer_for("unregistered").private_key)
+    services.accounts.store_key(vault, stranger)
+    services.unsealed.clear()
+    assert unseal_current_keys(services) == len(services.unsealed)
+    assert services.unsealed[party.org].key_id == party.signer.key_id
+    assert stranger.actor not in services.unsealed
+    r = client.post("/v1/key.rotate", json={"public_key": fresh.public_b64}, headers=party.auth)
+    assert r.status_code == 201, r.text
+    services.unsealed.clear()
+    assert unseal_current_keys(services) == len(services.unsealed)
+    assert services.unsealed[party.org].key_id == fresh.key_id
 
 
 def test_sql_statements_per_server_signed_write(

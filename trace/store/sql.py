@@ -628,26 +628,20 @@ class SQLTx:
         self._known_refs.update(found)
 
     def prefetch_rows(self, rows: Iterable[tuple[str, str]]) -> None:
-        """Read each projection row of ``rows`` not yet seen by this transaction, in one
-        round trip per :data:`PREFETCH_ROWS`, so that :meth:`get` answers them from memory
-        (e.g. the signing keys and organisations of a batch, read once per batch)."""
-        if not self._holding:
+        """PostgreSQL: read each projection row of ``rows`` not yet seen by this
+        transaction, in one round trip per :data:`PREFETCH_ROWS`, so that :meth:`get`
+        answers them from memory (e.g. the signing keys and organisations of a batch, read
+        once per batch). SQLite: nothing (its reads are calls within the process, each an
+        index lookup; a statement for them all would cost more)."""
+        if not self._holding or not self.sql.unnest:
             return
         wanted = sorted(set(rows) - self._rows.keys())
-        pair = f"({self.sql.ph}, {self.sql.ph})"
         for at in range(0, len(wanted), PREFETCH_ROWS):
             chunk = wanted[at : at + PREFETCH_ROWS]
-            params: list[Any]
-            if self.sql.unnest:  # one statement text whatever the count: prepared once
-                query, params = self.sql.rows_any, [list(c) for c in zip(*chunk, strict=True)]
-            else:
-                query = (
-                    "SELECT kind, key, data FROM projection WHERE (kind, key) IN "
-                    f"({', '.join([pair] * len(chunk))})"
-                )
-                params = [v for row in chunk for v in row]
+            params = [list(c) for c in zip(*chunk, strict=True)]
             found = {
-                (str(kind), str(key)): str(data) for kind, key, data in self._all(query, params)
+                (str(kind), str(key)): str(data)
+                for kind, key, data in self._all(self.sql.rows_any, params)
             }
             for row in chunk:
                 self._rows[row] = found.get(row)
