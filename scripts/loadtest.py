@@ -14,7 +14,10 @@ count it
    apart from the server sends the prepared requests, each exactly once: Debian's ``wrk``
    (compiled, one keep-alive connection per client) running ``scripts/wrk/appends.lua``,
    or, where ``wrk`` is not installed, a Python asyncio process (which tops out far below
-   the server: its figures say so);
+   the server: its figures say so); before them, a warm-up of each path (4 requests per
+   client at the most clients) takes the newly started server's first requests — the
+   first statements each worker prepares, the first write of each organisation — and is
+   shown on lines of its own, checked like every run;
 4. checks every answer (anything but a 2xx receipt is a failure, printed) and reports
    acknowledged appends per second of the whole run (first request sent to last answer
    received), p50/p99 latency, failures, and the server's CPU time per append (all its
@@ -525,6 +528,11 @@ def run_backend(
     port = free_port()
     with insutrace_server(settings, workers, port) as pid:
         base = f"http://127.0.0.1:{port}"
+        most = max(args.clients)
+        for path in ("server-signed", "client-signed"):  # the newly started server's first
+            label = f"{name} w{workers} {path} warm-up"  # requests: shown, checked, apart
+            batch = bodies.batch(path, most * 4)
+            runs.append(measure(label, base, pid, most, batch, appends=True, args=args))
         for path in ("server-signed", "client-signed"):
             for clients in args.clients:
                 count = max(args.requests, clients * 4)
@@ -550,7 +558,7 @@ def show(run: Run, baseline: float | None) -> None:
     a = run.answers
     failures = ", ".join(f"{v}× {k}" for k, v in sorted(a.failures.items())) or "none"
     print(
-        f"{run.label:<32} {run.clients:>4} {a.sent:>6} {run.rate:>8.1f} {ratio} "
+        f"{run.label:<40} {run.clients:>4} {a.sent:>6} {run.rate:>8.1f} {ratio} "
         f"{a.p50:>7.1f} {a.p99:>7.1f} {cpu}  failures: {failures}"
     )
 
@@ -609,7 +617,7 @@ def main() -> int:
     print(f"\nload test on loopback, {cores} cores; load from a separate process: {generator}")
     print(f"raw Ed25519 verify (one core): {verify_rate:,.0f}/s")
     print(
-        f"{'run':<32} {'cl':>4} {'sent':>6} {'acks/s':>8} {'×empty':>6} "
+        f"{'run':<40} {'cl':>4} {'sent':>6} {'acks/s':>8} {'×empty':>6} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'CPU ms':>7}  (CPU: server's, per append)"
     )
     failed = False
