@@ -314,7 +314,7 @@ class Ledger:
             _logged([r for r in results if isinstance(r, Receipt)], started)
         return results
 
-    def _rows_read(self, proposed: Iterable[_Proposed]) -> Iterator[tuple[str, str]]:
+    def _rows_read(self, proposed: Iterable[_WriteHint]) -> Iterator[tuple[str, str]]:
         """The projection rows admitting the writes will read, as far as the types declare
         them (:meth:`~insutrace.trace.entrytype.Registry.rows_read`): a hint to the store."""
         rows_read = self.types.rows_read if isinstance(self.types, Registry) else None
@@ -653,7 +653,7 @@ class Ledger:
 
 
 @dataclass(frozen=True)
-class _Proposed:
+class _WriteHint:
     """What a write says of itself before it is admitted, read only to prefetch."""
 
     actor: str = ""
@@ -663,22 +663,22 @@ class _Proposed:
     id: str | None = None
 
 
-def _proposed(write: Write) -> _Proposed:
+def _proposed(write: Write) -> _WriteHint:
     """A server write's signer, type, payload and id; a client statement's as its JSON
     says (unchecked: the statement is parsed and verified when it is admitted)."""
     if isinstance(write, ServerWrite):
         s = write.signer
-        return _Proposed(s.actor, s.key_id, write.type, write.payload, write.id)
+        return _WriteHint(s.actor, s.key_id, write.type, write.payload, write.id)
     try:
         obj = orjson.loads(write.data)
     except orjson.JSONDecodeError:
-        return _Proposed()
+        return _WriteHint()
     if not isinstance(obj, dict):
-        return _Proposed()
+        return _WriteHint()
     fields = [obj.get(name) for name in ("actor", "key", "type")]
     actor, key, type_ = (f if isinstance(f, str) else "" for f in fields)
     id_ = obj.get("id") if actor and obj.get("v") == VERSION and "seq" not in obj else None
-    return _Proposed(actor, key, type_, obj.get("payload"), id_ if isinstance(id_, str) else None)
+    return _WriteHint(actor, key, type_, obj.get("payload"), id_ if isinstance(id_, str) else None)
 
 
 def _check_time_order(entry: Entry, last_time: str | None) -> None:

@@ -326,9 +326,7 @@ class SQLTx:
     def __init__(self, conn: Any, sql: _SQL) -> None:
         self.conn = conn
         self.sql = sql
-        self.cur: Any = conn.cursor()
-        if _counting:
-            self.cur = _CountedCursor(self.cur, tuple(_counting))
+        self.cur: Any = self._cursor()
         self._head: tuple[int, bytes] | None = None
         # the head as this transaction's appends moved it: (size it started from, new head);
         # written to log_head once, by flush() before commit
@@ -457,13 +455,15 @@ class SQLTx:
         """Write what the transaction holds, one statement per table, and move the head row
         to where its appends left it (one statement per transaction, however many entries
         it appended). On PostgreSQL the statements go in one pipeline: one round trip."""
-        moved, head = self._moved, self.conn.cursor()
+        moved = self._moved
+        if moved is None and self._held_checkpoint is None and not self._holding:
+            return  # a read transaction: nothing to send (a pipeline would cost a round trip)
+        head = self._cursor()
         with self._pipeline():
             self._send_checkpoint()
             self._write_held()
             if moved is not None:
                 start, (size, leaf) = moved
-                self._count(1)
                 head.execute(self.sql.move_head, (size, leaf, start))
         if moved is None:
             return
@@ -478,10 +478,11 @@ class SQLTx:
         pipeline = getattr(driver, "pipeline", None) if self.sql.unnest else None
         return pipeline() if pipeline is not None else nullcontext()
 
-    def _count(self, statements: int) -> None:
-        """Count statements sent on a cursor of their own (see :func:`counted_statements`)."""
-        for count in _counting:
-            count.statements += statements
+    def _cursor(self) -> Any:
+        """A new cursor on the transaction's connection, its statements counted while
+        :func:`counted_statements` is counting."""
+        cur = self.conn.cursor()
+        return _CountedCursor(cur, tuple(_counting)) if _counting else cur
 
     def _send_checkpoint(self) -> None:
         """Write the checkpoint :meth:`add_checkpoint` holds, if any."""
