@@ -35,6 +35,9 @@ MAX_DEPTH = 64
 _MAX_SAFE = 2**53 - 1
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 # byte classes: digit -> "d", a 4-byte UTF-8 lead (astral character) -> "A", else "."
+_RUN = b"d" * 16  # 16 digits in a row, in the classes below
+_MINUS = ord("-")
+_NUMBER_AFTER = frozenset(b":,[")
 _CLASSES = bytes(
     ord("d") if 0x30 <= b <= 0x39 else ord("A") if 0xF0 <= b <= 0xF4 else ord(".")
     for b in range(256)
@@ -109,12 +112,12 @@ def _one_line(exc: Exception) -> str:
 
 
 def _plain(data: bytes, value: Any) -> bool:
-    """The bytes hold no astral character and no run of 16 digits (every integer beyond
-    2^53 has one; a long digit run inside a string only costs the slower encoder), and the
-    value no float. C-speed scans, then a walk without recursion, which refuses (like
-    :func:`_simple`) any value nested past :data:`MAX_DEPTH`."""
+    """The bytes hold no astral character and no number of 16 digits or more (every
+    integer beyond 2^53 is one; see :func:`_long_number`), and the value no float.
+    C-speed scans, then a walk without recursion, which refuses (like :func:`_simple`)
+    any value nested past :data:`MAX_DEPTH`."""
     classes = data.translate(_CLASSES)
-    if classes.find(b"A") >= 0 or classes.find(b"d" * 16) >= 0:
+    if classes.find(b"A") >= 0 or _long_number(data, classes):
         return False  # canonical() then checks the depth
     if type(value) is float:
         return False
@@ -130,6 +133,21 @@ def _plain(data: bytes, value: Any) -> bool:
             if kind is dict or kind is list:
                 stack.append((child, depth + 1))
     return True
+
+
+def _long_number(data: bytes, classes: bytes) -> bool:
+    """A run of 16 digits that may begin a number: right after ":", "," or "[" (or a "-"
+    right after one). Bytes the encoder wrote back unchanged have no whitespace, so each
+    of their numbers begins so; a run elsewhere is inside a string (an id, a code)."""
+    at = classes.find(_RUN)
+    while at >= 0:
+        before = data[at - 1] if at else 0
+        if before == _MINUS and at >= 2:
+            before = data[at - 2]
+        if before in _NUMBER_AFTER:
+            return True
+        at = classes.find(_RUN, at + 1)
+    return False
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -179,6 +179,10 @@ def test_values_outside_the_scheme_are_malformed_input(value: Any, match: str) -
         (b'{"a":1,"a":1}', "duplicate member name 'a'"),
         (b'{"a":1.0}', "not in RFC 8785 canonical form"),
         (b'{"a":10000000000000000}', "safe integer"),
+        (b'{"a":-10000000000000000}', "safe integer"),
+        (b'{"a":[10000000000000000]}', "safe integer"),
+        (b'{"a":[1,10000000000000000]}', "safe integer"),
+        (b'{"a":"10000000000000000","b":9007199254740992}', "safe integer"),
         (b"[1]", "expected a JSON object, got list"),
         (b'{"a":"\xff"}', "not UTF-8 JSON"),
     ],
@@ -186,3 +190,17 @@ def test_values_outside_the_scheme_are_malformed_input(value: Any, match: str) -
 def test_parse_refuses_non_canonical_bytes(data: bytes, match: str) -> None:
     with pytest.raises(MalformedInput, match=match):
         parse_canonical(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a":"91320100000000003H","b":9007199254740991}',
+        b'{"a":"at-5154435356417310940c","b":[-9007199254740991]}',
+        b'{"a":"x:10000000000000000","b":["[10000000000000000"]}',
+    ],
+)
+def test_long_digit_runs_inside_strings_parse(data: bytes) -> None:
+    """A run of 16 digits in a string (a credit code, a hex id) is no number: it parses,
+    whichever encoder checks it."""
+    assert canonical(parse_canonical(data)) == data

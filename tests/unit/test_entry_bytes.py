@@ -9,14 +9,16 @@ strings and member names that look like the members being spliced.
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 import rfc8785
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from insutrace.trace.canonical import MAX_DEPTH, canonical
-from insutrace.trace.entry import GENESIS_PREV, Entry
+from insutrace.trace import entry as entry_module
+from insutrace.trace.canonical import MAX_DEPTH, canonical, parse_canonical
+from insutrace.trace.entry import GENESIS_PREV, Entry, Statement
 from insutrace.trace.errors import MalformedInput
 from insutrace.trace.keys import Signer
 
@@ -121,3 +123,88 @@ def test_arbitrary_bytes_parse_or_are_malformed_input(data: bytes) -> None:
         Entry.from_bytes(data)
     except MalformedInput as exc:
         assert "\n" not in str(exc)
+
+
+def placed(seen: bool = False) -> dict[str, Any]:
+    """A well-formed v 2 entry as parsed JSON."""
+    statement = Statement(
+        type="batch.register",
+        actor=SIGNER.actor,
+        key=SIGNER.key_id,
+        time="2026-11-22T08:00:00.000Z",
+        payload={"batch": "B-1"},
+        id="stmt-0001",
+        seen={"size": 3, "root": "q" * 43 + "="} if seen else None,
+    ).signed(SIGNER)
+    raw = statement.place(7, "ab" * 32, "2026-11-22T08:00:01.000Z").to_bytes()
+    return dict(parse_canonical(raw))
+
+
+def outcome(obj: dict[str, Any]) -> Entry | str:
+    try:
+        return Entry.from_json(obj)
+    except MalformedInput as exc:
+        return f"{exc} at {exc.pointer}"
+
+
+MEMBERS = ("v", "id", "type", "actor", "key", "time", "payload", "sig", "seen", "log")
+LOG_MEMBERS = ("seq", "prev", "time")
+ODD = (
+    *(None, True, False, 0, 1, 2, -1, 2**60, 2.0, 0.5, "", [], {}, [1], {"a": 1}),
+    *("x" * 200, "ab" * 32, "AB" * 32, "ab" * 8, "a.b", "A.b", "_x", "batch.register"),
+    *("2026-11-22T08:00:00.000Z", "2026-02-30T08:00:00.000Z", "2026-11-22T08:00:00Z"),
+    *({"size": 1, "root": "AA=="}, {"size": -1, "root": "q" * 43 + "="}),
+    {"prev": "ab" * 32, "seq": 1, "time": "2026-11-22T08:00:00.000Z"},
+)
+odd_values = st.one_of(leaves, st.sampled_from(ODD))
+
+
+def test_each_member_of_each_wrong_kind_is_refused_as_by_the_full_checks() -> None:
+    for seen in (False, True):
+        for name in (*MEMBERS, *(f"log.{m}" for m in LOG_MEMBERS)):
+            for value in ODD:
+                obj = placed(seen)
+                obj["log"] = dict(obj["log"])
+                where, _, member = name.rpartition(".")
+                (obj["log"] if where else obj)[member] = value
+                fast = outcome(obj)
+                with patch.object(entry_module, "_placed_fast", lambda obj: None):
+                    assert fast == outcome(obj), (name, value)
+
+
+@given(
+    st.booleans(),
+    st.lists(
+        st.tuples(st.sampled_from((*MEMBERS, *(f"log.{m}" for m in LOG_MEMBERS))), odd_values),
+        max_size=3,
+    ),
+    st.lists(st.sampled_from((*MEMBERS, "log.seq", "log.time", "extra")), max_size=2),
+)
+def test_the_placed_entrys_fast_path_accepts_and_refuses_as_the_full_checks(
+    seen: bool, changes: list[tuple[str, Any]], dropped: list[str]
+) -> None:
+    """Entry.from_json of a v 2 entry goes by ``_placed_fast``; whatever it accepts, the
+    full checks accept as the same entry, and whatever it leaves to them, they name."""
+    obj = placed(seen)
+    obj["log"] = dict(obj["log"])
+    for name, value in changes:
+        where, _, member = name.rpartition(".")
+        target = obj["log"] if where == "log" and isinstance(obj.get("log"), dict) else obj
+        target[member or name] = value
+    for name in dropped:
+        where, _, member = name.rpartition(".")
+        target = obj["log"] if where == "log" and isinstance(obj.get("log"), dict) else obj
+        target.pop(member or name, None)
+    fast = outcome(obj)
+    with patch.object(entry_module, "_placed_fast", lambda obj: None):
+        full = outcome(obj)
+    assert fast == full
+
+
+def test_the_fast_path_takes_the_well_formed_entries() -> None:
+    for seen in (False, True):
+        obj = placed(seen)
+        taken = entry_module._placed_fast(obj)
+        assert taken is not None
+        assert taken == Entry.from_bytes(canonical(obj))
+        assert taken.seen == obj.get("seen")
