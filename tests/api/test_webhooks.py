@@ -11,12 +11,14 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 import support
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from standardwebhooks.webhooks import Webhook
 
+from insutrace.api import webhooks
 from insutrace.api.deps import Services
 from insutrace.api.webhooks import Worker, sign
 from insutrace.demo.story import build_demo
@@ -161,6 +163,32 @@ def test_delivery_is_signed_and_retried_with_the_same_id(
     log = plain.get(f"/v1/webhooks/{made['id']}/deliveries", headers=dealer.auth).json()
     (entry,) = log
     assert (entry["status"], entry["attempts"], entry["last_status_code"]) == ("delivered", 2, 200)
+
+
+def test_a_round_with_nothing_due_opens_no_http_client(
+    plain: TestClient,
+    world: World,
+    clock: FixedClock,
+    services: Services,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every server worker runs a round a second; an HTTP client costs a TLS context
+    (milliseconds of CPU), so a round opens one only when it has something to send."""
+    opened: list[httpx.Client] = []
+
+    class Counted(httpx.Client):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(webhooks.httpx, "Client", Counted)
+    worker = Worker(services, jitter=0)
+    subscribe(plain, world["distributor"], receiver.url, "entry.names_org")
+    assert worker.run_once() == 0 and opened == []
+    trade(plain, world, clock)
+    assert worker.run_once() == 1 and len(opened) == 1
+    assert worker.run_once() == 0 and len(opened) == 1
 
 
 def test_a_delivery_that_keeps_failing_is_given_up_and_410_ends_the_subscription(
