@@ -8,11 +8,15 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from unittest.mock import patch
 
+import fastapi.routing
 import pytest
 import support
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from insutrace.api.app import create_app, prepare_routes
 from insutrace.api.deps import Services
 from insutrace.api.entries import unseal_current_keys
 from insutrace.trace.clock import FixedClock, format_time
@@ -519,3 +523,25 @@ def test_a_device_key_is_held_by_one_of_the_organisations_own_people(
     r = client.post("/v1/key.add", json=body, headers=maker.auth)
     assert r.status_code == 201, r.text
     assert ledger.size() == size + 1
+
+
+def test_start_up_builds_the_routes_before_the_first_request(app: FastAPI) -> None:
+    """FastAPI builds an included router's routes when a request first reaches it; a
+    server process builds them all at start-up (prepare_routes), so that no request
+    waits for it: once prepared, requests to routes of every router build nothing."""
+    plain = TestClient(app)
+    prepare_routes(app)
+
+    def built_late(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a route was built on a request's path")
+
+    with patch.object(fastapi.routing._EffectiveRouteContext, "from_api_route", built_late):
+        for path in ("/v1/rules", "/rules", "/blacklist", "/signin"):
+            assert plain.get(path).status_code == 200, path
+        assert plain.get("/nowhere").status_code == 404
+    fresh = TestClient(create_app(app.state.services.settings))
+    with (
+        patch.object(fastapi.routing._EffectiveRouteContext, "from_api_route", built_late),
+        pytest.raises(AssertionError, match="built on a request's path"),
+    ):
+        fresh.get("/v1/rules")
