@@ -539,8 +539,8 @@ def test_start_up_builds_the_routes_before_the_first_request(app: FastAPI) -> No
         for path in ("/v1/rules", "/rules", "/blacklist", "/signin"):
             assert plain.get(path).status_code == 200, path
         assert plain.get("/nowhere").status_code == 404
-    fresh = TestClient(create_app(app.state.services.settings))
     with (
+        TestClient(create_app(app.state.services.settings)) as fresh,  # closed on leaving
         patch.object(fastapi.routing._EffectiveRouteContext, "from_api_route", built_late),
         pytest.raises(AssertionError, match="built on a request's path"),
     ):
