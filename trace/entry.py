@@ -71,8 +71,7 @@ _MEMBERS = {"v", "seq", "type", "actor", "key", "time", "prev", "payload", "sig"
 _STATEMENT = {"v", "id", "type", "actor", "key", "time", "payload", "sig"}
 _OPTIONAL = {"seen"}
 _LOG = {"seq", "prev", "time"}
-_PLACED = _STATEMENT | {"log"}
-_PLACED_SEEN = _PLACED | _OPTIONAL
+_PLACED = _STATEMENT | {"log"}  # a placed entry's members (and the optional ones)
 _TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
@@ -182,23 +181,7 @@ class Statement:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Statement:
-        _members(obj, _STATEMENT, _OPTIONAL, "statement")
-        if obj["v"] != VERSION or isinstance(obj["v"], bool):
-            raise MalformedInput(f"statement version must be {VERSION}, got {obj['v']!r}", "/v")
-        seen = obj.get("seen")
-        if seen is not None:
-            _check_seen(seen)
-        statement = cls(
-            type=_matching(obj, "type", _TYPE),
-            actor=_matching(obj, "actor", _ACTOR),
-            key=_matching(obj, "key", _HEX16),
-            time=_time(obj),
-            payload=_field(obj, "payload", dict),
-            id=_matching(obj, "id", _ID),
-            seen=seen,
-            sig=_field(obj, "sig", str),
-        )
-        return statement
+        return cls(**_statement_fields(obj, _STATEMENT))
 
 
 @dataclass(frozen=True)
@@ -343,9 +326,6 @@ class Entry:
 
     @classmethod
     def _placed(cls, obj: dict[str, Any]) -> Entry:
-        placed = _placed_fast(obj)
-        if placed is not None:
-            return placed
         if "log" not in obj:
             raise MalformedInput("a statement the log has not placed: it has no log member", "/log")
         log = _field(obj, "log", dict)
@@ -356,78 +336,43 @@ class Entry:
             logged = _time(log)
         except MalformedInput as exc:
             raise MalformedInput(str(exc), "/log" + (exc.pointer or "")) from None
-        stmt = Statement.from_json({k: v for k, v in obj.items() if k != "log"})
+        # the statement's own checks, on the entry's members (all but "log")
+        stmt = _statement_fields(obj, _PLACED)
         return cls(
             seq=seq,
-            type=stmt.type,
-            actor=stmt.actor,
-            key=stmt.key,
+            type=stmt["type"],
+            actor=stmt["actor"],
+            key=stmt["key"],
             time=logged,
             prev=prev,
-            payload=stmt.payload,
-            sig=stmt.sig,
-            id=stmt.id,
-            signed_time=stmt.time,
-            seen=stmt.seen,
+            payload=stmt["payload"],
+            sig=stmt["sig"],
+            id=stmt["id"],
+            signed_time=stmt["time"],
+            seen=stmt["seen"],
             v=VERSION,
         )
 
 
-def _placed_fast(obj: dict[str, Any]) -> Entry | None:
-    """A well-formed v 2 entry, checked as :meth:`Entry._placed` checks it but with its
-    members read once and the strings that repeat along a log (types, actors, keys,
-    times) matched once per process; ``None`` for anything else, which the full checks
-    then name. Verification parses every entry of a log, so this is its hot path."""
-    log = obj.get("log")
-    if type(log) is not dict or log.keys() != _LOG:
-        return None
-    names = obj.keys()
-    if names != _PLACED and names != _PLACED_SEEN:
-        return None
-    seq, prev, logged = log["seq"], log["prev"], log["time"]
-    kind, actor, key, signed = obj["type"], obj["actor"], obj["key"], obj["time"]
-    ident, payload, sig, seen = obj["id"], obj["payload"], obj["sig"], obj.get("seen")
-    if not (
-        type(obj["v"]) is int
-        and type(seq) is int
-        and seq >= 0
-        and type(prev) is str
-        and type(kind) is str
-        and type(actor) is str
-        and type(key) is str
-        and type(logged) is str
-        and type(signed) is str
-        and type(ident) is str
-        and type(payload) is dict
-        and type(sig) is str
-        and _HEX64.fullmatch(prev)
-        and _ID.fullmatch(ident)
-        and _repeated(kind, _TYPE)
-        and _repeated(actor, _ACTOR)
-        and _repeated(key, _HEX16)
-        and _valid_time(logged)
-        and _valid_time(signed)
-    ):
-        return None
+def _statement_fields(obj: dict[str, Any], members: set[str]) -> dict[str, Any]:
+    """A signed statement's members, checked: those of :class:`Statement`, from a
+    statement (``members`` :data:`_STATEMENT`) or a placed entry (:data:`_PLACED`)."""
+    _members(obj, members, _OPTIONAL, "statement")
+    if obj["v"] != VERSION or isinstance(obj["v"], bool):
+        raise MalformedInput(f"statement version must be {VERSION}, got {obj['v']!r}", "/v")
+    seen = obj.get("seen")
     if seen is not None:
-        try:
-            _check_seen(seen)
-        except MalformedInput:
-            return None
-    return Entry(
-        seq=seq,
-        type=kind,
-        actor=actor,
-        key=key,
-        time=logged,
-        prev=prev,
-        payload=payload,
-        sig=sig,
-        id=ident,
-        signed_time=signed,
-        seen=seen,
-        v=VERSION,
-    )
+        _check_seen(seen)
+    return {
+        "type": _matching(obj, "type", _TYPE, remember=True),
+        "actor": _matching(obj, "actor", _ACTOR, remember=True),
+        "key": _matching(obj, "key", _HEX16, remember=True),
+        "time": _time(obj),
+        "payload": _field(obj, "payload", dict),
+        "id": _matching(obj, "id", _ID),
+        "seen": seen,
+        "sig": _field(obj, "sig", str),
+    }
 
 
 @functools.lru_cache(maxsize=4096)
@@ -473,6 +418,9 @@ def _check_size(size: int, what: str) -> None:
 
 
 def _members(obj: dict[str, Any], required: set[str], optional: set[str], what: str) -> None:
+    names = obj.keys()
+    if names == required or required <= names <= required | optional:
+        return
     missing, extra = required - set(obj), set(obj) - required - optional
     if missing or extra:
         raise MalformedInput(
@@ -490,6 +438,8 @@ def _seq(obj: dict[str, Any]) -> int:
 
 def _time(obj: dict[str, Any], name: str = "time") -> str:
     value: str = _field(obj, name, str)
+    if _valid_time(value):
+        return value
     try:
         parse_time(value)
     except MalformedInput as exc:
@@ -528,9 +478,13 @@ def _field(obj: dict[str, Any], name: str, kind: type) -> Any:
     return value
 
 
-def _matching(obj: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str:
+def _matching(
+    obj: dict[str, Any], name: str, pattern: re.Pattern[str], *, remember: bool = False
+) -> str:
+    """The member ``name``, a string ``pattern`` matches in full; ``remember`` for the
+    members whose values repeat along a log (see :func:`_repeated`)."""
     value: str = _field(obj, name, str)
-    if not pattern.fullmatch(value):
+    if not (_repeated(value, pattern) if remember else pattern.fullmatch(value)):
         raise MalformedInput(
             f"entry {name} {value!r:.70} does not match {pattern.pattern}", _pointer(name)
         )
