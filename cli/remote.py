@@ -316,7 +316,7 @@ def run_uvicorn(
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from insutrace.api.limits import GuardedH11Protocol
+    from insutrace.api.limits import GuardedHttpToolsProtocol
 
     keep_alive = int(os.environ.get("INSUTRACE_KEEP_ALIVE", "5"))
     max_connections = int(os.environ.get("INSUTRACE_MAX_CONNECTIONS", "1000"))
@@ -329,10 +329,9 @@ def run_uvicorn(
         workers=workers,
         log_config=None,  # the app's own logging (insutrace.api.logs) formats uvicorn's too
         access_log=access_log,
-        http=GuardedH11Protocol,  # header and body time-outs (INSUTRACE_*_TIMEOUT)
+        http=GuardedHttpToolsProtocol,  # time-outs (INSUTRACE_*_TIMEOUT), heads <= 16 KiB
         timeout_keep_alive=keep_alive,
         limit_concurrency=max_connections,
-        h11_max_incomplete_event_size=16 * 1024,  # headers of at most 16 KiB
     )
     server = uvicorn.Server(config)
     if workers <= 1:

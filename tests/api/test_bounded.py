@@ -3,9 +3,9 @@ the count passes the limit (chunked), documents streamed to disk, slow clients c
 requests and writes beyond the limits answered 503 with Retry-After, lock waits bounded
 while reads go on.
 
-The socket tests run the app in a real uvicorn server (its h11 protocol with the
-project's time-outs, :class:`insutrace.api.limits.GuardedH11Protocol`) on 127.0.0.1 and
-talk to it over raw sockets, as an attacker would.
+The socket tests run the app in a real uvicorn server (the protocol ``insutrace serve``
+runs, :class:`insutrace.api.limits.GuardedHttpToolsProtocol`, with its time-outs and head
+limit) on 127.0.0.1 and talk to it over raw sockets, as an attacker would.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from insutrace.api.bodies import MAX_BODY
-from insutrace.api.limits import GuardedH11Protocol, InFlightLimit
+from insutrace.api.limits import MAX_HEAD, GuardedHttpToolsProtocol, InFlightLimit, _OneSend
 from insutrace.trace.ledger import Ledger
 from insutrace.trace.store import engine as store_engine
 
@@ -46,7 +46,7 @@ def server(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str,
     monkeypatch.setenv("INSUTRACE_BODY_TIMEOUT", SHORT)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, http=GuardedH11Protocol, log_config=None, lifespan="off")
+    config = uvicorn.Config(app, http=GuardedHttpToolsProtocol, log_config=None, lifespan="off")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -216,6 +216,99 @@ def test_an_idle_connection_is_closed_and_a_prompt_one_served(server: tuple[str,
     assert status == 200
 
 
+# -- heads by size, and the one send per response ---------------------------------------------
+
+
+def test_a_head_past_16_kib_is_431_and_one_within_it_is_served(
+    server: tuple[str, int], ledger: Ledger, world: Any
+) -> None:
+    """A request line and headers of more than 16 KiB are answered 431 (problem JSON) and
+    the connection closed, whether the excess is one long header or many short ones;
+    nothing is written. A head just within the limit is served."""
+    size = ledger.size()
+    auth = f"Authorization: Bearer {world['manufacturer'].token}"
+    long_one = "X-Long: " + "a" * MAX_HEAD
+    many = [f"X-Many-{i}: {'b' * 90}" for i in range(MAX_HEAD // 100 + 10)]
+    for extra in ([long_one], many):
+        with connect(server) as s:
+            s.sendall(head("POST", "/v1/entries", auth, *extra, "Content-Length: 2") + b"{}")
+            status, data = read_response(s)
+        assert status == 431, data[:300]
+        assert b"application/problem+json" in data and b"connection: close" in data.lower()
+    assert ledger.size() == size
+    within = "X-Within: " + "c" * (MAX_HEAD - 200)
+    with connect(server) as s:
+        s.sendall(head("GET", "/v1/head", within, "Connection: close"))
+        status, _ = read_response(s)
+    assert status == 200
+
+
+def test_a_head_still_coming_is_431_once_it_passes_16_kib(server: tuple[str, int]) -> None:
+    """A header that never ends is refused as soon as the bytes received for the head pass
+    the limit, not buffered until the header time-out."""
+    with connect(server) as s:
+        s.sendall(b"GET /v1/head HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Endless: ")
+        status, data, sent = send_until_answered(s, itertools.repeat(b"z" * 1024))
+    assert status == 431, data[:300]
+    assert sent <= MAX_HEAD // 1024 + 2
+
+
+def test_pipelined_requests_are_answered_in_order(server: tuple[str, int]) -> None:
+    """Requests sent back to back on one connection get their answers in order, each
+    whole (a held head is never sent after a later answer)."""
+    paths = ["/v1/head", "/log/checkpoint", "/v1/no-such-path", "/v1/head"]
+    with connect(server) as s:
+        requests = [head("GET", p) for p in paths[:-1]]
+        s.sendall(b"".join([*requests, head("GET", paths[-1], "Connection: close")]))
+        _, data = read_response(s)
+    statuses = [int(part[:3]) for part in data.split(b"HTTP/1.1 ")[1:]]
+    assert statuses == [200, 200, 404, 200]
+
+
+class _Transport:
+    """What _OneSend writes through: the sends it makes, in order."""
+
+    def __init__(self) -> None:
+        self.sends: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.sends.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def test_one_send_joins_a_head_with_its_body_and_holds_nothing_past_the_step() -> None:
+    """Two writes in one event-loop step go out as one send; a lone write goes out at the
+    end of its step; closing sends what is held first; other calls reach the transport."""
+    loop = asyncio.new_event_loop()
+    try:
+        transport = _Transport()
+        one = _OneSend(transport, loop)  # type: ignore[arg-type]
+        one.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        one.write(b"body")
+        assert transport.sends == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
+        one.write(b"head")
+        assert transport.sends == [b"HTTP/1.1 200 OK\r\n\r\nbody"]  # held in the step
+        loop.run_until_complete(asyncio.sleep(0))
+        assert transport.sends[1:] == [b"head"]
+        one.write(b"last")
+        one.close()
+        assert transport.sends[2:] == [b"last"] and transport.closed
+        assert one.get_write_buffer_size() == 0
+        loop.run_until_complete(asyncio.sleep(0))
+        assert transport.sends[3:] == []  # the released write was not sent twice
+    finally:
+        loop.close()
+
+
 # -- requests and writes in flight ------------------------------------------------------------
 
 
@@ -340,6 +433,6 @@ def test_serve_sets_the_time_outs_and_limits(
             "--max-requests", "40", "--max-writes", "4"]  # fmt: skip
     result = CliRunner().invoke(cli_app, args)
     assert result.exit_code == 0, result.output
-    assert seen == [{"http": GuardedH11Protocol, "keep_alive": 3, "connections": 50,
+    assert seen == [{"http": GuardedHttpToolsProtocol, "keep_alive": 3, "connections": 50,
                      "HEADER_TIMEOUT": "2.5", "BODY_TIMEOUT": "7.0", "MAX_REQUESTS": "40",
                      "MAX_WRITES": "4"}]  # fmt: skip
