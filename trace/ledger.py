@@ -245,14 +245,18 @@ class Ledger:
         items: Sequence[Write],
         *,
         log: Callable[[list[Receipt | LedgerError], float], None] | None = None,
+        more: Callable[[], Sequence[Write]] | None = None,
     ) -> list[Receipt | LedgerError]:
         """Admit a batch in one write transaction, each item on its own savepoint: rules
         are checked in order, each against the projections as the items before it left
         them; a refused item is rolled back alone and answered with its own error. One
         checkpoint is signed for the batch (with ``checkpoint_writes``). A storage failure
         fails the whole batch (nothing of it is written). ``log``: called after the commit,
-        instead of the ledger's own log lines, with the results and the start time."""
-        return self._admit_all(items, isolated=True, log=log)
+        instead of the ledger's own log lines, with the results and the start time.
+        ``more``: called once, when the transaction holds the log's writer lock, for
+        writes to admit after ``items`` in the same batch (those that arrived while it
+        waited); their results follow those of ``items``."""
+        return self._admit_all(items, isolated=True, log=log, more=more)
 
     def submit(self, data: bytes) -> Receipt:
         """Admit an entry signed elsewhere (client-held key): a v 2 statement, placed at
@@ -268,11 +272,14 @@ class Ledger:
         isolated: bool,
         log: Callable[[list[Receipt | LedgerError], float], None] | None = None,
         before: Callable[[Tx, int, str, dict[str, Any]], None] | None = None,
+        more: Callable[[], Sequence[Write]] | None = None,
     ) -> list[Receipt | LedgerError]:
         started = _time.perf_counter()
         results: list[Receipt | LedgerError] = []
         with self.store.write() as tx:
-            size, prev = tx.head()
+            size, prev = tx.head()  # the log's writer lock is held from here
+            if more is not None:
+                items = [*items, *more()]
             tip = self._tip(tx, size, prev)
             self._fail_stop(tx, tip, check_root=self.checkpoint_writes)
             state = _State(size, prev, tip.time, tip.frontier)

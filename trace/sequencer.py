@@ -4,7 +4,8 @@ Requests from any number of threads (the server's request handlers) are queued; 
 thread takes whatever is waiting — up to ``max_batch`` writes, waiting at most
 ``linger`` seconds for more once the first has arrived — and hands the batch to
 :meth:`insutrace.trace.ledger.Ledger.admit`: one write transaction, every write on its
-own savepoint, one checkpoint for the batch, one commit. Each request's future is
+own savepoint, one checkpoint for the batch, one commit. What arrives while that
+transaction waits for the log's writer lock joins the batch once the lock is held. Each request's future is
 resolved only after that commit, with its receipt (seq, leaf, the checkpoint that
 proves it) or its own error. A batch from another process sharing the database waits
 for the store's writer lock like any writer, so batches of all processes are admitted
@@ -83,7 +84,7 @@ class Sequencer:
             if first is None:
                 return
             batch, stop = self._gather(first)
-            self._admit(batch)
+            stop = self._admit(batch, drain=not stop) or stop
             if stop:
                 return
 
@@ -106,10 +107,36 @@ class Sequencer:
             batch.append(item)
         return batch, False
 
-    def _admit(self, batch: Sequence[_Item]) -> None:
+    def _drain(self, room: int) -> tuple[list[_Item], bool]:
+        """What is queued now, at most ``room`` items, without waiting; and whether the
+        close sentinel was among it."""
+        drained: list[_Item] = []
+        while len(drained) < room:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                return drained, True
+            drained.append(item)
+        return drained, False
+
+    def _admit(self, batch: Sequence[_Item], *, drain: bool = True) -> bool:
+        """Admit ``batch`` and, once its transaction holds the log, whatever was queued
+        while it waited for the log's writer lock (another process's batch holding it):
+        those join this batch rather than wait for the next turn. True when the close
+        sentinel was drained (the thread stops after this batch)."""
         live = [item for item in batch if item[1].set_running_or_notify_cancel()]
         if not live:
-            return
+            return False
+        stopped = False
+
+        def more() -> list[Write]:
+            nonlocal stopped
+            drained, stopped = self._drain(self.max_batch - len(live))
+            joined = [item for item in drained if item[1].set_running_or_notify_cancel()]
+            live.extend(joined)
+            return [w for w, _, _ in joined]
 
         def log(results: list[Receipt | LedgerError], started: float) -> None:
             # each entry's line in the context of the request that sent it (its request id)
@@ -118,7 +145,9 @@ class Sequencer:
                     context.run(_ledger.log_appended, [result], started)
 
         try:
-            results = self.ledger.admit([w for w, _, _ in live], log=log)
+            results = self.ledger.admit(
+                [w for w, _, _ in live], log=log, more=more if drain else None
+            )
         except BaseException as exc:  # the whole batch failed: nothing of it was written
             if not isinstance(exc, LedgerError):
                 _log.exception("a batch of %d writes failed", len(live))
@@ -126,7 +155,7 @@ class Sequencer:
                 future.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
-            return
+            return stopped
         self.batches += 1
         self.admitted += sum(isinstance(r, Receipt) and not r.duplicate for r in results)
         for (_, future, _), result in zip(live, results, strict=True):
@@ -134,3 +163,4 @@ class Sequencer:
                 future.set_result(result)
             else:
                 future.set_exception(result)
+        return stopped

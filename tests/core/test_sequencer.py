@@ -3,7 +3,9 @@ in order, one checkpoint per batch, every answer after the commit."""
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -103,6 +105,57 @@ def test_a_closed_sequencer_admits_what_was_queued(
     futures = [sequencer.submit(register(signer_for(f"q{i}"), root)) for i in range(5)]
     sequencer.close()
     assert [f.result().seq for f in futures] == [1, 2, 3, 4, 5]
+
+
+def test_writes_queued_while_the_log_is_locked_join_the_waiting_batch(
+    ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer], store_url: str
+) -> None:
+    """While a batch waits for the log's writer lock (another process's batch holds it),
+    the writes that arrive join it once the lock is held: one transaction, one checkpoint,
+    rather than a second turn at the lock."""
+    other = open_store(store_url)  # another server process's store
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with other.write() as tx:
+            tx.head()
+            holding.set()
+            release.wait(20)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(20)
+        sequencer = Sequencer(ledger, linger=0)
+        first = sequencer.submit(register(signer_for("locked-0"), root))
+        time.sleep(0.3)  # its batch (of one) gathered, its transaction waiting for the lock
+        rest = [sequencer.submit(register(signer_for(f"locked-{i}"), root)) for i in range(1, 6)]
+        time.sleep(0.1)
+    finally:
+        release.set()
+        holder.join()
+        other.close()
+    receipts = [f.result(20) for f in [first, *rest]]
+    sequencer.close()
+    assert [r.seq for r in receipts] == [1, 2, 3, 4, 5, 6]
+    assert sequencer.batches == 1
+    assert {r.checkpoint.checkpoint.size for r in receipts if r.checkpoint} == {7}
+    assert checkpoints(ledger)[-1] == 7 and len(checkpoints(ledger)) == 2
+    assert verify_store(ledger.store, root_key=root.public_b64).ok
+
+
+def test_a_batch_takes_no_more_than_max_batch_from_the_queue(
+    ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer]
+) -> None:
+    """Writes drained under the lock count against ``max_batch``: a backlog of 7 with
+    ``max_batch=3`` is admitted as batches of at most 3, every write answered."""
+    sequencer = Sequencer(ledger, max_batch=3, linger=0)
+    futures = [sequencer.submit(register(signer_for(f"mb{i}"), root)) for i in range(7)]
+    assert [f.result(20).seq for f in futures] == list(range(1, 8))
+    sequencer.close()
+    assert sequencer.batches >= 3
+    sizes = checkpoints(ledger)
+    assert all(b - a <= 3 for a, b in itertools.pairwise(sizes))
 
 
 @pytest.mark.parametrize("batch", [1, 32])
