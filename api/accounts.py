@@ -326,6 +326,11 @@ TOKEN_REFRESH = 0.5
 after the last look."""
 
 
+TOKEN_PRELOAD = 10_000
+"""Live tokens a server process puts in its cache at start-up, newest first
+(:meth:`AccountStore.preload_tokens`); others are cached on their first request."""
+
+
 class TokenCache:
     """Bearer token → account, in this process's memory, so that a request authenticated
     by a token it has seen does no database work.
@@ -547,6 +552,34 @@ class AccountStore:
         expires = None if row.expires is None else parse_utc(str(row.expires)).timestamp()
         cache.put(digest, account, expires, epoch)
         return account
+
+    def preload_tokens(self, limit: int = TOKEN_PRELOAD) -> int:
+        """Start-up: the newest ``limit`` live tokens of active accounts put in the cache
+        (by hash, as a lookup would), so that the first request each makes to this
+        process is answered from memory too; the watermark is read first, as for any
+        lookup (see :class:`TokenCache`). How many were put."""
+        cache = self.tokens_cache
+        epoch = cache.epoch
+        q = (
+            select(account_table, token_table.c.hash, token_table.c.expires)
+            .join(token_table, token_table.c.account_id == account_table.c.id)
+            .where(token_table.c.revoked.is_(None), account_table.c.active.is_(True))
+            .order_by(token_table.c.created.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            cache.saw(self._watermark(conn))
+            epoch = cache.epoch
+            rows = conn.execute(q).all()
+        now = _now()
+        put = 0
+        for row in rows:
+            if row.expires is not None and row.expires <= now:
+                continue
+            expires = None if row.expires is None else parse_utc(str(row.expires)).timestamp()
+            cache.put(str(row.hash), _account(row), expires, epoch)
+            put += 1
+        return put
 
     @staticmethod
     def _watermark(conn: Any) -> tuple[int, int]:

@@ -180,7 +180,7 @@ def create_app(
     with ``export_dir``, a C2SP static export there kept current (:class:`LiveExport`).
     ``freeze`` (a server process of its own): once started, what start-up built is kept out
     of the cyclic garbage collector's passes (:func:`gc.freeze`), and the server-held keys
-    are unsealed in the background (:func:`insutrace.api.entries.unseal_current_keys`)."""
+    unsealed and the newest tokens cached in the background (:func:`_warm`)."""
     services = build_services(
         settings or Settings(),
         clock=clock,
@@ -209,10 +209,10 @@ def create_app(
         if services.export is not None:
             services.export.start()  # the static export, kept current by its own thread
         if freeze:
-            # a server process of its own: the keys it signs with unsealed before the first
-            # writes ask for them, in the background; the routes built before the first
-            # request reaches them
-            threading.Thread(target=_unseal_keys, args=(services,), daemon=True).start()
+            # a server process of its own: the keys it signs with unsealed and the tokens it
+            # will be shown cached before the first requests ask, in the background; the
+            # routes built before the first request reaches them
+            threading.Thread(target=_warm, args=(services,), daemon=True).start()
             prepare_routes(_app)
             # what start-up built (modules, routes, templates, caches) lives as long as the
             # process: kept out of the cyclic collector's full passes, which otherwise walk
@@ -315,17 +315,27 @@ def prepare_routes(app: FastAPI) -> None:
         route.matches(_NO_ROUTE)
 
 
-def _unseal_keys(services: Services) -> None:
-    """Start-up: the server-held current keys unsealed in the background
-    (:func:`insutrace.api.entries.unseal_current_keys`); a failure is logged, and each
-    organisation's first write unseals its key as it would have."""
+def _warm(services: Services) -> None:
+    """Start-up, in the background: the server-held current keys unsealed
+    (:func:`insutrace.api.entries.unseal_current_keys`) and the newest live tokens put in
+    the token cache (:meth:`AccountStore.preload_tokens`). A failure is logged; each
+    organisation's first write then unseals its key, and each token's first request
+    looks it up, as they would have."""
+    log = logging.getLogger(__name__)
     try:
         count = entries.unseal_current_keys(services)
     except Exception:
-        logging.getLogger(__name__).exception("unsealing the server-held keys failed")
-        return
-    if count:
-        logging.getLogger(__name__).info("unsealed %d server-held keys", count)
+        log.exception("unsealing the server-held keys failed")
+    else:
+        if count:
+            log.info("unsealed %d server-held keys", count)
+    try:
+        count = services.accounts.preload_tokens()
+    except Exception:
+        log.exception("loading the token cache failed")
+    else:
+        if count:
+            log.info("cached %d live tokens", count)
 
 
 def _log_startup(services: Services) -> None:

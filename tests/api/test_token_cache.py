@@ -156,6 +156,49 @@ def test_a_lookup_that_began_before_a_clear_is_not_kept(
     assert here.cached(token) is None
 
 
+def test_start_up_caches_the_newest_live_tokens_and_no_other(
+    stores: tuple[AccountStore, AccountStore, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server process's start-up puts live tokens of active accounts in its cache, the
+    newest first up to its limit, so their first requests need no lookup; revoked and
+    expired tokens and deactivated accounts' tokens are not put, and a revocation after
+    it still takes effect as for any cached token."""
+    here, there, clock = stores
+    live, live_token = there.create_account("91350100M000100Y43", "manufacturer", "line 1")
+    older, older_token = there.create_account("91350100M000100Y43", "manufacturer", "line 0")
+    _, revoked_token = there.create_account("91350100M000100Y43", "manufacturer", "r")
+    there.revoke_token(revoked_token)
+    gone, gone_token = there.create_account("91350100M000100Y43", "manufacturer", "gone")
+    there.set_active(gone.id, False)
+    stale, stale_token = there.create_account("91350100M000100Y43", "manufacturer", "stale")
+    with there.engine.begin() as conn:  # the newest, but expired
+        conn.execute(
+            accounts_module.token_table.update()
+            .where(accounts_module.token_table.c.account_id == stale.id)
+            .values(expires="2020-01-01T00:00:00Z", created="2999-01-01T00:00:00Z")
+        )
+        conn.execute(
+            accounts_module.token_table.update()
+            .where(accounts_module.token_table.c.account_id == older.id)
+            .values(created="2000-01-01T00:00:00Z")
+        )
+    assert here.preload_tokens(limit=2) == 1  # the two newest: the expired one, then live
+    seen = _statements(here)
+    assert here.cached(live_token) == live
+    assert here.cached(older_token) is None  # beyond the limit: looked up on first use
+    assert seen == []
+    assert here.preload_tokens() == 2
+    assert here.cached(older_token) == older
+    for token in (revoked_token, gone_token, stale_token):
+        assert here.cached(token) is None
+        assert here.authenticate(token) is None
+    there.revoke_token(live_token)
+    clock.now += TOKEN_REFRESH
+    here.cached(live_token)  # the watermark is due: read in the background
+    _wait_for_refresh()
+    assert here.cached(live_token) is None
+
+
 # -- the write fast path ------------------------------------------------------------------
 
 
