@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import time as _time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -78,6 +79,7 @@ __all__ = [
     "Ledger",
     "Receipt",
     "ServerWrite",
+    "SignedWrite",
     "Write",
 ]
 
@@ -133,7 +135,16 @@ class ClientWrite:
     data: bytes
 
 
-Write = ServerWrite | ClientWrite
+@dataclass(frozen=True)
+class SignedWrite:
+    """A :class:`ServerWrite` signed before its batch (:meth:`Ledger.prepare`): the log
+    places its statement as it places one signed with a client-held key."""
+
+    write: ServerWrite
+    statement: Statement
+
+
+Write = ServerWrite | ClientWrite | SignedWrite
 
 
 @dataclass
@@ -233,7 +244,7 @@ class Ledger:
         the items before it (e.g. the API's authorisation); it refuses by raising."""
         writes = [
             w
-            if isinstance(w, ServerWrite | ClientWrite)
+            if isinstance(w, ServerWrite | ClientWrite | SignedWrite)
             else ServerWrite(w[0], w[1], w[2], time=w[3] if len(w) == 4 else time)
             for w in items
         ]
@@ -359,23 +370,41 @@ class Ledger:
                 "latest signed checkpoint; nothing is written (run `insutrace verify`)"
             )
 
+    def prepare(self, write: Write) -> Write:
+        """What of admitting ``write`` needs no log state, done by the caller's thread
+        before the write is queued (the sequencer's callers), so a batch holding the
+        log's writer lock does not: a :class:`ServerWrite` with no time of its own is
+        signed now, at the clock's reading and under a random id when it has none, as a
+        client would sign it; the log stamps and places it when its batch comes. Others
+        are returned as they are (one with its own time is built at that time, in its
+        batch)."""
+        if not isinstance(write, ServerWrite) or write.time is not None:
+            return write
+        signer = write.signer
+        statement = Statement(
+            type=write.type,
+            actor=signer.actor,
+            key=signer.key_id,
+            time=format_time(self.clock.now()),
+            payload=write.payload,
+            id=write.id or "srv-" + os.urandom(16).hex(),
+        ).signed(signer)
+        return SignedWrite(write, statement)
+
     def _admit_one(self, tx: Tx, item: Write, state: _State) -> Receipt:
         if isinstance(item, ClientWrite):
             return self._admit_client(tx, item.data, state)
+        if isinstance(item, SignedWrite):
+            write, statement = item.write, item.statement
+            earlier = self._same_statement(tx, write, statement.id)
+            if earlier is not None:
+                return earlier
+            entry = statement.place(state.size, state.prev_hex, self._stamp(None, state.last))
+            return self._admit(tx, entry, entry.to_bytes(), state, write.signer)
         signer = item.signer
         stamp = self._stamp(item.time, state.last)
-        if item.id is not None:
-            earlier = self._logged_statement(tx, signer.actor, item.id)
-            if earlier is not None:
-                if (earlier.type, canonical(earlier.payload)) != (
-                    item.type,
-                    canonical(item.payload),
-                ):
-                    raise Conflict(
-                        f"statement id {item.id!r:.60} of {signer.actor} was logged at entry "
-                        f"{earlier.seq} with other content"
-                    )
-                return Receipt(earlier.seq, earlier.leaf_hash, earlier, duplicate=True)
+        if item.id is not None and (earlier := self._same_statement(tx, item, item.id)):
+            return earlier
         statement = Statement(
             type=item.type,
             actor=signer.actor,
@@ -386,6 +415,21 @@ class Ledger:
         ).signed(signer)
         entry = statement.place(state.size, state.prev_hex, stamp)
         return self._admit(tx, entry, entry.to_bytes(), state, signer)
+
+    def _same_statement(self, tx: Tx, item: ServerWrite, id: str) -> Receipt | None:
+        """The receipt of the statement the log already holds under ``id`` from the same
+        signer with the same type and payload (a retry), None when it holds none;
+        Conflict when it holds one with other content."""
+        actor = item.signer.actor
+        earlier = self._logged_statement(tx, actor, id)
+        if earlier is None:
+            return None
+        if (earlier.type, canonical(earlier.payload)) != (item.type, canonical(item.payload)):
+            raise Conflict(
+                f"statement id {id!r:.60} of {actor} was logged at entry {earlier.seq} "
+                "with other content"
+            )
+        return Receipt(earlier.seq, earlier.leaf_hash, earlier, duplicate=True)
 
     def _admit_client(self, tx: Tx, data: bytes, state: _State) -> Receipt:
         if len(data) > MAX_ENTRY_SIZE:
@@ -673,6 +717,9 @@ class _WriteHint:
 def _proposed(write: Write) -> _WriteHint:
     """A server write's signer, type, payload and id; a client statement's as its JSON
     says (unchecked: the statement is parsed and verified when it is admitted)."""
+    if isinstance(write, SignedWrite):
+        s, statement = write.write.signer, write.statement
+        return _WriteHint(s.actor, s.key_id, statement.type, statement.payload, statement.id)
     if isinstance(write, ServerWrite):
         s = write.signer
         return _WriteHint(s.actor, s.key_id, write.type, write.payload, write.id)

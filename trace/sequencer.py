@@ -52,7 +52,10 @@ class Sequencer:
         self._closed = False
 
     def submit(self, write: Write) -> Future[Receipt]:
-        """Queue one write; the future holds its receipt once its batch has committed."""
+        """Queue one write; the future holds its receipt once its batch has committed.
+        What of it needs no log state is done first, in the caller's thread
+        (:meth:`Ledger.prepare`: a server-built statement is signed), not in the batch."""
+        write = self.ledger.prepare(write)
         future: Future[Receipt] = Future()
         with self._guard:
             if self._closed:

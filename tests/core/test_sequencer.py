@@ -7,11 +7,12 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from insutrace.trace.actors import CORE_TYPES
-from insutrace.trace.errors import RuleViolation
+from insutrace.trace.errors import Conflict, RuleViolation
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger, Receipt, ServerWrite
 from insutrace.trace.note import NoteSigner
@@ -107,13 +108,11 @@ def test_a_closed_sequencer_admits_what_was_queued(
     assert [f.result().seq for f in futures] == [1, 2, 3, 4, 5]
 
 
-def test_writes_queued_while_the_log_is_locked_join_the_waiting_batch(
-    ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer], store_url: str
-) -> None:
-    """While a batch waits for the log's writer lock (another process's batch holds it),
-    the writes that arrive join it once the lock is held: one transaction, one checkpoint,
-    rather than a second turn at the lock."""
-    other = open_store(store_url)  # another server process's store
+@contextmanager
+def log_locked(store_url: str) -> Iterator[None]:
+    """The log's writer lock held by another store on the same database (another server
+    process's batch) until the block ends."""
+    other = open_store(store_url)
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -126,21 +125,60 @@ def test_writes_queued_while_the_log_is_locked_join_the_waiting_batch(
     holder.start()
     try:
         assert holding.wait(20)
-        sequencer = Sequencer(ledger, linger=0)
-        first = sequencer.submit(register(signer_for("locked-0"), root))
-        time.sleep(0.3)  # its batch (of one) gathered, its transaction waiting for the lock
-        rest = [sequencer.submit(register(signer_for(f"locked-{i}"), root)) for i in range(1, 6)]
-        time.sleep(0.1)
+        yield
     finally:
         release.set()
         holder.join()
         other.close()
+
+
+def test_writes_queued_while_the_log_is_locked_join_the_waiting_batch(
+    ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer], store_url: str
+) -> None:
+    """While a batch waits for the log's writer lock (another process's batch holds it),
+    the writes that arrive join it once the lock is held: one transaction, one checkpoint,
+    rather than a second turn at the lock."""
+    sequencer = Sequencer(ledger, linger=0)
+    with log_locked(store_url):
+        first = sequencer.submit(register(signer_for("locked-0"), root))
+        time.sleep(0.3)  # its batch (of one) gathered, its transaction waiting for the lock
+        rest = [sequencer.submit(register(signer_for(f"locked-{i}"), root)) for i in range(1, 6)]
+        time.sleep(0.1)
     receipts = [f.result(20) for f in [first, *rest]]
     sequencer.close()
     assert [r.seq for r in receipts] == [1, 2, 3, 4, 5, 6]
     assert sequencer.batches == 1
     assert {r.checkpoint.checkpoint.size for r in receipts if r.checkpoint} == {7}
     assert checkpoints(ledger)[-1] == 7 and len(checkpoints(ledger)) == 2
+    assert verify_store(ledger.store, root_key=root.public_b64).ok
+
+
+def test_a_server_write_is_signed_when_queued_and_placed_when_its_batch_comes(
+    ledger: Ledger, root: Signer, signer_for: Callable[[str], Signer], store_url: str
+) -> None:
+    """A server-built statement is signed in the thread that queues it, not in the batch
+    holding the log: signed at the clock's reading then, under a random id when it has
+    none; the log stamps it when its batch commits, and it verifies like any entry. A
+    retry of an id with the same content is the first's receipt; with other content, a
+    conflict."""
+    sequencer = Sequencer(ledger, linger=0)
+    with log_locked(store_url):
+        queued = [sequencer.submit(register(signer_for(f"s{i}"), root)) for i in range(2)]
+        time.sleep(0.3)  # the batch waits for the lock
+    receipts = [f.result(20) for f in queued]
+    for r in receipts:
+        assert r.entry.signed_time < r.entry.time  # signed 0.3 s before it was logged
+        assert r.entry.id.startswith("srv-")
+    assert receipts[0].entry.id != receipts[1].entry.id
+    org = signer_for("retried")
+    payload = {"id": org.actor, "public_key": org.public_b64, "name": "retried"}
+    first = sequencer.write(ServerWrite("actor.register", payload, root, id="retry-0001"))
+    again = sequencer.write(ServerWrite("actor.register", payload, root, id="retry-0001"))
+    assert (again.seq, again.duplicate) == (first.seq, True)
+    other = {**payload, "name": "other"}
+    with pytest.raises(Conflict, match="retry-0001"):
+        sequencer.write(ServerWrite("actor.register", other, root, id="retry-0001"))
+    sequencer.close()
     assert verify_store(ledger.store, root_key=root.public_b64).ok
 
 
