@@ -35,7 +35,7 @@ from insutrace.api.csrf import CsrfDep
 from insutrace.api.deps import Services, ServicesDep
 from insutrace.api.pages import Refused, refused_page, signed_in
 from insutrace.api.pages_common import FORM, bilingual, context
-from insutrace.api.person_writes import revoke_device_keys
+from insutrace.api.person_writes import person_device_keys, revoke_device_keys
 from insutrace.api.web import render
 from insutrace.trace.errors import LedgerError
 
@@ -50,19 +50,20 @@ ISSUER = "InsuTrace"
 
 
 def _account_page(
-    request: Request, account: Account, status: int = 200, **extra: Any
+    request: Request, services: Services, account: Account, status: int = 200, **extra: Any
 ) -> HTMLResponse:
     secret = extra.pop("secret", None) or pyotp.random_base32()
     username = account.person.username if account.person else ""
     uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
-    ctx = context(account, secret=secret, otpauth=uri, **extra)
+    keys = person_device_keys(services, account)
+    ctx = context(account, secret=secret, otpauth=uri, device_keys=keys, **extra)
     return render(request, "account.html", ctx, status)
 
 
 @router.get("/account", response_model=None)
 async def my_account(request: Request, services: ServicesDep) -> Response:
     account = signed_in(services, request)
-    return _account_page(request, account)
+    return await run_in_threadpool(_account_page, request, services, account)
 
 
 @router.post("/account/password", response_model=None)
@@ -81,7 +82,9 @@ async def change_password(
     if not MIN_PASSWORD <= len(new) <= 200:
         errors["new"] = f"新密码需 {MIN_PASSWORD}-200 个字符 · {MIN_PASSWORD} to 200 characters"
     if errors:
-        return _account_page(request, account, 400, errors=errors)
+        return await run_in_threadpool(
+            _account_page, request, services, account, 400, errors=errors
+        )
     await run_in_threadpool(services.accounts.set_password, account.id, new)
     # the change ended every session, this one too: sign in again with the new password
     return RedirectResponse("/signin?next=/account", status_code=303)
@@ -100,17 +103,30 @@ async def set_totp(
     if action == "disable":
         await run_in_threadpool(services.accounts.set_totp, account.id, None)
         fresh = services.accounts.account(account.id)
-        return _account_page(
-            request, fresh, done="已停用动态验证码 · Authenticator code turned off"
+        return await run_in_threadpool(
+            _account_page,
+            request,
+            services,
+            fresh,
+            done="已停用动态验证码 · Authenticator code turned off",
         )
     valid = len(secret) >= 16 and secret.isalnum() and secret.upper() == secret
     code = code.strip().replace(" ", "")
     if not valid or not code.isdigit() or not pyotp.TOTP(secret).verify(code, valid_window=1):
         errors = {"code": "验证码与密钥不符，请重新输入 · The code does not match the secret"}
-        return _account_page(request, account, 400, errors=errors, secret=secret if valid else None)
+        return await run_in_threadpool(
+            _account_page, request, services, account, 400, errors=errors,
+            secret=secret if valid else None,
+        )  # fmt: skip
     await run_in_threadpool(services.accounts.set_totp, account.id, secret)
     fresh = services.accounts.account(account.id)
-    return _account_page(request, fresh, done="已启用动态验证码 · Authenticator code turned on")
+    return await run_in_threadpool(
+        _account_page,
+        request,
+        services,
+        fresh,
+        done="已启用动态验证码 · Authenticator code turned on",
+    )
 
 
 # -- the organisation's people ----------------------------------------------------------------
@@ -297,6 +313,16 @@ async def set_account_active(
         else ("已停用（令牌已吊销）", "Deactivated (tokens revoked)")
     )
     done = f"{zh} {target.name} · {en}"
+    if not target.active:  # their phones sign no more: each device key of theirs is revoked
+        try:
+            revoked = await run_in_threadpool(revoke_device_keys, services, admin, target)
+        except LedgerError as exc:
+            errors = {FORM: bilingual(exc)}
+            return await run_in_threadpool(
+                _accounts_page, request, services, admin, 503, errors=errors
+            )
+        if revoked:
+            done += f"（设备密钥已吊销 {len(revoked)} 个 · {len(revoked)} device key(s) revoked）"
     return await run_in_threadpool(_accounts_page, request, services, admin, done=done)
 
 

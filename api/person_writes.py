@@ -34,6 +34,7 @@ __all__ = [
     "enrol_device_key",
     "entry_authors",
     "live_device_keys",
+    "person_device_keys",
     "revoke_device_keys",
     "write_as_person",
 ]
@@ -45,13 +46,16 @@ def write_as_person(
     type: str,
     payload: dict[str, Any],
     idempotency_key: str | None,
+    *,
+    author: Account | None = None,
 ) -> Receipt:
-    """Write ``type`` for the signed-in person's organisation; record who wrote it. The
-    payload meets its type's model first (a refusal names each member: PayloadInvalid)."""
+    """Write ``type`` for ``account``'s organisation (its server-held key, its role's
+    authorization); record who wrote it: ``author``, else the account itself. The payload
+    meets its type's model first (a refusal names each member: PayloadInvalid)."""
     check_declared_payload(services.ledger.types, type, payload)
     receipt = _server_write(services, account, type, payload, idempotency_key)
     if not receipt.duplicate:
-        services.accounts.record_author(receipt.seq, account)
+        services.accounts.record_author(receipt.seq, author or account)
     return receipt
 
 
@@ -68,25 +72,32 @@ def enrol_device_key(services: Services, account: Account, public_key: str, devi
     return write_as_person(services, account, "key.add", payload, None)
 
 
-def live_device_keys(services: Services, account: Account) -> list[dict[str, Any]]:
-    """The signed-in person's device keys not revoked, as the log has them."""
+def person_device_keys(services: Services, account: Account) -> list[dict[str, Any]]:
+    """Every device key the person has held, as the log has them: ``{id, device, from,
+    until?, ended?}`` (``until``: the first entry it no longer signs; ``ended``: why)."""
     if account.person is None:
         return []
     with services.ledger.store.read() as tx:
-        rows = device_keys(tx, account.org, account.person.username)
-    return [r for r in rows if r.get("until") is None]
+        return device_keys(tx, account.org, account.person.username)
+
+
+def live_device_keys(services: Services, account: Account) -> list[dict[str, Any]]:
+    """The signed-in person's device keys not revoked, as the log has them."""
+    return [r for r in person_device_keys(services, account) if r.get("until") is None]
 
 
 def revoke_device_keys(services: Services, by: Account, person: Account) -> list[int]:
     """``key.revoke`` of each of ``person``'s live device keys, signed by their
-    organisation's server-held key and recorded as written by ``by`` (the administrator
-    deactivating them). Returns the seqs written."""
+    organisation's server-held key (the one that enrolled them) and recorded as written by
+    ``by``: the administrator deactivating them, of their organisation or the root
+    authority's. Returns the seqs written."""
     if person.person is None:
         return []
     seqs = []
     for row in live_device_keys(services, person):
         payload = {"key": row["id"], "reason": f"{person.person.username} deactivated"}
-        seqs.append(write_as_person(services, by, "key.revoke", payload, None).seq)
+        receipt = write_as_person(services, person, "key.revoke", payload, None, author=by)
+        seqs.append(receipt.seq)
     return seqs
 
 

@@ -212,6 +212,61 @@ def test_deactivating_a_person_revokes_their_device_keys(
     assert row["until"] == size + 1
 
 
+def test_the_authority_deactivating_a_person_revokes_their_device_keys_too(
+    app: Any, client: TestClient, services: Services, world: Any, ledger: Ledger
+) -> None:
+    """Deactivated from the root authority's account list (not their organisation's
+    people page), a person's device keys are revoked all the same: signed by their
+    organisation's key, which enrolled them, and recorded as the authority's doing."""
+    token = _supervisor(services, world, client, "zhao.jianli")
+    org = world.id("supervisor")
+    phone = _phone("5", org)
+    assert _enrol(client, token, phone).status_code == 201
+    zhao = services.accounts.by_username("zhao.jianli")
+    assert zhao is not None
+    services.accounts.create_person(
+        "root", "authority", "根管理员", "root.admin", P.PASSWORD, admin=True
+    )
+    with TestClient(app) as office:
+        P.sign_in(office, "root.admin")
+        size = ledger.size()
+        action = f"/admin/accounts/{zhao.id}/active"
+        r = P.post_form(office, "/admin/accounts", action, {"active": "0"})
+        assert r.status_code == 200 and "设备密钥已吊销 1 个" in r.text
+    revoked = ledger.entry(size)
+    assert (revoked.type, revoked.actor, revoked.payload["key"]) == (
+        "key.revoke",
+        org,
+        phone.key_id,
+    )
+    assert services.accounts.authors([size])[size]["username"] == "root.admin"
+    with ledger.store.read() as tx:
+        (row,) = device_keys(tx, org, "zhao.jianli")
+    assert row["until"] == size + 1
+
+
+def test_a_person_sees_their_device_keys_on_their_account_page(
+    app: Any, client: TestClient, services: Services, world: Any, ledger: Ledger
+) -> None:
+    """/account lists the person's device keys as the log has them: each one's device,
+    key id, first entry it signs and state, live or revoked by which entry."""
+    token = _supervisor(services, world, client, "zhao.jianli")
+    assert "尚未登记设备密钥" in client.get("/account").text
+    org = world.id("supervisor")
+    old, new = _phone("6", org), _phone("7", org)
+    assert _enrol(client, token, old).status_code == 201
+    assert _enrol(client, token, new).status_code == 201
+    zhao = services.accounts.by_username("zhao.jianli")
+    assert zhao is not None
+    size = ledger.size()
+    world.append("key.revoke", {"key": old.key_id}, "supervisor")
+    page = client.get("/account").text
+    rows = dict(re.findall(r'<tr data-key="([0-9a-f]{16})">(.*?)</tr>', page, re.S))
+    assert set(rows) == {old.key_id, new.key_id}
+    assert f"已吊销（第 {size} 条）" in rows[old.key_id]
+    assert "有效" in rows[new.key_id] and "已吊销" not in rows[new.key_id]
+
+
 def test_the_service_worker_is_served_at_the_root_and_follows_its_scripts(
     client: TestClient, services: Services, world: Any
 ) -> None:
