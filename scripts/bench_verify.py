@@ -138,12 +138,14 @@ def section(small: bool, entries: int | None = None) -> None:
         )
         for n in jobs:
             raw = RawBaseline(n)
-            before = raw.rate()
-            raw_cpu = raw_cpu_us()
+            before, raw_before = raw.rate(), raw_cpu_us()
             start, cpu = time.perf_counter(), cpu_seconds()
             report = verify_store(store, jobs=n)
             rate = report.size / (time.perf_counter() - start)
             cpu_us = (cpu_seconds() - cpu) / report.size * 1e6
+            # both baselines taken just before and just after, their means compared: the
+            # machine's speed drifts by a third within a minute here
+            raw_cpu = (raw_before + raw_cpu_us()) / 2
             baseline = (before + raw.rate()) / 2
             assert report.ok, report.error
             line(f"raw Ed25519 verify x {n} core(s)", f"{baseline:,.0f}/s", "baseline")
