@@ -64,6 +64,9 @@ ALERTS = {"clone": "克隆 clone", "counterfeit": "假冒 counterfeit", "oversca
 UNITS = {"m2": "m²", "m3": "m³", "board": "块 boards", "panel": "张 panels"}
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+# the templates ship with the package and change only with it: compiled once per process,
+# never a stat of each template file on every render
+templates.env.auto_reload = False
 templates.env.globals.update(
     type_name=lambda kind: TYPES.get(kind, kind),
     list_name=lambda kind: LISTS.get(kind, kind),
