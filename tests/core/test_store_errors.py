@@ -3,6 +3,7 @@ driver exception, KeyError or ValueError; the command line prints it as one line
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from insutrace.cli.main import app
+from insutrace.trace.actors import CORE_TYPES
 from insutrace.trace.errors import StorageError
-from insutrace.trace.ledger import Ledger
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger, ServerWrite
 from insutrace.trace.store import Store, open_store
 
 runner = CliRunner()
@@ -95,6 +98,37 @@ def test_a_duplicate_row_is_storage_error_not_integrity_error(ledger: Ledger) ->
 def test_missing_merkle_nodes_are_storage_error(ledger: Ledger) -> None:
     with ledger.store.read() as tx, pytest.raises(StorageError, match=r"nodes missing"):
         tx.nodes([(5, 0)])
+
+
+def test_a_run_of_nodes_reads_as_its_nodes_one_by_one(
+    make_ledger: Callable[..., Ledger], root: Signer, signer_for: Callable[[str], Signer]
+) -> None:
+    """Consecutive indexes (a verification's batch) are read as a range: the same hashes
+    as each node read alone; a node missing inside the run is named."""
+    ledger = make_ledger(types=CORE_TYPES)
+    orgs = [signer_for(f"run-{i}") for i in range(20)]
+    ledger.admit(
+        [
+            ServerWrite(
+                "actor.register", {"id": o.actor, "public_key": o.public_b64, "name": "o"}, root
+            )
+            for o in orgs
+        ]
+    )
+    wanted = [(0, i) for i in range(3, 17)] + [(1, i) for i in range(8)] + [(2, 1), (2, 3)]
+    with ledger.store.read() as tx:
+        run = tx.nodes(wanted)
+        alone = {node: tx.nodes([node])[node] for node in wanted}
+    assert run == alone and len(run) == len(wanted)
+    held = run[(1, 4)]
+    sql(ledger.store, "DELETE FROM log_node WHERE level = 1 AND idx = 4")
+    try:
+        with ledger.store.read() as tx, pytest.raises(StorageError, match=r"\(1, 4\)"):
+            tx.nodes([(1, i) for i in range(8)])
+    finally:
+        with ledger.store.engine.begin() as conn:  # type: ignore[attr-defined]
+            insert = "INSERT INTO log_node (level, idx, hash) VALUES (1, 4, :hash)"
+            conn.execute(text(insert), {"hash": held})
 
 
 def test_a_damaged_projection_row_is_storage_error(ledger: Ledger) -> None:

@@ -162,6 +162,13 @@ class _SQL:
         self.head = "SELECT size, leaf FROM log_head WHERE id = 1"
         self.leaf_by_seq = "SELECT 0, seq, leaf FROM log_entry WHERE seq IN ({})"
         self.node = f"SELECT level, idx, hash FROM log_node WHERE level = {ph} AND idx IN ({{}})"
+        # a run of consecutive indexes (a verification's batch, a tile): a range, whose text
+        # is the same whatever the run's length, so the statement is compiled once
+        self.leaf_run = f"SELECT 0, seq, leaf FROM log_entry WHERE seq >= {ph} AND seq <= {ph}"
+        self.node_run = (
+            f"SELECT level, idx, hash FROM log_node WHERE level = {ph} "
+            f"AND idx >= {ph} AND idx <= {ph}"
+        )
         self.leaf = f"SELECT leaf FROM log_entry WHERE seq = {ph}"
         self.insert_entry = f"INSERT INTO log_entry (seq, body, leaf) VALUES ({ph}, {ph}, {ph})"
         self.insert_node = f"INSERT INTO log_node (level, idx, hash) VALUES ({ph}, {ph}, {ph})"
@@ -414,6 +421,11 @@ class SQLTx:
             return out
         parts, params = [], []
         for level, indexes in sorted(by_level.items()):
+            low, high = min(indexes), max(indexes)
+            if len(indexes) > 2 and high - low + 1 == len(indexes):  # consecutive: a range
+                parts.append(self.sql.leaf_run if level == 0 else self.sql.node_run)
+                params.extend([low, high] if level == 0 else [level, low, high])
+                continue
             marks = self.sql.marks(len(indexes))
             if level == 0:
                 parts.append(self.sql.leaf_by_seq.format(marks))
