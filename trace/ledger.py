@@ -385,11 +385,25 @@ class Ledger:
             type=write.type,
             actor=signer.actor,
             key=signer.key_id,
-            time=format_time(self.clock.now()),
+            time=self._stamp(None, self._last_time()),
             payload=write.payload,
             id=write.id or "srv-" + os.urandom(16).hex(),
         ).signed(signer)
         return SignedWrite(write, statement)
+
+    def _last_time(self) -> str | None:
+        """The time of the log's last entry as this process last saw it (the one it
+        committed, else read): a server-built statement's signed time is the clock's
+        reading clamped to it, as its log time will be, so a clock behind the log (one
+        stepped back, a demo's fixed clock) never makes it look signed long before it
+        was logged."""
+        cached = self._cached
+        if cached is not None:
+            return cached.time
+        with self.store.read() as tx:
+            size = tx.head()[0]
+            rows = tx.entries(size - 1, size) if size else []
+        return Entry.from_bytes(rows[0]).time if rows else None
 
     def _admit_one(self, tx: Tx, item: Write, state: _State) -> Receipt:
         if isinstance(item, ClientWrite):

@@ -8,10 +8,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from insutrace.trace.actors import CORE_TYPES
+from insutrace.trace.clock import FixedClock, format_time
 from insutrace.trace.errors import Conflict, RuleViolation
 from insutrace.trace.keys import Signer
 from insutrace.trace.ledger import Ledger, Receipt, ServerWrite
@@ -180,6 +182,35 @@ def test_a_server_write_is_signed_when_queued_and_placed_when_its_batch_comes(
         sequencer.write(ServerWrite("actor.register", other, root, id="retry-0001"))
     sequencer.close()
     assert verify_store(ledger.store, root_key=root.public_b64).ok
+
+
+def test_a_server_write_is_signed_no_earlier_than_the_log_it_joins(
+    store_url: str, root: Signer, log_signer: NoteSigner, signer_for: Callable[[str], Signer]
+) -> None:
+    """A clock behind the log (stepped back; a demo's fixed clock) signs a server-built
+    statement at the log's last time, as it stamps it, never days before it is logged
+    (which would read as a statement signed offline long ago), whether this process
+    wrote the log's last entry or another did."""
+    start = datetime(2027, 8, 1, 8, tzinfo=UTC)
+    ahead = start + timedelta(days=22)
+    for writer in ("this-process", "another-process"):
+        store = open_store(store_url)
+        ledger = Ledger(store, log_signer=log_signer, types=CORE_TYPES, clock=FixedClock(start))
+        if ledger.size() == 0:
+            ledger.initialize(root, origin=log_signer.name)
+        org = signer_for(f"ahead-{writer}")
+        later = register(org, root)
+        if writer == "this-process":
+            ledger.admit([ServerWrite(later.type, later.payload, root, time=ahead)])
+        else:
+            other = Ledger(open_store(store_url), log_signer=log_signer, types=CORE_TYPES)
+            other.admit([ServerWrite(later.type, later.payload, root, time=ahead)])
+            other.store.close()
+        sequencer = Sequencer(ledger, linger=0)
+        receipt = sequencer.write(register(signer_for(f"behind-{writer}"), root))
+        sequencer.close()
+        assert receipt.entry.signed_time == receipt.entry.time == format_time(ahead)
+        store.close()
 
 
 def test_a_batch_takes_no_more_than_max_batch_from_the_queue(
