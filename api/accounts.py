@@ -240,6 +240,27 @@ def parse_utc(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+def _live_tokens() -> Any:
+    """Unrevoked tokens of active accounts: each row the account's columns, the token's
+    hash and its expiry (an expired one is left to :func:`_cache_live`)."""
+    return (
+        select(account_table, token_table.c.hash, token_table.c.expires)
+        .join(token_table, token_table.c.account_id == account_table.c.id)
+        .where(token_table.c.revoked.is_(None), account_table.c.active.is_(True))
+    )
+
+
+def _cache_live(cache: TokenCache, digest: str, row: Any, epoch: int) -> Account | None:
+    """The account of a :func:`_live_tokens` row, kept in ``cache`` under the token's
+    hash; None (and nothing kept) when the token has expired."""
+    if row.expires is not None and row.expires <= _now():
+        return None
+    account = _account(row)
+    expires = None if row.expires is None else parse_utc(str(row.expires)).timestamp()
+    cache.put(digest, account, expires, epoch)
+    return account
+
+
 def _now() -> str:
     return format_utc(utc_now())
 
@@ -535,23 +556,15 @@ class AccountStore:
         if found is not None:
             return found
         epoch = cache.epoch
-        q = (
-            select(account_table, token_table.c.expires)
-            .join(token_table, token_table.c.account_id == account_table.c.id)
-            .where(token_table.c.hash == digest, token_table.c.revoked.is_(None))
-            .where(account_table.c.active.is_(True))
-        )
+        q = _live_tokens().where(token_table.c.hash == digest)
         with self.engine.connect() as conn:
             if not cache.fresh():
                 cache.saw(self._watermark(conn))  # before the token: see TokenCache
                 epoch = cache.epoch
             row = conn.execute(q).first()
-        if row is None or (row.expires is not None and row.expires <= _now()):
+        if row is None:
             return None
-        account = _account(row)
-        expires = None if row.expires is None else parse_utc(str(row.expires)).timestamp()
-        cache.put(digest, account, expires, epoch)
-        return account
+        return _cache_live(cache, digest, row, epoch)
 
     def preload_tokens(self, limit: int = TOKEN_PRELOAD) -> int:
         """Start-up: the newest ``limit`` live tokens of active accounts put in the cache
@@ -559,27 +572,12 @@ class AccountStore:
         process is answered from memory too; the watermark is read first, as for any
         lookup (see :class:`TokenCache`). How many were put."""
         cache = self.tokens_cache
-        epoch = cache.epoch
-        q = (
-            select(account_table, token_table.c.hash, token_table.c.expires)
-            .join(token_table, token_table.c.account_id == account_table.c.id)
-            .where(token_table.c.revoked.is_(None), account_table.c.active.is_(True))
-            .order_by(token_table.c.created.desc())
-            .limit(limit)
-        )
+        q = _live_tokens().order_by(token_table.c.created.desc()).limit(limit)
         with self.engine.connect() as conn:
             cache.saw(self._watermark(conn))
             epoch = cache.epoch
             rows = conn.execute(q).all()
-        now = _now()
-        put = 0
-        for row in rows:
-            if row.expires is not None and row.expires <= now:
-                continue
-            expires = None if row.expires is None else parse_utc(str(row.expires)).timestamp()
-            cache.put(str(row.hash), _account(row), expires, epoch)
-            put += 1
-        return put
+        return sum(_cache_live(cache, str(row.hash), row, epoch) is not None for row in rows)
 
     @staticmethod
     def _watermark(conn: Any) -> tuple[int, int]:
