@@ -12,7 +12,7 @@ import gc
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -322,20 +322,20 @@ def _warm(services: Services) -> None:
     organisation's first write then unseals its key, and each token's first request
     looks it up, as they would have."""
     log = logging.getLogger(__name__)
-    try:
-        count = entries.unseal_current_keys(services)
-    except Exception:
-        log.exception("unsealing the server-held keys failed")
-    else:
+    steps: list[tuple[str, str, Callable[[], int]]] = [
+        ("unsealed %d server-held keys", "unsealing the server-held keys failed",
+         lambda: entries.unseal_current_keys(services)),
+        ("cached %d live tokens", "loading the token cache failed",
+         services.accounts.preload_tokens),
+    ]  # fmt: skip
+    for done, failed, step in steps:
+        try:
+            count = step()
+        except Exception:
+            log.exception(failed)
+            continue
         if count:
-            log.info("unsealed %d server-held keys", count)
-    try:
-        count = services.accounts.preload_tokens()
-    except Exception:
-        log.exception("loading the token cache failed")
-    else:
-        if count:
-            log.info("cached %d live tokens", count)
+            log.info(done, count)
 
 
 def _log_startup(services: Services) -> None:
