@@ -5,11 +5,11 @@ thread takes whatever is waiting — up to ``max_batch`` writes, waiting at most
 ``linger`` seconds for more once the first has arrived — and hands the batch to
 :meth:`insutrace.trace.ledger.Ledger.admit`: one write transaction, every write on its
 own savepoint, one checkpoint for the batch, one commit. What arrives while that
-transaction waits for the log's writer lock joins the batch once the lock is held. Each request's future is
-resolved only after that commit, with its receipt (seq, leaf, the checkpoint that
-proves it) or its own error. A batch from another process sharing the database waits
-for the store's writer lock like any writer, so batches of all processes are admitted
-one after another.
+transaction waits for the log's writer lock joins the batch once the lock is held. Each
+request's future is resolved only after that commit, with its receipt (seq, leaf, the
+checkpoint that proves it) or its own error. A batch from another process sharing the
+database waits for the store's writer lock like any writer, so batches of all processes
+are admitted one after another.
 
 Durability is the store's: nothing is acknowledged before its commit returns.
 """
@@ -92,13 +92,20 @@ class Sequencer:
                 return
 
     def _gather(self, first: _Item) -> tuple[list[_Item], bool]:
-        batch = [first]
-        deadline = time.monotonic() + self.linger
-        while len(batch) < self.max_batch:
+        """``first`` and what else arrives within ``linger``, up to ``max_batch``; and
+        whether the close sentinel came."""
+        more, stop = self._take(self.max_batch - 1, time.monotonic() + self.linger)
+        return [first, *more], stop
+
+    def _take(self, room: int, deadline: float | None = None) -> tuple[list[_Item], bool]:
+        """At most ``room`` queued items: those there now, and with a ``deadline``, those
+        arriving before it; and whether the close sentinel was among them."""
+        taken: list[_Item] = []
+        while len(taken) < room:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                remaining = deadline - time.monotonic()
+                remaining = -1.0 if deadline is None else deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 try:
@@ -106,23 +113,9 @@ class Sequencer:
                 except queue.Empty:
                     break
             if item is None:
-                return batch, True
-            batch.append(item)
-        return batch, False
-
-    def _drain(self, room: int) -> tuple[list[_Item], bool]:
-        """What is queued now, at most ``room`` items, without waiting; and whether the
-        close sentinel was among it."""
-        drained: list[_Item] = []
-        while len(drained) < room:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is None:
-                return drained, True
-            drained.append(item)
-        return drained, False
+                return taken, True
+            taken.append(item)
+        return taken, False
 
     def _admit(self, batch: Sequence[_Item], *, drain: bool = True) -> bool:
         """Admit ``batch`` and, once its transaction holds the log, whatever was queued
@@ -136,7 +129,7 @@ class Sequencer:
 
         def more() -> list[Write]:
             nonlocal stopped
-            drained, stopped = self._drain(self.max_batch - len(live))
+            drained, stopped = self._take(self.max_batch - len(live))
             joined = [item for item in drained if item[1].set_running_or_notify_cancel()]
             live.extend(joined)
             return [w for w, _, _ in joined]
