@@ -16,7 +16,6 @@ and how large a request's head may be.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from typing import Any
 
@@ -157,7 +156,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._received = (self._received if before is _HEAD else 0) + len(data)
             if self._received > self.max_head:
                 self._oversize = True
-                self.send_400_response("")  # answered 431: see there
+                self._refuse_head()
                 return
         self._guard()
 
@@ -195,24 +194,24 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             raise HeadTooLarge  # the parser stops: uvicorn answers with send_400_response
 
     def send_400_response(self, msg: str) -> None:
-        if not self._oversize:
+        """uvicorn's answer to a request the parser stopped on: 431 when it was the head's
+        size (:meth:`_count` raised), else uvicorn's 400."""
+        if self._oversize:
+            self._refuse_head()
+        else:
             super().send_400_response(msg)
-            return
+
+    def _refuse_head(self) -> None:
+        """431 problem JSON (the app's problem body), and the connection closed."""
         self.logger.info("refusing a request: its head passed %d bytes", self.max_head)
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Request Header Fields Too Large",
-                "status": 431,
-                "detail": f"the request line and headers exceed {self.max_head} bytes",
-            }
-        ).encode()
+        detail = f"the request line and headers exceed {self.max_head} bytes"
+        problem = problem_response(431, "request-header-fields-too-large", detail)
         head = (
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-            b"content-type: application/problem+json\r\n"
-            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+            b"content-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+            % (problem.media_type.encode(), len(problem.body))
         )
-        self.transport.write(head + body)
+        self.transport.write(head + bytes(problem.body))
         self.transport.close()
 
     # the time-outs

@@ -235,6 +235,7 @@ def test_a_head_past_16_kib_is_431_and_one_within_it_is_served(
             status, data = read_response(s)
         assert status == 431, data[:300]
         assert b"application/problem+json" in data and b"connection: close" in data.lower()
+        assert b"urn:insutrace:problem:request-header-fields-too-large" in data
     assert ledger.size() == size
     within = "X-Within: " + "c" * (MAX_HEAD - 200)
     with connect(server) as s:
