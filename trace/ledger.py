@@ -374,36 +374,26 @@ class Ledger:
         """What of admitting ``write`` needs no log state, done by the caller's thread
         before the write is queued (the sequencer's callers), so a batch holding the
         log's writer lock does not: a :class:`ServerWrite` with no time of its own is
-        signed now, at the clock's reading and under a random id when it has none, as a
-        client would sign it; the log stamps and places it when its batch comes. Others
-        are returned as they are (one with its own time is built at that time, in its
-        batch)."""
-        if not isinstance(write, ServerWrite) or write.time is not None:
+        signed now, under a random id when it has none, as a client would sign it, and the
+        log stamps and places it when its batch comes. Its signed time is the clock's
+        reading clamped to the last entry time this process committed, as its log time
+        will be, so a clock behind the log (stepped back; a demo's fixed clock) never makes
+        it look signed long before it was logged. Returned as it is: any other write, one
+        with its own time (built at that time, in its batch), and every write before this
+        process's first commit (no reads here: its batch builds it)."""
+        cached = self._cached
+        if not isinstance(write, ServerWrite) or write.time is not None or cached is None:
             return write
         signer = write.signer
         statement = Statement(
             type=write.type,
             actor=signer.actor,
             key=signer.key_id,
-            time=self._stamp(None, self._last_time()),
+            time=self._stamp(None, cached.time),
             payload=write.payload,
             id=write.id or "srv-" + os.urandom(16).hex(),
         ).signed(signer)
         return SignedWrite(write, statement)
-
-    def _last_time(self) -> str | None:
-        """The time of the log's last entry as this process last saw it (the one it
-        committed, else read): a server-built statement's signed time is the clock's
-        reading clamped to it, as its log time will be, so a clock behind the log (one
-        stepped back, a demo's fixed clock) never makes it look signed long before it
-        was logged."""
-        cached = self._cached
-        if cached is not None:
-            return cached.time
-        with self.store.read() as tx:
-            size = tx.head()[0]
-            rows = tx.entries(size - 1, size) if size else []
-        return Entry.from_bytes(rows[0]).time if rows else None
 
     def _admit_one(self, tx: Tx, item: Write, state: _State) -> Receipt:
         if isinstance(item, ClientWrite):
