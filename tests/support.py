@@ -113,6 +113,28 @@ def served(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@contextmanager
+def write_lock_held(store: Any) -> Iterator[None]:
+    """``store``'s write transaction open in another thread, holding the log's writer lock
+    (as another process's batch would), until the block ends."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.write() as tx:
+            tx.head()
+            holding.set()
+            release.wait(20)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(20)
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
 class AccountStatements:
     """How many statements the account store's engine sent (:func:`account_statements`)."""
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import support
 
 from insutrace.trace.actors import CORE_TYPES
 from insutrace.trace.clock import FixedClock, format_time
@@ -115,22 +116,10 @@ def log_locked(store_url: str) -> Iterator[None]:
     """The log's writer lock held by another store on the same database (another server
     process's batch) until the block ends."""
     other = open_store(store_url)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with other.write() as tx:
-            tx.head()
-            holding.set()
-            release.wait(20)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
     try:
-        assert holding.wait(20)
-        yield
+        with support.write_lock_held(other):
+            yield
     finally:
-        release.set()
-        holder.join()
         other.close()
 
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import support
 
 from insutrace.trace.actors import CORE_TYPES
 from insutrace.trace.clock import FixedClock
@@ -153,32 +154,17 @@ def test_a_fault_at_any_step_leaves_the_ledger_whole(
 def test_a_writer_holding_the_sqlite_lock_does_not_wedge_the_others(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
-
     from databases import migrated_sqlite
 
     from insutrace.trace.store import open_store, sql
 
     monkeypatch.setattr(sql, "LOCK_WAIT", 0.3)
     store = open_store(migrated_sqlite(tmp_path / "ledger.db"))
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with store.write():
-            holding.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with support.write_lock_held(store):
         with pytest.raises(StorageError, match="held the log's write lock"), store.write():
             pass
         with store.read() as tx:  # reads never wait behind the writer
             assert tx.head()[0] == 0
-    finally:
-        release.set()
-        holder.join()
     with store.write() as tx:  # the lock, released, is taken at once
         assert tx.head()[0] == 0
     store.close()

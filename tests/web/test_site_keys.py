@@ -189,27 +189,42 @@ def test_a_signed_delivery_is_logged_only_from_the_persons_live_device_key(
     }
 
 
-def test_deactivating_a_person_revokes_their_device_keys(
-    app: Any, client: TestClient, services: Services, world: Any, ledger: Ledger
-) -> None:
+def _deactivated_from(
+    app: Any, client: TestClient, services: Services, world: Any, ledger: Ledger,
+    *, seed: str, admin: str, page: str, action: str,
+) -> tuple[Signer, int]:  # fmt: skip
+    """zhao.jianli enrols a phone (from ``seed``), then the administrator ``admin``
+    deactivates them on ``page`` (POST to ``action``, ``{id}`` their account id): the
+    phone and the seq of the first entry the deactivation wrote. The answer says one key was revoked,
+    and the log holds that key ended by that entry."""
     token = _supervisor(services, world, client, "zhao.jianli")
     org = world.id("supervisor")
-    phone = _phone("4", org)
+    phone = _phone(seed, org)
     assert _enrol(client, token, phone).status_code == 201
     zhao = services.accounts.by_username("zhao.jianli")
     assert zhao is not None
-    admin = P.person(services, world, "supervisor", "supervisor", "sun.admin", admin=True)
     with TestClient(app) as office:
-        P.sign_in(office, "sun.admin")
+        P.sign_in(office, admin)
         size = ledger.size()
-        r = P.post_form(office, "/admin/people", f"/admin/people/{zhao.id}/active", {"active": "0"})
+        r = P.post_form(office, page, action.format(id=zhao.id), {"active": "0"})
         assert r.status_code == 200 and "设备密钥已吊销 1 个" in r.text
-    revoked = ledger.entry(size)
-    assert (revoked.type, revoked.payload["key"]) == ("key.revoke", phone.key_id)
-    assert services.accounts.authors([size])[size]["username"] == admin.person.username
     with ledger.store.read() as tx:
         (row,) = device_keys(tx, org, "zhao.jianli")
     assert row["until"] == size + 1
+    return phone, size
+
+
+def test_deactivating_a_person_revokes_their_device_keys(
+    app: Any, client: TestClient, services: Services, world: Any, ledger: Ledger
+) -> None:
+    admin = P.person(services, world, "supervisor", "supervisor", "sun.admin", admin=True)
+    phone, size = _deactivated_from(
+        app, client, services, world, ledger,
+        seed="4", admin="sun.admin", page="/admin/people", action="/admin/people/{id}/active",
+    )  # fmt: skip
+    revoked = ledger.entry(size)
+    assert (revoked.type, revoked.payload["key"]) == ("key.revoke", phone.key_id)
+    assert services.accounts.authors([size])[size]["username"] == admin.person.username
 
 
 def test_the_authority_deactivating_a_person_revokes_their_device_keys_too(
@@ -218,31 +233,22 @@ def test_the_authority_deactivating_a_person_revokes_their_device_keys_too(
     """Deactivated from the root authority's account list (not their organisation's
     people page), a person's device keys are revoked all the same: signed by their
     organisation's key, which enrolled them, and recorded as the authority's doing."""
-    token = _supervisor(services, world, client, "zhao.jianli")
-    org = world.id("supervisor")
-    phone = _phone("5", org)
-    assert _enrol(client, token, phone).status_code == 201
-    zhao = services.accounts.by_username("zhao.jianli")
-    assert zhao is not None
     services.accounts.create_person(
         "root", "authority", "根管理员", "root.admin", P.PASSWORD, admin=True
     )
-    with TestClient(app) as office:
-        P.sign_in(office, "root.admin")
-        size = ledger.size()
-        action = f"/admin/accounts/{zhao.id}/active"
-        r = P.post_form(office, "/admin/accounts", action, {"active": "0"})
-        assert r.status_code == 200 and "设备密钥已吊销 1 个" in r.text
+    phone, size = _deactivated_from(
+        app, client, services, world, ledger,
+        seed="5", admin="root.admin", page="/admin/accounts",
+        action="/admin/accounts/{id}/active",
+    )  # fmt: skip
     revoked = ledger.entry(size)
+    org = world.id("supervisor")
     assert (revoked.type, revoked.actor, revoked.payload["key"]) == (
         "key.revoke",
         org,
         phone.key_id,
     )
     assert services.accounts.authors([size])[size]["username"] == "root.admin"
-    with ledger.store.read() as tx:
-        (row,) = device_keys(tx, org, "zhao.jianli")
-    assert row["until"] == size + 1
 
 
 def test_a_person_sees_their_device_keys_on_their_account_page(
