@@ -79,6 +79,14 @@ def _enrol(p: roles.Phone, ledger: Ledger, username: str) -> str:
     return kid
 
 
+def _account_key(p: roles.Phone, kid: str) -> str:
+    """What /account says of device key ``kid``, on the phone."""
+    p.goto("/account")
+    row = p.page.locator(f'#device-keys tr[data-key="{kid}"]')
+    assert row.count() == 1
+    return str(row.inner_text())
+
+
 def _wait_kept(page: Any) -> None:
     """Until the service worker keeps this page (as the server rendered it last)."""
     page.wait_for_function(
@@ -215,6 +223,12 @@ def test_the_phone_signs_offline_and_the_log_holds_its_signatures(
         assert p.fits()
         p.shot("sent-signed-by-the-phone")
         assert p.foreign() == []
+        # the person's own page lists the phone's key, live
+        row = _account_key(p, kid)
+        assert "测试手机 test phone" in row and kid in row
+        assert "有效" in row and "Live" in row and "吊销" not in row
+        assert p.fits()
+        p.shot("account-device-key")
 
 
 def test_a_statement_queued_under_a_revoked_key_is_refused_with_its_rule(
@@ -248,6 +262,10 @@ def test_a_statement_queued_under_a_revoked_key_is_refused_with_its_rule(
         p.goto(f"/site/projects/{PROJECT}/delivery")
         page.wait_for_selector('#sign-mode[data-why="revoked"]')
         assert p.text("#sign-mode").startswith("服务器代签：本机密钥已吊销")
+        # and the person's own page says by which entry it was revoked
+        row = _account_key(p, kid)
+        assert f"已吊销（第 {size - 1} 条）" in row and f"Revoked by entry {size - 1}" in row
+        p.shot("account-device-key-revoked")
     with ledger.store.read() as tx:
         (row,) = device_keys(tx, supervisor.actor, username)
     assert row["id"] == kid and row["ended"] == "revoked"
