@@ -42,7 +42,7 @@ from .entry import GENESIS_PREV, VERSION, Entry, statement_ref
 from .errors import LedgerError, MalformedInput, NotFound, StorageError, VerificationError
 from .merkle import EMPTY_ROOT, Node, frontier_nodes, leaf_hash, node_hash, root_from_frontier
 from .note import NoteVerifier
-from .store.base import MemoryKV, Store
+from .store.base import MemoryKV, Store, Tx
 from .tiles import WIDTH, TileRef, decode_bundle, tiles_for_size
 
 __all__ = ["CompactRange", "Report", "default_jobs", "verify_export", "verify_store"]
@@ -151,7 +151,8 @@ class _Verifier:
         self.root_key = root_key
         self.log_key = log_key
         self.statements: dict[bytes, int] = {}  # digest of (actor, id) -> its entry
-        self.digests: list[tuple[int, bytes]] | None = [] if collect else None
+        self.digests: list[bytes] | None = [] if collect else None
+        self.digest_seqs: list[int] = []
         self.stage = MISSING
 
     def feed(self, position: int, stored_seq: int, body: bytes) -> None:
@@ -192,7 +193,8 @@ class _Verifier:
         """A statement is logged once: its ``(actor, id)`` appears in one entry only."""
         digest = _statement_digest(entry)
         if self.digests is not None:
-            self.digests.append((entry.seq, digest))
+            self.digests.append(digest)
+            self.digest_seqs.append(entry.seq)
             return
         first = self.statements.setdefault(digest, entry.seq)
         if first != entry.seq:
@@ -271,19 +273,22 @@ def _check_notes(
 
 def _feed(
     verifier: _Verifier,
-    entries: Iterable[tuple[int, bytes]],
+    entries: Iterable[tuple[int, bytes, bytes | None]],
     progress: Callable[[int], None] | None,
     stored: _StoredTree | None = None,
     start: int = 0,
     stop: int | None = None,
 ) -> int:
-    """Replay ``entries`` from position ``start`` (to ``stop``); the position reached.
+    """Replay ``entries`` (seq, body and the leaf hash stored with it, compared with
+    ``stored``) from position ``start`` (to ``stop``); the position reached.
 
     A fault at an entry is reported unless the stored hashes of the entries before it
     hold an earlier one."""
     position = start
     try:
-        for stored_seq, body in entries:
+        for stored_seq, body, leaf in entries:
+            if stored is not None:
+                stored.leaf = leaf
             verifier.feed(position, stored_seq, body)
             position += 1
             if progress and position % 1024 == 0:
@@ -343,7 +348,7 @@ def _sequential(
     verifier.want_roots = {_size_of(n) for n in notes}
     stored = _StoredTree(store)
     verifier.tree.on_node = stored.add
-    size = _feed(verifier, store.iter_entries(), progress, stored)
+    size = _feed(verifier, store.iter_logged(), progress, stored)
     stored.flush()
     report.size, report.root = size, verifier.tree.root()
 
@@ -387,40 +392,76 @@ def _last_leaf(node: Node) -> tuple[int, int]:
 class _StoredTree:
     """Compares every hash the replay computes — each entry's leaf hash and each complete
     subtree's node — with the one the store keeps (the ones proofs and tiles are served
-    from), a batch at a time, naming the first that differs (the one of the smallest
-    entry index)."""
+    from), naming the first that differs (the one of the smallest entry index).
+
+    A leaf hash is compared as it is computed, with the one read with its entry
+    (:attr:`leaf`, set before each entry is fed; at a fault the replay compares the
+    nodes pending before it, which may hold an earlier one); the nodes above the leaves
+    a batch at a time, one run of consecutive indexes per level, compared as a whole."""
 
     def __init__(self, store: Store, batch: int = 4096) -> None:
         self.store = store
         self.batch = batch
-        self.pending: dict[tuple[int, int], bytes] = {}
+        self.runs: dict[int, tuple[int, list[bytes]]] = {}  # level -> (first index, hashes)
+        self.pending = 0
+        self.leaf: bytes | None = None  # the stored leaf hash of the entry being fed
         self.last_leaf: bytes | None = None
 
     def add(self, level: int, index: int, digest: bytes) -> None:
-        self.pending[(level, index)] = digest
         if level == 0:
             self.last_leaf = digest
-        if len(self.pending) >= self.batch:
+            if digest != self.leaf:
+                fault = _stored_fault((0, index), self.leaf is not None)
+                raise _StoredFault(fault, index, 0)
+            return
+        run = self.runs.get(level)
+        if run is not None and run[0] + len(run[1]) == index:
+            run[1].append(digest)
+        else:
+            if run is not None:
+                self.flush()
+            self.runs[level] = (index, [digest])
+        self.pending += 1
+        if self.pending >= self.batch:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pending:
+        if not self.runs:
             return
+        differ: list[tuple[int, int, bool]] = []
         with self.store.read() as tx:
-            try:
-                held = tx.nodes(self.pending)
-            except StorageError:  # some are missing: find the first
-                held = {}
-                for node in sorted(self.pending, key=_last_leaf):
-                    try:
-                        held.update(tx.nodes([node]))
-                    except StorageError:
-                        break
-        differ = [node for node, digest in self.pending.items() if held.get(node) != digest]
+            for level, (first, hashes) in self.runs.items():
+                stored = tx.node_run(level, first, first + len(hashes))
+                if stored != hashes:
+                    differ.extend(_differing(tx, level, first, hashes, stored))
         if differ:
-            node = min(differ, key=_last_leaf)
-            raise _StoredFault(_stored_fault(node, node in held), *_last_leaf(node))
-        self.pending.clear()
+            level, index, held = min(differ, key=lambda d: _last_leaf(d[:2]))
+            raise _StoredFault(_stored_fault((level, index), held), *_last_leaf((level, index)))
+        self.runs.clear()
+        self.pending = 0
+
+
+def _differing(
+    tx: Tx, level: int, first: int, hashes: list[bytes], stored: list[bytes]
+) -> list[tuple[int, int, bool]]:
+    """The nodes of a run whose stored hash differs or is missing: (level, index, held).
+    When some are missing the run's stored hashes are looked up one by one, up to the
+    first one missing (every node after it comes later in the replay's order)."""
+    if len(stored) == len(hashes):
+        return [
+            (level, first + i, True)
+            for i, (a, b) in enumerate(zip(hashes, stored, strict=True))
+            if a != b
+        ]
+    out: list[tuple[int, int, bool]] = []
+    for i, digest in enumerate(hashes):
+        try:
+            held = tx.nodes([(level, first + i)])[(level, first + i)]
+        except StorageError:
+            return [*out, (level, first + i, False)]
+        if held != digest:
+            out.append((level, first + i, True))
+    return out
 
 
 class _StoredFault(VerificationError):
@@ -493,7 +534,8 @@ class _Verified:
     first_prev: str | None  # the prev its first entry names (checked by the caller)
     last_leaf: bytes | None
     stack: list[bytes]  # the range's complete subtrees, largest first
-    digests: list[tuple[int, bytes]]  # (seq, digest of (actor, id)) of its statements
+    digests: list[bytes]  # the digest of (actor, id) of each of its statements
+    digest_seqs: list[int]  # and the entry of each
     roots: dict[int, bytes]  # checkpoint size -> the root of its subtrees up to that size
     notes: dict[int, tuple[int, bytes] | str]  # note index -> (size, root) or its fault
 
@@ -538,7 +580,7 @@ def _verify_range(task: _Range) -> _Verified:
     fault: Fault | None = None
     end = task.lo
     try:
-        entries = store.iter_entries(min(4096, task.hi - task.lo), start=task.lo)
+        entries = store.iter_logged(min(4096, task.hi - task.lo), start=task.lo)
         end = _feed(verifier, entries, None, stored, task.lo, task.hi)
         stored.flush()
     except VerificationError as exc:
@@ -563,6 +605,7 @@ def _verify_range(task: _Range) -> _Verified:
         last_leaf=stored.last_leaf,
         stack=list(verifier.tree.stack),
         digests=verifier.digests or [],
+        digest_seqs=verifier.digest_seqs,
         roots={s: r for s, r in verifier.roots.items() if s in sizes},
         notes=opened,
     )
@@ -659,7 +702,8 @@ class _Parallel:
         """The workers' answers in log order: chain links across ranges, statements logged
         once, the subtrees above the ranges, every checkpoint's root; the first fault."""
         faults: list[Fault] = []
-        statements: dict[bytes, int] = {}
+        statements: set[bytes] = set()
+        combined: list[_Verified] = []
         roots: dict[int, bytes] = {0: EMPTY_ROOT}
         opened: dict[int, tuple[int, bytes] | str] = {}
         partial: list[bytes] = []
@@ -673,7 +717,8 @@ class _Parallel:
             first, before = done.first_prev, last_leaf.hex() if last_leaf else None
             if first is not None and before is not None and first != before:
                 faults.append((done.lo, CHAIN, 0, _chain_broken(before, first)))
-            if (duplicate := self._unique(done.digests, statements)) is not None:
+            combined.append(done)
+            if (duplicate := self._unique(combined, statements)) is not None:
                 faults.append(duplicate)
             if faults:
                 break  # every fault of a later range comes after these
@@ -705,13 +750,22 @@ class _Parallel:
         _check_notes(self.notes, checked, roots, size, report)
         _check_head(self.store, report, last_leaf)
 
-    def _unique(self, digests: list[tuple[int, bytes]], seen: dict[bytes, int]) -> Fault | None:
-        for seq, digest in digests:
-            first = seen.setdefault(digest, seq)
-            if first != seq:
-                with self.store.read() as tx:
-                    entry = Entry.from_bytes(tx.entries(seq, seq + 1)[0])
-                return _rank(_duplicate(entry, first), UNIQUE)
+    def _unique(self, combined: list[_Verified], seen: set[bytes]) -> Fault | None:
+        """A statement of the last range combined that an earlier one, or an earlier entry
+        of its own, also holds: the first such. ``seen``: the statements of the ranges
+        before it, to which its own are added."""
+        digests = combined[-1].digests
+        before = len(seen)
+        seen.update(digests)
+        if len(seen) - before == len(digests):
+            return None
+        first: dict[bytes, int] = {}  # a statement is twice in the log: which and where
+        for done in combined:
+            for seq, digest in zip(done.digest_seqs, done.digests, strict=True):
+                if (at := first.setdefault(digest, seq)) != seq:
+                    with self.store.read() as tx:
+                        entry = Entry.from_bytes(tx.entries(seq, seq + 1)[0])
+                    return _rank(_duplicate(entry, at), UNIQUE)
         return None
 
 
@@ -754,7 +808,7 @@ def _read(path: Path) -> bytes:
         raise NotFound(f"export is missing {path}") from None
 
 
-def _bundle_entries(directory: Path, size: int) -> Iterable[tuple[int, bytes]]:
+def _bundle_entries(directory: Path, size: int) -> Iterable[tuple[int, bytes, None]]:
     seq = 0
     for ref in tiles_for_size(size):
         if not ref.is_entries:
@@ -768,7 +822,7 @@ def _bundle_entries(directory: Path, size: int) -> Iterable[tuple[int, bytes]]:
                 f"{ref.path()} holds {len(bodies)} entries, expected {ref.width}", seq
             )
         for body in bodies:
-            yield seq, body
+            yield seq, body, None  # an export's tiles are compared after the replay
             seq += 1
 
 

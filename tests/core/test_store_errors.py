@@ -120,11 +120,20 @@ def test_a_run_of_nodes_reads_as_its_nodes_one_by_one(
         run = tx.nodes(wanted)
         alone = {node: tx.nodes([node])[node] for node in wanted}
     assert run == alone and len(run) == len(wanted)
+    with ledger.store.read() as tx:  # a run read as a list, in index order
+        assert tx.node_run(0, 3, 17) == [alone[(0, i)] for i in range(3, 17)]
+        assert tx.node_run(1, 0, 8) == [alone[(1, i)] for i in range(8)]
+        assert tx.node_run(1, 9, 40) == [tx.nodes([(1, 9)])[(1, 9)]]  # as many as held
+    logged = list(ledger.store.iter_logged(batch=4))  # each entry with its stored leaf
+    assert [(seq, body) for seq, body, _ in logged] == list(ledger.store.iter_entries())
+    assert [leaf for _, _, leaf in logged[3:17]] == [alone[(0, i)] for i in range(3, 17)]
     held = run[(1, 4)]
     sql(ledger.store, "DELETE FROM log_node WHERE level = 1 AND idx = 4")
     try:
         with ledger.store.read() as tx, pytest.raises(StorageError, match=r"\(1, 4\)"):
             tx.nodes([(1, i) for i in range(8)])
+        with ledger.store.read() as tx:  # one missing: the others, in order
+            assert tx.node_run(1, 0, 8) == [run[(1, i)] for i in range(8) if i != 4]
     finally:
         with ledger.store.engine.begin() as conn:  # type: ignore[attr-defined]
             insert = "INSERT INTO log_node (level, idx, hash) VALUES (1, 4, :hash)"

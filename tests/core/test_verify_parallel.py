@@ -195,6 +195,16 @@ CASES: dict[str, tuple[Tamper, int | None, str]] = {
                    g.replace(33, g.body(33).replace(b'"name":"', b'"name":"X'))),
         9, "stored leaf hash of entry 9",
     ),
+    "a stored node, then a later stored leaf: the node's entry is named": (
+        lambda g: (g.sql("UPDATE log_node SET hash = :b WHERE level = 1 AND idx = 2", b=BAD),
+                   g.sql("UPDATE log_entry SET leaf = :b WHERE seq = 6", b=BAD)),
+        5, "level 1, index 2 (entries 4–5)",
+    ),
+    "a stored leaf and a node that ends at it: the leaf is named": (
+        lambda g: (g.sql("UPDATE log_node SET hash = :b WHERE level = 1 AND idx = 2", b=BAD),
+                   g.sql("UPDATE log_entry SET leaf = :b WHERE seq = 5", b=BAD)),
+        5, "stored leaf hash of entry 5",
+    ),
     "entry inserted past the head": (
         lambda g: g.sql("INSERT INTO log_entry (seq, body, leaf) VALUES (:s, :b, :l)",
                         s=g.size, b=g.body(4), l=BAD),

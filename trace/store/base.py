@@ -51,6 +51,12 @@ class Tx(KV, Protocol):
         """Hashes of complete subtrees; level 0 are leaf hashes. StorageError if any is missing."""
         ...
 
+    def node_run(self, level: int, first: int, stop: int) -> list[bytes]:
+        """The stored hashes of nodes ``first`` … ``stop`` − 1 at ``level`` (level 0: leaf
+        hashes), in index order; fewer of them when some are missing (which
+        :meth:`nodes` then names). A verification's batch: one range, no per-node keys."""
+        ...
+
     def leaf(self, seq: int) -> bytes | None:
         """The leaf hash of entry ``seq``, if logged."""
         ...
@@ -123,6 +129,11 @@ class Store(Protocol):
 
     def iter_entries(self, batch: int = 2048, start: int = 0) -> Iterator[tuple[int, bytes]]:
         """(seq, body) of every stored entry from ``start`` on, in order."""
+        ...
+
+    def iter_logged(self, batch: int = 2048, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
+        """(seq, body, stored leaf hash) of every stored entry from ``start`` on, in order:
+        what a verifier compares its own leaf hash with, read with the entry."""
         ...
 
     def size_bytes(self) -> int:

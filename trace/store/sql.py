@@ -17,7 +17,7 @@ import json
 import threading
 import time as _time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,6 +169,13 @@ class _SQL:
             f"SELECT level, idx, hash FROM log_node WHERE level = {ph} "
             f"AND idx >= {ph} AND idx <= {ph}"
         )
+        self.leaf_hashes = (
+            f"SELECT leaf FROM log_entry WHERE seq >= {ph} AND seq < {ph} ORDER BY seq"
+        )
+        self.node_hashes = (
+            f"SELECT hash FROM log_node WHERE level = {ph} AND idx >= {ph} AND idx < {ph} "
+            "ORDER BY idx"
+        )
         self.leaf = f"SELECT leaf FROM log_entry WHERE seq = {ph}"
         self.insert_entry = f"INSERT INTO log_entry (seq, body, leaf) VALUES ({ph}, {ph}, {ph})"
         self.insert_node = f"INSERT INTO log_node (level, idx, hash) VALUES ({ph}, {ph}, {ph})"
@@ -212,6 +219,9 @@ class _SQL:
             else f"SELECT {tip.format(ph)}"
         )
         self.page = f"SELECT seq, body FROM log_entry WHERE seq >= {ph} ORDER BY seq LIMIT {ph}"
+        self.logged_page = (
+            f"SELECT seq, body, leaf FROM log_entry WHERE seq >= {ph} ORDER BY seq LIMIT {ph}"
+        )
         self.scan_prefix = (
             f"SELECT key, data FROM projection WHERE kind = {ph} AND key >= {ph} "
             f"AND key < {ph} ORDER BY key"
@@ -441,6 +451,19 @@ class SQLTx:
         if missing:
             raise StorageError(f"Merkle nodes missing from storage: {sorted(missing)[:4]}")
         return out
+
+    def node_run(self, level: int, first: int, stop: int) -> list[bytes]:
+        if self._holding:  # a writer's own nodes may be among them: each looked up
+            found: dict[Node, bytes] = {}
+            for i in range(first, stop):
+                with suppress(StorageError):
+                    found.update(self.nodes([(level, i)]))
+            return [found[(level, i)] for i in range(first, stop) if (level, i) in found]
+        if level == 0:
+            rows = self._all(self.sql.leaf_hashes, (first, stop))
+        else:
+            rows = self._all(self.sql.node_hashes, (level, first, stop))
+        return [bytes(h) for (h,) in rows]
 
     def _held_node(self, level: int, index: int) -> bytes | None:
         if not self._holding:
@@ -994,6 +1017,16 @@ class SQLStore:
                 rows = tx._all(self._sql.page, (start, batch))
             for seq, body in rows:
                 yield int(seq), bytes(body)
+            if len(rows) < batch:
+                return
+            start = int(rows[-1][0]) + 1
+
+    def iter_logged(self, batch: int = 2048, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
+        while True:
+            with self.read() as tx:
+                rows = tx._all(self._sql.logged_page, (start, batch))
+            for seq, body, leaf in rows:
+                yield int(seq), bytes(body), bytes(leaf)
             if len(rows) < batch:
                 return
             start = int(rows[-1][0]) + 1
