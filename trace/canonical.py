@@ -6,7 +6,8 @@ canonical encoding of the value it decodes to, so one value has one leaf hash.
 Speed: ``orjson`` with sorted keys writes exactly the RFC 8785 bytes for the values
 entries hold — strings, booleans, null, integers within I-JSON's ±2^53, keys without
 astral characters (whose UTF-16 order differs from code-point order). Any other value
-goes through the reference encoder (``rfc8785``).
+goes through the reference encoder (``rfc8785``). Decoding such bytes is done by
+``msgspec``, which stops at a float (see :func:`parse_canonical`).
 
 Refusals: every value the scheme cannot encode — lone surrogates (RFC 8785 §3.2.2.2
 encodes strings as UTF-8, which has none), integers outside I-JSON's range (RFC 7493
@@ -21,6 +22,7 @@ import json
 import re
 from typing import Any
 
+import msgspec
 import orjson
 import rfc8785
 
@@ -34,14 +36,10 @@ __all__ = ["MAX_DEPTH", "canonical", "parse_canonical"]
 MAX_DEPTH = 64
 _MAX_SAFE = 2**53 - 1
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-# byte classes: digit -> "d", a 4-byte UTF-8 lead (astral character) -> "A", else "."
-_RUN = b"d" * 16  # 16 digits in a row, in the classes below
-_MINUS = ord("-")
-_NUMBER_AFTER = frozenset(b":,[")
-_CLASSES = bytes(
-    ord("d") if 0x30 <= b <= 0x39 else ord("A") if 0xF0 <= b <= 0xF4 else ord(".")
-    for b in range(256)
-)
+# the lead byte of a 4-byte UTF-8 sequence (an astral character) -> "A", else "."
+_LEADS = bytes(ord("A") if 0xF0 <= b <= 0xF4 else ord(".") for b in range(256))
+# what the fast decoding path encodes with: integers beyond ±2^53 raise
+_STRICT = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 
 def _fast(value: Any) -> bytes:
@@ -111,43 +109,27 @@ def _one_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _plain(data: bytes, value: Any) -> bool:
-    """The bytes hold no astral character and no number of 16 digits or more (every
-    integer beyond 2^53 is one; see :func:`_long_number`), and the value no float.
-    C-speed scans, then a walk without recursion, which refuses (like :func:`_simple`)
-    any value nested past :data:`MAX_DEPTH`."""
-    classes = data.translate(_CLASSES)
-    if classes.find(b"A") >= 0 or _long_number(data, classes):
-        return False  # canonical() then checks the depth
-    if type(value) is float:
+def _plain(data: bytes) -> bool:
+    """The bytes hold no astral character and too few brackets to nest past
+    :data:`MAX_DEPTH`: C-speed scans. (Floats the fast decoder refuses itself, integers
+    beyond ±2^53 the strict encoder.)"""
+    if data.count(b"{") + data.count(b"[") >= MAX_DEPTH:
         return False
-    stack = [(value, 0)] if type(value) is dict or type(value) is list else []
-    while stack:  # containers only: a scalar child is looked at where it is found
-        item, depth = stack.pop()
-        if depth >= MAX_DEPTH:
-            raise _too_deep()
-        for child in item.values() if type(item) is dict else item:
-            kind = type(child)
-            if kind is float:
-                return False
-            if kind is dict or kind is list:
-                stack.append((child, depth + 1))
-    return True
+    return data.isascii() or data.translate(_LEADS).find(b"A") < 0
 
 
-def _long_number(data: bytes, classes: bytes) -> bool:
-    """A run of 16 digits that may begin a number: right after ":", "," or "[" (or a "-"
-    right after one). Bytes the encoder wrote back unchanged have no whitespace, so each
-    of their numbers begins so; a run elsewhere is inside a string (an id, a code)."""
-    at = classes.find(_RUN)
-    while at >= 0:
-        before = data[at - 1] if at else 0
-        if before == _MINUS and at >= 2:
-            before = data[at - 2]
-        if before in _NUMBER_AFTER:
-            return True
-        at = classes.find(_RUN, at + 1)
-    return False
+class _Float(Exception):
+    """A float, met by the fast decoder: the value is left to the reference path."""
+
+
+def _no_float(_: str) -> Any:
+    raise _Float
+
+
+# msgspec decodes what the fast path takes (objects, arrays, strings, integers, booleans
+# and null) to the same values as orjson, in C, and calls this hook at a float: cheaper
+# than a walk of the value in Python to find one.
+_decode_plain = msgspec.json.Decoder(float_hook=_no_float).decode
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -164,14 +146,31 @@ def parse_canonical(data: bytes) -> dict[str, Any]:
 
     Duplicate member names need no check on the way in: the decoder keeps the last one,
     so re-encoding cannot reproduce the input. They are looked for only to name the fault.
+
+    Bytes that hold no float, no integer beyond ±2^53, no astral character and little
+    nesting (an entry, almost always) are decoded and re-encoded in C alone; whatever
+    that path does not accept goes to :func:`_parse_reference`, which gives the verdict
+    and the message. The path accepts only bytes the reference accepts, as the same value:
+    what it decodes orjson decodes alike, and what it encodes is the reference encoding.
     """
+    if _plain(data):
+        try:
+            value = _decode_plain(data)
+            if type(value) is dict and orjson.dumps(value, option=_STRICT) == data:
+                return value
+        except Exception:  # a float, or a fault the reference path names
+            pass
+    return _parse_reference(data)
+
+
+def _parse_reference(data: bytes) -> dict[str, Any]:
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise MalformedInput(f"not UTF-8 JSON: {exc}") from None
     if not isinstance(value, dict):
         raise MalformedInput(f"expected a JSON object, got {type(value).__name__}")
-    if (_fast(value) if _plain(data, value) else canonical(value)) != data:
+    if canonical(value) != data:
         json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
         raise MalformedInput("not in RFC 8785 canonical form")
     return value

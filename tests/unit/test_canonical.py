@@ -7,6 +7,7 @@ and only where the reference refuses too, or past the project's own depth limit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -15,7 +16,7 @@ import rfc8785
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from insutrace.trace.canonical import MAX_DEPTH, canonical, parse_canonical
+from insutrace.trace.canonical import MAX_DEPTH, _parse_reference, canonical, parse_canonical
 from insutrace.trace.errors import MalformedInput
 
 # characters where encoders go wrong: controls (escaped or not), DEL, the line and
@@ -204,3 +205,45 @@ def test_long_digit_runs_inside_strings_parse(data: bytes) -> None:
     """A run of 16 digits in a string (a credit code, a hex id) is no number: it parses,
     whichever encoder checks it."""
     assert canonical(parse_canonical(data)) == data
+
+
+def _verdict(parse: Any, data: bytes) -> tuple[str, str]:
+    """What a parser makes of ``data``: the value (its repr tells 1, 1.0 and True apart,
+    and shows the members' order) or the refusal's message."""
+    try:
+        return "value", repr(parse(data))
+    except MalformedInput as exc:
+        return "refused", str(exc)
+
+
+def _spellings(value: dict[str, Any], at: int, byte: int) -> list[bytes]:
+    """Canonical bytes where there are, other spellings of the value, and one byte changed."""
+    out = [
+        json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(errors="replace"),
+        json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":")).encode(),
+        json.dumps(value, sort_keys=True).encode(),
+    ]
+    with contextlib.suppress(MalformedInput):
+        out.append(canonical(value))
+    return out + [
+        data[: at % len(data)] + bytes([byte]) + data[at % len(data) + 1 :] for data in out
+    ]
+
+
+@given(
+    st.dictionaries(st.text(any_chars, max_size=8), json_values(any_chars), max_size=6),
+    st.integers(0, 200),
+    st.integers(0, 255),
+)
+@example({"a": 1.0, "b": 2**53}, 5, ord("1"))
+@example({"a": [1, {"b": None}], "\U0001f600": "x"}, 3, ord("a"))
+@example({"a": 1}, 5, ord("1"))
+def test_the_fast_path_agrees_with_the_reference_path(
+    value: dict[str, Any], at: int, byte: int
+) -> None:
+    """Whatever the bytes, parse_canonical gives the reference path's verdict: the same
+    value, or the same refusal in the same words."""
+    extra = [b'{"a":1.0}', b'{"a":[2.0]}', b'{"a":1e0}', b'{"a":-0}', b'{"a":1,"a":1}']
+    extra += [b'{"a":9007199254740992}', b'{"a":"\\ud800"}']
+    for data in [*_spellings(value, at, byte), *extra]:
+        assert _verdict(parse_canonical, data) == _verdict(_parse_reference, data), data
