@@ -430,9 +430,10 @@ def _seq(obj: dict[str, Any]) -> int:
 
 
 def _time(obj: dict[str, Any], name: str = "time") -> str:
-    value: str = _field(obj, name, str)
-    if _valid_time(value):
+    value = obj[name]
+    if isinstance(value, str) and _valid_time(value):
         return value
+    _field(obj, name, str)
     try:
         parse_time(value)
     except MalformedInput as exc:
@@ -476,9 +477,12 @@ def _matching(
 ) -> str:
     """The member ``name``, a string ``pattern`` matches in full; ``remember`` for the
     members whose values repeat along a log (see :func:`_repeated`)."""
-    value: str = _field(obj, name, str)
-    if not (_repeated(value, pattern) if remember else pattern.fullmatch(value)):
-        raise MalformedInput(
-            f"entry {name} {value!r:.70} does not match {pattern.pattern}", _pointer(name)
-        )
-    return value
+    value = obj[name]
+    if isinstance(value, str) and (
+        _repeated(value, pattern) if remember else pattern.fullmatch(value)
+    ):
+        return value
+    _field(obj, name, str)
+    raise MalformedInput(
+        f"entry {name} {value!r:.70} does not match {pattern.pattern}", _pointer(name)
+    )
