@@ -433,12 +433,12 @@ def _time(obj: dict[str, Any], name: str = "time") -> str:
     value = obj[name]
     if isinstance(value, str) and _valid_time(value):
         return value
-    _field(obj, name, str)
+    checked: str = _field(obj, name, str)
     try:
-        parse_time(value)
+        parse_time(checked)
     except MalformedInput as exc:
         raise MalformedInput(str(exc), _pointer(name)) from None
-    return value
+    return checked
 
 
 def _check_seen(seen: Any) -> None:
