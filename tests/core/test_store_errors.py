@@ -100,6 +100,10 @@ def test_missing_merkle_nodes_are_storage_error(ledger: Ledger) -> None:
         tx.nodes([(5, 0)])
 
 
+class _RolledBack(Exception):
+    """Leaves a write transaction without committing it."""
+
+
 def test_a_run_of_nodes_reads_as_its_nodes_one_by_one(
     make_ledger: Callable[..., Ledger], root: Signer, signer_for: Callable[[str], Signer]
 ) -> None:
@@ -124,6 +128,21 @@ def test_a_run_of_nodes_reads_as_its_nodes_one_by_one(
         assert tx.node_run(0, 3, 17) == [alone[(0, i)] for i in range(3, 17)]
         assert tx.node_run(1, 0, 8) == [alone[(1, i)] for i in range(8)]
         assert tx.node_run(1, 9, 40) == [tx.nodes([(1, 9)])[(1, 9)]]  # as many as held
+    with ledger.store.read() as tx:
+        size = tx.head()[0]
+        before = tx.nodes([(0, size - 2), (0, size - 1), (1, size // 2 - 1)])
+    with pytest.raises(_RolledBack), ledger.store.write() as tx:  # a writer's held nodes
+        leaf, node = b"L" * 32, b"N" * 32  # (not hashes of anything: only read back)
+        tx.append(size, b"{}", leaf, {(0, size): leaf, (1, size // 2): node})
+        assert tx.node_run(0, size - 2, size + 5) == [
+            before[(0, size - 2)],
+            before[(0, size - 1)],
+            leaf,
+        ]
+        assert tx.node_run(1, size // 2 - 1, size // 2 + 3) == [before[(1, size // 2 - 1)], node]
+        raise _RolledBack
+    with ledger.store.read() as tx:  # rolled back: the stored ones only
+        assert tx.node_run(0, size - 2, size + 5) == [before[(0, size - 2)], before[(0, size - 1)]]
     logged = list(ledger.store.iter_logged(batch=4))  # each entry with its stored leaf
     assert [(seq, body) for seq, body, _ in logged] == list(ledger.store.iter_entries())
     assert [leaf for _, _, leaf in logged[3:17]] == [alone[(0, i)] for i in range(3, 17)]

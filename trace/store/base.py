@@ -54,7 +54,8 @@ class Tx(KV, Protocol):
     def node_run(self, level: int, first: int, stop: int) -> list[bytes]:
         """The stored hashes of nodes ``first`` … ``stop`` − 1 at ``level`` (level 0: leaf
         hashes), in index order; fewer of them when some are missing (which
-        :meth:`nodes` then names). A verification's batch: one range, no per-node keys."""
+        :meth:`nodes` then names); in a write transaction, with the nodes its appends
+        completed. A verification's batch: one range, no per-node keys."""
         ...
 
     def leaf(self, seq: int) -> bytes | None:

@@ -17,7 +17,7 @@ import json
 import threading
 import time as _time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -453,17 +453,18 @@ class SQLTx:
         return out
 
     def node_run(self, level: int, first: int, stop: int) -> list[bytes]:
-        if self._holding:  # a writer's own nodes may be among them: each looked up
-            found: dict[Node, bytes] = {}
-            for i in range(first, stop):
-                with suppress(StorageError):
-                    found.update(self.nodes([(level, i)]))
-            return [found[(level, i)] for i in range(first, stop) if (level, i) in found]
         if level == 0:
             rows = self._all(self.sql.leaf_hashes, (first, stop))
         else:
             rows = self._all(self.sql.node_hashes, (level, first, stop))
-        return [bytes(h) for (h,) in rows]
+        run = [bytes(h) for (h,) in rows]
+        # a writer's own nodes, held until flush(), complete the tree past the stored ones
+        for index in range(first + len(run), stop):
+            held = self._held_node(level, index)
+            if held is None:
+                break
+            run.append(held)
+        return run
 
     def _held_node(self, level: int, index: int) -> bytes | None:
         if not self._holding:
