@@ -153,14 +153,17 @@ def parse_canonical(data: bytes) -> dict[str, Any]:
     and the message. The path accepts only bytes the reference accepts, as the same value:
     what it decodes orjson decodes alike, and what it encodes is the reference encoding.
     """
-    value = _parse_plain(data) if _plain(data) else None
+    value = _parse_plain(data)
     return _parse_reference(data) if value is None else value
 
 
 def _parse_plain(data: bytes) -> dict[str, Any] | None:
     """The object ``data`` encodes when it is canonical and the C path can tell; None
-    when it cannot (a float, an integer beyond ±2^53, bytes that are not canonical JSON
-    of an object), for the reference path to judge and name."""
+    when it cannot (bytes :func:`_plain` does not take, a float, an integer beyond
+    ±2^53, bytes that are not canonical JSON of an object), for the reference path to
+    judge and name."""
+    if not _plain(data):
+        return None
     try:
         value = _decode_plain(data)
         same = type(value) is dict and orjson.dumps(value, option=_STRICT) == data
