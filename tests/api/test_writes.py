@@ -218,6 +218,21 @@ def test_forged_signature_is_422_with_the_entry_index(
     assert body["index"] == entry["seq"]
 
 
+def test_a_signature_not_in_base64_is_422_and_nothing_is_written(
+    client: TestClient, world: World, ledger: Ledger, signer_for: Callable[[str], Signer]
+) -> None:
+    party = world["distributor"]
+    entry = json.loads(rotate(world, "distributor", signer_for))
+    size = ledger.size()
+    for sig in ("签名", "not base64!", ""):  # not ASCII, not the base64 alphabet, empty
+        entry["sig"] = sig
+        data = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        r = client.post("/v1/entries", content=data.encode(), headers=party.auth)
+        body = assert_problem(r, 422, "verification-failed")
+        assert "does not verify" in str(body["detail"])
+    assert ledger.size() == size
+
+
 def test_entry_far_from_the_server_clock_is_a_rule_violation(
     client: TestClient, world: World, clock: FixedClock, signer_for: Callable[[str], Signer]
 ) -> None:

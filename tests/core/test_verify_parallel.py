@@ -136,6 +136,13 @@ def _forged_checkpoint(log: Log, size: int, signer: NoteSigner, root: bytes | No
     log.sql("UPDATE log_checkpoint SET note = :n WHERE size = :s", n=note, s=size)
 
 
+def _signature(log: Log, seq: int, sig: str) -> None:
+    """Entry ``seq`` with ``sig`` in place of its signature."""
+    old = log.body(seq)
+    sig_member = f'"sig":"{Entry.from_bytes(old).sig}"'.encode()
+    log.replace(seq, old.replace(sig_member, f'"sig":"{sig}"'.encode()))
+
+
 def _swap(log: Log, a: int, b: int) -> None:
     first, second = log.body(a), log.body(b)
     log.replace(a, second)
@@ -149,6 +156,7 @@ CASES: dict[str, tuple[Tamper, int | None, str]] = {
         lambda g: g.replace(21, g.body(21).replace(b'"name":"', b'"name":"X')),
         21, "does not verify",
     ),
+    "signature not in ASCII": (lambda g: _signature(g, 21, "签名"), 21, "does not verify"),
     "missing at a range's start": (lambda g: g.sql("DELETE FROM log_entry WHERE seq = 16"), 16, "missing"),
     "missing at a range's end": (lambda g: g.sql("DELETE FROM log_entry WHERE seq = 15"), 15, "next stored is 16"),
     "reordered across ranges": (lambda g: _swap(g, 15, 16), 15, "out of place"),
