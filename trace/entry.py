@@ -92,8 +92,12 @@ def new_statement_id() -> str:
 
 
 def statement_ref(actor: str, id: str) -> str:
-    """The entry reference under which the log finds a statement by its ``(actor, id)``."""
-    return f"statement:{actor}:{id}"
+    """The entry reference under which the log finds a statement by its ``(actor, id)``.
+
+    Both may hold ``:``, so the actor's are written ``%3A`` (no actor id holds ``%``):
+    the first ``:`` after ``statement:`` ends the actor, and two pairs never share a
+    reference (``a:b`` + ``cccccccc`` and ``a`` + ``b:cccccccc`` did, before)."""
+    return f"statement:{actor.replace(':', '%3A')}:{id}"
 
 
 @dataclass(frozen=True)

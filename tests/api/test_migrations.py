@@ -14,7 +14,12 @@ from sqlalchemy import MetaData, inspect, text
 
 from insutrace.api.accounts import metadata as api_metadata
 from insutrace.api.migrate import alembic_config, current_heads, head_revisions, upgrade
+from insutrace.trace.actors import CORE_TYPES
+from insutrace.trace.entry import statement_ref
 from insutrace.trace.errors import StorageError
+from insutrace.trace.keys import Signer
+from insutrace.trace.ledger import Ledger
+from insutrace.trace.note import NoteSigner
 from insutrace.trace.store import open_store
 from insutrace.trace.store.engine import make_engine
 from insutrace.trace.store.sql import SCHEMA_REVISION
@@ -68,7 +73,7 @@ def _create_as_before(url: str, *sources: MetaData, revision: str | None = None)
 def test_upgrade_builds_the_schema_from_nothing(blank_url: str) -> None:
     assert current_heads(blank_url) == ()
     upgrade(blank_url)
-    assert current_heads(blank_url) == head_revisions() == ("0001", "a0003")
+    assert current_heads(blank_url) == head_revisions() == ("0002", "a0003")
     assert _diff(blank_url) == []
     upgrade(blank_url)  # at the heads: nothing to do
     store = open_store(blank_url)
@@ -128,7 +133,9 @@ def test_the_store_refuses_an_unmigrated_database(blank_url: str) -> None:
 
 def test_the_store_refuses_a_database_behind_its_schema(blank_url: str) -> None:
     _create_as_before(blank_url, log_metadata, revision="0000")
-    with pytest.raises(StorageError, match=r"not at the log schema 0001 \(found 0000\)"):
+    with pytest.raises(
+        StorageError, match=rf"not at the log schema {SCHEMA_REVISION} \(found 0000\)"
+    ):
         open_store(blank_url)
 
 
@@ -142,7 +149,60 @@ def test_db_commands_upgrade_both_branches(blank_url: str, tmp_path: Path) -> No
         assert result.exit_code == 0, result.output
         return result.output.strip()
 
-    assert db("current") == "current none, latest 0001, a0003"
-    assert db("upgrade", "--revision", "log@head") == "schema at revision 0001"
-    assert db("upgrade") == "schema at revision 0001, a0003"
-    assert db("current") == "current 0001, a0003, latest 0001, a0003"
+    assert db("current") == "current none, latest 0002, a0003"
+    assert db("upgrade", "--revision", "log@head") == "schema at revision 0002"
+    assert db("upgrade") == "schema at revision 0002, a0003"
+    assert db("current") == "current 0002, a0003, latest 0002, a0003"
+
+
+def test_statement_refs_of_actor_ids_with_a_colon_are_rewritten(
+    store_url: str, root: Signer, log_signer: NoteSigner
+) -> None:
+    """0002: revision 0001 wrote ``statement:a:b:c:cccccccc`` for actor ``a:b``'s id
+    ``c:cccccccc`` (also actor ``a``'s ``b:c:cccccccc``, or ``a:b:c``'s ``cccccccc``);
+    the upgrade rewrites it from the entry, leaves others as they are, and the
+    downgrade writes it back."""
+    store = open_store(store_url)
+    ledger = Ledger(store, log_signer=log_signer, types=CORE_TYPES)
+    ledger.initialize(root, origin=log_signer.name)
+    org = Signer.from_seed("a:b", b"insutrace-test-only:a:b")
+    payload = {"id": org.actor, "public_key": org.public_b64, "name": "a:b"}
+    ledger.append("actor.register", payload, root, id="register-a-b")
+    fresh = Signer.from_seed("a:b", b"insutrace-test-only:a:b:fresh")
+    ledger.append("key.rotate", {"public_key": fresh.public_b64}, org, id="c:cccccccc")
+    store.close()
+    old, new = "statement:a:b:c:cccccccc", statement_ref("a:b", "c:cccccccc")
+    engine = make_engine(store_url)
+
+    def refs() -> list[tuple[str, int]]:
+        with engine.connect() as conn:
+            query = "SELECT ref, seq FROM entry_ref WHERE ref LIKE 'statement:%' AND seq > 0"
+            return sorted(
+                ((str(r), int(seq)) for r, seq in conn.execute(text(query))), key=lambda r: r[1]
+            )
+
+    try:
+        assert refs() == [("statement:root:register-a-b", 1), (new, 2)]
+        with engine.begin() as conn:  # as revision 0001 left the log
+            conn.execute(
+                text("UPDATE entry_ref SET ref = :old WHERE ref = :new"), {"old": old, "new": new}
+            )
+            conn.execute(
+                text("UPDATE alembic_version SET version_num = '0001' WHERE version_num = '0002'")
+            )
+        upgrade(store_url)
+        assert refs() == [("statement:root:register-a-b", 1), (new, 2)]
+        command.downgrade(alembic_config(store_url), "0001")
+        assert refs() == [("statement:root:register-a-b", 1), (old, 2)]
+        upgrade(store_url)
+        assert current_heads(store_url) == head_revisions()
+    finally:
+        engine.dispose()
+    store = open_store(store_url)
+    try:  # the retry finds its statement: the original receipt, nothing appended
+        again = Ledger(store, log_signer=log_signer, types=CORE_TYPES).append(
+            "key.rotate", {"public_key": fresh.public_b64}, org, id="c:cccccccc"
+        )
+        assert again.duplicate and again.seq == 2
+    finally:
+        store.close()

@@ -126,3 +126,36 @@ def test_a_retry_after_a_crash_at_any_step_appends_once(
         assert report.size == 2
     finally:
         store.close()
+
+
+def test_statement_ids_are_told_apart_by_actor_even_when_actor_ids_hold_a_colon(
+    initialized: str, root: Signer, log_signer: NoteSigner
+) -> None:
+    """Actor ``a:b``'s id ``cccccccc`` and actor ``a``'s id ``b:cccccccc`` are two
+    statements (both forms allow ``:``): each is logged, and each retry gets its own."""
+    store = open_store(initialized)
+    try:
+        ledger = Ledger(store, log_signer=log_signer, types=CORE_TYPES, checkpoint_writes=True)
+        actors = {
+            name: Signer.from_seed(name, f"insutrace-test-only:{name}".encode())
+            for name in ("a:b", "a")
+        }
+        for org in actors.values():
+            ledger.append("actor.register", {**_payload(org), "name": org.actor}, root)
+        writes = [(actors["a:b"], "cccccccc"), (actors["a"], "b:cccccccc")]
+        receipts = []
+        for org, id in writes:
+            fresh = Signer.from_seed(org.actor, f"insutrace-test-only:{org.actor}/{id}".encode())
+            receipts.append(
+                ledger.append("key.rotate", {"public_key": fresh.public_b64}, org, id=id)
+            )
+        assert [r.seq for r in receipts] == [3, 4] and not any(r.duplicate for r in receipts)
+        for (org, id), first in zip(writes, receipts, strict=True):  # a retry: its own receipt
+            again = ledger.append("key.rotate", first.entry.payload, org, id=id)
+            assert again.duplicate and again.seq == first.seq
+        with store.read() as tx:
+            assert [tx.refs(statement_ref(o.actor, id)) for o, id in writes] == [[3], [4]]
+        report = verify_store(store, root_key=root.public_b64)
+        assert report.ok, report.error
+    finally:
+        store.close()

@@ -114,7 +114,7 @@ _LOG_TABLES = ("log_entry", "log_node", "log_head", "log_checkpoint")
 
 # The head of the "log" branch in migrations/versions: the store opens only a database
 # migrated to it (tests/api/test_migrations.py keeps the two equal).
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 UPGRADE_HINT = "run `insutrace db upgrade`"
 
 
