@@ -55,9 +55,9 @@ def downgrade() -> None:
     if context.is_offline_mode():
         return
     bind = op.get_bind()
-    ref = _REFS.c.ref
-    escaped = sa.select(ref, _REFS.c.seq).where(
-        ref.startswith("statement:") & ref.contains("%3A", autoescape=True)
+    column = _REFS.c.ref
+    escaped = sa.select(column, _REFS.c.seq).where(
+        column.startswith("statement:") & column.contains("%3A", autoescape=True)
     )
     for ref, seq in bind.execute(escaped).all():
         rewrite = _REFS.update().where(_REFS.c.ref == ref, _REFS.c.seq == seq)
