@@ -15,6 +15,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from .b64 import b64decode_strict
 from .errors import MalformedInput, VerificationError
 from .note import NoteSigner, NoteVerifier, open_note, sign_note
 
@@ -47,7 +48,7 @@ class Checkpoint:
                 f"checkpoint size {size!r} is not a decimal below 2^63 without leading zeros"
             )
         try:
-            raw = base64.b64decode(root, validate=True)
+            raw = b64decode_strict(root)
         except binascii.Error:
             raise MalformedInput(f"checkpoint root {root!r:.50} is not base64") from None
         if len(raw) != 32:

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from .b64 import b64decode_strict
 from .backtrace import (
     Trace,
     trace_batch,
@@ -355,7 +356,7 @@ def _b64(text: Any, what: str) -> bytes:
     if not isinstance(text, str):
         raise MalformedInput(f"dossier: {what} must be base64 text")
     try:
-        return base64.b64decode(text, validate=True)
+        return b64decode_strict(text)
     except binascii.Error:
         raise MalformedInput(f"dossier: {what} is not base64") from None
 
@@ -400,7 +401,7 @@ def _registered_keys(entries: dict[int, Entry]) -> dict[str, _Key]:
             actor = str(
                 p.get("id") if entry.type == "actor.register" else p.get("actor", entry.actor)
             )
-            kid = key_id_of(base64.b64decode(p["public_key"]))
+            kid = key_id_of(_b64(p["public_key"], f"entry {seq}'s public key"))
             keys[kid] = _Key(actor, p["public_key"], seq + 1)
     return keys
 
@@ -410,7 +411,7 @@ def _check_signatures(entries: dict[int, Entry]) -> None:
         raise VerificationError("the dossier lacks the genesis entry (entry 0)")
     keys = _registered_keys(entries)
     root = keys.get(entries[0].key)
-    if root is None or key_id_of(base64.b64decode(root.public)) != entries[0].key:
+    if root is None or key_id_of(_b64(root.public, "the root key genesis names")) != entries[0].key:
         raise VerificationError("genesis is not signed by the root key it names", 0)
     for seq, entry in sorted(entries.items()):
         key = keys.get(entry.key)

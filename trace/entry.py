@@ -46,6 +46,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from .b64 import b64decode_strict
 from .canonical import canonical, parse_canonical
 from .clock import parse_time
 from .errors import MalformedInput
@@ -285,9 +286,9 @@ class Entry:
         return signed
 
     def signature_valid(self, key: Ed25519PublicKey) -> bool:
-        try:  # what base64.b64decode(validate=True) does, less its wrapping
-            sig = binascii.a2b_base64(self.sig, strict_mode=True)
-        except ValueError:  # not base64 (binascii.Error), or not even ASCII
+        try:
+            sig = b64decode_strict(self.sig)
+        except binascii.Error:
             return False
         return verify_signature(key, sig, self.signing_bytes())
 
@@ -468,7 +469,7 @@ def _check_seen(seen: Any) -> None:
             f"seen size must be a non-negative integer, got {size!r}", "/seen/size"
         )
     try:
-        ok = isinstance(root, str) and len(base64.b64decode(root, validate=True)) == 32
+        ok = isinstance(root, str) and len(b64decode_strict(root)) == 32
     except binascii.Error:
         ok = False
     if not ok:

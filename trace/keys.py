@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from .b64 import b64decode_strict
 from .errors import MalformedInput
 
 __all__ = [
@@ -48,7 +49,7 @@ def encode_public(key: Ed25519PublicKey) -> str:
 
 def decode_public(b64: str) -> Ed25519PublicKey:
     try:
-        raw = base64.b64decode(b64, validate=True)
+        raw = b64decode_strict(b64)
     except (binascii.Error, TypeError):
         raise MalformedInput("public key is not base64") from None
     if len(raw) != 32:

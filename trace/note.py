@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .b64 import b64decode_strict
 from .errors import MalformedInput, VerificationError
 
 __all__ = [
@@ -95,7 +96,7 @@ class NoteVerifier:
         if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
             raise MalformedInput(f"verifier key {name!r}: id must be 8 lowercase hex digits")
         try:
-            key_id, blob = bytes.fromhex(hex_id), base64.b64decode(b64, validate=True)
+            key_id, blob = bytes.fromhex(hex_id), b64decode_strict(b64)
         except (ValueError, binascii.Error) as exc:
             raise MalformedInput(f"verifier key {name!r}: bad encoding ({exc})") from None
         if len(key_id) != 4 or len(blob) != 33 or blob[0] != ALG_ED25519:
@@ -165,7 +166,7 @@ def _parse_sig_line(line: str) -> Signature:
     if len(parts) != 3 or parts[0] != _DASH:
         raise MalformedInput(f"malformed signature line {line!r:.60}")
     try:
-        blob = base64.b64decode(parts[2], validate=True)
+        blob = b64decode_strict(parts[2])
     except binascii.Error:
         raise MalformedInput(f"signature line for {parts[1]!r}: bad base64") from None
     if len(blob) < 5:

@@ -15,6 +15,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from .b64 import b64decode_strict
 from .checkpoint import SignedCheckpoint
 from .errors import MalformedInput
 from .merkle import leaf_hash, verify_inclusion
@@ -28,7 +29,7 @@ _INDEX = re.compile(r"0|[1-9][0-9]*")
 
 def _b64(text: str, what: str) -> bytes:
     try:
-        return base64.b64decode(text, validate=True)
+        return b64decode_strict(text)
     except binascii.Error:
         raise MalformedInput(f"tlog-proof: {what} is not base64") from None
 

@@ -39,6 +39,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .b64 import b64decode_strict
 from .checkpoint import Checkpoint
 from .errors import MalformedInput, VerificationError
 from .merkle import verify_consistency
@@ -87,7 +88,7 @@ class CosignatureVerifier:
             raise MalformedInput(f"witness key {vkey!r:.60} is not <name>+<id>+<base64 key>")
         name, hex_id, b64 = parts
         try:
-            blob = base64.b64decode(b64, validate=True)
+            blob = b64decode_strict(b64)
             key_id = bytes.fromhex(hex_id)
         except (binascii.Error, ValueError):
             raise MalformedInput(f"witness key {vkey!r:.60}: bad key id or base64") from None
@@ -208,7 +209,7 @@ class AddCheckpoint:
         proof: list[bytes] = []
         for line in lines[1:]:
             try:
-                digest = base64.b64decode(line, validate=True)
+                digest = b64decode_strict(line)
             except binascii.Error:
                 raise WitnessRefusal(400, f"proof line {line[:50]!r} is not base64") from None
             if len(digest) != 32:

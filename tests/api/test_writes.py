@@ -560,3 +560,26 @@ def test_start_up_builds_the_routes_before_the_first_request(app: FastAPI) -> No
         pytest.raises(AssertionError, match="built on a request's path"),
     ):
         fresh.get("/v1/rules")
+
+
+def test_a_seen_root_not_in_base64_is_400_and_nothing_is_written(
+    client: TestClient, world: World, ledger: Ledger, clock: FixedClock
+) -> None:
+    """The checkpoint a statement says it saw: its root is base64 text, and text that is not
+    (not even ASCII) is the statement's malformed member, not a server error."""
+    party = world["distributor"]
+    placeholder = "A" * 43 + "="
+    seen = {"size": 1, "root": placeholder}
+    statement = Statement(
+        "key.rotate", party.signer.actor, party.signer.key_id, format_time(clock.now()),
+        {"public_key": placeholder}, new_statement_id(), seen=seen,
+    ).signed(party.signer)  # fmt: skip
+    size = ledger.size()
+    for root in ("签名", "not base64!"):
+        data = statement.to_bytes().replace(
+            f'"root":"{placeholder}"'.encode(), f'"root":"{root}"'.encode()
+        )
+        r = client.post("/v1/entries", content=data, headers=party.auth)
+        body = assert_problem(r, 400, "malformed-input")
+        assert "seen root must be the base64 of a 32-byte hash" in str(body["detail"])
+    assert ledger.size() == size

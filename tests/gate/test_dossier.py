@@ -175,6 +175,11 @@ def test_tampered_or_missing_entries_are_caught(world: GateWorld, dossier: Dossi
     _entry(bad, seq)["entry"] = base64.b64encode(data).decode()
     with pytest.raises(VerificationError, match=f"entry {seq}: not in the log"):
         verify_dossier(bad)
+    for text in ("签名", "not base64!"):  # not even ASCII, or outside the alphabet
+        bad = copy.deepcopy(dossier)
+        _entry(bad, seq)["entry"] = text
+        with pytest.raises(MalformedInput, match=f"dossier: entry {seq} is not base64"):
+            verify_dossier(bad)
     bad = copy.deepcopy(dossier)
     _entry(bad, seq)["proof"] = _entry(bad, seq)["proof"][:-1]
     with pytest.raises(VerificationError):
