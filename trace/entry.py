@@ -228,11 +228,10 @@ class Entry:
         return stmt
 
     def statement_bytes(self) -> bytes:
-        """The signed statement's own bytes: the v 2 leaf less its ``"log"`` member (the
-        members before it are quote-free and it holds no ``}``)."""
+        """The signed statement's own bytes: the v 2 leaf less its ``"log"`` member."""
         data = self.to_bytes()
-        cut = data.index(_LOG_MEMBER)
-        return data[:cut] + data[data.index(b"}", cut) + 1 :]
+        cut, close = _log_span(data)
+        return data[:cut] + data[close:]
 
     def body(self) -> dict[str, Any]:
         """What the actor signs: v 1 all members but the signature, v 2 the statement's."""
@@ -393,23 +392,34 @@ def _valid_time(value: str) -> bool:
 def _without_sig(raw: bytes) -> bytes:
     """Canonical bytes less their top-level ``"sig"`` member: every member sorted after
     it (time, type, v) is quote-free, so the last ``,"sig":"`` is the top-level one."""
-    cut = raw.rfind(b',"sig":"')
-    end = raw.find(b'"', cut + 8)
-    if cut > 0 and end > 0:
-        return raw[:cut] + raw[end + 1 :]
+    span = _sig_span(raw)
+    if span is not None:
+        return raw[: span[0]] + raw[span[1] :]
     return canonical({k: v for k, v in parse_canonical(raw).items() if k != "sig"})
 
 
+def _sig_span(raw: bytes) -> tuple[int, int] | None:
+    """Where the top-level ``"sig"`` member lies in canonical bytes (see
+    :func:`_without_sig`), its leading comma included; None when it cannot be found so."""
+    cut = raw.rfind(b',"sig":"')
+    end = raw.find(b'"', cut + 8)
+    return (cut, end + 1) if cut > 0 and end > 0 else None
+
+
+def _log_span(data: bytes) -> tuple[int, int]:
+    """Where a v 2 leaf's ``"log"`` member lies, its leading comma included: the members
+    before it are quote-free, and it holds no ``}``."""
+    cut = data.index(_LOG_MEMBER)
+    return cut, data.index(b"}", cut) + 1
+
+
 def _signed_part(raw: bytes) -> bytes:
-    """A v 2 leaf's signing bytes: less its ``"log"`` member (the members before it are
-    quote-free and it holds no ``}``) and its top-level ``"sig"`` (see
-    :func:`_without_sig`), cut in one pass."""
-    cut = raw.index(_LOG_MEMBER)
-    close = raw.index(b"}", cut) + 1
-    sig = raw.rfind(b',"sig":"')
-    end = raw.find(b'"', sig + 8)
-    if close <= sig and end > 0:
-        return raw[:cut] + raw[close:sig] + raw[end + 1 :]
+    """A v 2 leaf's signing bytes, less its ``"log"`` and its ``"sig"`` members in one
+    pass: what ``_without_sig(statement_bytes())`` gives, with one copy fewer."""
+    cut, close = _log_span(raw)
+    span = _sig_span(raw)
+    if span is not None and close <= span[0]:
+        return raw[:cut] + raw[close : span[0]] + raw[span[1] :]
     return _without_sig(raw[:cut] + raw[close:])
 
 
